@@ -1,0 +1,318 @@
+//! JSON-in, JSON-out entry points for everything off the hot path: evaluate one item from plain
+//! inputs, match one condition, parse and report a config, show the evaluation order.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::compiled::CompiledConfig;
+use crate::condition::Condition;
+use crate::config::{ConfigError, SamplingRule};
+use crate::decision::{decide, evaluation_order, is_trace_fully_sampled, DecisionInput, ItemType, RootConfig, Scratch};
+use crate::dsc::Dsc;
+use crate::event::EventView;
+use crate::instance::Instance;
+use crate::reservoir::ReservoirCounters;
+use crate::value::Getter;
+
+/// A request that cannot be answered, with the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+fn request_error(field: &str, message: impl Into<String>) -> RequestError {
+    RequestError { field: field.into(), message: message.into() }
+}
+
+pub fn config_error_json(e: &ConfigError) -> Value {
+    json!({"path": e.path, "ruleId": e.rule_id, "message": e.message})
+}
+
+/// Reads `now` as an RFC 3339 string or epoch milliseconds; absent means the system clock.
+pub fn parse_now(value: Option<&Value>) -> Result<DateTime<Utc>, RequestError> {
+    match value {
+        None | Some(Value::Null) => Ok(Utc::now()),
+        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| request_error("now", format!("not an RFC 3339 timestamp: {e}"))),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .and_then(|ms| Utc.timestamp_millis_opt(ms as i64).single())
+            .ok_or_else(|| request_error("now", "not a valid epoch milliseconds value")),
+        Some(_) => Err(request_error("now", "expected an RFC 3339 string or epoch milliseconds")),
+    }
+}
+
+/// A config from a request: absent, rejected (with its error) or compiled.
+enum RequestConfig {
+    Absent,
+    Rejected(ConfigError),
+    Compiled(Box<CompiledConfig>),
+}
+
+impl RequestConfig {
+    fn read(value: Option<&Value>) -> Self {
+        match value {
+            None | Some(Value::Null) => RequestConfig::Absent,
+            Some(v) => match crate::config::SamplingConfig::parse(v) {
+                Ok(c) => RequestConfig::Compiled(Box::new(CompiledConfig::new(c))),
+                Err(e) => RequestConfig::Rejected(e),
+            },
+        }
+    }
+
+    fn compiled(&self) -> Option<&CompiledConfig> {
+        match self {
+            RequestConfig::Compiled(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn note(&self, name: &str, notes: &mut Vec<Value>) {
+        match self {
+            RequestConfig::Rejected(e) => notes.push(json!({"config": name, "rejected": config_error_json(e)})),
+            RequestConfig::Compiled(c) if c.is_unsupported() => {
+                notes.push(json!({"config": name, "unsupported": true}))
+            }
+            _ => {}
+        }
+    }
+}
+
+fn item_type(options: &Map<String, Value>) -> Result<ItemType, RequestError> {
+    match options.get("itemType") {
+        None | Some(Value::Null) => Ok(ItemType::Transaction),
+        Some(Value::String(s)) if s == "transaction" => Ok(ItemType::Transaction),
+        Some(Value::String(s)) if s == "span" => Ok(ItemType::Span),
+        Some(other) => Err(request_error("itemType", format!("expected \"transaction\" or \"span\", got {other}"))),
+    }
+}
+
+/// Evaluates one item. The request holds `config`, `rootConfig`, `dsc`, `event`, `now`, and
+/// optionally `itemType`, `rootProjectKnown`, `operation`, `reservoirCounters`, `explain`
+/// (top level, or inside `options`).
+pub fn evaluate_request(request: &Value) -> Result<Value, RequestError> {
+    let Value::Object(req) = request else { return Err(request_error("", "the request must be an object")) };
+    let mut options = req.clone();
+    if let Some(Value::Object(extra)) = req.get("options") {
+        options.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let now = parse_now(req.get("now"))?;
+    let item = item_type(&options)?;
+    let root_known = options.get("rootProjectKnown").and_then(Value::as_bool).unwrap_or(true);
+    let explain = options.get("explain").and_then(Value::as_bool).unwrap_or(false);
+
+    let own = RequestConfig::read(req.get("config"));
+    let root = RequestConfig::read(req.get("rootConfig"));
+    let mut notes = Vec::new();
+    own.note("config", &mut notes);
+    root.note("rootConfig", &mut notes);
+
+    let dsc_text = match req.get("dsc") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.to_string()),
+    };
+    let dsc = match &dsc_text {
+        None => None,
+        Some(text) => match Dsc::parse(text.as_bytes()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                notes.push(json!({"dsc": "ignored", "reason": e.to_string()}));
+                None
+            }
+        },
+    };
+    let event_text = match req.get("event") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.to_string()),
+    };
+    let event = match &event_text {
+        None => None,
+        Some(text) => Some(EventView::parse(text.as_bytes()).map_err(|e| request_error("event", e.to_string()))?),
+    };
+    let own_key = dsc.as_ref().map_or(0, |d| d.public_key);
+    let mut scratch = Scratch::new();
+
+    if options.get("operation").and_then(Value::as_str) == Some("isTraceFullySampled") {
+        let root_state = if !root_known {
+            RootConfig::Unknown
+        } else {
+            match &root {
+                RequestConfig::Absent => RootConfig::Absent,
+                RequestConfig::Rejected(_) => RootConfig::Rejected,
+                RequestConfig::Compiled(c) => RootConfig::Present(c),
+            }
+        };
+        let answer = dsc.as_ref().and_then(|d| is_trace_fully_sampled(root_state, d, now, &mut scratch));
+        return Ok(json!({"traceFullySampled": answer, "notes": notes}));
+    }
+
+    let counters = match options.get("reservoirCounters") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(ReservoirCounters::from_counts(map.iter().filter_map(|(k, v)| {
+            Some((k.parse::<u32>().ok()?, v.as_i64()?))
+        }))),
+        Some(_) => return Err(request_error("reservoirCounters", "expected an object of rule id → count")),
+    };
+    let input = DecisionInput {
+        item,
+        own_config: own.compiled(),
+        own_key,
+        root_known,
+        root_config: root.compiled(),
+        dsc: dsc.as_ref(),
+        event: event.as_ref(),
+        now,
+        reservoir: counters.as_ref().map(|c| c as &dyn crate::reservoir::Reservoir),
+    };
+    let outcome = decide(&input, &mut scratch, explain);
+    let mut result = json!({
+        "decision": outcome.decision.as_str(),
+        "sampleRate": outcome.sample_rate,
+        "matchedRuleIds": scratch.matched_ids,
+        "randomValue": outcome.random_value,
+        "stage": outcome.stage.map(|s| s.as_str()),
+        "notes": notes,
+    });
+    if explain {
+        result["explain"] = scratch
+            .explain
+            .iter()
+            .map(|s| {
+                json!({"stage": s.stage.as_str(), "ruleId": s.rule_id, "type": s.value.kind(),
+                       "value": s.value.value(), "factor": s.factor, "applied": s.applied})
+            })
+            .collect();
+        result["evaluationOrder"] = order_json(own.compiled(), root.compiled(), item);
+    }
+    if let Some(c) = counters {
+        result["reservoirCounters"] = c.snapshot().into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    }
+    Ok(result)
+}
+
+fn order_json(own: Option<&CompiledConfig>, root: Option<&CompiledConfig>, item: ItemType) -> Value {
+    evaluation_order(own, root, item)
+        .into_iter()
+        .map(|(stage, ids)| json!({"stage": stage.as_str(), "ids": ids}))
+        .collect()
+}
+
+/// The stages and rule ids an item of `itemType` goes through with these configs.
+pub fn evaluation_order_request(request: &Value) -> Result<Value, RequestError> {
+    let Value::Object(req) = request else { return Err(request_error("", "the request must be an object")) };
+    let mut options = req.clone();
+    if let Some(Value::Object(extra)) = req.get("options") {
+        options.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let item = item_type(&options)?;
+    let own = RequestConfig::read(req.get("config"));
+    let root = RequestConfig::read(req.get("rootConfig"));
+    Ok(order_json(own.compiled(), root.compiled(), item))
+}
+
+/// What a condition is matched against.
+pub enum Target {
+    Event,
+    Dsc,
+    Instance,
+}
+
+/// Matches one condition against an event, a DSC or a flat typed instance.
+pub fn match_condition(condition: &Value, target: Target, value: &Value) -> Result<bool, RequestError> {
+    let condition = Condition::parse(condition)
+        .map_err(|e| request_error(&format!("condition{}", e.path), e.message))?;
+    let text = value.to_string();
+    let getter_result = |g: &dyn Getter| condition.matches(g);
+    Ok(match target {
+        Target::Event => getter_result(&EventView::parse(text.as_bytes()).map_err(|e| request_error("event", e.to_string()))?),
+        Target::Dsc => match Dsc::parse(text.as_bytes()) {
+            Ok(dsc) => getter_result(&dsc),
+            Err(e) => return Err(request_error("dsc", e.to_string())),
+        },
+        Target::Instance => getter_result(&Instance::from_json(value).map_err(|e| request_error("instance", e))?),
+    })
+}
+
+fn rule_json(rule: &SamplingRule) -> Value {
+    let mut v = rule.to_json();
+    v["ruleType"] = json!(rule.rule_type.as_str());
+    v
+}
+
+/// Parses a config, rule, condition or DSC and reports the outcome:
+/// `{accepted, unsupported?, error?, ...details}`.
+pub fn parse_request(target: &str, input: &Value) -> Result<Value, RequestError> {
+    Ok(match target {
+        "samplingConfig" => match crate::config::SamplingConfig::parse(input) {
+            Ok(c) => json!({
+                "accepted": true,
+                "unsupported": c.is_unsupported(),
+                "normalizedVersion": c.version,
+                "ruleIds": c.rules.iter().map(|r| r.id).collect::<Vec<_>>(),
+                "serialized": c.to_json(),
+            }),
+            Err(e) => json!({"accepted": false, "error": config_error_json(&e)}),
+        },
+        "samplingRule" => match SamplingRule::parse(input) {
+            Ok(r) => {
+                let mut out = json!({"accepted": true, "unsupported": r.is_unsupported(), "rule": rule_json(&r)});
+                out["samplingValue"] = r.value.to_json();
+                out["ruleType"] = json!(r.rule_type.as_str());
+                out["decayingFn"] = match r.decaying_fn {
+                    crate::config::DecayingFn::Constant => json!({"type": "constant"}),
+                    crate::config::DecayingFn::Linear { decayed_value } => {
+                        json!({"type": "linear", "decayedValue": decayed_value})
+                    }
+                };
+                out
+            }
+            Err(e) => json!({"accepted": false, "error": config_error_json(&e)}),
+        },
+        "ruleCondition" => match Condition::parse(input) {
+            Ok(c) => json!({
+                "accepted": true,
+                "unsupported": c.is_unsupported(),
+                "cidrNormalized": c.networks().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }),
+            Err(e) => json!({"accepted": false, "error": {"path": e.path, "message": e.message}}),
+        },
+        "dsc" => {
+            let text = input.to_string();
+            match Dsc::parse(text.as_bytes()) {
+                Ok(d) => json!({
+                    "accepted": true,
+                    "trace_id": format!("{:032x}", d.trace_id),
+                    "public_key": format!("{:032x}", d.public_key),
+                    "release": d.release, "environment": d.environment, "transaction": d.transaction,
+                    "sample_rate": d.sample_rate, "sampled": d.sampled,
+                    "user_id": d.user_id, "user_segment": d.user_segment,
+                    "replay_id": d.replay_id.map(|b| format!("{:032x}", u128::from_be_bytes(b))),
+                }),
+                Err(e) => json!({"accepted": false, "error": {"path": e.field, "message": e.reason}}),
+            }
+        }
+        "projectConfig" => {
+            let sampling = input.get("config").and_then(|c| c.get("sampling").or_else(|| c.get("dynamicSampling")));
+            match sampling {
+                None | Some(Value::Null) => json!({"accepted": true, "unsupported": false, "sampling": null}),
+                Some(s) => {
+                    let mut out = parse_request("samplingConfig", s)?;
+                    // A rejected sampling config leaves the rest of the project config intact.
+                    out["projectAccepted"] = json!(true);
+                    out
+                }
+            }
+        }
+        other => return Err(request_error("target", format!("unknown parse target `{other}`"))),
+    })
+}

@@ -1,0 +1,209 @@
+//! Sentry envelopes read in place: the header (with the DSC under `trace`) and the items, each
+//! with its header and payload, without copying or building a tree.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::json::{self, RawValue};
+
+/// Why an envelope could not be read. The numeric codes are stable (they cross the binding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvelopeError {
+    Empty,
+    InvalidHeader,
+    InvalidItemHeader,
+    MissingItemType,
+    LengthExceeded,
+    MissingNewline,
+}
+
+impl EnvelopeError {
+    pub fn code(self) -> u32 {
+        match self {
+            EnvelopeError::Empty => 1,
+            EnvelopeError::InvalidHeader => 2,
+            EnvelopeError::InvalidItemHeader => 3,
+            EnvelopeError::MissingItemType => 4,
+            EnvelopeError::LengthExceeded => 5,
+            EnvelopeError::MissingNewline => 6,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            EnvelopeError::Empty => "empty envelope",
+            EnvelopeError::InvalidHeader => "the envelope header is not a JSON object",
+            EnvelopeError::InvalidItemHeader => "an item header is not a JSON object",
+            EnvelopeError::MissingItemType => "an item header has no string `type`",
+            EnvelopeError::LengthExceeded => "an item's `length` runs past the end of the envelope",
+            EnvelopeError::MissingNewline => "an item payload is not followed by a newline",
+        }
+    }
+}
+
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for EnvelopeError {}
+
+/// One item: its header and payload bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    pub header: RawValue<'a>,
+    pub payload: &'a [u8],
+}
+
+impl<'a> Item<'a> {
+    pub fn item_type(&self) -> Option<Cow<'a, str>> {
+        self.header.get("type")?.as_str()
+    }
+
+    pub fn content_type(&self) -> Option<Cow<'a, str>> {
+        self.header.get("content_type")?.as_str()
+    }
+}
+
+/// An envelope: header plus the raw item section.
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope<'a> {
+    pub header: RawValue<'a>,
+    body: &'a [u8],
+}
+
+/// Finds the end of a line: the offset of its `\n`, or the end of input.
+fn line_end(b: &[u8], from: usize) -> usize {
+    memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |p| from + p)
+}
+
+fn parse_header_line(line: &[u8]) -> Option<RawValue<'_>> {
+    let value = json::validate(line).ok()?;
+    value.is_object().then_some(value)
+}
+
+impl<'a> Envelope<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(EnvelopeError::Empty);
+        }
+        let end = line_end(bytes, 0);
+        let header = parse_header_line(&bytes[..end]).ok_or(EnvelopeError::InvalidHeader)?;
+        let body = if end < bytes.len() { &bytes[end + 1..] } else { &[] };
+        Ok(Envelope { header, body })
+    }
+
+    /// The DSC as written (unparsed).
+    pub fn trace(&self) -> Option<RawValue<'a>> {
+        self.header.get("trace").filter(|v| !v.is_null())
+    }
+
+    pub fn dsn(&self) -> Option<Cow<'a, str>> {
+        self.header.get("dsn")?.as_str()
+    }
+
+    pub fn items(&self) -> Items<'a> {
+        Items { b: self.body, i: 0, failed: false }
+    }
+}
+
+/// Items of an envelope; yields an error once and then stops.
+pub struct Items<'a> {
+    b: &'a [u8],
+    i: usize,
+    failed: bool,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Result<Item<'a>, EnvelopeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let b = self.b;
+        // Blank lines between items are tolerated, as Relay does at the end of an envelope.
+        while self.i < b.len() && b[self.i] == b'\n' {
+            self.i += 1;
+        }
+        if self.i >= b.len() {
+            return None;
+        }
+        let result = self.read_item();
+        if result.is_err() {
+            self.failed = true;
+        }
+        Some(result)
+    }
+}
+
+impl<'a> Items<'a> {
+    fn read_item(&mut self) -> Result<Item<'a>, EnvelopeError> {
+        let b = self.b;
+        let header_end = line_end(b, self.i);
+        let header = parse_header_line(&b[self.i..header_end]).ok_or(EnvelopeError::InvalidItemHeader)?;
+        if !header.get("type").is_some_and(|t| t.as_str().is_some()) {
+            return Err(EnvelopeError::MissingItemType);
+        }
+        let start = (header_end + 1).min(b.len());
+        let length = match header.get("length") {
+            None => None,
+            Some(v) if v.is_null() => None,
+            Some(v) => match v.as_number() {
+                Some(crate::json::Number::I64(n)) if n >= 0 => Some(n as usize),
+                Some(crate::json::Number::U64(n)) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                _ => return Err(EnvelopeError::InvalidItemHeader),
+            },
+        };
+        let (payload, next) = match length {
+            Some(len) => {
+                let end = start.checked_add(len).filter(|&e| e <= b.len()).ok_or(EnvelopeError::LengthExceeded)?;
+                match b.get(end) {
+                    None => (&b[start..end], end),
+                    Some(b'\n') => (&b[start..end], end + 1),
+                    Some(_) => return Err(EnvelopeError::MissingNewline),
+                }
+            }
+            None => {
+                let end = line_end(b, start);
+                (&b[start..end], (end + 1).min(b.len()))
+            }
+        };
+        self.i = next;
+        Ok(Item { header, payload })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_items_with_and_without_length() {
+        let env = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n{\"type\":\"attachment\",\"length\":10}\nhelloworld\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n";
+        let envelope = Envelope::parse(env).unwrap();
+        let items: Vec<_> = envelope.items().collect::<Result<_, _>>().unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].payload, b"helloworld");
+        assert_eq!(items[1].item_type().unwrap(), "event");
+        assert_eq!(items[1].payload, b"{\"message\":\"x\"}");
+    }
+
+    #[test]
+    fn length_may_end_the_envelope_without_newline() {
+        let env = b"{}\n{\"type\":\"attachment\",\"length\":3}\nabc";
+        let items: Vec<_> = Envelope::parse(env).unwrap().items().collect::<Result<_, _>>().unwrap();
+        assert_eq!(items[0].payload, b"abc");
+    }
+
+    #[test]
+    fn rejects_bad_lengths_and_headers() {
+        let long = b"{}\n{\"type\":\"attachment\",\"length\":30}\nabc";
+        assert_eq!(Envelope::parse(long).unwrap().items().next().unwrap().unwrap_err(), EnvelopeError::LengthExceeded);
+        assert_eq!(Envelope::parse(b"nope\n").unwrap_err(), EnvelopeError::InvalidHeader);
+        assert_eq!(Envelope::parse(b"").unwrap_err(), EnvelopeError::Empty);
+        let bad = b"{}\n{\"length\":3}\nabc";
+        assert_eq!(Envelope::parse(bad).unwrap().items().next().unwrap().unwrap_err(), EnvelopeError::MissingItemType);
+    }
+}

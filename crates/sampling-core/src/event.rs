@@ -1,0 +1,492 @@
+//! A Sentry event read in place from its JSON: the top-level fields rules can reach are located
+//! in one pass, nested ones on demand, with the normalisation Relay applies before matching.
+
+use std::borrow::Cow;
+
+use crate::json::{self, JsonError, Number, RawValue};
+use crate::value::{parse_uuid, FieldKey, FieldPath, Getter, Val};
+
+/// The event fields rules may read (`event.*`), resolved when a config is compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventField {
+    Level,
+    Release,
+    Dist,
+    Environment,
+    Transaction,
+    Logger,
+    Platform,
+    User(&'static str),
+    UserGeo(&'static str),
+    RequestMethod,
+    RequestUrl,
+    RequestHeader(Box<str>),
+    TransactionSource,
+    Sdk(&'static str),
+    Context(&'static str, &'static str),
+    Duration,
+    ReleaseBuild,
+    ReleasePackage,
+    ReleaseVersionShort,
+    Measurement(Box<str>),
+    Breakdown(Box<str>, Box<str>),
+    Extra(Box<str>),
+    Tag(Box<str>),
+}
+
+const CONTEXT_FIELDS: &[(&str, &[&str])] = &[
+    ("app", &["in_foreground"]),
+    (
+        "device",
+        &[
+            "arch", "battery_level", "brand", "charging", "family", "model", "locale", "online", "orientation", "name",
+            "screen_density", "screen_dpi", "screen_width_pixels", "screen_height_pixels", "simulator", "uuid",
+        ],
+    ),
+    ("os", &["build", "kernel_version", "name", "version"]),
+    ("browser", &["name", "version"]),
+    ("profile", &["profile_id"]),
+    ("trace", &["status", "op"]),
+    ("response", &["status_code"]),
+    ("unreal", &["crash_type"]),
+];
+
+fn find_static(list: &[&'static str], name: &str) -> Option<&'static str> {
+    list.iter().copied().find(|s| *s == name)
+}
+
+impl EventField {
+    pub fn resolve(path: &str) -> Option<Self> {
+        Some(match path {
+            "level" => EventField::Level,
+            "release" => EventField::Release,
+            "dist" => EventField::Dist,
+            "environment" => EventField::Environment,
+            "transaction" => EventField::Transaction,
+            "logger" => EventField::Logger,
+            "platform" => EventField::Platform,
+            "request.method" => EventField::RequestMethod,
+            "request.url" => EventField::RequestUrl,
+            "transaction.source" => EventField::TransactionSource,
+            "duration" => EventField::Duration,
+            "release.build" => EventField::ReleaseBuild,
+            "release.package" => EventField::ReleasePackage,
+            "release.version.short" => EventField::ReleaseVersionShort,
+            _ => {
+                if let Some(rest) = path.strip_prefix("user.geo.") {
+                    EventField::UserGeo(find_static(&["city", "country_code", "region", "subdivision"], rest)?)
+                } else if let Some(rest) = path.strip_prefix("user.") {
+                    EventField::User(find_static(&["email", "id", "ip_address", "name", "segment"], rest)?)
+                } else if let Some(rest) = path.strip_prefix("sdk.") {
+                    EventField::Sdk(find_static(&["name", "version"], rest)?)
+                } else if let Some(rest) = path.strip_prefix("request.headers.") {
+                    EventField::RequestHeader(rest.into())
+                } else if let Some(rest) = path.strip_prefix("contexts.") {
+                    let (ctx, field) = rest.split_once('.')?;
+                    let (ctx, fields) = CONTEXT_FIELDS.iter().find(|(c, _)| *c == ctx)?;
+                    EventField::Context(ctx, find_static(fields, field)?)
+                } else if let Some(rest) = path.strip_prefix("measurements.") {
+                    EventField::Measurement(rest.strip_suffix(".value")?.into())
+                } else if let Some(rest) = path.strip_prefix("breakdowns.") {
+                    let (breakdown, measurement) = rest.split_once('.')?;
+                    EventField::Breakdown(breakdown.into(), measurement.into())
+                } else if let Some(rest) = path.strip_prefix("extra.") {
+                    EventField::Extra(rest.into())
+                } else if let Some(rest) = path.strip_prefix("tags.") {
+                    EventField::Tag(rest.into())
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+}
+
+/// Top-level keys worth locating; everything else is skipped.
+const SLOTS: [&str; 20] = [
+    "event_id", "type", "level", "release", "dist", "environment", "transaction", "logger", "platform", "user",
+    "request", "transaction_info", "sdk", "contexts", "tags", "measurements", "breakdowns", "extra", "timestamp",
+    "start_timestamp",
+];
+const EVENT_ID: usize = 0;
+const TYPE: usize = 1;
+const LEVEL: usize = 2;
+const RELEASE: usize = 3;
+const DIST: usize = 4;
+const ENVIRONMENT: usize = 5;
+const TRANSACTION: usize = 6;
+const LOGGER: usize = 7;
+const PLATFORM: usize = 8;
+const USER: usize = 9;
+const REQUEST: usize = 10;
+const TRANSACTION_INFO: usize = 11;
+const SDK: usize = 12;
+const CONTEXTS: usize = 13;
+const TAGS: usize = 14;
+const MEASUREMENTS: usize = 15;
+const BREAKDOWNS: usize = 16;
+const EXTRA: usize = 17;
+const TIMESTAMP: usize = 18;
+const START_TIMESTAMP: usize = 19;
+
+/// An event's JSON with the positions of its interesting top-level fields.
+#[derive(Debug, Clone)]
+pub struct EventView<'a> {
+    slots: [Option<RawValue<'a>>; SLOTS.len()],
+}
+
+impl<'a> EventView<'a> {
+    /// Validates the event JSON and locates its top-level fields in one pass.
+    pub fn parse(bytes: &'a [u8]) -> Result<EventView<'a>, JsonError> {
+        let value = json::validate(bytes)?;
+        if !value.is_object() {
+            return Err(JsonError { offset: 0, reason: "an event must be a JSON object" });
+        }
+        Ok(Self::from_raw(value))
+    }
+
+    pub fn from_raw(value: RawValue<'a>) -> EventView<'a> {
+        let mut slots = [None; SLOTS.len()];
+        for (key, v) in value.entries() {
+            if let Some(slot) = SLOTS.iter().position(|s| key.eq_str(s)) {
+                // `null` is the same as absent for every field rules read.
+                slots[slot] = (!v.is_null()).then_some(v);
+            }
+        }
+        EventView { slots }
+    }
+
+    fn slot(&self, i: usize) -> Option<RawValue<'a>> {
+        self.slots[i]
+    }
+
+    fn slot_str(&self, i: usize) -> Option<Cow<'a, str>> {
+        self.slot(i)?.as_str()
+    }
+
+    pub fn event_id(&self) -> Option<u128> {
+        parse_uuid(&self.slot_str(EVENT_ID)?)
+    }
+
+    pub fn event_type(&self) -> Option<Cow<'a, str>> {
+        self.slot_str(TYPE)
+    }
+
+    pub fn is_transaction(&self) -> bool {
+        self.event_type().is_some_and(|t| t == "transaction")
+    }
+
+    pub fn transaction(&self) -> Option<Cow<'a, str>> {
+        self.slot_str(TRANSACTION)
+    }
+
+    pub fn environment(&self) -> Option<Cow<'a, str>> {
+        self.slot_str(ENVIRONMENT)
+    }
+
+    /// The release as a string (numbers are accepted, as Relay's lenient string type does).
+    pub fn release(&self) -> Option<Cow<'a, str>> {
+        lenient_string(self.slot(RELEASE)?)
+    }
+
+    /// `contexts.trace.trace_id`, needed to rebuild a DSC from a transaction.
+    pub fn trace_id(&self) -> Option<u128> {
+        let id = self.slot(CONTEXTS)?.get("trace")?.get("trace_id")?.as_str()?;
+        parse_uuid(&id)
+    }
+
+    /// `user.id` (numbers read as strings); empty counts as missing.
+    pub fn user_id(&self) -> Option<Cow<'a, str>> {
+        lenient_string(self.slot(USER)?.get("id")?).filter(|s| !s.is_empty())
+    }
+
+    pub fn user_segment(&self) -> Option<Cow<'a, str>> {
+        self.slot(USER)?.get("segment")?.as_str().filter(|s| !s.is_empty())
+    }
+
+    fn user_field(&self, name: &str) -> Option<Val<'a>> {
+        match name {
+            "id" => self.user_id().map(Val::Str),
+            "email" | "segment" => self.slot(USER)?.get(name)?.as_str().filter(|s| !s.is_empty()).map(Val::Str),
+            _ => self.slot(USER)?.get(name)?.as_str().map(Val::Str),
+        }
+    }
+
+    fn header(&self, wanted: &str) -> Option<Val<'a>> {
+        let headers = self.slot(REQUEST)?.get("headers")?;
+        let matches = |name: &RawValue<'a>| name.as_str().is_some_and(|n| title_case_eq(&n, wanted));
+        if headers.is_object() {
+            for (key, value) in headers.entries() {
+                if key.decode().is_some_and(|k| title_case_eq(&k, wanted)) {
+                    return value.as_str().map(Val::Str);
+                }
+            }
+        } else {
+            for pair in headers.elements() {
+                let mut it = pair.elements();
+                if let (Some(name), Some(value)) = (it.next(), it.next()) {
+                    if matches(&name) {
+                        return value.as_str().map(Val::Str);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn tag(&self, wanted: &str) -> Option<Val<'a>> {
+        let tags = self.slot(TAGS)?;
+        let found = if tags.is_object() {
+            tags.entries().find(|(k, _)| k.decode().is_some_and(|k| tag_key_eq(&k, wanted))).map(|(_, v)| v)
+        } else {
+            tags.elements().find_map(|pair| {
+                let mut it = pair.elements();
+                let (key, value) = (it.next()?, it.next()?);
+                tag_key_eq(&key.as_str()?, wanted).then_some(value)
+            })
+        }?;
+        tag_value(found).map(Val::Str)
+    }
+
+    fn duration_ms(&self) -> Option<f64> {
+        if !self.is_transaction() {
+            return None;
+        }
+        let end = timestamp_seconds(self.slot(TIMESTAMP)?)?;
+        let start = timestamp_seconds(self.slot(START_TIMESTAMP)?)?;
+        Some((end - start) * 1000.0)
+    }
+
+    fn parsed_release(&self) -> Option<ParsedRelease<'a>> {
+        match self.release()? {
+            Cow::Borrowed(s) => ParsedRelease::parse(s),
+            // An escaped release string is rare enough to skip the parsed-release fields.
+            Cow::Owned(_) => None,
+        }
+    }
+
+    fn extra(&self, path: &str) -> Option<Val<'a>> {
+        let mut value = self.slot(EXTRA)?;
+        for part in path.split('.') {
+            value = value.get(part)?;
+        }
+        scalar(value)
+    }
+}
+
+/// A JSON scalar as a condition value.
+fn scalar(v: RawValue<'_>) -> Option<Val<'_>> {
+    if let Some(s) = v.as_str() {
+        return Some(Val::Str(s));
+    }
+    if let Some(b) = v.as_bool() {
+        return Some(Val::Bool(b));
+    }
+    Some(match v.as_number()? {
+        Number::I64(n) => Val::I64(n),
+        Number::U64(n) => Val::U64(n),
+        Number::F64(n) => Val::F64(n),
+    })
+}
+
+/// Strings, or numbers read as their JSON text.
+fn lenient_string(v: RawValue<'_>) -> Option<Cow<'_, str>> {
+    if let Some(s) = v.as_str() {
+        return Some(s);
+    }
+    v.as_number()?;
+    std::str::from_utf8(v.bytes()).ok().map(Cow::Borrowed)
+}
+
+/// Tag values are trimmed; booleans become `True`/`False`, numbers their text.
+fn tag_value(v: RawValue<'_>) -> Option<Cow<'_, str>> {
+    if let Some(s) = v.as_str() {
+        return Some(match s {
+            Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+            Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+        });
+    }
+    match v.as_bool() {
+        Some(true) => Some(Cow::Borrowed("True")),
+        Some(false) => Some(Cow::Borrowed("False")),
+        None => lenient_string(v),
+    }
+}
+
+/// Tag keys are trimmed and their spaces become `-` before lookup.
+fn tag_key_eq(key: &str, wanted: &str) -> bool {
+    let key = key.trim();
+    key.len() == wanted.len() && key.chars().map(|c| if c == ' ' { '-' } else { c }).eq(wanted.chars())
+}
+
+/// Header names are stored title-cased (`user-agent` → `User-Agent`) and looked up exactly.
+fn title_case_eq(name: &str, wanted: &str) -> bool {
+    let mut at_word_start = true;
+    let mut normalized = name.chars().flat_map(|c| {
+        let upper = at_word_start;
+        at_word_start = c == '-';
+        let mut buf = ['\0'; 3];
+        let mut n = 0;
+        if upper {
+            for u in c.to_uppercase() {
+                if n < 3 {
+                    buf[n] = u;
+                    n += 1;
+                }
+            }
+        } else {
+            buf[0] = c;
+            n = 1;
+        }
+        buf.into_iter().take(n)
+    });
+    let mut wanted_chars = wanted.chars();
+    loop {
+        match (normalized.next(), wanted_chars.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Seconds since the epoch from a number or an RFC 3339 string.
+fn timestamp_seconds(v: RawValue<'_>) -> Option<f64> {
+    if let Some(n) = v.as_number() {
+        return Some(n.as_f64());
+    }
+    let text = v.as_str()?;
+    let t = chrono::DateTime::parse_from_rfc3339(&text).ok()?;
+    Some(t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9)
+}
+
+/// `package@version+build`, the parts rules can match on.
+struct ParsedRelease<'a> {
+    package: Option<&'a str>,
+    version_short: Option<&'a str>,
+    build: Option<&'a str>,
+}
+
+impl<'a> ParsedRelease<'a> {
+    fn parse(release: &'a str) -> Option<Self> {
+        let (package, version) = match release.split_once('@') {
+            Some((p, v)) if !p.is_empty() => (Some(p), v),
+            Some(_) => return None,
+            None => (None, release),
+        };
+        if !version.starts_with(|c: char| c.is_ascii_digit()) {
+            return Some(ParsedRelease { package, version_short: None, build: None });
+        }
+        let (short, build) = match version.split_once('+') {
+            Some((s, b)) => (s, Some(b).filter(|b| !b.is_empty())),
+            None => (version, None),
+        };
+        Some(ParsedRelease { package, version_short: Some(short), build })
+    }
+}
+
+impl Getter for EventView<'_> {
+    fn get_value(&self, field: &FieldPath) -> Option<Val<'_>> {
+        let FieldKey::Event(field) = &field.key else { return None };
+        let string = |slot: usize| self.slot_str(slot).map(Val::Str);
+        match field {
+            EventField::Level => string(LEVEL),
+            EventField::Release => self.release().map(Val::Str),
+            EventField::Dist => string(DIST),
+            EventField::Environment => string(ENVIRONMENT),
+            EventField::Transaction => string(TRANSACTION),
+            EventField::Logger => string(LOGGER),
+            EventField::Platform => Some(self.slot_str(PLATFORM).map_or(Val::Str(Cow::Borrowed("other")), Val::Str)),
+            EventField::User(name) => self.user_field(name),
+            EventField::UserGeo(name) => self.slot(USER)?.get("geo")?.get(name)?.as_str().map(Val::Str),
+            EventField::RequestMethod => self.slot(REQUEST)?.get("method")?.as_str().map(Val::Str),
+            EventField::RequestUrl => self.slot(REQUEST)?.get("url")?.as_str().map(Val::Str),
+            EventField::RequestHeader(name) => self.header(name),
+            EventField::TransactionSource => self.slot(TRANSACTION_INFO)?.get("source")?.as_str().map(Val::Str),
+            EventField::Sdk(name) => self.slot(SDK)?.get(name)?.as_str().map(Val::Str),
+            EventField::Context(ctx, name) => scalar(self.slot(CONTEXTS)?.get(ctx)?.get(name)?),
+            EventField::Duration => self.duration_ms().map(Val::F64),
+            EventField::ReleaseBuild => self.parsed_release()?.build.map(|s| Val::Str(Cow::Borrowed(s))),
+            EventField::ReleasePackage => self.parsed_release()?.package.map(|s| Val::Str(Cow::Borrowed(s))),
+            EventField::ReleaseVersionShort => self.parsed_release()?.version_short.map(|s| Val::Str(Cow::Borrowed(s))),
+            EventField::Measurement(name) => {
+                self.slot(MEASUREMENTS)?.get(name)?.get("value")?.as_number().map(|n| Val::F64(n.as_f64()))
+            }
+            EventField::Breakdown(breakdown, name) => self
+                .slot(BREAKDOWNS)?
+                .get(breakdown)?
+                .get(name)?
+                .get("value")?
+                .as_number()
+                .map(|n| Val::F64(n.as_f64())),
+            EventField::Extra(path) => self.extra(path),
+            EventField::Tag(key) => self.tag(key),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(event: &str, path: &str) -> Option<Val<'static>> {
+        let text: &'static str = Box::leak(event.to_owned().into_boxed_str());
+        let view = Box::leak(Box::new(EventView::parse(text.as_bytes()).unwrap()));
+        view.get_value(&FieldPath::new(path))
+    }
+
+    fn s(v: &str) -> Option<Val<'static>> {
+        Some(Val::Str(Cow::Owned(v.to_owned())))
+    }
+
+    #[test]
+    fn headers_are_title_cased_and_looked_up_exactly() {
+        let event = r#"{"request":{"headers":[["user-agent","Slurp"]]}}"#;
+        assert_eq!(get(event, "event.request.headers.User-Agent"), s("Slurp"));
+        assert_eq!(get(event, "event.request.headers.user-agent"), None);
+    }
+
+    #[test]
+    fn tags_are_normalised() {
+        let event = r#"{"tags":[[" my key ","  v  "],["flag",true]]}"#;
+        assert_eq!(get(event, "event.tags.my-key"), s("v"));
+        assert_eq!(get(event, "event.tags.flag"), s("True"));
+        assert_eq!(get(r#"{"tags":{"a":"b"}}"#, "event.tags.a"), s("b"));
+    }
+
+    #[test]
+    fn platform_defaults_to_other() {
+        assert_eq!(get("{}", "event.platform"), s("other"));
+    }
+
+    #[test]
+    fn numbers_read_as_strings_for_release_and_user_id() {
+        assert_eq!(get(r#"{"release":12,"user":{"id":42}}"#, "event.release"), s("12"));
+        assert_eq!(get(r#"{"user":{"id":42}}"#, "event.user.id"), s("42"));
+        assert_eq!(get(r#"{"user":{"id":""}}"#, "event.user.id"), None);
+    }
+
+    #[test]
+    fn duration_only_for_transactions() {
+        let tx = r#"{"type":"transaction","start_timestamp":10.0,"timestamp":10.5}"#;
+        assert_eq!(get(tx, "event.duration"), Some(Val::F64(500.0)));
+        assert_eq!(get(r#"{"start_timestamp":10.0,"timestamp":10.5}"#, "event.duration"), None);
+    }
+
+    #[test]
+    fn release_parts() {
+        let event = r#"{"release":"web@1.2.3+abc"}"#;
+        assert_eq!(get(event, "event.release.package"), s("web"));
+        assert_eq!(get(event, "event.release.version.short"), s("1.2.3"));
+        assert_eq!(get(event, "event.release.build"), s("abc"));
+    }
+
+    #[test]
+    fn measurements_extra_and_contexts() {
+        let event = r#"{"measurements":{"lcp":{"value":12.5}},"extra":{"a":{"b":"c"}},"contexts":{"device":{"screen_dpi":560}}}"#;
+        assert_eq!(get(event, "event.measurements.lcp.value"), Some(Val::F64(12.5)));
+        assert_eq!(get(event, "event.extra.a.b"), s("c"));
+        assert_eq!(get(event, "event.contexts.device.screen_dpi"), Some(Val::I64(560)));
+        assert_eq!(get(event, "event.contexts.device.unknown"), None);
+    }
+}

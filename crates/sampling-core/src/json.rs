@@ -1,0 +1,475 @@
+//! A small validating JSON reader over borrowed bytes: finds fields without building a tree,
+//! so events and envelope headers are read without allocating (strings borrow unless escaped).
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Malformed JSON, with the byte offset where reading stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonError {
+    pub offset: usize,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid JSON at byte {}: {}", self.offset, self.reason)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+type Result<T> = std::result::Result<T, JsonError>;
+
+fn err<T>(offset: usize, reason: &'static str) -> Result<T> {
+    Err(JsonError { offset, reason })
+}
+
+/// Nesting deeper than this is rejected rather than risking unbounded work.
+const MAX_DEPTH: u32 = 128;
+
+#[inline]
+pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+/// Skips a string starting at the opening quote; returns the offset after the closing quote.
+fn skip_string(b: &[u8], i: usize) -> Result<usize> {
+    if b.get(i) != Some(&b'"') {
+        return err(i, "expected a string");
+    }
+    let mut i = i + 1;
+    loop {
+        match memchr::memchr3(b'"', b'\\', b'\n', &b[i.min(b.len())..]) {
+            None => return err(b.len(), "unterminated string"),
+            Some(pos) => {
+                i += pos;
+                match b[i] {
+                    b'"' => return Ok(i + 1),
+                    b'\n' => return err(i, "control character in string"),
+                    _ => {
+                        match b.get(i + 1) {
+                            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                            Some(b'u') => {
+                                let hex = b.get(i + 2..i + 6).ok_or(JsonError { offset: i, reason: "short unicode escape" })?;
+                                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                    return err(i, "invalid unicode escape");
+                                }
+                                i += 6;
+                            }
+                            _ => return err(i, "invalid escape"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn skip_literal(b: &[u8], i: usize, literal: &[u8]) -> Result<usize> {
+    if b.get(i..i + literal.len()) == Some(literal) {
+        Ok(i + literal.len())
+    } else {
+        err(i, "invalid literal")
+    }
+}
+
+fn skip_number(b: &[u8], start: usize) -> Result<usize> {
+    let mut i = start;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    let digits_start = i;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    if i == digits_start {
+        return err(start, "invalid number");
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let frac = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == frac {
+            return err(start, "invalid number");
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == exp {
+            return err(start, "invalid number");
+        }
+    }
+    Ok(i)
+}
+
+/// Skips (and validates) one value starting at `i` (after whitespace); returns the offset after it.
+pub fn skip_value(b: &[u8], i: usize) -> Result<usize> {
+    // Containers are tracked as a bit stack: 1 = object, 0 = array.
+    let mut stack: u128 = 0;
+    let mut depth: u32 = 0;
+    let mut i = skip_ws(b, i);
+    loop {
+        // A value starts at `i`.
+        match b.get(i) {
+            Some(b'"') => i = skip_string(b, i)?,
+            Some(b'{') => {
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&b'}') {
+                    i += 1;
+                } else {
+                    if depth >= MAX_DEPTH {
+                        return err(i, "nesting too deep");
+                    }
+                    stack = (stack << 1) | 1;
+                    depth += 1;
+                    i = skip_key(b, i)?;
+                    continue;
+                }
+            }
+            Some(b'[') => {
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&b']') {
+                    i += 1;
+                } else {
+                    if depth >= MAX_DEPTH {
+                        return err(i, "nesting too deep");
+                    }
+                    stack <<= 1;
+                    depth += 1;
+                    continue;
+                }
+            }
+            Some(b't') => i = skip_literal(b, i, b"true")?,
+            Some(b'f') => i = skip_literal(b, i, b"false")?,
+            Some(b'n') => i = skip_literal(b, i, b"null")?,
+            Some(b'-' | b'0'..=b'9') => i = skip_number(b, i)?,
+            Some(_) => return err(i, "expected a value"),
+            None => return err(i, "unexpected end of input"),
+        }
+        // After a value: close finished containers, or move to the next element.
+        loop {
+            if depth == 0 {
+                return Ok(i);
+            }
+            i = skip_ws(b, i);
+            let in_object = stack & 1 == 1;
+            match b.get(i) {
+                Some(b',') => {
+                    i = skip_ws(b, i + 1);
+                    if in_object {
+                        i = skip_key(b, i)?;
+                    }
+                    break;
+                }
+                Some(b'}') if in_object => {
+                    stack >>= 1;
+                    depth -= 1;
+                    i += 1;
+                }
+                Some(b']') if !in_object => {
+                    stack >>= 1;
+                    depth -= 1;
+                    i += 1;
+                }
+                _ => return err(i, "expected ',' or a closing bracket"),
+            }
+        }
+    }
+}
+
+/// Skips `"key" :` and the whitespace after it.
+fn skip_key(b: &[u8], i: usize) -> Result<usize> {
+    let i = skip_string(b, i)?;
+    let i = skip_ws(b, i);
+    if b.get(i) != Some(&b':') {
+        return err(i, "expected ':'");
+    }
+    Ok(skip_ws(b, i + 1))
+}
+
+/// Validates that `b` holds exactly one JSON value (surrounding whitespace allowed).
+pub fn validate(b: &[u8]) -> Result<RawValue<'_>> {
+    let start = skip_ws(b, 0);
+    let end = skip_value(b, start)?;
+    if skip_ws(b, end) != b.len() {
+        return err(end, "trailing characters");
+    }
+    Ok(RawValue(&b[start..end]))
+}
+
+/// Decodes the content of a string token (without quotes); borrows when nothing is escaped.
+pub fn unescape(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if memchr::memchr(b'\\', raw).is_none() {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let next = memchr::memchr(b'\\', &raw[i..]).map_or(raw.len(), |p| i + p);
+        out.push_str(std::str::from_utf8(&raw[i..next]).ok()?);
+        if next == raw.len() {
+            break;
+        }
+        let c = *raw.get(next + 1)?;
+        i = next + 2;
+        match c {
+            b'"' => out.push('"'),
+            b'\\' => out.push('\\'),
+            b'/' => out.push('/'),
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'u' => {
+                let unit = parse_hex4(raw.get(i..i + 4)?)?;
+                i += 4;
+                let ch = if (0xD800..0xDC00).contains(&unit) {
+                    // A high surrogate must be followed by an escaped low surrogate.
+                    if raw.get(i..i + 2) != Some(b"\\u") {
+                        return None;
+                    }
+                    let low = parse_hex4(raw.get(i + 2..i + 6)?)?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return None;
+                    }
+                    i += 6;
+                    char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?
+                } else {
+                    char::from_u32(unit)?
+                };
+                out.push(ch);
+            }
+            _ => return None,
+        }
+    }
+    Some(Cow::Owned(out))
+}
+
+fn parse_hex4(b: &[u8]) -> Option<u32> {
+    let s = std::str::from_utf8(b).ok()?;
+    u32::from_str_radix(s, 16).ok()
+}
+
+/// A number as JSON wrote it: integers stay integers when they fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    I64(i64),
+    U64(u64),
+    F64(f64),
+}
+
+impl Number {
+    pub fn parse(text: &str) -> Option<Number> {
+        if !text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
+            if let Ok(v) = text.parse::<i64>() {
+                return Some(Number::I64(v));
+            }
+            if let Ok(v) = text.parse::<u64>() {
+                return Some(Number::U64(v));
+            }
+        }
+        text.parse::<f64>().ok().map(Number::F64)
+    }
+
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::I64(v) => v as f64,
+            Number::U64(v) => v as f64,
+            Number::F64(v) => v,
+        }
+    }
+}
+
+/// The text of one already validated JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawValue<'a>(pub &'a [u8]);
+
+impl<'a> RawValue<'a> {
+    pub fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    pub fn is_null(&self) -> bool {
+        self.0 == b"null"
+    }
+
+    pub fn is_object(&self) -> bool {
+        self.0.first() == Some(&b'{')
+    }
+
+    pub fn is_array(&self) -> bool {
+        self.0.first() == Some(&b'[')
+    }
+
+    pub fn as_str(&self) -> Option<Cow<'a, str>> {
+        if self.0.len() >= 2 && self.0[0] == b'"' {
+            unescape(&self.0[1..self.0.len() - 1])
+        } else {
+            None
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.0 {
+            b"true" => Some(true),
+            b"false" => Some(false),
+            _ => None,
+        }
+    }
+
+    pub fn as_number(&self) -> Option<Number> {
+        match self.0.first() {
+            Some(b'-' | b'0'..=b'9') => Number::parse(std::str::from_utf8(self.0).ok()?),
+            _ => None,
+        }
+    }
+
+    /// The value of `key` in this object (the last one if a key repeats, as serde_json's map does).
+    pub fn get(&self, key: &str) -> Option<RawValue<'a>> {
+        let mut found = None;
+        for (k, v) in self.entries() {
+            if k.eq_str(key) {
+                found = Some(v);
+            }
+        }
+        found
+    }
+
+    pub fn entries(&self) -> Entries<'a> {
+        let start = if self.is_object() { skip_ws(self.0, 1) } else { self.0.len() };
+        Entries { b: self.0, i: start }
+    }
+
+    pub fn elements(&self) -> Elements<'a> {
+        let start = if self.is_array() { skip_ws(self.0, 1) } else { self.0.len() };
+        Elements { b: self.0, i: start }
+    }
+}
+
+/// An object key as written (escapes undecoded).
+#[derive(Debug, Clone, Copy)]
+pub struct RawKey<'a>(&'a [u8]);
+
+impl<'a> RawKey<'a> {
+    pub fn eq_str(&self, key: &str) -> bool {
+        if memchr::memchr(b'\\', self.0).is_none() {
+            self.0 == key.as_bytes()
+        } else {
+            unescape(self.0).is_some_and(|k| k == key)
+        }
+    }
+
+    pub fn decode(&self) -> Option<Cow<'a, str>> {
+        unescape(self.0)
+    }
+}
+
+/// Entries of a validated object.
+pub struct Entries<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (RawKey<'a>, RawValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.b;
+        if b.get(self.i) != Some(&b'"') {
+            self.i = b.len();
+            return None;
+        }
+        let key_end = skip_string(b, self.i).ok()?;
+        let key = RawKey(&b[self.i + 1..key_end - 1]);
+        let colon = skip_ws(b, key_end);
+        let value_start = skip_ws(b, colon + 1);
+        let value_end = skip_value(b, value_start).ok()?;
+        let after = skip_ws(b, value_end);
+        self.i = if b.get(after) == Some(&b',') { skip_ws(b, after + 1) } else { b.len() };
+        Some((key, RawValue(&b[value_start..value_end])))
+    }
+}
+
+/// Elements of a validated array.
+pub struct Elements<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = RawValue<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.b;
+        if self.i >= b.len() || b[self.i] == b']' {
+            self.i = b.len();
+            return None;
+        }
+        let end = skip_value(b, self.i).ok()?;
+        let value = RawValue(&b[self.i..end]);
+        let after = skip_ws(b, end);
+        self.i = if b.get(after) == Some(&b',') { skip_ws(b, after + 1) } else { b.len() };
+        Some(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_nested_documents() {
+        let doc = br#" {"a": [1, -2.5e3, true, null, {"b": "c\"d"}], "e": {}} "#;
+        let v = validate(doc).unwrap();
+        assert_eq!(v.get("e").unwrap().bytes(), b"{}");
+        let a: Vec<_> = v.get("a").unwrap().elements().collect();
+        assert_eq!(a.len(), 5);
+        assert_eq!(a[4].get("b").unwrap().as_str().unwrap(), "c\"d");
+        assert_eq!(a[1].as_number(), Some(Number::F64(-2500.0)));
+    }
+
+    #[test]
+    fn rejects_malformed_documents() {
+        for doc in [&b"{"[..], b"{\"a\"}", b"[1,]", b"{\"a\":1,}", b"\"abc", b"01x", b"tru", b"{} x", b"[1 2]"] {
+            assert!(validate(doc).is_err(), "{:?}", std::str::from_utf8(doc));
+        }
+    }
+
+    #[test]
+    fn rejects_excessive_nesting_without_recursion() {
+        let doc = "[".repeat(100_000);
+        assert!(validate(doc.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn unescapes_surrogate_pairs_and_borrows_plain_strings() {
+        assert_eq!(unescape(br"\ud83d\ude00x").unwrap(), "\u{1F600}x");
+        assert!(matches!(unescape(b"plain").unwrap(), Cow::Borrowed("plain")));
+        assert!(unescape(br"\ud83d").is_none());
+    }
+
+    #[test]
+    fn numbers_keep_integer_kinds() {
+        assert_eq!(Number::parse("5"), Some(Number::I64(5)));
+        assert_eq!(Number::parse("18446744073709551615"), Some(Number::U64(u64::MAX)));
+        assert_eq!(Number::parse("5.0"), Some(Number::F64(5.0)));
+    }
+}
