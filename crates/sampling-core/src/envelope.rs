@@ -49,27 +49,33 @@ impl fmt::Display for EnvelopeError {
 
 impl std::error::Error for EnvelopeError {}
 
-/// One item: its header and payload bytes.
-#[derive(Debug, Clone, Copy)]
+/// One item: its header (with the fields sampling reads) and payload bytes.
+#[derive(Debug, Clone)]
 pub struct Item<'a> {
     pub header: RawValue<'a>,
+    pub item_type: Cow<'a, str>,
+    pub content_type: Option<Cow<'a, str>>,
+    /// `item_count` of span containers.
+    pub item_count: Option<u64>,
     pub payload: &'a [u8],
 }
 
 impl<'a> Item<'a> {
     pub fn item_type(&self) -> Option<Cow<'a, str>> {
-        self.header.get("type")?.as_str()
+        Some(self.item_type.clone())
     }
 
     pub fn content_type(&self) -> Option<Cow<'a, str>> {
-        self.header.get("content_type")?.as_str()
+        self.content_type.clone()
     }
 }
 
 /// An envelope: header plus the raw item section.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Envelope<'a> {
     pub header: RawValue<'a>,
+    trace: Option<RawValue<'a>>,
+    dsn: Option<RawValue<'a>>,
     body: &'a [u8],
 }
 
@@ -78,9 +84,11 @@ fn line_end(b: &[u8], from: usize) -> usize {
     memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |p| from + p)
 }
 
-fn parse_header_line(line: &[u8]) -> Option<RawValue<'_>> {
-    let value = json::validate(line).ok()?;
-    value.is_object().then_some(value)
+/// Reads a header line in one pass, handing each entry to `f`; the line must be one object.
+fn read_header_line<'a>(line: &'a [u8], f: impl FnMut(json::RawKey<'a>, RawValue<'a>)) -> Option<RawValue<'a>> {
+    let start = json::skip_ws(line, 0);
+    let end = start + json::for_each_entry(&line[start..], f).ok()?;
+    (json::skip_ws(line, end) == line.len()).then_some(RawValue(&line[start..end]))
 }
 
 impl<'a> Envelope<'a> {
@@ -89,18 +97,26 @@ impl<'a> Envelope<'a> {
             return Err(EnvelopeError::Empty);
         }
         let end = line_end(bytes, 0);
-        let header = parse_header_line(&bytes[..end]).ok_or(EnvelopeError::InvalidHeader)?;
+        let (mut trace, mut dsn) = (None, None);
+        let header = read_header_line(&bytes[..end], |key, value| {
+            if key.eq_str("trace") {
+                trace = (!value.is_null()).then_some(value);
+            } else if key.eq_str("dsn") {
+                dsn = Some(value);
+            }
+        })
+        .ok_or(EnvelopeError::InvalidHeader)?;
         let body = if end < bytes.len() { &bytes[end + 1..] } else { &[] };
-        Ok(Envelope { header, body })
+        Ok(Envelope { header, trace, dsn, body })
     }
 
     /// The DSC as written (unparsed).
     pub fn trace(&self) -> Option<RawValue<'a>> {
-        self.header.get("trace").filter(|v| !v.is_null())
+        self.trace
     }
 
     pub fn dsn(&self) -> Option<Cow<'a, str>> {
-        self.header.get("dsn")?.as_str()
+        self.dsn?.as_str()
     }
 
     pub fn items(&self) -> Items<'a> {
@@ -142,23 +158,41 @@ impl<'a> Items<'a> {
     fn read_item(&mut self) -> Result<Item<'a>, EnvelopeError> {
         let b = self.b;
         let header_end = line_end(b, self.i);
-        let header = parse_header_line(&b[self.i..header_end]).ok_or(EnvelopeError::InvalidItemHeader)?;
-        if !header.get("type").is_some_and(|t| t.as_str().is_some()) {
-            return Err(EnvelopeError::MissingItemType);
+        let (mut item_type, mut content_type, mut length, mut item_count) = (None, None, None, None);
+        let mut bad_length = false;
+        let header = read_header_line(&b[self.i..header_end], |key, value| {
+            if key.eq_str("type") {
+                item_type = value.as_str();
+            } else if key.eq_str("length") {
+                match value.as_number() {
+                    Some(json::Number::I64(n)) if n >= 0 => length = Some(n as u64),
+                    Some(json::Number::U64(n)) => length = Some(n),
+                    None if value.is_null() => {}
+                    _ => bad_length = true,
+                }
+            } else if key.eq_str("content_type") {
+                content_type = value.as_str();
+            } else if key.eq_str("item_count") {
+                item_count = match value.as_number() {
+                    Some(json::Number::I64(n)) if n >= 0 => Some(n as u64),
+                    Some(json::Number::U64(n)) => Some(n),
+                    _ => None,
+                };
+            }
+        })
+        .ok_or(EnvelopeError::InvalidItemHeader)?;
+        if bad_length {
+            return Err(EnvelopeError::InvalidItemHeader);
         }
+        let item_type = item_type.ok_or(EnvelopeError::MissingItemType)?;
         let start = (header_end + 1).min(b.len());
-        let length = match header.get("length") {
-            None => None,
-            Some(v) if v.is_null() => None,
-            Some(v) => match v.as_number() {
-                Some(crate::json::Number::I64(n)) if n >= 0 => Some(n as usize),
-                Some(crate::json::Number::U64(n)) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-                _ => return Err(EnvelopeError::InvalidItemHeader),
-            },
-        };
         let (payload, next) = match length {
             Some(len) => {
-                let end = start.checked_add(len).filter(|&e| e <= b.len()).ok_or(EnvelopeError::LengthExceeded)?;
+                let end = usize::try_from(len)
+                    .ok()
+                    .and_then(|len| start.checked_add(len))
+                    .filter(|&e| e <= b.len())
+                    .ok_or(EnvelopeError::LengthExceeded)?;
                 match b.get(end) {
                     None => (&b[start..end], end),
                     Some(b'\n') => (&b[start..end], end + 1),
@@ -171,7 +205,7 @@ impl<'a> Items<'a> {
             }
         };
         self.i = next;
-        Ok(Item { header, payload })
+        Ok(Item { header, item_type, content_type, item_count, payload })
     }
 }
 

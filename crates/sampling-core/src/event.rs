@@ -129,6 +129,13 @@ const EXTRA: usize = 17;
 const TIMESTAMP: usize = 18;
 const START_TIMESTAMP: usize = 19;
 
+/// Which slot a top-level key fills; the length check skips most comparisons.
+fn slot_of(key: json::RawKey<'_>) -> Option<usize> {
+    let len = key.raw_len();
+    let escaped = key.has_escape();
+    SLOTS.iter().position(|s| (escaped || s.len() == len) && key.eq_str(s))
+}
+
 /// An event's JSON with the positions of its interesting top-level fields.
 #[derive(Debug, Clone)]
 pub struct EventView<'a> {
@@ -138,17 +145,22 @@ pub struct EventView<'a> {
 impl<'a> EventView<'a> {
     /// Validates the event JSON and locates its top-level fields in one pass.
     pub fn parse(bytes: &'a [u8]) -> Result<EventView<'a>, JsonError> {
-        let value = json::validate(bytes)?;
-        if !value.is_object() {
-            return Err(JsonError { offset: 0, reason: "an event must be a JSON object" });
+        let mut slots = [None; SLOTS.len()];
+        let end = json::for_each_entry(bytes, |key, v| {
+            if let Some(slot) = slot_of(key) {
+                slots[slot] = (!v.is_null()).then_some(v);
+            }
+        })?;
+        if json::skip_ws(bytes, end) != bytes.len() {
+            return Err(JsonError { offset: end, reason: "trailing characters after the event" });
         }
-        Ok(Self::from_raw(value))
+        Ok(EventView { slots })
     }
 
     pub fn from_raw(value: RawValue<'a>) -> EventView<'a> {
         let mut slots = [None; SLOTS.len()];
         for (key, v) in value.entries() {
-            if let Some(slot) = SLOTS.iter().position(|s| key.eq_str(s)) {
+            if let Some(slot) = slot_of(key) {
                 // `null` is the same as absent for every field rules read.
                 slots[slot] = (!v.is_null()).then_some(v);
             }

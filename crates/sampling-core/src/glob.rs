@@ -1,6 +1,10 @@
 //! Case-insensitive glob patterns for `glob` rule conditions, with the semantics of Relay's
 //! `relay-pattern` crate (spec §5).
 //!
+//! Syntax: `*` any run of chars (`/` and newlines included; `**` is `*`), `?` one char, `[abc]`,
+//! `[a-z]`, `[!a-z]` classes, `{a,b}` alternation (not nested), `\x` a literal `x`. Patterns are
+//! anchored at both ends; the empty pattern matches nothing, not even "".
+//!
 //! A pattern is parsed into tokens normalised the way Relay normalises them (the normalisation
 //! decides which matching strategy applies, and one strategy has an observable quirk), then a
 //! strategy is chosen once: exact literal, prefix, suffix, contains, or a general matcher. The
@@ -444,7 +448,8 @@ enum MatchStrategy {
     Literal(Needle),
     Prefix(Needle),
     Suffix(Needle),
-    Contains(Substring),
+    /// Boxed: a `memmem::Finder` is large and this enum sits in every `Glob`.
+    Contains(Box<Substring>),
     General(Box<General>),
 }
 
@@ -458,7 +463,9 @@ impl MatchStrategy {
             [Tok::Lit(lit)] => MatchStrategy::Literal(Needle::new(std::mem::take(lit))),
             [Tok::Lit(lit), Tok::Star] => MatchStrategy::Prefix(Needle::new(std::mem::take(lit))),
             [Tok::Star, Tok::Lit(lit)] => MatchStrategy::Suffix(Needle::new(std::mem::take(lit))),
-            [Tok::Star, Tok::Lit(lit), Tok::Star] => MatchStrategy::Contains(Substring::new(lit)),
+            [Tok::Star, Tok::Lit(lit), Tok::Star] => {
+                MatchStrategy::Contains(Box::new(Substring::new(lit)))
+            }
             _ => MatchStrategy::General(Box::new(General::new(&tokens))),
         }
     }
@@ -488,7 +495,9 @@ impl Needle {
         if haystack.is_ascii() {
             return self.ascii
                 && haystack.len() == self.text.len()
-                && haystack.as_bytes().eq_ignore_ascii_case(self.text.as_bytes());
+                && haystack
+                    .as_bytes()
+                    .eq_ignore_ascii_case(self.text.as_bytes());
         }
         folded(haystack).eq(self.text.chars())
     }
@@ -558,7 +567,10 @@ impl Substring {
         // Relay lowercases the whole haystack for this strategy. That differs from char-by-char
         // lowercasing only for a capital sigma (word-final `ς`), so only then allocate for it.
         if haystack.contains('Σ') {
-            return self.finder.find(haystack.to_lowercase().as_bytes()).is_some();
+            return self
+                .finder
+                .find(haystack.to_lowercase().as_bytes())
+                .is_some();
         }
         folded_contains(&self.finder, haystack)
     }
@@ -797,12 +809,17 @@ type Pc = u32;
 #[derive(Debug, Clone, Copy)]
 enum Inst {
     /// One lowercase literal char; `end` is the instruction after the whole literal.
-    Char { c: char, end: Pc },
+    Char {
+        c: char,
+        end: Pc,
+    },
     Any,
     Class(Pc),
     /// Loops on any char and falls through to the next instruction. `literal` is the literal that
     /// directly follows, the only place Relay searches inside a char's lowercase expansion.
-    Star { literal: Option<Pc> },
+    Star {
+        literal: Option<Pc>,
+    },
     Split(Pc, Pc),
     Jmp(Pc),
     /// The all-empty alternation `{,}`.
@@ -817,8 +834,18 @@ const INLINE_WORDS: usize = 4;
 struct Nfa {
     insts: Vec<Inst>,
     classes: Vec<Class>,
+    /// Bitset words per state set.
+    words: usize,
     /// Stars from which the end is reachable without input: once live, the haystack matches.
     accepting_stars: Vec<u64>,
+    /// For the bit-parallel path (programs of at most `INLINE_WORDS` words, else empty):
+    /// `words` words per instruction, the states live after it consumes a char (a star stays
+    /// live, the rest move on) with everything reachable from there without input.
+    successors: Vec<u64>,
+    /// `words` words: the states live before any input.
+    initial: Vec<u64>,
+    /// `words` words per ASCII byte, the states that consume that byte.
+    ascii_moves: Vec<u64>,
 }
 
 impl Nfa {
@@ -826,14 +853,23 @@ impl Nfa {
         let mut nfa = Nfa {
             insts: Vec::new(),
             classes: Vec::new(),
+            words: 0,
             accepting_stars: Vec::new(),
+            successors: Vec::new(),
+            initial: Vec::new(),
+            ascii_moves: Vec::new(),
         };
         nfa.emit(tokens);
         nfa.insts.push(Inst::Match);
+        nfa.words = nfa.insts.len().div_ceil(64);
         nfa.link_stars();
+        if nfa.words <= INLINE_WORDS {
+            nfa.precompute_masks();
+        }
         nfa
     }
 
+    /// The next instruction index; a pattern would need billions of chars to overflow it.
     fn pc(&self) -> Pc {
         Pc::try_from(self.insts.len()).expect("glob pattern too large")
     }
@@ -842,14 +878,21 @@ impl Nfa {
         for token in tokens {
             match token {
                 Tok::Lit(lit) => {
-                    let end = self.pc() + Pc::try_from(lit.chars().count()).unwrap_or(Pc::MAX);
-                    self.insts.extend(lit.chars().map(|c| Inst::Char { c, end }));
+                    let start = self.insts.len();
+                    self.insts
+                        .extend(lit.chars().map(|c| Inst::Char { c, end: 0 }));
+                    let end = self.pc();
+                    for inst in &mut self.insts[start..] {
+                        if let Inst::Char { end: slot, .. } = inst {
+                            *slot = end;
+                        }
+                    }
                 }
                 Tok::Any(n) => self.insts.extend(std::iter::repeat_n(Inst::Any, *n)),
                 Tok::Star => self.insts.push(Inst::Star { literal: None }),
                 Tok::Class(class) => {
-                    let index = Pc::try_from(self.classes.len()).unwrap_or(Pc::MAX);
-                    self.insts.push(Inst::Class(index));
+                    // Fewer classes than instructions, so the index fits.
+                    self.insts.push(Inst::Class(self.classes.len() as Pc));
                     self.classes.push(class.clone());
                 }
                 Tok::Alt(branches) => self.emit_alternation(branches),
@@ -885,7 +928,7 @@ impl Nfa {
     }
 
     fn link_stars(&mut self) {
-        let mut accepting = vec![0u64; self.insts.len().div_ceil(64)];
+        let mut accepting = vec![0u64; self.words];
         for pc in 0..self.insts.len() {
             if !matches!(self.insts[pc], Inst::Star { .. }) {
                 continue;
@@ -905,25 +948,69 @@ impl Nfa {
 
     /// Whether `Match` is reachable from `from` through moves that consume no input.
     fn reaches_match(&self, from: usize) -> bool {
-        let mut seen = vec![false; self.insts.len()];
+        contains(&self.closure_of(from), self.insts.len() - 1)
+    }
+
+    /// The states reachable from `from` without input, leaving out the literal edges that
+    /// depend on a multi-char lowercase expansion.
+    fn closure_of(&self, from: usize) -> Vec<u64> {
+        let mut set = vec![0u64; self.words];
         let mut todo = vec![from];
         while let Some(pc) = todo.pop() {
-            if std::mem::replace(&mut seen[pc], true) {
+            if !insert(&mut set, pc) {
                 continue;
             }
             match self.insts[pc] {
-                Inst::Match => return true,
                 Inst::Jmp(target) => todo.push(target as usize),
                 Inst::Split(a, b) => todo.extend([a as usize, b as usize]),
                 Inst::Star { .. } => todo.push(pc + 1),
                 _ => {}
             }
         }
-        false
+        set
+    }
+
+    fn precompute_masks(&mut self) {
+        let words = self.words;
+        self.initial = self.closure_of(0);
+        self.successors = (0..self.insts.len())
+            .flat_map(|pc| match self.insts[pc] {
+                Inst::Star { .. } => self.closure_of(pc),
+                Inst::Char { .. } | Inst::Any | Inst::Class(_) => self.closure_of(pc + 1),
+                // These never consume a char.
+                Inst::Split(..) | Inst::Jmp(_) | Inst::Fail | Inst::Match => vec![0; words],
+            })
+            .collect();
+        let mut moves = vec![0u64; 128 * words];
+        for b in 0..128u8 {
+            let lower = char::from(b.to_ascii_lowercase());
+            for (pc, inst) in self.insts.iter().enumerate() {
+                let consumes = match *inst {
+                    Inst::Char { c, .. } => c == lower,
+                    Inst::Class(index) => self.classes[index as usize].matches_ascii(b),
+                    Inst::Any | Inst::Star { .. } => true,
+                    Inst::Split(..) | Inst::Jmp(_) | Inst::Fail | Inst::Match => false,
+                };
+                if consumes {
+                    insert(&mut moves[usize::from(b) * words..][..words], pc);
+                }
+            }
+        }
+        self.ascii_moves = moves;
     }
 
     fn is_match(&self, haystack: &str) -> bool {
-        let words = self.insts.len().div_ceil(64);
+        if !self.successors.is_empty() {
+            if let Some(matched) = self.run_masks(haystack) {
+                return matched;
+            }
+        }
+        self.run_stepwise(haystack)
+    }
+
+    /// The general simulation, computing closures as it goes.
+    fn run_stepwise(&self, haystack: &str) -> bool {
+        let words = self.words;
         if words <= INLINE_WORDS {
             let mut cur = [0u64; INLINE_WORDS];
             let mut next = [0u64; INLINE_WORDS];
@@ -937,6 +1024,65 @@ impl Nfa {
                 &mut vec![0; self.insts.len()],
             )
         }
+    }
+
+    /// The bit-parallel simulation: a char advances the live states that consume it, each
+    /// bringing its precomputed successor closure. Gives up (`None`) on a char whose lowercase
+    /// is several chars, whose literal edges only the stepwise simulation handles.
+    fn run_masks(&self, haystack: &str) -> Option<bool> {
+        match self.words {
+            1 => self.run_masks_in::<1>(haystack),
+            2 => self.run_masks_in::<2>(haystack),
+            3 => self.run_masks_in::<3>(haystack),
+            _ => self.run_masks_in::<INLINE_WORDS>(haystack),
+        }
+    }
+
+    /// `run_masks` with `W == self.words`, so the set operations compile to fixed-size code.
+    fn run_masks_in<const W: usize>(&self, haystack: &str) -> Option<bool> {
+        let load = |words: &[u64]| -> [u64; W] { words.try_into().unwrap_or([0; W]) };
+        let successors = |pc: usize| load(&self.successors[pc * W..][..W]);
+        let accepting = load(&self.accepting_stars);
+        let mut cur = load(&self.initial);
+        for c in haystack.chars() {
+            let mut moving = [0u64; W];
+            if c.is_ascii() {
+                let consumes = load(&self.ascii_moves[usize::from(c as u8) * W..][..W]);
+                for i in 0..W {
+                    moving[i] = cur[i] & consumes[i];
+                }
+            } else {
+                let fold = Fold::of(c);
+                let [lower] = *fold.as_slice() else {
+                    return None;
+                };
+                for pc in bits(&cur) {
+                    let consumes = match self.insts[pc] {
+                        Inst::Char { c: expected, .. } => expected == lower,
+                        Inst::Class(index) => self.classes[index as usize].matches(c),
+                        Inst::Any | Inst::Star { .. } => true,
+                        Inst::Split(..) | Inst::Jmp(_) | Inst::Fail | Inst::Match => false,
+                    };
+                    if consumes {
+                        insert(&mut moving, pc);
+                    }
+                }
+            }
+            cur = [0; W];
+            for pc in bits(&moving) {
+                let reached = successors(pc);
+                for i in 0..W {
+                    cur[i] |= reached[i];
+                }
+            }
+            if cur == [0; W] {
+                return Some(false);
+            }
+            if (0..W).any(|i| cur[i] & accepting[i] != 0) {
+                return Some(true);
+            }
+        }
+        Some(contains(&cur, self.insts.len() - 1))
     }
 
     fn run<'s>(
@@ -963,13 +1109,8 @@ impl Nfa {
             ahead = chars.next().map(|c| (c, Fold::of(c)));
             let look = ahead.as_ref().map(|(_, f)| f.as_slice());
             next.fill(0);
-            for (index, &word) in cur.iter().enumerate() {
-                let mut word = word;
-                while word != 0 {
-                    let pc = index * 64 + word.trailing_zeros() as usize;
-                    word &= word - 1;
-                    self.step(pc, c, fold.as_slice(), next, stack, look);
-                }
+            for pc in bits(cur) {
+                self.step(pc, c, fold.as_slice(), next, stack, look);
             }
             std::mem::swap(&mut cur, &mut next);
         }
@@ -1079,9 +1220,10 @@ impl Nfa {
     /// Whether the literal chars from `pc` on equal `chars`; the caller keeps within the literal.
     #[inline]
     fn literal_matches(&self, pc: usize, chars: &[char]) -> bool {
-        chars.iter().enumerate().all(
-            |(i, &x)| matches!(self.insts.get(pc + i), Some(Inst::Char { c, .. }) if *c == x),
-        )
+        chars
+            .iter()
+            .enumerate()
+            .all(|(i, &x)| matches!(self.insts.get(pc + i), Some(Inst::Char { c, .. }) if *c == x))
     }
 
     fn literal_end(&self, pc: usize) -> usize {
@@ -1103,6 +1245,20 @@ fn insert(set: &mut [u64], pc: usize) -> bool {
 #[inline]
 fn contains(set: &[u64], pc: usize) -> bool {
     set[pc / 64] & (1u64 << (pc % 64)) != 0
+}
+
+/// The members of a state set, in order.
+fn bits(set: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    set.iter().enumerate().flat_map(|(index, &word)| {
+        let mut word = word;
+        std::iter::from_fn(move || {
+            (word != 0).then(|| {
+                let bit = word.trailing_zeros() as usize;
+                word &= word - 1;
+                index * 64 + bit
+            })
+        })
+    })
 }
 
 /// The lowercase expansion of one haystack char (at most three chars).
@@ -1185,10 +1341,22 @@ mod tests {
         }
     }
 
-    /// The NFA alone, bypassing strategies and the greedy matcher.
+    /// The NFA alone, bypassing strategies and the greedy matcher; both of its simulations
+    /// are run and must agree.
     fn nfa_matches(pattern: &str, haystack: &str) -> bool {
         let tokens = Parser::parse(pattern).unwrap();
-        !tokens.is_empty() && Nfa::compile(&tokens).is_match(haystack)
+        if tokens.is_empty() {
+            return false;
+        }
+        let nfa = Nfa::compile(&tokens);
+        let stepwise = nfa.run_stepwise(haystack);
+        if let Some(masks) = nfa.run_masks(haystack) {
+            assert_eq!(
+                masks, stepwise,
+                "simulations disagree: {pattern:?} vs {haystack:?}"
+            );
+        }
+        stepwise
     }
 
     /// A brute-force matcher over the tokens, for haystacks whose chars lowercase to one char.
@@ -1221,7 +1389,9 @@ mod tests {
                 Some((Tok::Lit(lit), rest)) => {
                     let lit: Vec<char> = lit.chars().collect();
                     h.len() >= lit.len()
-                        && h.iter().zip(&lit).all(|(c, l)| single(c.to_lowercase()) == Some(*l))
+                        && h.iter()
+                            .zip(&lit)
+                            .all(|(c, l)| single(c.to_lowercase()) == Some(*l))
                         && flat(rest, &h[lit.len()..])
                 }
                 Some((Tok::Any(n), rest)) => h.len() >= *n && flat(rest, &h[*n..]),
@@ -1538,6 +1708,13 @@ mod tests {
     }
 
     #[test]
+    fn compiled_globs_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Glob>();
+        assert_send_sync::<GlobList>();
+    }
+
+    #[test]
     fn pattern_returns_the_source_text() {
         assert_eq!(glob("FoO*").pattern(), "FoO*");
         assert_eq!(glob("FoO*").to_string(), "FoO*");
@@ -1667,7 +1844,11 @@ mod tests {
         ];
         for &(patterns, haystack, expected) in cases {
             let list = GlobList::new(patterns.iter().copied());
-            assert_eq!(list.is_match(haystack), expected, "{patterns:?} vs {haystack:?}");
+            assert_eq!(
+                list.is_match(haystack),
+                expected,
+                "{patterns:?} vs {haystack:?}"
+            );
         }
     }
 
@@ -1689,8 +1870,8 @@ mod tests {
 
     fn braced_piece() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
-            "a", "b", "B", "*", "?", "[ab]", "[!a]", "{a,b}", "{a,}", "{,b}", "{ab,b*}",
-            "{*,a}", "{,}", "{}", "{a?,[b]}", "{a,,b}", "ä",
+            "a", "b", "B", "*", "?", "[ab]", "[!a]", "{a,b}", "{a,}", "{,b}", "{ab,b*}", "{*,a}",
+            "{,}", "{}", "{a?,[b]}", "{a,,b}", "ä",
         ])
     }
 
@@ -1761,11 +1942,18 @@ mod tests {
             haystack in "[abAB/äÄ]{0,8}",
         ) {
             let pattern = pieces.concat();
-            prop_assert_eq!(
-                glob(&pattern).is_match(&haystack),
-                reference_matches(&pattern, &haystack),
-                "pattern {:?}", pattern
-            );
+            let expected = reference_matches(&pattern, &haystack);
+            prop_assert_eq!(glob(&pattern).is_match(&haystack), expected, "glob {:?}", pattern);
+            prop_assert_eq!(nfa_matches(&pattern, &haystack), expected, "nfa {:?}", pattern);
+        }
+
+        #[test]
+        fn nfa_simulations_agree_around_multi_char_lowercase(
+            pieces in prop::collection::vec(braced_piece(), 1..6),
+            haystack in "[aiIİ\u{307}xä]{0,8}",
+        ) {
+            // `nfa_matches` asserts that the bit-parallel and stepwise simulations agree.
+            nfa_matches(&pieces.concat().replace('b', "i"), &haystack);
         }
     }
 }

@@ -204,6 +204,112 @@ fn skip_key(b: &[u8], i: usize) -> Result<usize> {
     Ok(skip_ws(b, i + 1))
 }
 
+/// Bytes that matter when skipping a container without validating it.
+const STRUCTURAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'{' as usize] = true;
+    table[b'}' as usize] = true;
+    table[b'[' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
+
+/// Skips one value starting at `i` without validating scalars inside containers: brackets
+/// are matched and strings jumped over, so a value can be located at memory speed. Used for
+/// the parts of an event no rule reads; malformed brackets or strings are still errors.
+pub fn skip_value_fast(b: &[u8], i: usize) -> Result<usize> {
+    let i = skip_ws(b, i);
+    match b.get(i) {
+        Some(b'{' | b'[') => {}
+        _ => return skip_value(b, i),
+    }
+    let mut depth: u32 = 0;
+    let mut i = i;
+    // A closing bracket must match its opener; track the kinds in a bit stack.
+    let mut stack: u128 = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !STRUCTURAL[c as usize] {
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' => {
+                i = skip_string_fast(b, i)?;
+                continue;
+            }
+            b'{' | b'[' => {
+                if depth >= MAX_DEPTH {
+                    return err(i, "nesting too deep");
+                }
+                stack = (stack << 1) | u128::from(c == b'{');
+                depth += 1;
+            }
+            _ => {
+                let is_object = c == b'}';
+                if depth == 0 || (stack & 1 == 1) != is_object {
+                    return err(i, "mismatched bracket");
+                }
+                stack >>= 1;
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(i + 1);
+                }
+            }
+        }
+        i += 1;
+    }
+    err(b.len(), "unterminated container")
+}
+
+/// Jumps over a string without checking its escapes.
+fn skip_string_fast(b: &[u8], i: usize) -> Result<usize> {
+    let mut i = i + 1;
+    loop {
+        match memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
+            None => return err(b.len(), "unterminated string"),
+            Some(pos) => {
+                i += pos;
+                if b[i] == b'"' {
+                    return Ok(i + 1);
+                }
+                i += 2;
+            }
+        }
+    }
+}
+
+/// Iterates the entries of the object at the start of `b` in one pass, skipping values with
+/// `skip_value_fast`; stops at the first malformed entry with an error.
+pub fn for_each_entry<'a>(b: &'a [u8], mut f: impl FnMut(RawKey<'a>, RawValue<'a>)) -> Result<usize> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return err(i, "expected an object");
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Ok(i + 1);
+    }
+    loop {
+        let key_end = skip_string(b, i)?;
+        let key = RawKey(&b[i + 1..key_end - 1]);
+        let colon = skip_ws(b, key_end);
+        if b.get(colon) != Some(&b':') {
+            return err(colon, "expected ':'");
+        }
+        let start = skip_ws(b, colon + 1);
+        let end = skip_value_fast(b, start)?;
+        f(key, RawValue(&b[start..end]));
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return Ok(i + 1),
+            _ => return err(i, "expected ',' or '}'"),
+        }
+    }
+}
+
 /// Validates that `b` holds exactly one JSON value (surrounding whitespace allowed).
 pub fn validate(b: &[u8]) -> Result<RawValue<'_>> {
     let start = skip_ws(b, 0);
@@ -369,6 +475,15 @@ impl<'a> RawValue<'a> {
 pub struct RawKey<'a>(&'a [u8]);
 
 impl<'a> RawKey<'a> {
+    /// Length as written (escapes count as written, so compare with care).
+    pub fn raw_len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn has_escape(&self) -> bool {
+        memchr::memchr(b'\\', self.0).is_some()
+    }
+
     pub fn eq_str(&self, key: &str) -> bool {
         if memchr::memchr(b'\\', self.0).is_none() {
             self.0 == key.as_bytes()
@@ -401,7 +516,7 @@ impl<'a> Iterator for Entries<'a> {
         let key = RawKey(&b[self.i + 1..key_end - 1]);
         let colon = skip_ws(b, key_end);
         let value_start = skip_ws(b, colon + 1);
-        let value_end = skip_value(b, value_start).ok()?;
+        let value_end = skip_value_fast(b, value_start).ok()?;
         let after = skip_ws(b, value_end);
         self.i = if b.get(after) == Some(&b',') { skip_ws(b, after + 1) } else { b.len() };
         Some((key, RawValue(&b[value_start..value_end])))
@@ -423,7 +538,7 @@ impl<'a> Iterator for Elements<'a> {
             self.i = b.len();
             return None;
         }
-        let end = skip_value(b, self.i).ok()?;
+        let end = skip_value_fast(b, self.i).ok()?;
         let value = RawValue(&b[self.i..end]);
         let after = skip_ws(b, end);
         self.i = if b.get(after) == Some(&b',') { skip_ws(b, after + 1) } else { b.len() };
@@ -464,6 +579,23 @@ mod tests {
         assert_eq!(unescape(br"\ud83d\ude00x").unwrap(), "\u{1F600}x");
         assert!(matches!(unescape(b"plain").unwrap(), Cow::Borrowed("plain")));
         assert!(unescape(br"\ud83d").is_none());
+    }
+
+    #[test]
+    fn fast_skip_matches_brackets_and_strings() {
+        let doc = br#"{"a": ["}", {"b": "\"]"}], "c": 1} tail"#;
+        assert_eq!(skip_value_fast(doc, 0).unwrap(), doc.len() - 5);
+        assert!(skip_value_fast(b"[}", 0).is_err());
+        assert!(skip_value_fast(b"[\"abc", 0).is_err());
+    }
+
+    #[test]
+    fn for_each_entry_reports_malformed_objects() {
+        let mut keys = Vec::new();
+        for_each_entry(br#"{"a": 1, "b": {"c": [2]}}"#, |k, _| keys.push(k.decode().unwrap().into_owned())).unwrap();
+        assert_eq!(keys, ["a", "b"]);
+        assert!(for_each_entry(br#"{"a": 1 "b": 2}"#, |_, _| {}).is_err());
+        assert!(for_each_entry(br#"{"a": [1}"#, |_, _| {}).is_err());
     }
 
     #[test]

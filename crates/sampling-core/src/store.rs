@@ -200,15 +200,11 @@ impl Store {
         let mut has_error = false;
         for item in envelope.items() {
             let item = item?;
-            let Some(item_type) = item.item_type() else { continue };
-            match &*item_type {
+            match &*item.item_type {
                 "transaction" if transaction.is_none() => transaction = Some(item.payload),
                 "span" | "otel_span" => {
-                    let count = item.header.get("item_count").and_then(|c| c.as_number());
-                    span_count += match count {
-                        Some(crate::json::Number::I64(n)) if n > 0 => n.min(i64::from(u32::MAX)) as u32,
-                        _ => 1,
-                    };
+                    let count = item.item_count.filter(|&n| n > 0).unwrap_or(1);
+                    span_count = span_count.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
                 }
                 "event" => has_error = true,
                 _ => {}

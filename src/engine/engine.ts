@@ -1,0 +1,220 @@
+// The native engine: a store of compiled project configs and the envelope fast path, which
+// decides from raw bytes and reports numbers in reusable typed arrays.
+
+import { EnvelopeError, nativeCall, SamplingConfigError } from './errors';
+import { native, type BindingEngine } from './native';
+import type { DecisionName, SamplingConfigJson, TimeInput } from './types';
+
+/** Decision codes returned by the fast path. */
+export const KEEP = 0;
+export const DROP = 1;
+export const NO_MATCH = 2;
+export const DECISION_NAMES: readonly DecisionName[] = ['keep', 'drop', 'noMatch'];
+
+/** Slots of a result row (`SamplingEngine.result`, or a row of a batch's `out`). */
+export const OUT = {
+  decision: 0,
+  sampleRate: 1,
+  randomValue: 2,
+  kind: 3,
+  keepReason: 4,
+  traceFullySampled: 5,
+  matchedCount: 6,
+  spanCount: 7,
+  invalidDsc: 8,
+} as const;
+export const STRIDE = 9;
+
+/** What an envelope held, as far as sampling goes (`OUT.kind`). */
+export const ENVELOPE_KINDS = ['other', 'transaction', 'spans', 'error'] as const;
+export type EnvelopeKind = (typeof ENVELOPE_KINDS)[number];
+
+/** Why an envelope was kept without a full evaluation (`OUT.keepReason`). */
+export const KEEP_REASONS = ['none', 'unknownProject', 'noConfig', 'invalidEvent'] as const;
+export type KeepReason = (typeof KEEP_REASONS)[number];
+
+export interface ProjectInfo {
+  projectId: number;
+  organizationId: number;
+}
+
+/** A decision as an object, for callers off the hot path. */
+export interface EnvelopeDecision {
+  decision: DecisionName;
+  sampleRate: number | null;
+  randomValue: number | null;
+  kind: EnvelopeKind;
+  keepReason: KeepReason;
+  /** For error envelopes: the value for `contexts.trace.sampled` (`null`: do not tag). */
+  traceFullySampled: boolean | null;
+  matchedRuleIds: number[];
+  spanCount: number;
+  invalidDsc: boolean;
+}
+
+function epochMs(now: TimeInput): number {
+  if (now instanceof Date) return now.getTime();
+  if (typeof now === 'string') {
+    const ms = Date.parse(now);
+    if (Number.isNaN(ms)) throw new TypeError(`not a valid time: ${now}`);
+    return ms;
+  }
+  return now;
+}
+
+function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array, idsStart: number, idsCap: number): EnvelopeDecision {
+  const base = row * STRIDE;
+  const matched = Math.min(out[base + OUT.matchedCount], idsCap);
+  const nullable = (v: number) => (Number.isNaN(v) ? null : v);
+  const tfs = out[base + OUT.traceFullySampled];
+  return {
+    decision: DECISION_NAMES[out[base + OUT.decision]],
+    sampleRate: nullable(out[base + OUT.sampleRate]),
+    randomValue: nullable(out[base + OUT.randomValue]),
+    kind: ENVELOPE_KINDS[out[base + OUT.kind]],
+    keepReason: KEEP_REASONS[out[base + OUT.keepReason]],
+    traceFullySampled: tfs === 0 ? null : tfs === 2,
+    matchedRuleIds: Array.from(ids.subarray(idsStart, idsStart + matched)),
+    spanCount: out[base + OUT.spanCount],
+    invalidDsc: out[base + OUT.invalidDsc] === 1,
+  };
+}
+
+/** Holds many envelopes for one `sampleEnvelopes` call; reusable after `clear()`. */
+export class EnvelopeBatch {
+  private data: Uint8Array;
+  private used = 0;
+  private offsetsBuf: Uint32Array;
+  private keysBuf: Uint8Array;
+  private count = 0;
+  private static readonly keyCache = new Map<string, Buffer>();
+  out: Float64Array;
+  ids: Uint32Array;
+
+  constructor(
+    readonly capacity = 256,
+    /** Matched rule ids kept per envelope (more are counted but not listed). */
+    readonly idsPerEnvelope = 16,
+    initialBytes = 1 << 20,
+  ) {
+    this.data = new Uint8Array(initialBytes);
+    this.offsetsBuf = new Uint32Array(capacity + 1);
+    this.keysBuf = new Uint8Array(capacity * 16);
+    this.out = new Float64Array(capacity * STRIDE);
+    this.ids = new Uint32Array(capacity * idsPerEnvelope);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Adds an envelope sent to the project `publicKey`; returns its index, or -1 when full. */
+  add(envelope: Uint8Array, publicKey: string): number {
+    if (this.count === this.capacity) return -1;
+    let key = EnvelopeBatch.keyCache.get(publicKey);
+    if (key === undefined) {
+      if (!/^[0-9a-fA-F]{32}$/.test(publicKey)) throw new TypeError(`invalid project public key: ${publicKey}`);
+      key = Buffer.from(publicKey, 'hex');
+      if (EnvelopeBatch.keyCache.size > 100_000) EnvelopeBatch.keyCache.clear();
+      EnvelopeBatch.keyCache.set(publicKey, key);
+    }
+    if (this.used + envelope.length > this.data.length) {
+      const grown = new Uint8Array(Math.max(this.data.length * 2, this.used + envelope.length));
+      grown.set(this.data.subarray(0, this.used));
+      this.data = grown;
+    }
+    this.data.set(envelope, this.used);
+    this.keysBuf.set(key, this.count * 16);
+    this.offsetsBuf[this.count] = this.used;
+    this.used += envelope.length;
+    this.offsetsBuf[this.count + 1] = this.used;
+    return this.count++;
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.used = 0;
+  }
+
+  /** @internal The arrays handed to the engine. */
+  views(): [Uint8Array, Uint32Array, Uint8Array] {
+    return [this.data.subarray(0, this.used), this.offsetsBuf.subarray(0, this.count + 1), this.keysBuf.subarray(0, this.count * 16)];
+  }
+
+  /** The decision code of envelope `i` (negative: the envelope could not be read). */
+  decisionCode(i: number): number {
+    return this.out[i * STRIDE + OUT.decision];
+  }
+
+  /** Envelope `i`'s decision as an object (throws `EnvelopeError` for unreadable envelopes). */
+  decision(i: number): EnvelopeDecision {
+    const code = this.decisionCode(i);
+    if (code < 0) throw new EnvelopeError(-code);
+    return decisionFromRow(this.out, i, this.ids, i * this.idsPerEnvelope, this.idsPerEnvelope);
+  }
+}
+
+/**
+ * Project configs by public key, compiled once, and the per-envelope decision.
+ *
+ * Each instance owns its own native store; create one per process (or per worker thread).
+ */
+export class SamplingEngine {
+  private readonly binding: BindingEngine = new native.BindingEngine();
+  /** The last `sampleEnvelope` result, read with the `OUT` slots. */
+  readonly result = new Float64Array(STRIDE);
+  /** The last `sampleEnvelope` matched rule ids (`result[OUT.matchedCount]` of them, up to 64). */
+  readonly matchedRuleIds = new Uint32Array(64);
+
+  /**
+   * Installs or replaces a project's sampling config, atomically. A config that fails to parse
+   * throws `SamplingConfigError` and leaves the previous config in force.
+   */
+  putProject(publicKey: string, info: ProjectInfo, sampling: SamplingConfigJson | string | null | undefined): void {
+    const json = sampling === null || sampling === undefined ? null : typeof sampling === 'string' ? sampling : JSON.stringify(sampling);
+    const error = nativeCall(() => this.binding.putProject(publicKey, info.projectId, info.organizationId, json));
+    if (error !== null) throw new SamplingConfigError(JSON.parse(error), publicKey);
+  }
+
+  /** Forgets a project: its envelopes are then kept as from an unknown project. */
+  removeProject(publicKey: string): boolean {
+    return nativeCall(() => this.binding.removeProject(publicKey));
+  }
+
+  get projectCount(): number {
+    return this.binding.projectCount();
+  }
+
+  /** Pins the engine's clock (tests, replays); `null` returns to the system clock. */
+  setNow(now: TimeInput | null): void {
+    this.binding.setNow(now === null ? null : epochMs(now));
+  }
+
+  /**
+   * The fast path: decides for an envelope sent to `publicKey` from its raw bytes. Returns
+   * `KEEP`, `DROP` or `NO_MATCH` (details in `result` and `matchedRuleIds`), or a negative
+   * envelope error code when the envelope cannot be read (see `ENVELOPE_ERRORS`).
+   */
+  sampleEnvelope(envelope: Uint8Array, publicKey: string): number {
+    const status = this.binding.sampleEnvelope(envelope, publicKey, this.result, this.matchedRuleIds);
+    return status === 0 ? this.result[OUT.decision] : -status;
+  }
+
+  /** `sampleEnvelope` with the result as an object; throws `EnvelopeError` for unreadable envelopes. */
+  decideEnvelope(envelope: Uint8Array, publicKey: string): EnvelopeDecision {
+    const code = this.sampleEnvelope(envelope, publicKey);
+    if (code < 0) throw new EnvelopeError(-code);
+    return decisionFromRow(this.result, 0, this.matchedRuleIds, 0, this.matchedRuleIds.length);
+  }
+
+  /** Decides for every envelope of the batch in one native call; results land in the batch. */
+  sampleEnvelopes(batch: EnvelopeBatch): void {
+    const [data, offsets, keys] = batch.views();
+    this.binding.sampleEnvelopes(data, offsets, keys, batch.out, batch.ids, batch.idsPerEnvelope);
+  }
+
+  /** @internal The empty native call with the fast path's arguments (benchmarks). */
+  noop(envelope: Uint8Array): number {
+    return this.binding.noop(envelope, this.result);
+  }
+}

@@ -1,0 +1,180 @@
+// The convenient API: evaluate, explain, match and parse with plain objects (off the hot path).
+
+import { nativeCall, SamplingConfigError } from './errors';
+import { native } from './native';
+import type {
+  ConditionJson,
+  DecisionName,
+  DynamicSamplingContext,
+  ItemType,
+  SamplingConfigJson,
+  SamplingRuleJson,
+  StageName,
+  TimeInput,
+} from './types';
+
+export interface EvaluateInput {
+  /** The sampling config of the project the item was sent to. */
+  config?: SamplingConfigJson | null;
+  /** The sampling config of the project that started the trace (the DSC's `public_key`). */
+  rootConfig?: SamplingConfigJson | null;
+  dsc?: DynamicSamplingContext | Record<string, unknown> | null;
+  /** The transaction event (for transaction rules, and to rebuild a DSC when there is none). */
+  event?: Record<string, unknown> | null;
+  /** Defaults to the current time. */
+  now?: TimeInput;
+  itemType?: ItemType;
+  /** False when the DSC's project is unknown or belongs to another organisation. */
+  rootProjectKnown?: boolean;
+  /** Reservoir counts so far (rule id → count); the result carries the updated counts. */
+  reservoirCounters?: Record<string, number>;
+}
+
+/** Something the engine noticed about the inputs (a rejected or unsupported config, an ignored DSC). */
+export interface EvaluationNote {
+  config?: 'config' | 'rootConfig';
+  rejected?: { path: string; ruleId: number | null; message: string };
+  unsupported?: boolean;
+  dsc?: 'ignored';
+  reason?: string;
+}
+
+export interface EvaluateResult {
+  decision: DecisionName;
+  /** The applied rate; null when no rule terminated (`noMatch`, kept). */
+  sampleRate: number | null;
+  matchedRuleIds: number[];
+  /** The trace- or event-seeded random value compared with the rate. */
+  randomValue: number | null;
+  /** The stage whose rule terminated evaluation. */
+  stage: StageName | null;
+  notes: EvaluationNote[];
+  reservoirCounters?: Record<string, number>;
+}
+
+export interface ExplainStep {
+  stage: StageName;
+  ruleId: number;
+  type: 'sampleRate' | 'factor' | 'minimumSampleRate' | 'reservoir';
+  /** The rule's value at `now`, after its decaying function. */
+  value: number;
+  /** The accumulated factor after this rule. */
+  factor: number;
+  /** False for a minimum rate that matched after the first one (ignored). */
+  applied: boolean;
+}
+
+export interface ExplainResult extends EvaluateResult {
+  /** The matched rules, in evaluation order. */
+  explain: ExplainStep[];
+  /** Every stage the item went through, with the rule ids each evaluates. */
+  evaluationOrder: { stage: StageName; ids: number[] }[];
+}
+
+function toIso(now: TimeInput | undefined): string | number | undefined {
+  if (now === undefined) return undefined;
+  if (now instanceof Date) return now.toISOString();
+  return now;
+}
+
+function request(input: EvaluateInput, extra: Record<string, unknown>): string {
+  return JSON.stringify({
+    config: input.config ?? null,
+    rootConfig: input.rootConfig ?? null,
+    dsc: input.dsc ?? null,
+    event: input.event ?? null,
+    now: toIso(input.now),
+    itemType: input.itemType,
+    rootProjectKnown: input.rootProjectKnown,
+    reservoirCounters: input.reservoirCounters,
+    ...extra,
+  });
+}
+
+/** Decides keep or drop for one transaction or span envelope, exactly as Relay would. */
+export function evaluate(input: EvaluateInput): EvaluateResult {
+  return JSON.parse(nativeCall(() => native.evaluateJson(request(input, {}))));
+}
+
+/** `evaluate`, plus which rules matched, in which stage, with which factors. */
+export function explain(input: EvaluateInput): ExplainResult {
+  return JSON.parse(nativeCall(() => native.evaluateJson(request(input, { explain: true }))));
+}
+
+/** Whether an error's trace was kept: `null` means "do not tag" (no `sampled` flag, unknown root). */
+export function isTraceFullySampled(input: Omit<EvaluateInput, 'config' | 'event' | 'itemType'>): boolean | null {
+  const result = JSON.parse(
+    nativeCall(() => native.evaluateJson(request(input, { operation: 'isTraceFullySampled' }))),
+  );
+  return result.traceFullySampled;
+}
+
+/** The stages an item goes through with these configs, and the rule ids each evaluates. */
+export function evaluationOrder(input: {
+  config?: SamplingConfigJson | null;
+  rootConfig?: SamplingConfigJson | null;
+  itemType?: ItemType;
+}): { stage: StageName; ids: number[] }[] {
+  return JSON.parse(nativeCall(() => native.evaluationOrderJson(JSON.stringify(input))));
+}
+
+/** What a condition is matched against: an event, a DSC, or a flat typed instance. */
+export type MatchTarget =
+  | { event: Record<string, unknown> }
+  | { dsc: DynamicSamplingContext | Record<string, unknown> }
+  | { instance: Record<string, unknown> };
+
+/** Whether `condition` matches the event, DSC or flat instance. */
+export function matchCondition(condition: ConditionJson | Record<string, unknown>, target: MatchTarget): boolean {
+  const [kind, value] =
+    'event' in target ? ['event', target.event] : 'dsc' in target ? ['dsc', target.dsc] : ['instance', target.instance];
+  return nativeCall(() => native.matchConditionJson(JSON.stringify(condition), kind, JSON.stringify(value)));
+}
+
+export type ParseTarget = 'samplingConfig' | 'samplingRule' | 'ruleCondition' | 'dsc' | 'projectConfig';
+
+/** The engine's report on one input: accepted or not, supported or not, and normalised details. */
+export interface ParseReport {
+  accepted: boolean;
+  unsupported?: boolean;
+  error?: { path: string; ruleId?: number | null; message: string };
+  [detail: string]: unknown;
+}
+
+/** Parses any of the engine's inputs and reports what the engine makes of it. */
+export function parseReport(target: ParseTarget, input: unknown): ParseReport {
+  const text = typeof input === 'string' ? input : JSON.stringify(input);
+  return JSON.parse(nativeCall(() => native.parseJsonReport(target, text)));
+}
+
+export interface ParsedSamplingConfig {
+  /** The version after normalisation (legacy version 1 becomes 2). */
+  version: number;
+  rules: SamplingRuleJson[];
+  /** Parsed, but uses something this engine does not know: treated as absent when sampling. */
+  unsupported: boolean;
+}
+
+/** Parses and normalises a sampling config; throws `SamplingConfigError` with path and rule id. */
+export function parseSamplingConfig(config: string | SamplingConfigJson): ParsedSamplingConfig {
+  let value: unknown = config;
+  if (typeof config === 'string') {
+    try {
+      value = JSON.parse(config);
+    } catch (error) {
+      throw new SamplingConfigError({ path: '', ruleId: null, message: `not valid JSON: ${(error as Error).message}` });
+    }
+  }
+  const report = parseReport('samplingConfig', value);
+  if (!report.accepted) {
+    const e = report.error!;
+    throw new SamplingConfigError({ path: e.path, ruleId: e.ruleId ?? null, message: e.message });
+  }
+  const serialized = report.serialized as { version: number; rules: SamplingRuleJson[] };
+  return { version: serialized.version, rules: serialized.rules, unsupported: report.unsupported === true };
+}
+
+/** The random value in [0, 1) Relay draws for a trace or event id. */
+export function randomValue(id: string): number {
+  return nativeCall(() => native.randomValueFor(id));
+}

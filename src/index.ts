@@ -1,0 +1,6 @@
+// dynamic-sampling: Relay-compatible dynamic sampling for Node.js, with a Rust core.
+
+export * from './engine/engine';
+export * from './engine/errors';
+export * from './engine/evaluate';
+export type * from './engine/types';
