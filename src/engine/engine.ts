@@ -1,7 +1,7 @@
 // The native engine: a store of compiled project configs and the envelope fast path, which
 // decides from raw bytes and reports numbers in reusable typed arrays.
 
-import { EnvelopeError, nativeCall, SamplingConfigError } from './errors';
+import { EnvelopeError, nativeCall, SamplingConfigError, toRequestError } from './errors';
 import { native, type BindingEngine } from './native';
 import type { DecisionName, SamplingConfigJson, TimeInput } from './types';
 
@@ -22,8 +22,19 @@ export const OUT = {
   matchedCount: 6,
   spanCount: 7,
   invalidDsc: 8,
+  /** Four 32-bit words of the DSC's project key when the engine does not know it (else NaN). */
+  unknownRootKey: 9,
 } as const;
-export const STRIDE = 9;
+export const STRIDE = 13;
+
+/** The DSC project key the engine did not know, from a result row (null when none). */
+export function unknownRootKey(out: Float64Array, row = 0): string | null {
+  const base = row * STRIDE + OUT.unknownRootKey;
+  if (Number.isNaN(out[base])) return null;
+  let key = '';
+  for (let i = 0; i < 4; i++) key += (out[base + i] >>> 0).toString(16).padStart(8, '0');
+  return key;
+}
 
 /** What an envelope held, as far as sampling goes (`OUT.kind`). */
 export const ENVELOPE_KINDS = ['other', 'transaction', 'spans', 'error'] as const;
@@ -50,6 +61,8 @@ export interface EnvelopeDecision {
   matchedRuleIds: number[];
   spanCount: number;
   invalidDsc: boolean;
+  /** The DSC's project key when the engine holds no such project. */
+  unknownRootKey: string | null;
 }
 
 function epochMs(now: TimeInput): number {
@@ -77,6 +90,7 @@ function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array, idsSt
     matchedRuleIds: Array.from(ids.subarray(idsStart, idsStart + matched)),
     spanCount: out[base + OUT.spanCount],
     invalidDsc: out[base + OUT.invalidDsc] === 1,
+    unknownRootKey: unknownRootKey(out, row),
   };
 }
 
@@ -196,7 +210,12 @@ export class SamplingEngine {
    * envelope error code when the envelope cannot be read (see `ENVELOPE_ERRORS`).
    */
   sampleEnvelope(envelope: Uint8Array, publicKey: string): number {
-    const status = this.binding.sampleEnvelope(envelope, publicKey, this.result, this.matchedRuleIds);
+    let status: number;
+    try {
+      status = this.binding.sampleEnvelope(envelope, publicKey, this.result, this.matchedRuleIds);
+    } catch (error) {
+      throw toRequestError(error);
+    }
     return status === 0 ? this.result[OUT.decision] : -status;
   }
 

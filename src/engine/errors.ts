@@ -44,14 +44,19 @@ export class SamplingRequestError extends Error {
   override name = 'SamplingRequestError';
 }
 
+/** Native `InvalidArg` errors become `SamplingRequestError`; anything else passes through. */
+export function toRequestError(error: unknown): unknown {
+  if (error instanceof Error && (error as { code?: string }).code === 'InvalidArg') {
+    return new SamplingRequestError(error.message);
+  }
+  return error;
+}
+
 /** Runs a native call and turns its `InvalidArg` errors into `SamplingRequestError`. */
 export function nativeCall<T>(call: () => T): T {
   try {
     return call();
   } catch (error) {
-    if (error instanceof Error && (error as { code?: string }).code === 'InvalidArg') {
-      throw new SamplingRequestError(error.message);
-    }
-    throw error;
+    throw toRequestError(error);
   }
 }

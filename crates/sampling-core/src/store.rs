@@ -82,6 +82,9 @@ pub struct EnvelopeDecision {
     /// The envelope had a `trace` header that did not parse (it then counts as absent).
     pub invalid_dsc: bool,
     pub span_count: u32,
+    /// The DSC's project key when the store does not hold that project (so the caller can
+    /// fetch its config for the next envelopes of the trace).
+    pub unknown_root_key: Option<u128>,
 }
 
 impl EnvelopeDecision {
@@ -93,6 +96,7 @@ impl EnvelopeDecision {
             keep_reason,
             invalid_dsc: false,
             span_count: 0,
+            unknown_root_key: None,
         }
     }
 }
@@ -225,10 +229,12 @@ impl Store {
         let invalid_dsc = trace.is_some() && dsc.is_none();
 
         let projects = self.projects.read().unwrap_or_else(|e| e.into_inner());
+        let unknown_root_key = dsc.as_ref().map(|d| d.public_key).filter(|k| !projects.by_key.contains_key(k));
         let Some(own) = projects.by_key.get(&own_key) else {
             let mut d = EnvelopeDecision::kept(kind, KeepReason::UnknownProject);
             d.invalid_dsc = invalid_dsc;
             d.span_count = span_count;
+            d.unknown_root_key = unknown_root_key;
             return Ok(d);
         };
         // A root project of another organisation counts as unknown.
@@ -240,6 +246,7 @@ impl Store {
         let mut decision = EnvelopeDecision::kept(kind, KeepReason::None);
         decision.invalid_dsc = invalid_dsc;
         decision.span_count = span_count;
+        decision.unknown_root_key = unknown_root_key;
         match kind {
             EnvelopeKind::Error => {
                 decision.trace_fully_sampled = dsc.as_ref().and_then(|d| {

@@ -13,7 +13,7 @@ use sampling_core::store::{parse_key, EnvelopeDecision, Store};
 use serde_json::Value;
 
 /// Numbers written per envelope into the output array (see `OUT_*` in the TypeScript layer).
-pub const STRIDE: usize = 9;
+pub const STRIDE: usize = 13;
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, message.into())
@@ -42,6 +42,10 @@ fn write_decision(out: &mut [f64], d: &EnvelopeDecision, matched: usize) {
     out[6] = matched as f64;
     out[7] = f64::from(d.span_count);
     out[8] = f64::from(u8::from(d.invalid_dsc));
+    // The unknown root key as four 32-bit words (NaN when there is none).
+    for (i, slot) in out[9..13].iter_mut().enumerate() {
+        *slot = d.unknown_root_key.map_or(f64::NAN, |k| f64::from((k >> (96 - 32 * i)) as u32));
+    }
 }
 
 /// The native project store and envelope sampler.

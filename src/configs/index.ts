@@ -1,0 +1,16 @@
+// Public entry of project-config fetching and caching: the service, its options, the sink boundary and errors.
+
+export { ProjectConfigService } from './service';
+export type { CacheOptions, LookupResult, ProjectConfigServiceOptions, SourceOptions, StateListener } from './service';
+export type { ConfigSink, ProjectInfo } from './sink';
+export type { KeyState, CacheTimings, SinkRejection } from './states';
+export { KEY_STATES } from './states';
+export type { InvalidateTarget } from './redis-cache';
+export type { ConfigSource, SourceResult, SourceListener, RequestOptions } from './source';
+export { UpstreamSource, type BatchingOptions, type UpstreamSourceOptions } from './batcher';
+export { UpstreamClient, PROJECT_CONFIGS_PATH, parseProjectConfigsResponse, type UpstreamConnectionOptions } from './upstream';
+export { FileSource, parseConfigFile, type FileSourceOptions } from './file-source';
+export { parseProjectState, type ParsedProjectState, type RawProjectState } from './project-state';
+export { RelaySigner, generateRelayKeyPair, signRelayPayload, verifyRelaySignature, parseSecretKey, parsePublicKey } from './signing';
+export { createMetrics, type ConfigMetrics } from './metrics';
+export * from './errors';

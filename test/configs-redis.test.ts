@@ -1,0 +1,218 @@
+// The Redis shared cache: a fleet shares fetched configs and invalidations; Redis going away and coming back.
+
+import Redis from 'ioredis';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ProjectConfigService, type ProjectConfigServiceOptions } from '../src/configs';
+import { startRedis, type RedisServer } from './helpers/redis';
+import { FakeUpstream, ManualClock, ValidatingSink, keyOf, projectState, samplingConfig, waitFor } from './helpers/upstream';
+
+const silent = pino({ level: 'silent' });
+
+describe('Redis shared cache', () => {
+  let redis: RedisServer;
+  let upstream: FakeUpstream;
+  let clock: ManualClock;
+  let prefix: string;
+  let testNo = 0;
+  const services: ProjectConfigService[] = [];
+
+  /** One "process" of the fleet: its own service, sink and Redis connections. */
+  function member(extra: Partial<ProjectConfigServiceOptions> = {}): { s: ProjectConfigService; sink: ValidatingSink } {
+    const sink = new ValidatingSink();
+    const s = new ProjectConfigService({
+      source: { upstream: { url: upstream.url, batchInterval: 20, initialBackoff: 50, maxBackoff: 200 } },
+      redis: redis.url,
+      redisPrefix: prefix,
+      sink,
+      logger: silent,
+      now: clock.now,
+      sweepInterval: 20,
+      ...extra,
+    });
+    services.push(s);
+    return { s, sink };
+  }
+
+  async function ready(...members: Array<{ s: ProjectConfigService }>): Promise<void> {
+    await waitFor(() => members.every((m) => m.s.sharedCacheAvailable), 'redis connected');
+    await new Promise((r) => setTimeout(r, 50)); // subscriptions settle
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis(); // fails loudly when redis-server is missing
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  beforeEach(async () => {
+    if (!redis.running) await redis.start();
+    upstream = new FakeUpstream();
+    await upstream.start();
+    clock = new ManualClock();
+    prefix = `test${++testNo}:`;
+  });
+
+  afterEach(async () => {
+    await Promise.all(services.splice(0).map((s) => s.close()));
+    await upstream.stop();
+  });
+
+  it('a key fetched by one process is served to another from Redis, without asking the upstream again', async () => {
+    const key = keyOf(1);
+    upstream.configs.set(key, projectState(key, 1, { sampling: samplingConfig(0.3) }));
+    const a = member();
+    const b = member();
+    await ready(a, b);
+    expect(await a.s.prefetch([key])).toEqual({ [key]: 'fresh' });
+    expect(await b.s.prefetch([key])).toEqual({ [key]: 'fresh' });
+    expect(b.sink.rateOf(key)).toBe(0.3);
+    expect(upstream.requestsFor(key)).toBe(1);
+    expect(await b.s.registry.metrics()).toMatch(/cache_hits_total\{cache="redis"\} 1/);
+
+    // unknown keys are shared too
+    const unknown = keyOf(2);
+    await a.s.prefetch([unknown]);
+    expect(await b.s.prefetch([unknown])).toEqual({ [unknown]: 'disabled' });
+    expect(upstream.requestsFor(unknown)).toBe(1);
+
+    // entries carry their fetch time: expiry is the same in every process
+    const raw = new Redis(redis.url);
+    try {
+      const stored = JSON.parse((await raw.get(`${prefix}cfg:${key}`))!);
+      expect(stored).toMatchObject({ v: 1, fetchedAt: clock.t, state: { projectId: 1 } });
+      const ttl = await raw.pttl(`${prefix}cfg:${key}`);
+      expect(ttl).toBeGreaterThan(400_000);
+      expect(ttl).toBeLessThanOrEqual(420_000);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('a refresh by one process reaches the others (publish/subscribe)', async () => {
+    const key = keyOf(3);
+    upstream.configs.set(key, projectState(key, 3, { rev: 'a', sampling: samplingConfig(0.1) }));
+    const a = member();
+    const b = member();
+    await ready(a, b);
+    await a.s.prefetch([key]);
+    await b.s.prefetch([key]);
+    upstream.configs.set(key, projectState(key, 3, { rev: 'b', sampling: samplingConfig(0.2) }));
+    clock.advance(300_000);
+    a.s.get(key); // a refreshes; b is told and reloads from Redis
+    await waitFor(() => b.sink.rateOf(key) === 0.2, 'b sees the new config');
+    expect(b.s.stateOf(key)).toBe('fresh');
+    expect(upstream.requestsFor(key)).toBe(2);
+  });
+
+  it('invalidations reach every process: by key, by project, everything', async () => {
+    const k1 = keyOf(11); // project 1
+    const k2 = keyOf(12); // project 1
+    const k3 = keyOf(13); // project 2
+    const set = (rate: number): void => {
+      upstream.configs.set(k1, projectState(k1, 1, { rev: `r${rate}`, sampling: samplingConfig(rate) }));
+      upstream.configs.set(k2, projectState(k2, 1, { rev: `r${rate}`, sampling: samplingConfig(rate) }));
+      upstream.configs.set(k3, projectState(k3, 2, { rev: `r${rate}`, sampling: samplingConfig(rate) }));
+    };
+    set(0.1);
+    const a = member();
+    const b = member();
+    await ready(a, b);
+    await a.s.prefetch([k1, k2, k3]);
+    await b.s.prefetch([k1, k2, k3]);
+    expect(upstream.requests).toHaveLength(1);
+
+    set(0.2);
+    await a.s.invalidate({ publicKey: k1 });
+    await waitFor(() => b.sink.rateOf(k1) === 0.2, 'b has the new k1');
+    expect([b.sink.rateOf(k2), b.sink.rateOf(k3)]).toEqual([0.1, 0.1]);
+
+    set(0.3);
+    await b.s.invalidate({ projectId: 1 }); // b knows the keys of project 1
+    await waitFor(() => a.sink.rateOf(k1) === 0.3 && a.sink.rateOf(k2) === 0.3, 'a has project 1 anew');
+    expect(a.sink.rateOf(k3)).toBe(0.1);
+
+    set(0.4);
+    const c = member(); // a third process, which never saw project 2: the shared entry is gone all the same
+    await ready(c);
+    await a.s.invalidate('all');
+    await waitFor(() => [k1, k2, k3].every((k) => b.sink.rateOf(k) === 0.4), 'b has everything anew');
+    expect(await c.s.prefetch([k3])).toEqual({ [k3]: 'fresh' });
+    expect(c.sink.rateOf(k3)).toBe(0.4);
+  });
+
+  it('an invalidated key is marked stale in the other processes and refetched when asked for', async () => {
+    const key = keyOf(21);
+    upstream.configs.set(key, projectState(key, 21, { rev: 'a', sampling: samplingConfig(0.1) }));
+    const a = member();
+    const b = member();
+    await ready(a, b);
+    await b.s.prefetch([key]);
+    upstream.configs.set(key, projectState(key, 21, { rev: 'b', sampling: samplingConfig(0.5) }));
+    await a.s.invalidate({ publicKey: key }); // a never loaded the key itself
+    await waitFor(() => b.s.stateOf(key) === 'stale', 'b marks it stale');
+    expect(b.sink.rateOf(key)).toBe(0.1); // still in force until refreshed
+    b.s.get(key);
+    await waitFor(() => b.sink.rateOf(key) === 0.5, 'refetched on demand');
+  });
+
+  it('keeps working from memory when Redis stops, and shares again once it is back', async () => {
+    const k1 = keyOf(31);
+    const k2 = keyOf(32);
+    const k3 = keyOf(33);
+    for (const [k, id] of [[k1, 31], [k2, 32], [k3, 33]] as const) upstream.configs.set(k, projectState(k, id, { sampling: samplingConfig(0.5) }));
+    const a = member();
+    const b = member();
+    await ready(a, b);
+    await a.s.prefetch([k1]);
+
+    await redis.stop();
+    await waitFor(() => !a.s.sharedCacheAvailable && !b.s.sharedCacheAvailable, 'redis seen down');
+    // lookups go on: from memory, and from the upstream for new keys; nothing throws
+    expect(a.s.get(k1).state).toBe('fresh');
+    expect(await a.s.prefetch([k2])).toEqual({ [k2]: 'fresh' });
+    expect(await b.s.prefetch([k1])).toEqual({ [k1]: 'fresh' }); // from the upstream this time
+    await expect(a.s.invalidate({ projectId: 31 })).resolves.toBeUndefined();
+    await waitFor(() => a.s.stateOf(k1) === 'fresh', 'a refetched k1 by itself');
+    expect(await a.s.registry.metrics()).toMatch(/redis_errors_total\{operation="[a-z]+"\} [1-9]/);
+
+    await redis.start(); // same port, empty
+    await waitFor(() => a.s.sharedCacheAvailable && b.s.sharedCacheAvailable, 'reconnected', 10_000);
+    await new Promise((r) => setTimeout(r, 100)); // resubscribed
+    // what a holds was written back; new fetches are shared again
+    const raw = new Redis(redis.url);
+    try {
+        const deadline = Date.now() + 3000;
+      while ((await raw.exists(`${prefix}cfg:${k2}`)) !== 1) {
+        if (Date.now() > deadline) throw new Error('k2 not written back after reconnect');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      raw.disconnect();
+    }
+    const before = upstream.requestsFor(k3);
+    await a.s.prefetch([k3]);
+    expect(await b.s.prefetch([k3])).toEqual({ [k3]: 'fresh' });
+    expect(upstream.requestsFor(k3)).toBe(before + 1);
+    // and invalidations travel again
+    upstream.configs.set(k3, projectState(k3, 33, { rev: 'new', sampling: samplingConfig(0.9) }));
+    await a.s.invalidate({ publicKey: k3 });
+    await waitFor(() => b.sink.rateOf(k3) === 0.9, 'b got the invalidated key anew');
+  });
+
+  it('starts without Redis and begins sharing once it comes up', async () => {
+    await redis.stop();
+    const key = keyOf(41);
+    upstream.configs.set(key, projectState(key, 41));
+    const a = member();
+    expect(await a.s.prefetch([key])).toEqual({ [key]: 'fresh' });
+    await redis.start();
+    const b = member();
+    await ready(a, b);
+    expect(await b.s.prefetch([key])).toEqual({ [key]: 'fresh' });
+    expect(b.s.stateOf(key)).toBe('fresh');
+    expect(upstream.requestsFor(key)).toBe(1); // b found a's entry, written back on reconnect
+  });
+});
