@@ -126,6 +126,8 @@ pub struct CompiledConfig {
     transaction: StageRules,
     project: StageRules,
     trace: StageRules,
+    /// Top-level event fields the transaction rules read.
+    event_slots: crate::event::SlotMask,
 }
 
 impl CompiledConfig {
@@ -137,7 +139,12 @@ impl CompiledConfig {
         let project = StageRules::build(&config.rules, positions(RuleType::Project));
         let trace = StageRules::build(&config.rules, positions(RuleType::Trace));
         let unsupported = config.is_unsupported();
-        CompiledConfig { config, unsupported, transaction, project, trace }
+        let event_slots = config
+            .rules
+            .iter()
+            .filter(|r| r.rule_type == RuleType::Transaction)
+            .fold(crate::event::SlotMask::EVENT_ID, |m, r| m.union(r.condition.event_slots()));
+        CompiledConfig { config, unsupported, transaction, project, trace, event_slots }
     }
 
     pub fn parse_str(text: &str) -> Result<Self, crate::config::ConfigError> {
@@ -154,6 +161,11 @@ impl CompiledConfig {
 
     pub fn is_unsupported(&self) -> bool {
         self.unsupported
+    }
+
+    /// The top-level event fields the transaction stage reads (always including `event_id`).
+    pub fn event_slots(&self) -> crate::event::SlotMask {
+        self.event_slots
     }
 
     pub fn stage(&self, stage: Stage) -> &StageRules {

@@ -312,6 +312,25 @@ impl Condition {
         }
     }
 
+    /// The top-level event fields this condition reads.
+    pub fn event_slots(&self) -> crate::event::SlotMask {
+        use crate::event::SlotMask;
+        let of = |field: &FieldPath| match &field.key {
+            crate::value::FieldKey::Event(f) => f.slots(),
+            _ => SlotMask::default(),
+        };
+        match self {
+            Condition::Eq(eq) => of(&eq.field),
+            Condition::Glob { field, .. } | Condition::Cmp { field, .. } | Condition::Cidr { field, .. } => of(field),
+            Condition::And(list) | Condition::Or(list) => {
+                list.iter().fold(SlotMask::default(), |m, c| m.union(c.event_slots()))
+            }
+            Condition::Not(inner) => inner.event_slots(),
+            Condition::Any { field, inner } | Condition::All { field, inner } => of(field).union(inner.event_slots()),
+            Condition::Unsupported => SlotMask::default(),
+        }
+    }
+
     /// Every CIDR network of the condition, normalised (for inspection and tests).
     pub fn networks(&self) -> Vec<IpNetwork> {
         let mut out = Vec::new();

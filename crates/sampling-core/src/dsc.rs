@@ -112,60 +112,19 @@ impl<'a> Dsc<'a> {
         let mut flat_user_id = None;
         let mut flat_user_segment = None;
         let mut nested_user = None;
-        for (key, v) in value.entries() {
-            let Some(key) = key.decode() else { return fail("", "invalid key") };
-            match &*key {
-                "trace_id" => {
-                    let text = v.as_str().ok_or(DscError { field: "trace_id", reason: "expected a string" })?;
-                    trace_id = Some(parse_uuid(&text).ok_or(DscError { field: "trace_id", reason: "not a UUID" })?);
+        let mut error = None;
+        let scan = json::for_each_entry(value.bytes(), |key, v| {
+            if error.is_none() {
+                if let Err(e) = dsc.read_field(key, v, &mut trace_id, &mut public_key, &mut flat_user_id, &mut flat_user_segment, &mut nested_user) {
+                    error = Some(e);
                 }
-                "public_key" => {
-                    let text = v.as_str().ok_or(DscError { field: "public_key", reason: "expected a string" })?;
-                    public_key =
-                        Some(parse_project_key(&text).ok_or(DscError { field: "public_key", reason: "not a 32-digit hex key" })?);
-                }
-                "release" => dsc.release = optional_string(v, "release")?,
-                "environment" => dsc.environment = optional_string(v, "environment")?,
-                "transaction" | "segment_name" => {
-                    if let Some(t) = optional_string(v, "transaction")? {
-                        dsc.transaction = Some(t);
-                    }
-                }
-                "sample_rate" => dsc.sample_rate = parse_sample_rate(v)?,
-                "sampled" => {
-                    dsc.sampled = match v.as_bool() {
-                        Some(b) => Some(b),
-                        None if v.is_null() => None,
-                        None => match v.as_str() {
-                            Some(s) if s == "true" => Some(true),
-                            Some(s) if s == "false" => Some(false),
-                            Some(_) => None,
-                            None => return fail("sampled", "expected a boolean or a string"),
-                        },
-                    }
-                }
-                "user_id" => flat_user_id = Some(v.as_str().ok_or(DscError { field: "user_id", reason: "expected a string" })?),
-                "user_segment" => {
-                    flat_user_segment =
-                        Some(v.as_str().ok_or(DscError { field: "user_segment", reason: "expected a string" })?)
-                }
-                "user" => {
-                    if !v.is_null() {
-                        if !v.is_object() {
-                            return fail("user", "expected an object");
-                        }
-                        nested_user = Some(v);
-                    }
-                }
-                "replay_id" => {
-                    if !v.is_null() {
-                        let text = v.as_str().ok_or(DscError { field: "replay_id", reason: "expected a string" })?;
-                        let id = parse_uuid(&text).ok_or(DscError { field: "replay_id", reason: "not a UUID" })?;
-                        dsc.replay_id = Some(id.to_be_bytes());
-                    }
-                }
-                _ => {}
             }
+        });
+        if scan.is_err() {
+            return fail("", "not valid JSON");
+        }
+        if let Some(e) = error {
+            return Err(e);
         }
         dsc.trace_id = trace_id.ok_or(DscError { field: "trace_id", reason: "missing" })?;
         dsc.public_key = public_key.ok_or(DscError { field: "public_key", reason: "missing" })?;
@@ -191,6 +150,83 @@ impl<'a> Dsc<'a> {
             }
         }
         Ok(dsc)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read_field(
+        &mut self,
+        key: json::RawKey<'a>,
+        v: RawValue<'a>,
+        trace_id: &mut Option<u128>,
+        public_key: &mut Option<u128>,
+        flat_user_id: &mut Option<Cow<'a, str>>,
+        flat_user_segment: &mut Option<Cow<'a, str>>,
+        nested_user: &mut Option<RawValue<'a>>,
+    ) -> Result<(), DscError> {
+        // Keys are matched as written; an escaped key is decoded first (rare).
+        let decoded;
+        let name: &str = if key.has_escape() {
+            decoded = key.decode().ok_or(DscError { field: "", reason: "invalid key" })?;
+            &decoded
+        } else {
+            match std::str::from_utf8(key.raw()) {
+                Ok(k) => k,
+                Err(_) => return fail("", "invalid key"),
+            }
+        };
+        match name {
+            "trace_id" => {
+                let text = v.as_str().ok_or(DscError { field: "trace_id", reason: "expected a string" })?;
+                *trace_id = Some(parse_uuid(&text).ok_or(DscError { field: "trace_id", reason: "not a UUID" })?);
+            }
+            "public_key" => {
+                let text = v.as_str().ok_or(DscError { field: "public_key", reason: "expected a string" })?;
+                *public_key =
+                    Some(parse_project_key(&text).ok_or(DscError { field: "public_key", reason: "not a 32-digit hex key" })?);
+            }
+            "release" => self.release = optional_string(v, "release")?,
+            "environment" => self.environment = optional_string(v, "environment")?,
+            "transaction" | "segment_name" => {
+                if let Some(t) = optional_string(v, "transaction")? {
+                    self.transaction = Some(t);
+                }
+            }
+            "sample_rate" => self.sample_rate = parse_sample_rate(v)?,
+            "sampled" => {
+                self.sampled = match v.as_bool() {
+                    Some(b) => Some(b),
+                    None if v.is_null() => None,
+                    None => match v.as_str() {
+                        Some(s) if s == "true" => Some(true),
+                        Some(s) if s == "false" => Some(false),
+                        Some(_) => None,
+                        None => return fail("sampled", "expected a boolean or a string"),
+                    },
+                }
+            }
+            "user_id" => *flat_user_id = Some(v.as_str().ok_or(DscError { field: "user_id", reason: "expected a string" })?),
+            "user_segment" => {
+                *flat_user_segment =
+                    Some(v.as_str().ok_or(DscError { field: "user_segment", reason: "expected a string" })?)
+            }
+            "user" => {
+                if !v.is_null() {
+                    if !v.is_object() {
+                        return fail("user", "expected an object");
+                    }
+                    *nested_user = Some(v);
+                }
+            }
+            "replay_id" => {
+                if !v.is_null() {
+                    let text = v.as_str().ok_or(DscError { field: "replay_id", reason: "expected a string" })?;
+                    let id = parse_uuid(&text).ok_or(DscError { field: "replay_id", reason: "not a UUID" })?;
+                    self.replay_id = Some(id.to_be_bytes());
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// The DSC with everything but the trace id, sample rate and key cleared: what spans are

@@ -129,6 +129,50 @@ const EXTRA: usize = 17;
 const TIMESTAMP: usize = 18;
 const START_TIMESTAMP: usize = 19;
 
+/// A set of top-level event fields (bit i = `SLOTS[i]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlotMask(pub u32);
+
+impl SlotMask {
+    pub const ALL: SlotMask = SlotMask((1 << SLOTS.len()) - 1);
+    pub const EVENT_ID: SlotMask = SlotMask(1 << EVENT_ID);
+    /// What rebuilding a DSC from a transaction reads.
+    pub const DSC_SOURCE: SlotMask =
+        SlotMask(1 << TYPE | 1 << CONTEXTS | 1 << RELEASE | 1 << ENVIRONMENT | 1 << TRANSACTION | 1 << USER);
+
+    pub fn union(self, other: SlotMask) -> SlotMask {
+        SlotMask(self.0 | other.0)
+    }
+}
+
+impl EventField {
+    /// The top-level fields this field is read from.
+    pub fn slots(&self) -> SlotMask {
+        let bits = match self {
+            EventField::Level => 1 << LEVEL,
+            EventField::Release | EventField::ReleaseBuild | EventField::ReleasePackage | EventField::ReleaseVersionShort => {
+                1 << RELEASE
+            }
+            EventField::Dist => 1 << DIST,
+            EventField::Environment => 1 << ENVIRONMENT,
+            EventField::Transaction => 1 << TRANSACTION,
+            EventField::Logger => 1 << LOGGER,
+            EventField::Platform => 1 << PLATFORM,
+            EventField::User(_) | EventField::UserGeo(_) => 1 << USER,
+            EventField::RequestMethod | EventField::RequestUrl | EventField::RequestHeader(_) => 1 << REQUEST,
+            EventField::TransactionSource => 1 << TRANSACTION_INFO,
+            EventField::Sdk(_) => 1 << SDK,
+            EventField::Context(..) => 1 << CONTEXTS,
+            EventField::Duration => 1 << TYPE | 1 << TIMESTAMP | 1 << START_TIMESTAMP,
+            EventField::Measurement(_) => 1 << MEASUREMENTS,
+            EventField::Breakdown(..) => 1 << BREAKDOWNS,
+            EventField::Extra(_) => 1 << EXTRA,
+            EventField::Tag(_) => 1 << TAGS,
+        };
+        SlotMask(bits)
+    }
+}
+
 /// Which slot a top-level key fills; the length check skips most comparisons.
 fn slot_of(key: json::RawKey<'_>) -> Option<usize> {
     let len = key.raw_len();
@@ -143,16 +187,27 @@ pub struct EventView<'a> {
 }
 
 impl<'a> EventView<'a> {
-    /// Validates the event JSON and locates its top-level fields in one pass.
+    /// Validates the event's top-level structure and locates all its top-level fields in one pass.
     pub fn parse(bytes: &'a [u8]) -> Result<EventView<'a>, JsonError> {
+        Self::parse_slots(bytes, SlotMask::ALL)
+    }
+
+    /// Locates only the top-level fields in `wanted`, stopping as soon as all were seen: the
+    /// rest of the event is not read (its brackets are still matched up to that point).
+    pub fn parse_slots(bytes: &'a [u8], wanted: SlotMask) -> Result<EventView<'a>, JsonError> {
         let mut slots = [None; SLOTS.len()];
-        let end = json::for_each_entry(bytes, |key, v| {
+        let mut missing = wanted.0;
+        let end = json::for_each_entry_until(bytes, |key, v| {
             if let Some(slot) = slot_of(key) {
                 slots[slot] = (!v.is_null()).then_some(v);
+                missing &= !(1 << slot);
             }
+            missing != 0
         })?;
-        if json::skip_ws(bytes, end) != bytes.len() {
-            return Err(JsonError { offset: end, reason: "trailing characters after the event" });
+        if let Some(end) = end {
+            if json::skip_ws(bytes, end) != bytes.len() {
+                return Err(JsonError { offset: end, reason: "trailing characters after the event" });
+            }
         }
         Ok(EventView { slots })
     }

@@ -113,6 +113,19 @@ impl Glob {
     }
 
     /// Whether the whole of `haystack` matches the pattern, ignoring case.
+    /// `is_match` for an ASCII haystack whose lowercase form the caller already made.
+    fn is_match_ascii(&self, haystack: &str, lowered: &[u8]) -> bool {
+        match &self.strategy {
+            MatchStrategy::Never => false,
+            MatchStrategy::Always => true,
+            MatchStrategy::Literal(needle) => needle.ascii && lowered == needle.text.as_bytes(),
+            MatchStrategy::Prefix(needle) => needle.ascii && lowered.starts_with(needle.text.as_bytes()),
+            MatchStrategy::Suffix(needle) => needle.ascii && lowered.ends_with(needle.text.as_bytes()),
+            MatchStrategy::Contains(substring) => substring.ascii && substring.finder.find(lowered).is_some(),
+            MatchStrategy::General(general) => general.is_match(haystack),
+        }
+    }
+
     pub fn is_match(&self, haystack: &str) -> bool {
         match &self.strategy {
             MatchStrategy::Never => false,
@@ -152,6 +165,14 @@ impl GlobList {
 
     /// Whether any pattern matches `haystack`.
     pub fn is_match(&self, haystack: &str) -> bool {
+        // Lowercase a short ASCII haystack once for the whole list rather than once per pattern.
+        if self.globs.len() > 1 && haystack.len() <= LOWERED_MAX && haystack.is_ascii() {
+            let mut buf = [0u8; LOWERED_MAX];
+            let lowered = &mut buf[..haystack.len()];
+            lowered.copy_from_slice(haystack.as_bytes());
+            lowered.make_ascii_lowercase();
+            return self.globs.iter().any(|glob| glob.is_match_ascii(haystack, lowered));
+        }
         self.globs.iter().any(|glob| glob.is_match(haystack))
     }
 
@@ -531,6 +552,9 @@ impl Needle {
         self.text.chars().rev().all(|c| folded.next() == Some(c))
     }
 }
+
+/// The longest haystack a `GlobList` lowercases once on the stack for all its patterns.
+const LOWERED_MAX: usize = 256;
 
 /// Bytes of lowercased haystack searched at a time without allocating.
 const FOLD_BUF: usize = 512;

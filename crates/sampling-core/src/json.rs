@@ -47,28 +47,42 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize> {
     }
     let mut i = i + 1;
     loop {
-        match memchr::memchr3(b'"', b'\\', b'\n', &b[i.min(b.len())..]) {
-            None => return err(b.len(), "unterminated string"),
-            Some(pos) => {
-                i += pos;
-                match b[i] {
-                    b'"' => return Ok(i + 1),
-                    b'\n' => return err(i, "control character in string"),
-                    _ => {
-                        match b.get(i + 1) {
-                            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                            Some(b'u') => {
-                                let hex = b.get(i + 2..i + 6).ok_or(JsonError { offset: i, reason: "short unicode escape" })?;
-                                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                    return err(i, "invalid unicode escape");
-                                }
-                                i += 6;
-                            }
-                            _ => return err(i, "invalid escape"),
-                        }
-                    }
-                }
+        // Most strings are short: a plain loop beats setting up a vectorised search.
+        let limit = (i + 32).min(b.len());
+        let mut found = None;
+        while i < limit {
+            let c = b[i];
+            if c == b'"' || c == b'\\' || c < 0x20 {
+                found = Some(i);
+                break;
             }
+            i += 1;
+        }
+        let at = match found {
+            Some(at) => at,
+            None if i >= b.len() => return err(b.len(), "unterminated string"),
+            None => match memchr::memchr3(b'"', b'\\', b'\n', &b[i..]) {
+                None => return err(b.len(), "unterminated string"),
+                Some(pos) => i + pos,
+            },
+        };
+        i = at;
+        match b[i] {
+            b'"' => return Ok(i + 1),
+            b'\\' => match b.get(i + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => {
+                    let hex = b.get(i + 2..i + 6).ok_or(JsonError { offset: i, reason: "short unicode escape" })?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return err(i, "invalid unicode escape");
+                    }
+                    i += 6;
+                }
+                _ => return err(i, "invalid escape"),
+            },
+            // Raw control characters are not allowed in JSON strings (memchr only looks for
+            // newlines past the short loop, the commonest one).
+            _ => return err(i, "control character in string"),
         }
     }
 }
@@ -267,7 +281,18 @@ pub fn skip_value_fast(b: &[u8], i: usize) -> Result<usize> {
 fn skip_string_fast(b: &[u8], i: usize) -> Result<usize> {
     let mut i = i + 1;
     loop {
-        match memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
+        let limit = (i + 32).min(b.len());
+        while i < limit {
+            match b[i] {
+                b'"' => return Ok(i + 1),
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        }
+        if i >= b.len() {
+            return err(b.len(), "unterminated string");
+        }
+        match memchr::memchr2(b'"', b'\\', &b[i..]) {
             None => return err(b.len(), "unterminated string"),
             Some(pos) => {
                 i += pos;
@@ -283,13 +308,22 @@ fn skip_string_fast(b: &[u8], i: usize) -> Result<usize> {
 /// Iterates the entries of the object at the start of `b` in one pass, skipping values with
 /// `skip_value_fast`; stops at the first malformed entry with an error.
 pub fn for_each_entry<'a>(b: &'a [u8], mut f: impl FnMut(RawKey<'a>, RawValue<'a>)) -> Result<usize> {
+    for_each_entry_until(b, |k, v| {
+        f(k, v);
+        true
+    })
+    .map(|end| end.expect("never stopped early"))
+}
+
+/// Like [`for_each_entry`], but stops as soon as `f` returns false (then `Ok(None)`).
+pub fn for_each_entry_until<'a>(b: &'a [u8], mut f: impl FnMut(RawKey<'a>, RawValue<'a>) -> bool) -> Result<Option<usize>> {
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return err(i, "expected an object");
     }
     i = skip_ws(b, i + 1);
     if b.get(i) == Some(&b'}') {
-        return Ok(i + 1);
+        return Ok(Some(i + 1));
     }
     loop {
         let key_end = skip_string(b, i)?;
@@ -300,11 +334,13 @@ pub fn for_each_entry<'a>(b: &'a [u8], mut f: impl FnMut(RawKey<'a>, RawValue<'a
         }
         let start = skip_ws(b, colon + 1);
         let end = skip_value_fast(b, start)?;
-        f(key, RawValue(&b[start..end]));
+        if !f(key, RawValue(&b[start..end])) {
+            return Ok(None);
+        }
         i = skip_ws(b, end);
         match b.get(i) {
             Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return Ok(i + 1),
+            Some(b'}') => return Ok(Some(i + 1)),
             _ => return err(i, "expected ',' or '}'"),
         }
     }
@@ -478,6 +514,11 @@ impl<'a> RawKey<'a> {
     /// Length as written (escapes count as written, so compare with care).
     pub fn raw_len(&self) -> usize {
         self.0.len()
+    }
+
+    /// The key's bytes as written, without quotes.
+    pub fn raw(&self) -> &'a [u8] {
+        self.0
     }
 
     pub fn has_escape(&self) -> bool {

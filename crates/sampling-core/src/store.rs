@@ -12,7 +12,7 @@ use crate::config::ConfigError;
 use crate::decision::{decide, is_trace_fully_sampled, DecisionInput, ItemType, Outcome, RootConfig, Scratch};
 use crate::dsc::{parse_project_key, Dsc};
 use crate::envelope::{Envelope, EnvelopeError};
-use crate::event::EventView;
+use crate::event::{EventView, SlotMask};
 use crate::reservoir::ReservoirCounters;
 
 /// A project's sampling config as the store holds it.
@@ -254,7 +254,13 @@ impl Store {
                 });
             }
             EnvelopeKind::Transaction | EnvelopeKind::Spans => {
-                let event = match transaction.map(EventView::parse) {
+                // Read only the event fields the rules need; a DSC rebuilt from the event
+                // (no usable DSC) needs a few more.
+                let mut wanted = own.compiled().map_or(SlotMask::EVENT_ID, |c| c.event_slots());
+                if dsc.is_none() || root.is_none() {
+                    wanted = wanted.union(SlotMask::DSC_SOURCE);
+                }
+                let event = match transaction.map(|t| EventView::parse_slots(t, wanted)) {
                     Some(Ok(view)) => Some(view),
                     Some(Err(_)) => {
                         decision.keep_reason = KeepReason::InvalidEvent;
