@@ -253,7 +253,8 @@ fn parse_sample_rate(v: RawValue<'_>) -> Result<Option<f64>, DscError> {
         return Ok(None);
     }
     let text = v.as_str().ok_or(DscError { field: "sample_rate", reason: "expected a string" })?;
-    let rate: f64 = serde_json::from_str(&text).map_err(|_| DscError { field: "sample_rate", reason: "not a number" })?;
+    let rate = crate::json::parse_json_number(text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r')))
+        .ok_or(DscError { field: "sample_rate", reason: "not a number" })?;
     if rate < 0.0 {
         return fail("sample_rate", "negative");
     }

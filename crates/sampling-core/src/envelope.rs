@@ -241,3 +241,38 @@ mod tests {
         assert_eq!(Envelope::parse(bad).unwrap().items().next().unwrap().unwrap_err(), EnvelopeError::MissingItemType);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(envelope) = Envelope::parse(&bytes) {
+                let _ = envelope.trace().map(crate::dsc::Dsc::from_raw);
+                for item in envelope.items() {
+                    if let Ok(item) = item {
+                        let _ = crate::event::EventView::parse(item.payload);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn json_like_input_never_panics(text in r#"[{}\[\]",:0-9a-z\\ \n-]{0,200}"#) {
+            let bytes = text.as_bytes();
+            let _ = crate::json::validate(bytes);
+            let _ = crate::json::skip_value_fast(bytes, 0);
+            let _ = crate::event::EventView::parse(bytes);
+            let _ = crate::dsc::Dsc::parse(bytes);
+            if let Ok(envelope) = Envelope::parse(bytes) {
+                for item in envelope.items() {
+                    let _ = item;
+                }
+            }
+        }
+    }
+}

@@ -92,6 +92,8 @@ impl std::error::Error for GlobError {}
 pub struct Glob {
     pattern: String,
     strategy: MatchStrategy,
+    /// The longest ASCII literal every match must contain (lowercase), for list prefilters.
+    required: Option<Box<str>>,
 }
 
 impl Glob {
@@ -101,9 +103,18 @@ impl Glob {
             pattern: pattern.to_owned(),
             kind,
         })?;
+        let required = tokens
+            .iter()
+            .filter_map(|t| match t {
+                Tok::Lit(lit) if lit.is_ascii() && !lit.is_empty() => Some(lit.as_str()),
+                _ => None,
+            })
+            .max_by_key(|lit| lit.len())
+            .map(Into::into);
         Ok(Glob {
             pattern: pattern.to_owned(),
             strategy: MatchStrategy::new(tokens),
+            required,
         })
     }
 
@@ -150,17 +161,23 @@ impl fmt::Display for Glob {
 #[derive(Debug, Clone, Default)]
 pub struct GlobList {
     globs: Vec<Glob>,
+    /// When every pattern needs some literal: one search for all of them rejects most
+    /// haystacks at once (ASCII haystacks only).
+    prefilter: Option<aho_corasick::AhoCorasick>,
 }
+
+/// Below this many patterns a prefilter does not pay for itself.
+const PREFILTER_MIN_PATTERNS: usize = 4;
 
 impl GlobList {
     /// Compiles every pattern, keeping the valid ones.
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> GlobList {
-        GlobList {
-            globs: patterns
-                .into_iter()
-                .filter_map(|pattern| Glob::new(pattern).ok())
-                .collect(),
-        }
+        let globs: Vec<Glob> = patterns.into_iter().filter_map(|pattern| Glob::new(pattern).ok()).collect();
+        let literals: Option<Vec<&str>> = globs.iter().map(|g| g.required.as_deref()).collect();
+        let prefilter = literals
+            .filter(|l| l.len() >= PREFILTER_MIN_PATTERNS)
+            .and_then(|l| aho_corasick::AhoCorasick::new(l).ok());
+        GlobList { globs, prefilter }
     }
 
     /// Whether any pattern matches `haystack`.
@@ -171,6 +188,11 @@ impl GlobList {
             let lowered = &mut buf[..haystack.len()];
             lowered.copy_from_slice(haystack.as_bytes());
             lowered.make_ascii_lowercase();
+            if let Some(prefilter) = &self.prefilter {
+                if !prefilter.is_match(&*lowered) {
+                    return false;
+                }
+            }
             return self.globs.iter().any(|glob| glob.is_match_ascii(haystack, lowered));
         }
         self.globs.iter().any(|glob| glob.is_match(haystack))

@@ -236,6 +236,7 @@ pub fn skip_value_fast(b: &[u8], i: usize) -> Result<usize> {
     let i = skip_ws(b, i);
     match b.get(i) {
         Some(b'{' | b'[') => {}
+        Some(b'"') => return skip_string(b, i),
         _ => return skip_value(b, i),
     }
     let mut depth: u32 = 0;
@@ -408,6 +409,15 @@ pub fn unescape(raw: &[u8]) -> Option<Cow<'_, str>> {
 fn parse_hex4(b: &[u8]) -> Option<u32> {
     let s = std::str::from_utf8(b).ok()?;
     u32::from_str_radix(s, 16).ok()
+}
+
+/// Parses text that is exactly one JSON number (no `inf`, `NaN` or hex, which Rust would accept).
+pub fn parse_json_number(text: &str) -> Option<f64> {
+    let end = skip_number(text.as_bytes(), 0).ok()?;
+    if end != text.len() {
+        return None;
+    }
+    text.parse::<f64>().ok()
 }
 
 /// A number as JSON wrote it: integers stay integers when they fit.
@@ -637,6 +647,15 @@ mod tests {
         assert_eq!(keys, ["a", "b"]);
         assert!(for_each_entry(br#"{"a": 1 "b": 2}"#, |_, _| {}).is_err());
         assert!(for_each_entry(br#"{"a": [1}"#, |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn json_numbers_only() {
+        assert_eq!(parse_json_number("1e-5"), Some(1e-5));
+        assert_eq!(parse_json_number("-0.25"), Some(-0.25));
+        for bad in ["inf", "NaN", "0x10", "1.", ".5", "+1", "1e", ""] {
+            assert_eq!(parse_json_number(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,87 @@
+//! Steady-state decisions allocate nothing: counted with a global allocator wrapper.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sampling_core::decision::Scratch;
+use sampling_core::store::Store;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const KEY: u128 = 0xabd0f232775f45feab79864e580d160b;
+
+/// A config like the ones Sentry generates: health checks, environments, release boost with
+/// decay, low-volume transaction factors (enough to be indexed) and the base rate.
+fn config() -> String {
+    let mut rules = vec![
+        r#"{"id":1002,"type":"transaction","condition":{"op":"or","inner":[{"op":"glob","name":"event.transaction","value":["*healthcheck*","*healthy*","*live*","*ready*","*heartbeat*","*/health","*/healthz","*/ping"]}]},"samplingValue":{"type":"sampleRate","value":0.05}}"#.to_owned(),
+        r#"{"id":1001,"type":"trace","condition":{"op":"or","inner":[{"op":"glob","name":"trace.environment","value":["*debug*","*dev*","*local*","*qa*","*test*"]}]},"samplingValue":{"type":"sampleRate","value":1.0}}"#.to_owned(),
+        r#"{"id":1500,"type":"trace","condition":{"op":"and","inner":[{"op":"eq","name":"trace.release","value":["shop@1.2.0"]},{"op":"eq","name":"trace.environment","value":["production"]}]},"samplingValue":{"type":"factor","value":1.5},"timeRange":{"start":"2024-01-01T00:00:00Z","end":"2024-01-02T00:00:00Z"},"decayingFn":{"type":"linear","decayedValue":1.0}}"#.to_owned(),
+    ];
+    for i in 0..40 {
+        rules.push(format!(
+            r#"{{"id":{},"type":"trace","condition":{{"op":"or","inner":[{{"op":"eq","name":"trace.transaction","value":["/api/t{i}"],"options":{{"ignoreCase":true}}}}]}},"samplingValue":{{"type":"factor","value":2.0}}}}"#,
+            1400 + i
+        ));
+    }
+    rules.push(r#"{"id":1000,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0.25}}"#.to_owned());
+    format!(r#"{{"version":2,"rules":[{}]}}"#, rules.join(","))
+}
+
+fn envelope(i: usize, spans: bool) -> Vec<u8> {
+    let trace_id = format!("{:032x}", (i as u128).wrapping_mul(0x9e3779b97f4a7c15f39cc0605cedc834));
+    let header = format!(
+        r#"{{"event_id":"{trace_id}","trace":{{"trace_id":"{trace_id}","public_key":"{KEY:032x}","release":"shop@1.2.0","environment":"production","transaction":"/api/t{}","sample_rate":"1","sampled":"true"}}}}"#,
+        i % 50
+    );
+    if spans {
+        format!("{header}\n{{\"type\":\"span\",\"item_count\":1,\"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{{\"items\":[{{\"trace_id\":\"{trace_id}\",\"span_id\":\"0123456789abcdef\",\"name\":\"x\"}}]}}\n").into_bytes()
+    } else {
+        let event = format!(r#"{{"event_id":"{trace_id}","type":"transaction","transaction":"/api/t{}","contexts":{{"trace":{{"trace_id":"{trace_id}"}}}},"spans":[]}}"#, i % 50);
+        format!("{header}\n{{\"type\":\"transaction\",\"length\":{}}}\n{event}\n", event.len()).into_bytes()
+    }
+}
+
+#[test]
+fn steady_state_decisions_do_not_allocate() {
+    let store = Store::new();
+    store.put(KEY, 1, 1, Some(&config())).unwrap();
+    let envelopes: Vec<Vec<u8>> = (0..200).map(|i| envelope(i, i % 2 == 0)).collect();
+    let now = chrono::DateTime::parse_from_rfc3339("2024-01-01T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let mut scratch = Scratch::new();
+    // Warm-up: scratch buffers grow to their steady size.
+    for e in &envelopes {
+        store.sample_envelope(KEY, e, now, &mut scratch).unwrap();
+    }
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let mut kept = 0;
+    for _ in 0..10 {
+        for e in &envelopes {
+            kept += usize::from(store.sample_envelope(KEY, e, now, &mut scratch).unwrap().outcome.decision.is_kept());
+        }
+    }
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "decisions allocated {} times", after - before);
+    assert!(kept > 0);
+}
