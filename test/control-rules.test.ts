@@ -327,7 +327,7 @@ describe('bias: boost low-volume transactions (1400..1499)', () => {
 describe('bias: minimum sample rate (1600)', () => {
   it.each([0.01, 0.05, 0.1, 0.5, 1.0])('floors at the base rate %s with the empty condition', (base) => {
     expect(minimumSampleRateRules(base, true)).toEqual([
-      { id: 1600, type: 'trace', condition: {}, samplingValue: { type: 'minimumSampleRate', value: base } },
+      { id: 1600, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'minimumSampleRate', value: base } },
     ]);
   });
 

@@ -10,7 +10,9 @@ export function minimumSampleRateRules(baseSampleRate: number, enabledForProject
     {
       id: RESERVED_IDS.minimumSampleRate,
       type: 'trace',
-      condition: {},
+      // Sentry writes `{}` here, which Relay's condition parser (tagged by `op`) rejects, taking
+      // the whole config with it; `and []` is the canonical match-everything.
+      condition: { op: 'and', inner: [] },
       samplingValue: { type: 'minimumSampleRate', value: baseSampleRate },
     },
   ];
