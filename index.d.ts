@@ -9,9 +9,11 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** The native project store and envelope sampler. */
+/** The native project store. Decisions go through `sampleEnvelope(engineId, ...)`. */
 export declare class BindingEngine {
   constructor()
+  /** The id the engine's fast-path functions take. */
+  get id(): number
   /**
    * Installs or replaces a project's sampling config (JSON text, or null for none).
    * Returns null on success, or a JSON error `{path, ruleId, message}`; the previous config
@@ -22,21 +24,12 @@ export declare class BindingEngine {
   projectCount(): number
   /** Pins the engine's clock to epoch milliseconds; null returns to the system clock. */
   setNow(epochMs?: number | undefined | null): void
-  /**
-   * Decides for one envelope sent to `publicKey`. Writes the decision into `out`
-   * (`STRIDE` numbers) and the matched rule ids into `ids`; returns 0, or an envelope
-   * error code when the envelope cannot be read.
-   */
-  sampleEnvelope(envelope: Uint8Array, publicKey: string, out: Float64Array, ids: Uint32Array): number
-  /**
-   * Decides for many envelopes in one call. `data` holds the envelopes back to back,
-   * `offsets` their n+1 boundaries, `keys` the 16-byte public keys of their projects.
-   * Per envelope, `out` receives `STRIDE` numbers (an envelope error code is written as
-   * `-code` in the first slot) and `ids` the matched rule ids, `idsPerEnvelope` each.
-   */
-  sampleEnvelopes(data: Uint8Array, offsets: Uint32Array, keys: Uint8Array, out: Float64Array, ids: Uint32Array, idsPerEnvelope: number): void
-  /** Does nothing: measures the cost of crossing the boundary with the fast path's arguments. */
-  noop(envelope: Uint8Array, out: Float64Array): number
+  /** A small number standing for a project key in `sampleEnvelope` (stable for the engine's life). */
+  keyHandle(publicKey: string): number
+  /** The result of the last `sampleEnvelope` (`STRIDE` numbers), as a view of engine memory. */
+  resultView(): Float64Array
+  /** The matched rule ids of the last `sampleEnvelope`, as a view of engine memory. */
+  matchedIdsView(): Uint32Array
 }
 
 /** Evaluates one item from a JSON request; returns the JSON result. */
@@ -48,6 +41,9 @@ export declare function evaluationOrderJson(request: string): string
 /** Matches a condition (JSON) against an `event`, a `dsc` or a flat `instance` (JSON). */
 export declare function matchConditionJson(condition: string, target: string, value: string): boolean
 
+/** Does nothing: the cost of crossing the boundary with the fast path's arguments. */
+export declare function noop(engineId: number, envelope: Uint8Array, keyHandle: number): number
+
 /**
  * Parses a `samplingConfig`, `samplingRule`, `ruleCondition`, `dsc` or `projectConfig`;
  * returns a JSON report `{accepted, unsupported?, error?, ...}`.
@@ -56,3 +52,18 @@ export declare function parseJsonReport(target: string, input: string): string
 
 /** The random value in [0, 1) that a trace or event id seeds (Relay's PCG32). */
 export declare function randomValueFor(id: string): number
+
+/**
+ * Decides for one envelope sent to the project of `keyHandle`. Writes the decision into the
+ * engine's result view and the matched rule ids into its ids view; returns 0, an envelope error
+ * code (1-6) when the envelope cannot be read, or 100+ for a released engine or unknown handle.
+ */
+export declare function sampleEnvelope(engineId: number, envelope: Uint8Array, keyHandle: number): number
+
+/**
+ * Decides for many envelopes in one call. `data` holds the envelopes back to back,
+ * `offsets` their n+1 boundaries, `keys` the 16-byte public keys of their projects.
+ * Per envelope, `out` receives `STRIDE` numbers (an envelope error code is written as
+ * `-code` in the first slot) and `ids` the matched rule ids, `idsPerEnvelope` each.
+ */
+export declare function sampleEnvelopes(engineId: number, data: Uint8Array, offsets: Uint32Array, keys: Uint8Array, out: Float64Array, ids: Uint32Array, idsPerEnvelope: number): void

@@ -62,6 +62,16 @@ describe('project store', () => {
     expect(engine.decideEnvelope(envelope, KEY)).toMatchObject({ decision: 'noMatch', keepReason: 'unknownProject' });
   });
 
+  it('keeps engines independent of each other', () => {
+    const a = engineWith({ version: 2, rules: [{ id: 1, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 0 } }] });
+    const b = engineWith({ version: 2, rules: [{ id: 2, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 1 } }] });
+    const envelope = spanEnvelope(traffic(1)[0]);
+    expect(a.sampleEnvelope(envelope, KEY)).toBe(DROP);
+    expect(b.sampleEnvelope(envelope, KEY)).toBe(KEEP);
+    expect(a.matchedRuleIds[0]).toBe(1);
+    expect(b.matchedRuleIds[0]).toBe(2);
+  });
+
   it('rejects malformed keys with a typed error', () => {
     const engine = new SamplingEngine();
     expect(() => engine.putProject('nope', { projectId: 1, organizationId: 1 }, null)).toThrow(SamplingRequestError);

@@ -1,7 +1,7 @@
 // The native engine: a store of compiled project configs and the envelope fast path, which
 // decides from raw bytes and reports numbers in reusable typed arrays.
 
-import { EnvelopeError, nativeCall, SamplingConfigError, toRequestError } from './errors';
+import { EnvelopeError, nativeCall, SamplingConfigError, SamplingRequestError } from './errors';
 import { native, type BindingEngine } from './native';
 import type { DecisionName, SamplingConfigJson, TimeInput } from './types';
 
@@ -175,10 +175,23 @@ export class EnvelopeBatch {
  */
 export class SamplingEngine {
   private readonly binding: BindingEngine = new native.BindingEngine();
-  /** The last `sampleEnvelope` result, read with the `OUT` slots. */
-  readonly result = new Float64Array(STRIDE);
+  /** The hot path calls plain functions with this id: entering a class method costs far more. */
+  private readonly id: number = this.binding.id;
+  private readonly handles = new Map<string, number>();
+  /** The last `sampleEnvelope` result, read with the `OUT` slots (engine memory, rewritten by each call). */
+  readonly result: Float64Array = this.binding.resultView();
   /** The last `sampleEnvelope` matched rule ids (`result[OUT.matchedCount]` of them, up to 64). */
-  readonly matchedRuleIds = new Uint32Array(64);
+  readonly matchedRuleIds: Uint32Array = this.binding.matchedIdsView();
+
+  /** The number standing for a key at the boundary (strings cost more to pass than numbers). */
+  private handle(publicKey: string): number {
+    let handle = this.handles.get(publicKey);
+    if (handle === undefined) {
+      handle = nativeCall(() => this.binding.keyHandle(publicKey));
+      this.handles.set(publicKey, handle);
+    }
+    return handle;
+  }
 
   /**
    * Installs or replaces a project's sampling config, atomically. A config that fails to parse
@@ -196,7 +209,7 @@ export class SamplingEngine {
   }
 
   get projectCount(): number {
-    return this.binding.projectCount();
+    return nativeCall(() => this.binding.projectCount());
   }
 
   /** Pins the engine's clock (tests, replays); `null` returns to the system clock. */
@@ -210,13 +223,10 @@ export class SamplingEngine {
    * envelope error code when the envelope cannot be read (see `ENVELOPE_ERRORS`).
    */
   sampleEnvelope(envelope: Uint8Array, publicKey: string): number {
-    let status: number;
-    try {
-      status = this.binding.sampleEnvelope(envelope, publicKey, this.result, this.matchedRuleIds);
-    } catch (error) {
-      throw toRequestError(error);
-    }
-    return status === 0 ? this.result[OUT.decision] : -status;
+    const status = native.sampleEnvelope(this.id, envelope, this.handles.get(publicKey) ?? this.handle(publicKey));
+    if (status === 0) return this.result[OUT.decision];
+    if (status >= 100) throw new SamplingRequestError(status === 100 ? 'the engine was released' : 'unknown key handle');
+    return -status;
   }
 
   /** `sampleEnvelope` with the result as an object; throws `EnvelopeError` for unreadable envelopes. */
@@ -229,11 +239,11 @@ export class SamplingEngine {
   /** Decides for every envelope of the batch in one native call; results land in the batch. */
   sampleEnvelopes(batch: EnvelopeBatch): void {
     const [data, offsets, keys] = batch.views();
-    this.binding.sampleEnvelopes(data, offsets, keys, batch.out, batch.ids, batch.idsPerEnvelope);
+    nativeCall(() => native.sampleEnvelopes(this.id, data, offsets, keys, batch.out, batch.ids, batch.idsPerEnvelope));
   }
 
   /** @internal The empty native call with the fast path's arguments (benchmarks). */
-  noop(envelope: Uint8Array): number {
-    return this.binding.noop(envelope, this.result);
+  noop(envelope: Uint8Array, publicKey = '00000000000000000000000000000000'): number {
+    return native.noop(this.id, envelope, this.handles.get(publicKey) ?? this.handle(publicKey));
   }
 }

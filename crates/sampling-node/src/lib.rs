@@ -4,7 +4,11 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chrono::{TimeZone, Utc};
-use napi::bindgen_prelude::{Float64ArraySlice, Uint32ArraySlice};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Float64Array, Float64ArraySlice, Uint32Array, Uint32ArraySlice};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use sampling_core::api;
@@ -48,18 +52,110 @@ fn write_decision(out: &mut [f64], d: &EnvelopeDecision, matched: usize) {
     }
 }
 
-/// The native project store and envelope sampler.
-#[napi]
-pub struct BindingEngine {
+/// Matched rule ids the single-envelope result holds.
+pub const RESULT_IDS: usize = 64;
+
+/// Result memory owned by the engine and shared with JavaScript as typed arrays, so a decision
+/// is written in place instead of passing arrays on every call.
+struct ResultMemory {
+    out: *mut f64,
+    ids: *mut u32,
+}
+
+// Safety: only ever touched from the JavaScript thread that owns the engine and its views.
+unsafe impl Send for ResultMemory {}
+unsafe impl Sync for ResultMemory {}
+
+impl ResultMemory {
+    fn new() -> Self {
+        let out = Box::into_raw(vec![f64::NAN; STRIDE].into_boxed_slice()) as *mut f64;
+        let ids = Box::into_raw(vec![0u32; RESULT_IDS].into_boxed_slice()) as *mut u32;
+        ResultMemory { out, ids }
+    }
+
+    /// Safety: the JavaScript thread is blocked in the current call, so nothing reads meanwhile.
+    unsafe fn slices(&self) -> (&mut [f64], &mut [u32]) {
+        unsafe { (std::slice::from_raw_parts_mut(self.out, STRIDE), std::slice::from_raw_parts_mut(self.ids, RESULT_IDS)) }
+    }
+}
+
+impl Drop for ResultMemory {
+    fn drop(&mut self) {
+        // Safety: allocated in `new` as boxed slices of exactly these lengths.
+        unsafe {
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.out, STRIDE)));
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ids, RESULT_IDS)));
+        }
+    }
+}
+
+/// One engine's state, kept in a per-thread registry so the hot path can be a plain function:
+/// a napi-rs class method costs about ten times a function call to enter.
+struct EngineState {
     store: Store,
     scratch: Scratch,
+    /// Project keys by handle: a number crosses the boundary far cheaper than a string.
+    keys: Vec<u128>,
+    handles: HashMap<u128, u32>,
+    /// Freed when the engine and every view of it are gone.
+    result: Arc<ResultMemory>,
+}
+
+thread_local! {
+    // Each JavaScript thread (main or worker) has its own engines.
+    static ENGINES: RefCell<Vec<Option<EngineState>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Status codes of the fast path beyond the envelope error codes (1..=6).
+const UNKNOWN_ENGINE: u32 = 100;
+const UNKNOWN_HANDLE: u32 = 101;
+const INTERNAL_ERROR: u32 = 102;
+
+fn with_engine<T>(id: u32, f: impl FnOnce(&mut EngineState) -> Result<T>) -> Result<T> {
+    ENGINES.with(|engines| {
+        let mut engines = engines.borrow_mut();
+        let state = engines.get_mut(id as usize).and_then(Option::as_mut).ok_or_else(|| invalid("the engine was released"))?;
+        f(state)
+    })
+}
+
+/// The native project store. Decisions go through `sampleEnvelope(engineId, ...)`.
+#[napi]
+pub struct BindingEngine {
+    id: u32,
 }
 
 #[napi]
 impl BindingEngine {
     #[napi(constructor)]
     pub fn new() -> Self {
-        BindingEngine { store: Store::new(), scratch: Scratch::new() }
+        let state = EngineState {
+            store: Store::new(),
+            scratch: Scratch::new(),
+            keys: Vec::new(),
+            handles: HashMap::new(),
+            result: Arc::new(ResultMemory::new()),
+        };
+        let id = ENGINES.with(|engines| {
+            let mut engines = engines.borrow_mut();
+            match engines.iter().position(Option::is_none) {
+                Some(free) => {
+                    engines[free] = Some(state);
+                    free
+                }
+                None => {
+                    engines.push(Some(state));
+                    engines.len() - 1
+                }
+            }
+        });
+        BindingEngine { id: id as u32 }
+    }
+
+    /// The id the engine's fast-path functions take.
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
     /// Installs or replaces a project's sampling config (JSON text, or null for none).
@@ -73,28 +169,30 @@ impl BindingEngine {
         organization_id: f64,
         sampling_json: Option<String>,
     ) -> Result<Option<String>> {
-        guarded(|| {
-            let key = parse_key(&public_key).map_err(|e| invalid(e.to_string()))?;
-            let id = |v: f64, what: &str| {
-                (v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0)
-                    .then_some(v as u64)
-                    .ok_or_else(|| invalid(format!("{what} must be a non-negative integer")))
-            };
-            let result =
-                self.store.put(key, id(project_id, "projectId")?, id(organization_id, "organizationId")?, sampling_json.as_deref());
-            Ok(result.err().map(|e| api::config_error_json(&e).to_string()))
+        let key = parse_key(&public_key).map_err(|e| invalid(e.to_string()))?;
+        let id = |v: f64, what: &str| {
+            (v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0)
+                .then_some(v as u64)
+                .ok_or_else(|| invalid(format!("{what} must be a non-negative integer")))
+        };
+        let (project_id, organization_id) = (id(project_id, "projectId")?, id(organization_id, "organizationId")?);
+        with_engine(self.id, |state| {
+            guarded(|| {
+                let result = state.store.put(key, project_id, organization_id, sampling_json.as_deref());
+                Ok(result.err().map(|e| api::config_error_json(&e).to_string()))
+            })
         })
     }
 
     #[napi]
     pub fn remove_project(&self, public_key: String) -> Result<bool> {
         let key = parse_key(&public_key).map_err(|e| invalid(e.to_string()))?;
-        Ok(self.store.remove(key))
+        with_engine(self.id, |state| Ok(state.store.remove(key)))
     }
 
     #[napi]
-    pub fn project_count(&self) -> u32 {
-        self.store.len() as u32
+    pub fn project_count(&self) -> Result<u32> {
+        with_engine(self.id, |state| Ok(state.store.len() as u32))
     }
 
     /// Pins the engine's clock to epoch milliseconds; null returns to the system clock.
@@ -104,67 +202,128 @@ impl BindingEngine {
             None => None,
             Some(ms) => Some(Utc.timestamp_millis_opt(ms as i64).single().ok_or_else(|| invalid("invalid time"))?),
         };
-        self.store.set_now(now);
-        Ok(())
-    }
-
-    /// Decides for one envelope sent to `publicKey`. Writes the decision into `out`
-    /// (`STRIDE` numbers) and the matched rule ids into `ids`; returns 0, or an envelope
-    /// error code when the envelope cannot be read.
-    #[napi]
-    pub fn sample_envelope(&mut self, envelope: &[u8], public_key: String, mut out: Float64ArraySlice, mut ids: Uint32ArraySlice) -> Result<u32> {
-        // Safety: the call is synchronous on the JavaScript thread, which cannot touch the arrays meanwhile.
-        let (out, ids) = unsafe { (out.as_mut(), ids.as_mut()) };
-        guarded(|| {
-            let key = parse_key(&public_key).map_err(|e| invalid(e.to_string()))?;
-            if out.len() < STRIDE {
-                return Err(invalid(format!("out must hold at least {STRIDE} numbers")));
-            }
-            let now = self.store.now();
-            match self.store.sample_envelope(key, envelope, now, &mut self.scratch) {
-                Ok(d) => {
-                    let matched = &self.scratch.matched_ids;
-                    let n = matched.len().min(ids.len());
-                    ids[..n].copy_from_slice(&matched[..n]);
-                    write_decision(out, &d, matched.len());
-                    Ok(0)
-                }
-                Err(e) => Ok(e.code()),
-            }
+        with_engine(self.id, |state| {
+            state.store.set_now(now);
+            Ok(())
         })
     }
 
-    /// Decides for many envelopes in one call. `data` holds the envelopes back to back,
-    /// `offsets` their n+1 boundaries, `keys` the 16-byte public keys of their projects.
-    /// Per envelope, `out` receives `STRIDE` numbers (an envelope error code is written as
-    /// `-code` in the first slot) and `ids` the matched rule ids, `idsPerEnvelope` each.
+    /// A small number standing for a project key in `sampleEnvelope` (stable for the engine's life).
     #[napi]
-    pub fn sample_envelopes(
-        &mut self,
-        data: &[u8],
-        offsets: &[u32],
-        keys: &[u8],
-        mut out: Float64ArraySlice,
-        mut ids: Uint32ArraySlice,
-        ids_per_envelope: u32,
-    ) -> Result<()> {
-        // Safety: the call is synchronous on the JavaScript thread, which cannot touch the arrays meanwhile.
-        let (out, ids) = unsafe { (out.as_mut(), ids.as_mut()) };
+    pub fn key_handle(&self, public_key: String) -> Result<u32> {
+        let key = parse_key(&public_key).map_err(|e| invalid(e.to_string()))?;
+        with_engine(self.id, |state| {
+            if let Some(&handle) = state.handles.get(&key) {
+                return Ok(handle);
+            }
+            let handle = u32::try_from(state.keys.len()).map_err(|_| invalid("too many project keys"))?;
+            state.keys.push(key);
+            state.handles.insert(key, handle);
+            Ok(handle)
+        })
+    }
+
+    /// The result of the last `sampleEnvelope` (`STRIDE` numbers), as a view of engine memory.
+    #[napi]
+    pub fn result_view(&self) -> Result<Float64Array> {
+        with_engine(self.id, |state| {
+            let keep = state.result.clone();
+            let ptr = keep.out;
+            // Safety: the memory lives as long as `keep`, which the view's finalizer drops.
+            Ok(unsafe { Float64Array::with_external_data(ptr, STRIDE, move |_, _| drop(keep)) })
+        })
+    }
+
+    /// The matched rule ids of the last `sampleEnvelope`, as a view of engine memory.
+    #[napi]
+    pub fn matched_ids_view(&self) -> Result<Uint32Array> {
+        with_engine(self.id, |state| {
+            let keep = state.result.clone();
+            let ptr = keep.ids;
+            // Safety: as for `result_view`.
+            Ok(unsafe { Uint32Array::with_external_data(ptr, RESULT_IDS, move |_, _| drop(keep)) })
+        })
+    }
+}
+
+impl Drop for BindingEngine {
+    fn drop(&mut self) {
+        // Runs in the finalizer, on the engine's JavaScript thread.
+        let _ = ENGINES.try_with(|engines| {
+            if let Some(slot) = engines.borrow_mut().get_mut(self.id as usize) {
+                *slot = None;
+            }
+        });
+    }
+}
+
+impl Default for BindingEngine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Decides for one envelope sent to the project of `keyHandle`. Writes the decision into the
+/// engine's result view and the matched rule ids into its ids view; returns 0, an envelope error
+/// code (1-6) when the envelope cannot be read, or 100+ for a released engine or unknown handle.
+#[napi]
+pub fn sample_envelope(engine_id: u32, envelope: &[u8], key_handle: u32) -> u32 {
+    ENGINES.with(|engines| {
+        let mut engines = engines.borrow_mut();
+        let Some(Some(state)) = engines.get_mut(engine_id as usize) else { return UNKNOWN_ENGINE };
+        let Some(&key) = state.keys.get(key_handle as usize) else { return UNKNOWN_HANDLE };
+        // Safety: see `ResultMemory::slices`.
+        let (out, ids) = unsafe { state.result.slices() };
+        let (store, scratch) = (&state.store, &mut state.scratch);
+        let status = catch_unwind(AssertUnwindSafe(|| {
+            let now = store.now();
+            match store.sample_envelope(key, envelope, now, scratch) {
+                Ok(d) => {
+                    let matched = &scratch.matched_ids;
+                    let n = matched.len().min(ids.len());
+                    ids[..n].copy_from_slice(&matched[..n]);
+                    write_decision(out, &d, matched.len());
+                    0
+                }
+                Err(e) => e.code(),
+            }
+        }));
+        status.unwrap_or(INTERNAL_ERROR)
+    })
+}
+
+/// Decides for many envelopes in one call. `data` holds the envelopes back to back,
+/// `offsets` their n+1 boundaries, `keys` the 16-byte public keys of their projects.
+/// Per envelope, `out` receives `STRIDE` numbers (an envelope error code is written as
+/// `-code` in the first slot) and `ids` the matched rule ids, `idsPerEnvelope` each.
+#[napi]
+pub fn sample_envelopes(
+    engine_id: u32,
+    data: &[u8],
+    offsets: &[u32],
+    keys: &[u8],
+    mut out: Float64ArraySlice,
+    mut ids: Uint32ArraySlice,
+    ids_per_envelope: u32,
+) -> Result<()> {
+    // Safety: the call is synchronous on the JavaScript thread, which cannot touch the arrays meanwhile.
+    let (out, ids) = unsafe { (out.as_mut(), ids.as_mut()) };
+    with_engine(engine_id, |state| {
         guarded(|| {
             let n = offsets.len().saturating_sub(1);
             if keys.len() < n * 16 || out.len() < n * STRIDE || ids.len() < n * ids_per_envelope as usize {
                 return Err(invalid("keys, out or ids are too short for the number of envelopes"));
             }
-            let now = self.store.now();
+            let now = state.store.now();
             let per = ids_per_envelope as usize;
             for i in 0..n {
                 let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
                 let bytes = data.get(start..end).ok_or_else(|| invalid(format!("offsets[{i}] out of range")))?;
                 let key = u128::from_be_bytes(keys[i * 16..i * 16 + 16].try_into().expect("16 bytes"));
                 let row = &mut out[i * STRIDE..(i + 1) * STRIDE];
-                match self.store.sample_envelope(key, bytes, now, &mut self.scratch) {
+                match state.store.sample_envelope(key, bytes, now, &mut state.scratch) {
                     Ok(d) => {
-                        let matched = &self.scratch.matched_ids;
+                        let matched = &state.scratch.matched_ids;
                         let k = matched.len().min(per);
                         ids[i * per..i * per + k].copy_from_slice(&matched[..k]);
                         write_decision(row, &d, matched.len());
@@ -177,19 +336,13 @@ impl BindingEngine {
             }
             Ok(())
         })
-    }
-
-    /// Does nothing: measures the cost of crossing the boundary with the fast path's arguments.
-    #[napi]
-    pub fn noop(&self, _envelope: &[u8], _out: Float64ArraySlice) -> u32 {
-        0
-    }
+    })
 }
 
-impl Default for BindingEngine {
-    fn default() -> Self {
-        Self::new()
-    }
+/// Does nothing: the cost of crossing the boundary with the fast path's arguments.
+#[napi]
+pub fn noop(engine_id: u32, envelope: &[u8], key_handle: u32) -> u32 {
+    (envelope.len() as u32) & key_handle & engine_id & 0
 }
 
 /// Evaluates one item from a JSON request; returns the JSON result.
@@ -242,3 +395,4 @@ pub fn random_value_for(id: String) -> Result<f64> {
     let seed = sampling_core::value::parse_uuid(&id).ok_or_else(|| invalid(format!("`{id}` is not a UUID")))?;
     Ok(sampling_core::random::random_value(seed))
 }
+
