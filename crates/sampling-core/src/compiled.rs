@@ -30,19 +30,66 @@ impl EqIndex {
     }
 }
 
+/// Glob rules of one field indexed by the literals their patterns require: one search over
+/// the lowercased value finds the few rules that can match.
+#[derive(Debug, Clone)]
+struct GlobIndex {
+    field: FieldPath,
+    literals: aho_corasick::AhoCorasick,
+    /// Rule position of each literal.
+    rule_of_literal: Vec<u32>,
+    /// Every rule in the index (candidates when the value cannot be searched, e.g. non-ASCII).
+    all_rules: Vec<u32>,
+}
+
+/// Longest value searched through the glob index; longer (or non-ASCII) values make every
+/// indexed rule a candidate.
+const GLOB_INDEX_MAX_VALUE: usize = 512;
+
+impl GlobIndex {
+    fn push_candidates(&self, instance: &dyn Getter, out: &mut Vec<u32>) {
+        let Some(Val::Str(s)) = instance.get_value(&self.field) else { return };
+        if s.len() > GLOB_INDEX_MAX_VALUE || !s.is_ascii() {
+            out.extend_from_slice(&self.all_rules);
+            return;
+        }
+        let mut buf = [0u8; GLOB_INDEX_MAX_VALUE];
+        let lowered = &mut buf[..s.len()];
+        lowered.copy_from_slice(s.as_bytes());
+        lowered.make_ascii_lowercase();
+        for m in self.literals.find_overlapping_iter(&*lowered) {
+            out.push(self.rule_of_literal[m.pattern().as_usize()]);
+        }
+    }
+}
+
 /// The rules of one stage, as positions into the config's rule list.
 #[derive(Debug, Clone, Default)]
 pub struct StageRules {
     /// Rules checked for every item.
     scanned: Vec<u32>,
     indexes: Vec<EqIndex>,
+    glob_indexes: Vec<GlobIndex>,
+}
+
+/// The single glob a rule's condition consists of, when every pattern has a required literal.
+fn single_indexable_glob(condition: &Condition) -> Option<(&FieldPath, &crate::glob::GlobList)> {
+    match condition {
+        Condition::Glob { field, globs }
+            if !globs.is_empty() && globs.globs().iter().all(|g| g.required_literal().is_some()) =>
+        {
+            Some((field, globs))
+        }
+        Condition::And(list) | Condition::Or(list) if list.len() == 1 => single_indexable_glob(&list[0]),
+        _ => None,
+    }
 }
 
 /// The single `eq` a rule's condition consists of (alone or as the only member of an `and`).
 fn single_eq(condition: &Condition) -> Option<&crate::condition::EqCondition> {
     match condition {
         Condition::Eq(eq) => Some(eq),
-        Condition::And(list) if list.len() == 1 => single_eq(&list[0]),
+        Condition::And(list) | Condition::Or(list) if list.len() == 1 => single_eq(&list[0]),
         _ => None,
     }
 }
@@ -82,23 +129,59 @@ impl StageRules {
             }
             indexes.push(index);
         }
+        // Glob rules of one field, grouped the same way.
+        let mut glob_groups: Vec<(FieldPath, Vec<u32>)> = Vec::new();
+        for &pos in &positions {
+            if indexed[pos as usize] {
+                continue;
+            }
+            if let Some((field, _)) = single_indexable_glob(&rules[pos as usize].condition) {
+                match glob_groups.iter_mut().find(|(f, _)| f == field) {
+                    Some(group) => group.1.push(pos),
+                    None => glob_groups.push((field.clone(), vec![pos])),
+                }
+            }
+        }
+        let mut glob_indexes = Vec::new();
+        for (field, members) in glob_groups {
+            if members.len() < MIN_INDEXED_RULES {
+                continue;
+            }
+            let mut literals = Vec::new();
+            let mut rule_of_literal = Vec::new();
+            for &pos in &members {
+                let (_, globs) = single_indexable_glob(&rules[pos as usize].condition).expect("grouped");
+                for glob in globs.globs() {
+                    literals.push(glob.required_literal().expect("indexable").to_owned());
+                    rule_of_literal.push(pos);
+                }
+            }
+            let Ok(automaton) = aho_corasick::AhoCorasick::new(&literals) else { continue };
+            for &pos in &members {
+                indexed[pos as usize] = true;
+            }
+            glob_indexes.push(GlobIndex { field, literals: automaton, rule_of_literal, all_rules: members });
+        }
         let scanned = positions.into_iter().filter(|&p| !indexed[p as usize]).collect();
-        StageRules { scanned, indexes }
+        StageRules { scanned, indexes, glob_indexes }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.scanned.is_empty() && self.indexes.is_empty()
+        self.scanned.is_empty() && self.indexes.is_empty() && self.glob_indexes.is_empty()
     }
 
     /// The positions of the rules that may match `instance`, in config order. Rules whose
     /// indexed value differs are left out: they cannot match.
     pub fn candidates<'s>(&'s self, instance: &dyn Getter, scratch: &'s mut Vec<u32>) -> &'s [u32] {
-        if self.indexes.is_empty() {
+        if self.indexes.is_empty() && self.glob_indexes.is_empty() {
             return &self.scanned;
         }
         scratch.clear();
         scratch.extend_from_slice(&self.scanned);
         for index in &self.indexes {
+            index.push_candidates(instance, scratch);
+        }
+        for index in &self.glob_indexes {
             index.push_candidates(instance, scratch);
         }
         scratch.sort_unstable();
@@ -111,6 +194,9 @@ impl StageRules {
         let mut all = self.scanned.clone();
         for index in &self.indexes {
             all.extend(index.exact.values().flatten().chain(index.folded.values().flatten()));
+        }
+        for index in &self.glob_indexes {
+            all.extend_from_slice(&index.all_rules);
         }
         all.sort_unstable();
         all.dedup();
@@ -184,5 +270,58 @@ impl CompiledConfig {
             .filter(|r| matches!(r.value, crate::config::SamplingValue::Reservoir(_)))
             .map(|r| r.id)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::evaluation::{Evaluator, Stage};
+    use crate::instance::Instance;
+
+    /// Evaluates the trace stage with and without indexes: both must match the same rules.
+    fn matched(config: &CompiledConfig, instance: &Instance) -> (Vec<u32>, Vec<u32>) {
+        let now = chrono::Utc::now();
+        let rules = config.rules();
+        let mut scratch = Vec::new();
+        let mut ids = Vec::new();
+        let mut evaluator = Evaluator::new(now, &mut ids);
+        let positions = config.stage(Stage::Trace).candidates(instance, &mut scratch).to_vec();
+        evaluator.match_rules(Stage::Trace, positions.iter().map(|&p| &rules[p as usize]), instance, 0);
+        let indexed = evaluator.matched_ids().to_vec();
+        let mut ids = Vec::new();
+        let mut evaluator = Evaluator::new(now, &mut ids);
+        evaluator.match_rules(Stage::Trace, rules.iter(), instance, 0);
+        (indexed, evaluator.matched_ids().to_vec())
+    }
+
+    fn config_with(rules: Vec<serde_json::Value>) -> CompiledConfig {
+        CompiledConfig::new(SamplingConfig::parse(&json!({"version": 2, "rules": rules})).unwrap())
+    }
+
+    #[test]
+    fn indexed_rules_match_like_a_scan() {
+        let mut rules = Vec::new();
+        for i in 0..100 {
+            let ignore_case = i % 2 == 0;
+            rules.push(json!({"id": i, "type": "trace", "samplingValue": {"type": "factor", "value": 1.5},
+                "condition": {"op": "or", "inner": [{"op": "eq", "name": "trace.transaction", "value": [format!("/T{}", i % 30)], "options": {"ignoreCase": ignore_case}}]}}));
+            rules.push(json!({"id": 1000 + i, "type": "trace", "samplingValue": {"type": "factor", "value": 0.5},
+                "condition": {"op": "glob", "name": "trace.transaction", "value": [format!("*/t{}*", i % 40), format!("/api/v{i}/*")]}}));
+        }
+        rules.push(json!({"id": 5000, "type": "trace", "samplingValue": {"type": "factor", "value": 2.0},
+            "condition": {"op": "glob", "name": "trace.environment", "value": ["*"]}}));
+        rules.push(json!({"id": 9999, "type": "trace", "samplingValue": {"type": "sampleRate", "value": 0.5},
+            "condition": {"op": "and", "inner": []}}));
+        let config = config_with(rules);
+        assert_eq!(config.stage(Stage::Trace).indexes.len(), 2, "case-sensitive and case-insensitive eq groups");
+        assert_eq!(config.stage(Stage::Trace).glob_indexes.len(), 1);
+        for name in ["/T3", "/t3", "/T29", "/api/v7/x", "/x/t12/y", "/none", "/API/V99/Z/T1", "/tä1"] {
+            let instance = Instance::from_json(&json!({"trace.transaction": name, "trace.environment": "prod"})).unwrap();
+            let (indexed, scanned) = matched(&config, &instance);
+            assert_eq!(indexed, scanned, "{name}");
+        }
     }
 }

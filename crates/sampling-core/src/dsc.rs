@@ -77,10 +77,10 @@ fn optional_string<'a>(v: RawValue<'a>, field: &'static str) -> Result<Option<Co
 
 /// Parses a 32-hex-digit project key.
 pub fn parse_project_key(text: &str) -> Option<u128> {
-    if text.len() != 32 || !text.bytes().all(|c| c.is_ascii_hexdigit()) {
+    if text.len() != 32 {
         return None;
     }
-    u128::from_str_radix(text, 16).ok()
+    text.bytes().try_fold(0u128, |acc, c| Some(acc << 4 | u128::from(crate::value::hex_digit(c)?)))
 }
 
 impl<'a> Dsc<'a> {
@@ -165,34 +165,31 @@ impl<'a> Dsc<'a> {
     ) -> Result<(), DscError> {
         // Keys are matched as written; an escaped key is decoded first (rare).
         let decoded;
-        let name: &str = if key.has_escape() {
+        let name: &[u8] = if key.has_escape() {
             decoded = key.decode().ok_or(DscError { field: "", reason: "invalid key" })?;
-            &decoded
+            decoded.as_bytes()
         } else {
-            match std::str::from_utf8(key.raw()) {
-                Ok(k) => k,
-                Err(_) => return fail("", "invalid key"),
-            }
+            key.raw()
         };
         match name {
-            "trace_id" => {
+            b"trace_id" => {
                 let text = v.as_str().ok_or(DscError { field: "trace_id", reason: "expected a string" })?;
                 *trace_id = Some(parse_uuid(&text).ok_or(DscError { field: "trace_id", reason: "not a UUID" })?);
             }
-            "public_key" => {
+            b"public_key" => {
                 let text = v.as_str().ok_or(DscError { field: "public_key", reason: "expected a string" })?;
                 *public_key =
                     Some(parse_project_key(&text).ok_or(DscError { field: "public_key", reason: "not a 32-digit hex key" })?);
             }
-            "release" => self.release = optional_string(v, "release")?,
-            "environment" => self.environment = optional_string(v, "environment")?,
-            "transaction" | "segment_name" => {
+            b"release" => self.release = optional_string(v, "release")?,
+            b"environment" => self.environment = optional_string(v, "environment")?,
+            b"transaction" | b"segment_name" => {
                 if let Some(t) = optional_string(v, "transaction")? {
                     self.transaction = Some(t);
                 }
             }
-            "sample_rate" => self.sample_rate = parse_sample_rate(v)?,
-            "sampled" => {
+            b"sample_rate" => self.sample_rate = parse_sample_rate(v)?,
+            b"sampled" => {
                 self.sampled = match v.as_bool() {
                     Some(b) => Some(b),
                     None if v.is_null() => None,
@@ -204,12 +201,12 @@ impl<'a> Dsc<'a> {
                     },
                 }
             }
-            "user_id" => *flat_user_id = Some(v.as_str().ok_or(DscError { field: "user_id", reason: "expected a string" })?),
-            "user_segment" => {
+            b"user_id" => *flat_user_id = Some(v.as_str().ok_or(DscError { field: "user_id", reason: "expected a string" })?),
+            b"user_segment" => {
                 *flat_user_segment =
                     Some(v.as_str().ok_or(DscError { field: "user_segment", reason: "expected a string" })?)
             }
-            "user" => {
+            b"user" => {
                 if !v.is_null() {
                     if !v.is_object() {
                         return fail("user", "expected an object");
@@ -217,7 +214,7 @@ impl<'a> Dsc<'a> {
                     *nested_user = Some(v);
                 }
             }
-            "replay_id" => {
+            b"replay_id" => {
                 if !v.is_null() {
                     let text = v.as_str().ok_or(DscError { field: "replay_id", reason: "expected a string" })?;
                     let id = parse_uuid(&text).ok_or(DscError { field: "replay_id", reason: "not a UUID" })?;

@@ -118,6 +118,12 @@ impl Glob {
         })
     }
 
+    /// A lowercase ASCII literal that every haystack this pattern matches contains (once
+    /// lowercased), if the pattern has one: indexes use it to skip patterns that cannot match.
+    pub fn required_literal(&self) -> Option<&str> {
+        self.required.as_deref()
+    }
+
     /// The source text of the pattern.
     pub fn pattern(&self) -> &str {
         &self.pattern

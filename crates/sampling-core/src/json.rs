@@ -40,6 +40,19 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Marks (high bit of each byte) the bytes of `word` that are `"`, `\\` or below 0x20.
+#[inline]
+fn swar_special(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let quote = has_zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(word ^ (ONES * u64::from(b'\\')));
+    // Bytes below 0x20: subtracting 0x20 borrows into the high bit (for bytes < 0x80).
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quote | backslash | control
+}
+
 /// Skips a string starting at the opening quote; returns the offset after the closing quote.
 fn skip_string(b: &[u8], i: usize) -> Result<usize> {
     if b.get(i) != Some(&b'"') {
@@ -47,25 +60,23 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize> {
     }
     let mut i = i + 1;
     loop {
-        // Most strings are short: a plain loop beats setting up a vectorised search.
-        let limit = (i + 32).min(b.len());
-        let mut found = None;
-        while i < limit {
-            let c = b[i];
-            if c == b'"' || c == b'\\' || c < 0x20 {
-                found = Some(i);
+        // Eight bytes at a time: stop at a quote, a backslash or a control character.
+        while i + 8 <= b.len() {
+            let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+            let special = swar_special(word);
+            if special != 0 {
+                i += (special.trailing_zeros() / 8) as usize;
                 break;
             }
+            i += 8;
+        }
+        while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
             i += 1;
         }
-        let at = match found {
-            Some(at) => at,
-            None if i >= b.len() => return err(b.len(), "unterminated string"),
-            None => match memchr::memchr3(b'"', b'\\', b'\n', &b[i..]) {
-                None => return err(b.len(), "unterminated string"),
-                Some(pos) => i + pos,
-            },
-        };
+        if i >= b.len() {
+            return err(b.len(), "unterminated string");
+        }
+        let at = i;
         i = at;
         match b[i] {
             b'"' => return Ok(i + 1),
@@ -282,26 +293,24 @@ pub fn skip_value_fast(b: &[u8], i: usize) -> Result<usize> {
 fn skip_string_fast(b: &[u8], i: usize) -> Result<usize> {
     let mut i = i + 1;
     loop {
-        let limit = (i + 32).min(b.len());
-        while i < limit {
-            match b[i] {
-                b'"' => return Ok(i + 1),
-                b'\\' => i += 2,
-                _ => i += 1,
+        while i + 8 <= b.len() {
+            let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+            let special = swar_special(word);
+            if special != 0 {
+                i += (special.trailing_zeros() / 8) as usize;
+                break;
             }
+            i += 8;
         }
-        if i >= b.len() {
-            return err(b.len(), "unterminated string");
+        while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
+            i += 1;
         }
-        match memchr::memchr2(b'"', b'\\', &b[i..]) {
+        match b.get(i) {
             None => return err(b.len(), "unterminated string"),
-            Some(pos) => {
-                i += pos;
-                if b[i] == b'"' {
-                    return Ok(i + 1);
-                }
-                i += 2;
-            }
+            Some(b'"') => return Ok(i + 1),
+            Some(b'\\') => i += 2,
+            // Control characters are not ours to check here.
+            Some(_) => i += 1,
         }
     }
 }
@@ -647,6 +656,20 @@ mod tests {
         assert_eq!(keys, ["a", "b"]);
         assert!(for_each_entry(br#"{"a": 1 "b": 2}"#, |_, _| {}).is_err());
         assert!(for_each_entry(br#"{"a": [1}"#, |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn swar_finds_the_first_special_byte() {
+        for (text, at) in [(&b"abcdefgh"[..], None), (b"abc\"efgh", Some(3)), (b"a\\bcdefg", Some(1)), (b"abcdefg\n", Some(7)), (b"\xffbcdefgh", None)] {
+            let word = u64::from_le_bytes(text.try_into().unwrap());
+            let special = swar_special(word);
+            assert_eq!((special != 0).then(|| special.trailing_zeros() / 8), at, "{text:?}");
+        }
+        // Strings with escapes and long runs still skip exactly.
+        let doc = br#""0123456789abcdef0123456789\"abc\\def0123456789" tail"#;
+        assert_eq!(skip_string(doc, 0).unwrap(), doc.len() - 5);
+        assert_eq!(skip_string_fast(doc, 0).unwrap(), doc.len() - 5);
+        assert!(skip_string(b"\"abc\x01def\"", 0).is_err());
     }
 
     #[test]
