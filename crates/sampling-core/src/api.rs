@@ -1,7 +1,10 @@
 //! JSON-in, JSON-out entry points for everything off the hot path: evaluate one item from plain
 //! inputs, match one condition, parse and report a config, show the evaluation order.
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use chrono::{DateTime, TimeZone, Utc};
+use rustc_hash::FxHashMap;
 use serde_json::{json, Map, Value};
 
 use crate::compiled::CompiledConfig;
@@ -56,15 +59,34 @@ pub fn parse_now(value: Option<&Value>) -> Result<DateTime<Utc>, RequestError> {
 enum RequestConfig {
     Absent,
     Rejected(ConfigError),
-    Compiled(Box<CompiledConfig>),
+    Compiled(Arc<CompiledConfig>),
+}
+
+/// Recently compiled request configs by their JSON text: callers of the convenient API tend to
+/// evaluate many items against the same few configs, and compiling costs far more than looking up.
+fn compiled_for(value: &Value) -> Result<Arc<CompiledConfig>, ConfigError> {
+    static CACHE: OnceLock<Mutex<FxHashMap<String, Arc<CompiledConfig>>>> = OnceLock::new();
+    const CAPACITY: usize = 64;
+    let text = value.to_string();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&text) {
+        return Ok(found.clone());
+    }
+    let compiled = Arc::new(CompiledConfig::new(crate::config::SamplingConfig::parse(value)?));
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= CAPACITY {
+        cache.clear();
+    }
+    cache.insert(text, compiled.clone());
+    Ok(compiled)
 }
 
 impl RequestConfig {
     fn read(value: Option<&Value>) -> Self {
         match value {
             None | Some(Value::Null) => RequestConfig::Absent,
-            Some(v) => match crate::config::SamplingConfig::parse(v) {
-                Ok(c) => RequestConfig::Compiled(Box::new(CompiledConfig::new(c))),
+            Some(v) => match compiled_for(v) {
+                Ok(c) => RequestConfig::Compiled(c),
                 Err(e) => RequestConfig::Rejected(e),
             },
         }

@@ -73,7 +73,7 @@ pub struct StageRules {
 }
 
 /// The single glob a rule's condition consists of, when every pattern has a required literal.
-fn single_indexable_glob(condition: &Condition) -> Option<(&FieldPath, &crate::glob::GlobList)> {
+fn single_indexable_glob(condition: &Condition) -> Option<(&FieldPath, &std::sync::Arc<crate::glob::GlobList>)> {
     match condition {
         Condition::Glob { field, globs }
             if !globs.is_empty() && globs.globs().iter().all(|g| g.required_literal().is_some()) =>

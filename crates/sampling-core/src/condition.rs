@@ -3,6 +3,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde_json::Value;
@@ -10,6 +11,23 @@ use unicase::UniCase;
 
 use crate::glob::GlobList;
 use crate::value::{hex_matches, FieldPath, Getter, Val};
+
+/// Compiled glob lists by pattern list, shared by every config that uses the same list (the
+/// health-check and environment lists of generated configs are the same for every project).
+fn shared_glob_list(patterns: &[&str]) -> Arc<GlobList> {
+    static LISTS: OnceLock<Mutex<FxHashMap<Box<[Box<str>]>, Weak<GlobList>>>> = OnceLock::new();
+    let key: Box<[Box<str>]> = patterns.iter().map(|p| Box::<str>::from(*p)).collect();
+    let mut lists = LISTS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(list) = lists.get(&key).and_then(Weak::upgrade) {
+        return list;
+    }
+    if lists.len() >= 1024 {
+        lists.retain(|_, list| list.strong_count() > 0);
+    }
+    let list = Arc::new(GlobList::new(patterns.iter().copied()));
+    lists.insert(key, Arc::downgrade(&list));
+    list
+}
 
 /// Why a condition was rejected, relative to the condition's own JSON path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +125,8 @@ impl StringSet {
 #[derive(Debug, Clone)]
 pub enum Condition {
     Eq(EqCondition),
-    Glob { field: FieldPath, globs: GlobList },
+    /// Shared between configs: the same pattern lists recur in every generated config.
+    Glob { field: FieldPath, globs: Arc<GlobList> },
     Cmp { field: FieldPath, op: CmpOp, value: CmpValue },
     Cidr { field: FieldPath, networks: Vec<IpNetwork> },
     And(Vec<Condition>),
@@ -253,7 +272,7 @@ impl Condition {
                         _ => return Err(ConditionError::new(&format!("{path}.value[{i}]"), "a glob pattern must be a string")),
                     }
                 }
-                Condition::Glob { field, globs: GlobList::new(patterns) }
+                Condition::Glob { field, globs: shared_glob_list(&patterns) }
             }
             "gt" | "gte" | "lt" | "lte" => {
                 let field = FieldPath::new(field_name(obj, path)?);

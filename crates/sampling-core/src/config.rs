@@ -131,8 +131,9 @@ pub struct SamplingRule {
     pub value: SamplingValue,
     pub time_range: TimeRange,
     pub decaying_fn: DecayingFn,
-    /// The condition as written, for serialising the config back.
-    pub condition_json: Value,
+    /// The condition as written (JSON text: far smaller than a value tree), for serialising
+    /// the config back.
+    pub condition_json: Box<str>,
 }
 
 impl SamplingRule {
@@ -166,7 +167,7 @@ impl SamplingRule {
 
     pub fn to_json(&self) -> Value {
         let mut rule = Map::new();
-        rule.insert("condition".into(), self.condition_json.clone());
+        rule.insert("condition".into(), serde_json::from_str(&self.condition_json).unwrap_or(Value::Null));
         rule.insert("samplingValue".into(), self.value.to_json());
         rule.insert("type".into(), Value::String(self.rule_type_text().into()));
         rule.insert("id".into(), self.id.into());
@@ -325,7 +326,7 @@ impl SamplingRule {
             },
             Some(_) => return Err(error(join("decayingFn"), "must be an object".into())),
         };
-        Ok(SamplingRule { id, rule_type, condition, value, time_range, decaying_fn, condition_json: condition_json.clone() })
+        Ok(SamplingRule { id, rule_type, condition, value, time_range, decaying_fn, condition_json: condition_json.to_string().into_boxed_str() })
     }
 }
 

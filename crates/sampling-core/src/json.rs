@@ -229,6 +229,54 @@ fn skip_key(b: &[u8], i: usize) -> Result<usize> {
     Ok(skip_ws(b, i + 1))
 }
 
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    //! Byte classification of 64-byte blocks with SSE2 (part of the x86_64 baseline).
+
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+
+    pub struct Masks {
+        pub quote: u64,
+        pub backslash: u64,
+        pub bracket: u64,
+    }
+
+    #[inline]
+    pub fn classify(block: &[u8; 64]) -> Masks {
+        let mut masks = Masks { quote: 0, backslash: 0, bracket: 0 };
+        // Safety: SSE2 is always available on x86_64; loads are unaligned and in bounds.
+        unsafe {
+            let quote = _mm_set1_epi8(b'"' as i8);
+            let backslash = _mm_set1_epi8(b'\\' as i8);
+            let brackets = [b'{', b'}', b'[', b']'].map(|c| _mm_set1_epi8(c as i8));
+            for lane in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(lane * 16) as *const __m128i);
+                let bits = |m| u64::from(_mm_movemask_epi8(m) as u16) << (lane * 16);
+                masks.quote |= bits(_mm_cmpeq_epi8(v, quote));
+                masks.backslash |= bits(_mm_cmpeq_epi8(v, backslash));
+                let any = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, brackets[0]), _mm_cmpeq_epi8(v, brackets[1])),
+                    _mm_or_si128(_mm_cmpeq_epi8(v, brackets[2]), _mm_cmpeq_epi8(v, brackets[3])),
+                );
+                masks.bracket |= bits(any);
+            }
+        }
+        masks
+    }
+
+    /// Bit i is the parity of the set bits at positions 0..=i.
+    #[inline]
+    pub fn prefix_xor(mut m: u64) -> u64 {
+        m ^= m << 1;
+        m ^= m << 2;
+        m ^= m << 4;
+        m ^= m << 8;
+        m ^= m << 16;
+        m ^= m << 32;
+        m
+    }
+}
+
 /// Bytes that matter when skipping a container without validating it.
 const STRUCTURAL: [bool; 256] = {
     let mut table = [false; 256];
@@ -250,10 +298,60 @@ pub fn skip_value_fast(b: &[u8], i: usize) -> Result<usize> {
         Some(b'"') => return skip_string(b, i),
         _ => return skip_value(b, i),
     }
+    skip_container(b, i)
+}
+
+/// Skips the container opening at `i` (a `{` or `[`): 64 bytes at a time where the block has
+/// no backslash, byte by byte otherwise.
+fn skip_container(b: &[u8], i: usize) -> Result<usize> {
     let mut depth: u32 = 0;
     let mut i = i;
     // A closing bracket must match its opener; track the kinds in a bit stack.
     let mut stack: u128 = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut in_string = false;
+        while i + 64 <= b.len() {
+            let block: &[u8; 64] = b[i..i + 64].try_into().expect("64 bytes");
+            let masks = simd::classify(block);
+            if masks.backslash != 0 {
+                break;
+            }
+            // Bytes inside strings: between an opening quote (included) and its closing quote.
+            let mut inside = simd::prefix_xor(masks.quote);
+            if in_string {
+                inside = !inside;
+            }
+            in_string = (inside >> 63) & 1 == 1;
+            let mut structural = masks.bracket & !inside;
+            while structural != 0 {
+                let at = i + structural.trailing_zeros() as usize;
+                structural &= structural - 1;
+                let c = b[at];
+                if c == b'{' || c == b'[' {
+                    if depth >= MAX_DEPTH {
+                        return err(at, "nesting too deep");
+                    }
+                    stack = (stack << 1) | u128::from(c == b'{');
+                    depth += 1;
+                } else {
+                    if depth == 0 || (stack & 1 == 1) != (c == b'}') {
+                        return err(at, "mismatched bracket");
+                    }
+                    stack >>= 1;
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(at + 1);
+                    }
+                }
+            }
+            i += 64;
+        }
+        if in_string {
+            // Resume the byte loop inside the string that crosses the block boundary.
+            i = skip_string_fast_from(b, i)?;
+        }
+    }
     while i < b.len() {
         let c = b[i];
         if !STRUCTURAL[c as usize] {
@@ -291,7 +389,12 @@ pub fn skip_value_fast(b: &[u8], i: usize) -> Result<usize> {
 
 /// Jumps over a string without checking its escapes.
 fn skip_string_fast(b: &[u8], i: usize) -> Result<usize> {
-    let mut i = i + 1;
+    skip_string_fast_from(b, i + 1)
+}
+
+/// Jumps to just after the closing quote of a string whose content starts at `i`.
+fn skip_string_fast_from(b: &[u8], i: usize) -> Result<usize> {
+    let mut i = i;
     loop {
         while i + 8 <= b.len() {
             let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
@@ -647,6 +750,24 @@ mod tests {
         assert_eq!(skip_value_fast(doc, 0).unwrap(), doc.len() - 5);
         assert!(skip_value_fast(b"[}", 0).is_err());
         assert!(skip_value_fast(b"[\"abc", 0).is_err());
+    }
+
+    #[test]
+    fn block_skipping_agrees_with_the_byte_loop() {
+        // Long containers cross 64-byte blocks, with strings spanning block boundaries,
+        // brackets inside strings, and an escaped quote forcing the byte loop.
+        let item = r#"{"description":"SELECT [a] FROM {b} WHERE x = '}]'","n":[1,2,{"k":"v"}]}"#;
+        let doc = format!("[{}] tail", vec![item; 20].join(","));
+        let end = doc.len() - 5;
+        assert_eq!(skip_value_fast(doc.as_bytes(), 0).unwrap(), end);
+        assert_eq!(skip_value(doc.as_bytes(), 0).unwrap(), end);
+        let escaped = doc.replacen("WHERE", r#"W\"ERE"#, 7);
+        assert_eq!(skip_value_fast(escaped.as_bytes(), 0).unwrap(), escaped.len() - 5);
+        let broken = format!("[{}}}", vec![item; 20].join(","));
+        assert!(skip_value_fast(broken.as_bytes(), 0).is_err());
+        for cut in (1..doc.len() - 6).step_by(7) {
+            assert!(skip_value_fast(&doc.as_bytes()[..cut], 0).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]
