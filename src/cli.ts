@@ -4,6 +4,9 @@
 import { readFileSync } from 'node:fs';
 
 import { explain, type EvaluateInput } from './engine/evaluate';
+import { parseServeArgs, SERVE_USAGE } from './server/args';
+import { ServerOptionsError } from './server/errors';
+import { runServer } from './server/run';
 
 const USAGE = `usage: dynamic-sampling <command>
 
@@ -12,7 +15,10 @@ commands:
                    itemType?, rootProjectKnown?} from FILE (or standard input) and print one
                    JSON result per input: the decision, the rate, and which rules matched in
                    which stage with which factors
-`;
+  serve [OPTIONS]  run the ingestion server: Sentry SDKs send envelopes to
+                   POST /api/<projectId>/envelope/, kept envelopes go to the sink
+
+serve ${SERVE_USAGE}`;
 
 /** Splits input into documents: one JSON value, or one per non-empty line. */
 export function readInputs(text: string): { line: number; value?: unknown; error?: string }[] {
@@ -53,11 +59,29 @@ function runExplain(file: string | undefined): number {
   return status;
 }
 
+async function runServe(argv: string[]): Promise<number> {
+  try {
+    const args = parseServeArgs(argv);
+    if (args.help) {
+      process.stdout.write(`usage: dynamic-sampling serve [OPTIONS]\n\n${SERVE_USAGE}`);
+      return 0;
+    }
+    await runServer(args);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ServerOptionsError)) throw error;
+    process.stderr.write(`dynamic-sampling serve: ${error.message}\n\nusage: dynamic-sampling serve [OPTIONS]\n\n${SERVE_USAGE}`);
+    return 2;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'explain':
       return runExplain(rest[0] === '-' ? undefined : rest[0]);
+    case 'serve':
+      return runServe(rest);
     case undefined:
     case '-h':
     case '--help':

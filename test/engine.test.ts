@@ -12,6 +12,7 @@ import { TrafficGenerator } from '../src/demo/traffic';
 import { DROP, EnvelopeBatch, KEEP, NO_MATCH, OUT, SamplingEngine } from '../src/engine/engine';
 import { EnvelopeError, SamplingConfigError, SamplingRequestError } from '../src/engine/errors';
 import { evaluate } from '../src/engine/evaluate';
+import type { SamplingConfigJson } from '../src/engine/types';
 import { engineWith, FOREIGN_KEY, KEY, MIXED_CONFIG, NOW, OTHER_KEY } from './helpers/engine';
 
 const CODES = ['keep', 'drop', 'noMatch'];
@@ -80,7 +81,7 @@ describe('project store', () => {
 
   it('treats a root project of another organisation as unknown', () => {
     const engine = engineWith({ version: 2, rules: [{ id: 7, type: 'project', condition: { op: 'and', inner: [] }, samplingValue: { type: 'factor', value: 1 } }] });
-    const rootConfig = { version: 2, rules: [{ id: 8, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 0 } }] };
+    const rootConfig: SamplingConfigJson = { version: 2, rules: [{ id: 8, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 0 } }] };
     engine.putProject(FOREIGN_KEY, { projectId: 2, organizationId: 99 }, rootConfig);
     engine.putProject(OTHER_KEY, { projectId: 3, organizationId: 1 }, rootConfig);
     const base = traffic(1)[0];
@@ -197,7 +198,7 @@ describe('malformed envelopes', () => {
 });
 
 describe('properties', () => {
-  const rateConfig = (rate: number) => ({ version: 2, rules: [{ id: 1, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: rate } }] });
+  const rateConfig = (rate: number): SamplingConfigJson => ({ version: 2, rules: [{ id: 1, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: rate } }] });
   const traceId = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex'));
   const dsc = (id: string) => ({ trace_id: id, public_key: KEY });
 

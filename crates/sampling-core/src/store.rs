@@ -198,6 +198,8 @@ impl Store {
         now: DateTime<Utc>,
         scratch: &mut Scratch,
     ) -> Result<EnvelopeDecision, EnvelopeError> {
+        // Results never carry the ids of an earlier decision.
+        scratch.matched_ids.clear();
         let envelope = Envelope::parse(bytes)?;
         let mut transaction = None;
         let mut span_count = 0u32;

@@ -1,0 +1,130 @@
+// `npm run load`: autocannon against the ingestion server with realistic envelopes; prints requests/s, latency and memory.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import autocannon from 'autocannon';
+
+import { loadCorpus, type LoadRequest } from './load-corpus';
+
+export interface LoadOptions {
+  url: string;
+  /** Seconds. */
+  duration: number;
+  connections: number;
+  corpus?: LoadRequest[];
+}
+
+/** Runs autocannon with the corpus, one envelope per request in turn. */
+export function runLoad(options: LoadOptions): Promise<autocannon.Result> {
+  const corpus = options.corpus ?? loadCorpus();
+  let next = 0;
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: options.url,
+        connections: options.connections,
+        duration: options.duration,
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (request) => {
+              const r = corpus[next++ % corpus.length];
+              return { ...request, method: 'POST', path: r.path, headers: r.headers, body: r.body };
+            },
+          },
+        ],
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the server did not become healthy within 20 s');
+}
+
+async function serverMemory(url: string): Promise<number | null> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
+
+async function main(): Promise<void> {
+  const duration = Number(flag('duration', '10'));
+  const connections = Number(flag('connections', '32'));
+  const workers = flag('workers', '1');
+  let url = process.env.DS_URL ?? flag('url', '');
+  let child: ChildProcess | null = null;
+  if (url === '') {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), 'ds-load-'));
+    url = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, [path.join(__dirname, '..', 'main.js'), '--port', String(port), '--summary-interval', '0', '--workers', workers, '--sink', `file:${path.join(dir, 'kept.jsonl')}`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+    });
+    await waitHealthy(url, child);
+    process.stdout.write(`server: ${url} (${workers} worker${workers === '1' ? '' : 's'}), sink ${dir}/kept.jsonl\n`);
+  }
+  try {
+    const corpus = loadCorpus();
+    const bytes = corpus.reduce((n, r) => n + r.body.length, 0);
+    process.stdout.write(`corpus: ${corpus.length} envelopes, ${(bytes / corpus.length / 1024).toFixed(1)} KiB average; warming up 2 s\n`);
+    await runLoad({ url, duration: 2, connections, corpus });
+    const rssBefore = await serverMemory(url);
+    const result = await runLoad({ url, duration, connections, corpus });
+    const rssAfter = await serverMemory(url);
+    const stats = (await (await fetch(`${url}/stats`)).json()) as { projects: Record<string, { envelopes: number; kept: number; dropped: number; errors: number }> };
+    const mib = (n: number | null) => (n === null ? '?' : `${(n / 1048576).toFixed(0)} MiB`);
+    process.stdout.write(
+      [
+        `duration ${result.duration.toFixed(1)} s, ${connections} connections`,
+        `requests/s: average ${result.requests.average.toFixed(0)}, p50 ${result.requests.p50}, min ${result.requests.min}`,
+        `latency ms: p50 ${result.latency.p50}, p90 ${result.latency.p90}, p99 ${result.latency.p99}, max ${result.latency.max}`,
+        `responses: 2xx ${result['2xx']}, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
+        `server rss: ${mib(rssBefore)} before, ${mib(rssAfter)} after`,
+        ...Object.entries(stats.projects).map(([id, p]) => `project ${id}: ${p.envelopes} envelopes, kept ${p.kept}, dropped ${p.dropped}, errors ${p.errors}`),
+      ].join('\n') + '\n',
+    );
+    if (result.errors > 0 || result.non2xx > 0) process.exitCode = 1;
+  } finally {
+    child?.kill('SIGTERM');
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: Error) => {
+    process.stderr.write(`load: ${error.message}\n`);
+    process.exitCode = 1;
+  });
+}

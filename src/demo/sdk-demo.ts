@@ -1,0 +1,177 @@
+// `npm run demo`: sends traces and errors with the real @sentry/node SDK to the server for a while, then prints what was kept and dropped per rule.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+import * as Sentry from '@sentry/node';
+
+import { DEMO_CUSTOM_RULE, DEMO_PROJECTS } from './projects';
+import { SeededRandom } from './random';
+import { describeRule } from './rule-names';
+
+interface StatsSnapshot {
+  projects: Record<string, { envelopes: number; kept: number; dropped: number; errors: number; rules: Record<string, { kept: number; dropped: number }> }>;
+}
+
+const PROJECTS_FILE = path.join(__dirname, '..', '..', 'examples', 'projects.json');
+const NAMES = ['/api/users/{id}', '/api/orders/{id}', '/api/search', '/api/products/{id}', DEMO_CUSTOM_RULE.transaction, '/health'];
+const NAME_WEIGHTS = [30, 20, 15, 20, 8, 7];
+const ENVIRONMENTS = ['production', 'production', 'production', 'staging', 'development'];
+const RELEASES = ['shop@1.1.0', 'shop@1.2.0'];
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function weighted(random: SeededRandom): string {
+  let roll = random.next() * NAME_WEIGHTS.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < NAMES.length; i++) {
+    roll -= NAME_WEIGHTS[i];
+    if (roll < 0) return NAMES[i];
+  }
+  return NAMES[0];
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/healthz`)).ok;
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The server to send to: the one `npm start` runs, or a child server started for the demo. */
+async function ensureServer(): Promise<{ url: string; child: ChildProcess | null }> {
+  const url = flag('url') ?? process.env.DS_URL ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
+  if (await healthy(url)) return { url, child: null };
+  const port = await freePort();
+  const own = `http://127.0.0.1:${port}`;
+  process.stdout.write(`no server at ${url}: starting one on ${own} for the demo (npm start runs one you can keep)\n`);
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'main.js'), '--port', String(port), '--summary-interval', '0'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+  });
+  const deadline = Date.now() + 20_000;
+  while (!(await healthy(own))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('the demo server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: own, child };
+}
+
+async function stats(url: string): Promise<StatsSnapshot> {
+  return (await (await fetch(`${url}/stats`)).json()) as StatsSnapshot;
+}
+
+type Rule = { type: string; id: number; samplingValue: { type: string; value?: number; limit?: number } };
+
+/** The sampling rules of each demo project, from the configs file the server loads. */
+function rulesByKey(): Map<string, Rule[]> {
+  const file = JSON.parse(readFileSync(PROJECTS_FILE, 'utf8')) as { configs: Record<string, { config?: { sampling?: { rules?: Rule[] } } } | null> };
+  return new Map(Object.entries(file.configs).map(([key, state]) => [key, state?.config?.sampling?.rules ?? []]));
+}
+
+function printReport(before: StatsSnapshot, after: StatsSnapshot, traces: number, errors: number, lifecycle: string): void {
+  const out: string[] = [`\nsent ${traces} traces and ${errors} errors with @sentry/node (${lifecycle} lifecycle)`];
+  const rules = rulesByKey();
+  for (const project of DEMO_PROJECTS) {
+    const now = after.projects[project.projectId];
+    if (!now) continue;
+    const then = before.projects[project.projectId];
+    const kept = now.kept - (then?.kept ?? 0);
+    const dropped = now.dropped - (then?.dropped ?? 0);
+    const errs = now.errors - (then?.errors ?? 0);
+    if (kept + dropped + errs === 0) continue;
+    out.push(`\n${project.slug} (project ${project.projectId}): kept ${kept}, dropped ${dropped} (effective rate ${(kept / Math.max(1, kept + dropped)).toFixed(2)}), errors ${errs} (never dropped)`);
+    out.push('  matched rule ids              kept  dropped');
+    for (const [chain, r] of Object.entries(now.rules)) {
+      const k = r.kept - (then?.rules[chain]?.kept ?? 0);
+      const d = r.dropped - (then?.rules[chain]?.dropped ?? 0);
+      if (k + d > 0) out.push(`  ${chain.padEnd(28)} ${String(k).padStart(6)} ${String(d).padStart(8)}`);
+    }
+  }
+  out.push('\nrule ids in the configs (id, type, value, bias); trace rules come from the project that started the trace:');
+  for (const project of DEMO_PROJECTS) {
+    out.push(`  ${project.slug}:`);
+    for (const rule of rules.get(project.publicKey) ?? []) out.push(`    ${describeRule(rule)}`);
+  }
+  out.push('\nper-rule outcomes are also at /metrics (dynamic_sampling_server_outcomes_total, reason="Sampled:<ids>")');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  const lifecycle = process.argv.includes('--static') ? 'static' : 'stream';
+  const maxTraces = Number(flag('traces') ?? 300);
+  const seconds = Number(flag('seconds') ?? 20);
+  const { url, child } = await ensureServer();
+  try {
+    const backend = DEMO_PROJECTS[0];
+    const frontend = DEMO_PROJECTS[1];
+    const { hostname, port } = new URL(url);
+    Sentry.init({
+      dsn: `http://${backend.publicKey}@${hostname}:${port}/${backend.projectId}`,
+      tracesSampleRate: 1,
+      traceLifecycle: lifecycle,
+      defaultIntegrations: false,
+      release: RELEASES[1],
+      environment: 'production',
+    });
+    const before = await stats(url);
+    const random = new SeededRandom(Date.now() & 0xffff);
+    const started = Date.now();
+    let traces = 0;
+    let errors = 0;
+    process.stdout.write(`sending up to ${maxTraces} traces for up to ${seconds} s to ${url} (DSN of ${backend.slug})\n`);
+    while (traces < maxTraces && Date.now() - started < seconds * 1000) {
+      const name = weighted(random);
+      const traceId = random.hex32();
+      // A third of the traces start in the frontend project (its trace rules apply), the rest here.
+      const root = random.next() < 0.33 ? frontend : backend;
+      const baggage = [
+        `sentry-trace_id=${traceId}`,
+        `sentry-public_key=${root.publicKey}`,
+        `sentry-release=${random.pick(RELEASES)}`,
+        `sentry-environment=${random.pick(ENVIRONMENTS)}`,
+        `sentry-transaction=${encodeURIComponent(name)}`,
+        'sentry-sample_rate=1',
+        'sentry-sampled=true',
+      ].join(',');
+      const withError = random.next() < 0.05;
+      await Sentry.continueTrace({ sentryTrace: `${traceId}-${random.hex16()}-1`, baggage }, () =>
+        Sentry.startSpan({ name, op: 'http.server', forceTransaction: true }, async () => {
+          for (let i = 0; i < 2 + random.int(4); i++) Sentry.startSpan({ name: `SELECT ${i}`, op: 'db.query' }, () => undefined);
+          if (withError) {
+            Sentry.captureException(new Error(`demo failure in ${name}`));
+            errors++;
+          }
+        }),
+      );
+      traces++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Sentry.flush(10_000);
+    await Sentry.close(5000);
+    printReport(before, await stats(url), traces, errors, lifecycle);
+  } finally {
+    child?.kill('SIGTERM');
+  }
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`demo: ${error.message}\n`);
+  process.exitCode = 1;
+});

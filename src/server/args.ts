@@ -1,0 +1,124 @@
+// Command-line flags and environment variables of `dynamic-sampling serve` and `npm start`.
+
+import { ServerOptionsError } from './errors';
+import { DEFAULTS } from './options';
+import { parseSinkSpec, type SinkSpec } from './sinks/create';
+import type { ConfigSourceOption } from './options';
+
+export interface ServeArgs {
+  host: string;
+  port: number;
+  configs: ConfigSourceOption | null;
+  redis?: string;
+  sink: SinkSpec;
+  maxBodySize: number;
+  workers: number;
+  /** ms; 0 turns the summary off. */
+  summaryInterval: number;
+  help: boolean;
+}
+
+export const SERVE_USAGE = `options (flag, environment variable, default):
+  --host HOST                HOST                  interface to listen on (127.0.0.1)
+  --port N                   PORT                  port (3000; 0 picks a free one)
+  --configs-file FILE        DS_CONFIGS_FILE       project configs from a JSON/YAML file
+                                                   ({configs: {publicKey: projectState}}), reloaded on change
+  --configs-upstream URL     DS_CONFIGS_UPSTREAM   or from Sentry / a Relay (project-config protocol)
+  --relay-id ID              DS_RELAY_ID           Relay credentials for the upstream (signed requests)
+  --relay-secret KEY         DS_RELAY_SECRET
+  --configs-token TOKEN      DS_CONFIGS_TOKEN      or a bearer token for the upstream
+  --redis URL                DS_REDIS, REDIS_URL   share configs and reservoir counters with other processes
+  --sink SPEC                DS_SINK               where kept envelopes go: file:PATH (JSON Lines), stdout,
+                                                   or http(s)://relay-or-sentry (file:./data/kept.jsonl)
+  --queue-size N             DS_QUEUE_SIZE         upstream sink: queued envelopes before 503 (10000)
+  --queue-bytes N            DS_QUEUE_BYTES        upstream sink: queued bytes before 503 (268435456)
+  --max-body BYTES           DS_MAX_BODY           body limit, compressed and decompressed (20971520)
+  --workers N                DS_WORKERS            worker processes sharing the port (1)
+  --summary-interval SEC     DS_SUMMARY_INTERVAL   console summary every SEC seconds (5; 0: off)
+  -h, --help
+`;
+
+const FLAGS: Record<string, string[]> = {
+  host: ['HOST'],
+  port: ['PORT'],
+  'configs-file': ['DS_CONFIGS_FILE'],
+  'configs-upstream': ['DS_CONFIGS_UPSTREAM'],
+  'relay-id': ['DS_RELAY_ID'],
+  'relay-secret': ['DS_RELAY_SECRET'],
+  'configs-token': ['DS_CONFIGS_TOKEN'],
+  redis: ['DS_REDIS', 'REDIS_URL'],
+  sink: ['DS_SINK'],
+  'queue-size': ['DS_QUEUE_SIZE'],
+  'queue-bytes': ['DS_QUEUE_BYTES'],
+  'max-body': ['DS_MAX_BODY'],
+  workers: ['DS_WORKERS'],
+  'summary-interval': ['DS_SUMMARY_INTERVAL'],
+};
+
+function integer(name: string, text: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new ServerOptionsError(`--${name} must be an integer >= ${min}, got "${text}"`);
+  return value;
+}
+
+/** Reads flags (`--name value` or `--name=value`), falling back to the environment, then to `defaults`. */
+export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, defaults: { configsFile?: string } = {}): ServeArgs {
+  const given = new Map<string, string>();
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '-h' || arg === '--help') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) throw new ServerOptionsError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (!(name in FLAGS)) throw new ServerOptionsError(`unknown option --${name}`);
+    let value: string | undefined = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ServerOptionsError(`--${name} needs a value`);
+    given.set(name, value);
+  }
+  const get = (name: string): string | undefined => {
+    if (given.has(name)) return given.get(name);
+    for (const variable of FLAGS[name]) {
+      const value = env[variable];
+      if (value !== undefined && value !== '') return value;
+    }
+    return undefined;
+  };
+
+  const file = get('configs-file') ?? undefined;
+  const upstream = get('configs-upstream');
+  if (file !== undefined && upstream !== undefined) throw new ServerOptionsError('give either --configs-file or --configs-upstream, not both');
+  let configs: ConfigSourceOption | null = null;
+  if (upstream !== undefined) {
+    configs = { upstream: { url: upstream, relayId: get('relay-id'), secretKey: get('relay-secret'), token: get('configs-token') } };
+  } else if (file !== undefined || defaults.configsFile !== undefined) {
+    configs = { file: file ?? defaults.configsFile! };
+  }
+
+  let sink = get('sink') === undefined ? DEFAULTS.sink : parseSinkSpec(get('sink')!);
+  if (sink.type === 'upstream') {
+    const size = get('queue-size');
+    const bytes = get('queue-bytes');
+    sink = { ...sink, ...(size ? { maxQueue: integer('queue-size', size, 1) } : {}), ...(bytes ? { maxQueueBytes: integer('queue-bytes', bytes, 1) } : {}) };
+  }
+  const port = get('port');
+  const maxBody = get('max-body');
+  const workers = get('workers');
+  const summary = get('summary-interval');
+  const portValue = port === undefined ? DEFAULTS.port : integer('port', port, 0);
+  if (portValue > 65535) throw new ServerOptionsError(`--port must be at most 65535, got ${portValue}`);
+  return {
+    host: get('host') ?? DEFAULTS.host,
+    port: portValue,
+    configs,
+    redis: get('redis'),
+    sink,
+    maxBodySize: maxBody === undefined ? DEFAULTS.maxBodySize : integer('max-body', maxBody, 1),
+    workers: workers === undefined ? 1 : integer('workers', workers, 1),
+    summaryInterval: summary === undefined ? DEFAULTS.summaryInterval : Math.round(Number(summary) * 1000),
+    help,
+  };
+}

@@ -1,0 +1,53 @@
+// Reads the engine's fast-path result into a plain record (what outcomes, stats and sinks report).
+
+import { DECISION_NAMES, DROP, ENVELOPE_KINDS, KEEP_REASONS, OUT, type EnvelopeKind, type KeepReason, type SamplingEngine } from '../engine/engine';
+import type { DecisionName } from '../engine/types';
+
+export interface Decision {
+  /** KEEP (0), DROP (1) or NO_MATCH (2). */
+  code: number;
+  decision: DecisionName;
+  kind: EnvelopeKind;
+  sampleRate: number | null;
+  randomValue: number | null;
+  keepReason: KeepReason;
+  /** For errors: the value for `contexts.trace.sampled` (null: do not tag). */
+  traceFullySampled: boolean | null;
+  matchedRuleIds: number[];
+  spanCount: number;
+  invalidDsc: boolean;
+}
+
+const nullable = (v: number): number | null => (Number.isNaN(v) ? null : v);
+
+/** The decision of the engine's last `sampleEnvelope` call that returned `code` (>= 0). */
+export function readDecision(engine: SamplingEngine, code: number): Decision {
+  const r = engine.result;
+  const kind = ENVELOPE_KINDS[r[OUT.kind]];
+  const keepReason = KEEP_REASONS[r[OUT.keepReason]];
+  // Rule ids belong to sampling decisions only (the engine leaves them as they were otherwise).
+  const evaluated = (kind === 'transaction' || kind === 'spans') && keepReason === 'none';
+  const matched = evaluated ? Math.min(r[OUT.matchedCount], engine.matchedRuleIds.length) : 0;
+  const tfs = r[OUT.traceFullySampled];
+  return {
+    code,
+    decision: DECISION_NAMES[code],
+    kind,
+    sampleRate: nullable(r[OUT.sampleRate]),
+    randomValue: nullable(r[OUT.randomValue]),
+    keepReason,
+    traceFullySampled: tfs === 0 ? null : tfs === 2,
+    matchedRuleIds: Array.from(engine.matchedRuleIds.subarray(0, matched)),
+    spanCount: r[OUT.spanCount],
+    invalidDsc: r[OUT.invalidDsc] === 1,
+  };
+}
+
+/** Relay's outcome reason for a sampling drop: `Sampled:<rule ids>`. */
+export function sampledReason(decision: Decision): string {
+  return `Sampled:${decision.matchedRuleIds.join(',')}`;
+}
+
+export function isDrop(decision: Decision): boolean {
+  return decision.code === DROP;
+}

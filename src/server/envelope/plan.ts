@@ -1,0 +1,66 @@
+// What is forwarded of an envelope after its decision: drops remove what Relay removes, errors get their tag, the rest is untouched.
+
+import type { Decision } from '../decision';
+import { assembleEnvelope, type EnvelopeItem } from './items';
+import { rewriteItem, tagTraceSampled } from './tag-errors';
+
+/** Items that hold (or become) an error event: never dropped by sampling; their attachments stay with them. */
+const ERROR_ITEM_TYPES = new Set(['event', 'security', 'raw_security', 'nel', 'unreal_report', 'user_report', 'feedback']);
+/** Removed with a dropped transaction (unless the envelope also carries an error, which owns the attachments). */
+const TRANSACTION_DEPENDENTS = new Set(['transaction', 'attachment', 'form_data']);
+/** Removed with a dropped span envelope. */
+const SPAN_ITEM_TYPES = new Set(['span', 'otel_span']);
+
+export interface ForwardPlan {
+  /** Bytes to forward (the received buffer itself when unchanged); null when nothing is left. */
+  forward: Buffer | null;
+  modified: boolean;
+  /** Per original item: removed by the sampling decision? */
+  removed: boolean[];
+  /** Error event items whose `contexts.trace.sampled` was written. */
+  tagged: number;
+}
+
+/** Whether item `item` goes when the envelope is dropped (spec §7.1/§7.2: profiles always stay). */
+export function removedByDrop(decision: Decision, item: EnvelopeItem, hasErrorItem: boolean): boolean {
+  if (decision.kind === 'transaction') {
+    if (item.type === 'attachment' || item.type === 'form_data') return !hasErrorItem;
+    return TRANSACTION_DEPENDENTS.has(item.type);
+  }
+  if (decision.kind === 'spans') return SPAN_ITEM_TYPES.has(item.type);
+  return false;
+}
+
+export function hasErrorItem(items: readonly EnvelopeItem[]): boolean {
+  return items.some((item) => ERROR_ITEM_TYPES.has(item.type));
+}
+
+/**
+ * Plans the forwarded envelope. `traceFullySampled` is the tag for `event` items (null: no tag).
+ * An envelope without changes is forwarded as the very buffer received.
+ */
+export function planForward(body: Buffer, headerEnd: number, items: readonly EnvelopeItem[], decision: Decision, traceFullySampled: boolean | null): ForwardPlan {
+  const dropped = decision.decision === 'drop';
+  const withError = hasErrorItem(items);
+  const removed = items.map((item) => dropped && removedByDrop(decision, item, withError));
+  const replaced = new Map<number, Buffer>();
+  if (traceFullySampled !== null) {
+    items.forEach((item, index) => {
+      if (item.type !== 'event' || removed[index]) return;
+      const payload = tagTraceSampled(body.subarray(item.payloadStart, item.payloadEnd), traceFullySampled);
+      if (payload !== null) replaced.set(index, rewriteItem(body, item, payload));
+    });
+  }
+  const anyRemoved = removed.some(Boolean);
+  if (!anyRemoved && replaced.size === 0) return { forward: body, modified: false, removed, tagged: 0 };
+  const kept = items
+    .map((item, index) => ({ item, index }))
+    .filter(({ index }) => !removed[index])
+    .map(({ item, index }) => ({ start: item.start, end: item.end, bytes: replaced.get(index) }));
+  return {
+    forward: kept.length === 0 ? null : assembleEnvelope(body, headerEnd, kept),
+    modified: true,
+    removed,
+    tagged: replaced.size,
+  };
+}

@@ -1,0 +1,78 @@
+// Authentication: the project key from X-Sentry-Auth, the query or the envelope's DSN, checked against the project's config.
+
+import type { IncomingHttpHeaders } from 'node:http';
+
+import type { ProjectConfigService } from '../../configs';
+import { AuthError } from '../errors';
+
+/** The `sentry_key` of an `X-Sentry-Auth` (or `Authorization: Sentry ...`) header value. */
+export function keyFromAuthHeader(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const text = value.trim().replace(/^sentry\s+/i, '');
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim().toLowerCase() === 'sentry_key') {
+      const key = part.slice(eq + 1).trim();
+      return key === '' ? null : key;
+    }
+  }
+  return null;
+}
+
+/** The key a request carries in its headers or query (before the envelope header is read). */
+export function keyFromRequest(headers: IncomingHttpHeaders, query: URLSearchParams): string | null {
+  const auth = headers['x-sentry-auth'];
+  const fromHeader = keyFromAuthHeader(Array.isArray(auth) ? auth[0] : auth);
+  if (fromHeader !== null) return fromHeader;
+  const authorization = headers.authorization;
+  if (authorization !== undefined && /^sentry\s/i.test(authorization)) {
+    const key = keyFromAuthHeader(authorization);
+    if (key !== null) return key;
+  }
+  const fromQuery = query.get('sentry_key');
+  return fromQuery === null || fromQuery === '' ? null : fromQuery;
+}
+
+/** The project a key was checked against; `verified` is false when its config could not be loaded (kept, not checked). */
+export interface AuthenticatedProject {
+  publicKey: string;
+  projectId: number;
+  organizationId: number | null;
+  verified: boolean;
+}
+
+const KEY_PATTERN = /^[0-9a-f]{32}$/;
+
+/** Checks keys against the project configs: unknown or disabled keys get 401, keys of another project 403. */
+export class ProjectAuthenticator {
+  constructor(
+    private readonly configs: ProjectConfigService,
+    /** How long a request may wait for a key's first config load, ms. */
+    private readonly waitMs: number,
+  ) {}
+
+  async authenticate(key: string | null, projectId: number): Promise<AuthenticatedProject> {
+    if (key === null) throw new AuthError(401, 'missing authorization information: no sentry_key in X-Sentry-Auth, the query or the envelope dsn');
+    const publicKey = key.toLowerCase();
+    if (!KEY_PATTERN.test(publicKey)) throw new AuthError(401, 'invalid project key: expected 32 hex digits');
+    let lookup = this.configs.get(publicKey);
+    if (lookup.state === 'pending') {
+      await this.configs.prefetch([publicKey], { timeout: this.waitMs });
+      lookup = this.configs.get(publicKey);
+    }
+    switch (lookup.state) {
+      case 'fresh':
+      case 'stale': {
+        const info = lookup.info!;
+        if (info.projectId !== projectId) throw new AuthError(403, `the project key does not belong to project ${projectId}`);
+        return { publicKey, projectId, organizationId: info.organizationId, verified: true };
+      }
+      case 'disabled':
+        throw new AuthError(401, 'unknown or disabled project key');
+      default:
+        // No config could be loaded (source failing or slow): keep the envelope rather than lose it.
+        return { publicKey, projectId, organizationId: null, verified: false };
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// Reservoir counters shared by a fleet through Redis: `INCR reservoir:<org>:<rule>` for each item a reservoir rule keeps.
+
+import Redis, { type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+
+import type { ReservoirRule } from './rules';
+
+/** How long an item waits for the first connection to Redis, ms. */
+const STARTUP_WAIT_MS = 2000;
+
+/** What the shared counter says about one item a reservoir rule kept locally. */
+export type ReservoirVerdict = 'within' | 'exhausted' | 'unavailable';
+
+/** Expiry of a counter: the rule's end + 60 s, or 24 h for open-ended rules (as Relay did). */
+export function counterExpiry(rule: ReservoirRule, nowMs: number): number {
+  const endMs = rule.endMs ?? nowMs + 86_400_000;
+  return Math.max(Math.ceil(endMs / 1000) + 60, Math.ceil(nowMs / 1000) + 60);
+}
+
+export class SharedReservoir {
+  private readonly client: Redis;
+  private readonly counted: Counter<'verdict'>;
+  private lastWarning = 0;
+  /** Resolves when the first connection is ready: items wait for it (bounded) instead of failing at start-up. */
+  private readonly firstReady: Promise<void>;
+  private everReady = false;
+
+  constructor(
+    connection: string | RedisOptions,
+    private readonly deps: { logger: Logger; registry: Registry; prefix?: string },
+  ) {
+    const defaults: RedisOptions = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 500,
+      connectTimeout: 2000,
+      retryStrategy: (times: number) => Math.min(100 * times, 2000),
+      connectionName: 'dynamic-sampling-reservoir',
+    };
+    this.client = typeof connection === 'string' ? new Redis(connection, defaults) : new Redis({ ...defaults, ...connection });
+    this.firstReady = new Promise((resolve) => this.client.once('ready', () => resolve()));
+    void this.firstReady.then(() => (this.everReady = true));
+    this.client.on('error', () => {
+      // Reported per command (verdict "unavailable"); ioredis reconnects by itself.
+    });
+    const name = 'dynamic_sampling_server_reservoir_checks_total';
+    this.counted =
+      (deps.registry.getSingleMetric(name) as Counter<'verdict'> | undefined) ??
+      new Counter({ name, help: 'Items kept by a reservoir rule, checked against the shared Redis counter, by verdict.', labelNames: ['verdict'], registers: [deps.registry] });
+  }
+
+  private key(organizationId: number, ruleId: number): string {
+    return `${this.deps.prefix ?? ''}reservoir:${organizationId}:${ruleId}`;
+  }
+
+  /** Counts one kept item of the rule fleet-wide; `exhausted` when the shared count went past the limit. */
+  async take(organizationId: number, rule: ReservoirRule, nowMs = Date.now()): Promise<ReservoirVerdict> {
+    let verdict: ReservoirVerdict;
+    try {
+      if (!this.everReady) await Promise.race([this.firstReady, new Promise((r) => setTimeout(r, STARTUP_WAIT_MS).unref())]);
+      const key = this.key(organizationId, rule.id);
+      const results = await this.client.multi().incr(key).expireat(key, counterExpiry(rule, nowMs)).exec();
+      const [error, count] = results?.[0] ?? [new Error('transaction aborted'), null];
+      if (error) throw error;
+      verdict = Number(count) <= rule.limit ? 'within' : 'exhausted';
+    } catch (err) {
+      if (nowMs - this.lastWarning > 10_000) {
+        this.lastWarning = nowMs;
+        this.deps.logger.warn({ err: (err as Error).message, rule: rule.id }, 'shared reservoir counter unavailable: using the local counter');
+      }
+      verdict = 'unavailable';
+    }
+    this.counted.inc({ verdict });
+    return verdict;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// Runs the server as a process (`serve`, `npm start`): one process or a cluster, banner with DSNs, clean shutdown on signals.
+
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+
+import pino from 'pino';
+
+import { parseConfigFile } from '../configs/file-source';
+import type { ServeArgs } from './args';
+import { runPrimary } from './cluster';
+import { ServerOptionsError } from './errors';
+import { startServer, type RunningServer } from './server';
+
+export interface ProjectListing {
+  publicKey: string;
+  projectId: number;
+  slug: string | null;
+}
+
+/** The enabled projects of a configs file (for printing their DSNs). */
+export function projectsOfFile(path: string): ProjectListing[] {
+  const entries = parseConfigFile(path, readFileSync(path, 'utf8'));
+  const out: ProjectListing[] = [];
+  for (const [publicKey, entry] of entries) {
+    const parsed = entry.parsed;
+    if (parsed instanceof Error || parsed.disabled) continue;
+    const slug = typeof parsed.raw.slug === 'string' ? parsed.raw.slug : null;
+    out.push({ publicKey, projectId: parsed.projectId, slug });
+  }
+  return out.sort((a, b) => a.projectId - b.projectId);
+}
+
+/** The lines printed once the server listens: where it is, where kept envelopes go, and the DSNs to use. */
+export function bannerLines(url: string, args: ServeArgs, sinkDescription: string): string[] {
+  const { hostname: host, port } = new URL(url);
+  const lines = [`dynamic-sampling ingestion server listening on ${url}${args.workers > 1 ? ` (${args.workers} workers)` : ''}`, `kept envelopes go to ${sinkDescription}`];
+  if (args.configs && 'file' in args.configs) {
+    const path = typeof args.configs.file === 'string' ? args.configs.file : args.configs.file.path;
+    lines.push(`project configs: ${path}`);
+    try {
+      const projects = projectsOfFile(path);
+      if (projects.length > 0) lines.push('DSNs to use in your SDK:');
+      for (const p of projects) lines.push(`  ${(p.slug ?? `project ${p.projectId}`).padEnd(16)} http://${p.publicKey}@${host}:${port}/${p.projectId}`);
+    } catch (error) {
+      lines.push(`  (cannot list projects: ${(error as Error).message})`);
+    }
+  } else if (args.configs && 'upstream' in args.configs) {
+    lines.push(`project configs from ${args.configs.upstream.url}`, `DSN: http://<publicKey>@${host}:${port}/<projectId>`);
+  }
+  lines.push(`metrics: ${url}/metrics   stats: ${url}/stats`);
+  return lines;
+}
+
+function describeSink(args: ServeArgs): string {
+  const sink = args.sink;
+  return sink.type === 'file' ? `file:${sink.path}` : sink.type === 'stdout' ? 'stdout' : `upstream:${sink.url}`;
+}
+
+/** Starts the server (or the cluster) from parsed arguments and stops it on SIGINT/SIGTERM. */
+export async function runServer(args: ServeArgs): Promise<void> {
+  const toStderr = args.sink.type === 'stdout';
+  const console = (line: string): void => void (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
+  const logger = pino({ name: 'dynamic-sampling', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(toStderr ? 2 : 1));
+
+  if (args.configs === null) throw new ServerOptionsError('no project configs: give --configs-file FILE or --configs-upstream URL');
+  if (args.workers > 1 && cluster.isPrimary) {
+    const primary = runPrimary({
+      workers: args.workers,
+      logger,
+      summaryInterval: args.summaryInterval,
+      summaryWriter: console,
+      onListening: (url) => bannerLines(url, args, describeSink(args)).forEach(console),
+    });
+    const stop = (): void => {
+      void primary.close().then(() => process.exit(0));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return;
+  }
+
+  const server: RunningServer = await startServer({
+    host: args.host,
+    port: args.port,
+    configs: args.configs,
+    redis: args.redis,
+    sink: args.sink,
+    maxBodySize: args.maxBodySize,
+    summaryInterval: args.summaryInterval,
+    summaryWriter: console,
+    logger,
+    clusterWorker: cluster.isWorker,
+  });
+  if (!cluster.isWorker) bannerLines(server.url, args, server.sink.description).forEach(console);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void server.close().then(
+      () => process.exit(0),
+      (error: Error) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

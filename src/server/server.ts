@@ -1,0 +1,155 @@
+// startServer: wires configs, engine, sink, metrics and routes into a listening HTTP server; close() drains and flushes.
+
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+import pino, { type Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+import { createSampler, type Sampler } from '../sampler';
+import { WorkerBridge } from './cluster';
+import { ServerOptionsError } from './errors';
+import { ProjectAuthenticator } from './http/auth';
+import { createRequestHandler } from './http/routes';
+import { EnvelopeIngestor } from './ingest';
+import { createServerMetrics } from './metrics';
+import { DEFAULTS, resolveLimits, resolvePort, type ServerOptions } from './options';
+import { ReservoirAwareEngine } from './reservoir/engine';
+import { SharedReservoir } from './reservoir/shared';
+import { createSink, type SinkSpec } from './sinks/create';
+import type { EnvelopeSink } from './sinks/types';
+import { ServerStats } from './stats';
+import { SummaryPrinter } from './summary';
+
+export interface RunningServer {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly sampler: Sampler;
+  readonly sink: EnvelopeSink;
+  readonly stats: ServerStats;
+  /** The server's own registry (the config service's is merged in at /metrics). */
+  readonly registry: Registry;
+  /** The DSN an SDK uses to send to this server for a project. */
+  dsn(publicKey: string, projectId: number): string;
+  /** Stops accepting, finishes requests in flight, flushes the sink and releases everything. */
+  close(): Promise<void>;
+}
+
+function isSink(value: ServerOptions['sink']): value is EnvelopeSink {
+  return typeof value === 'object' && value !== null && typeof (value as EnvelopeSink).accept === 'function';
+}
+
+function defaultLogger(sink: ServerOptions['sink']): Logger {
+  const toStdout = !(typeof sink === 'object' && sink !== null && (sink as SinkSpec).type === 'stdout');
+  return pino({ name: 'dynamic-sampling', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(toStdout ? 1 : 2));
+}
+
+function buildSampler(options: ServerOptions, logger: Logger): { sampler: Sampler; owned: boolean } {
+  if (options.sampler) return { sampler: options.sampler, owned: false };
+  if (!options.configs) throw new ServerOptionsError('no project configs: pass configs {file} or {upstream}, or a sampler');
+  const sampler = createSampler({
+    ...options.configs,
+    engine: new ReservoirAwareEngine(),
+    redis: options.redis,
+    redisPrefix: options.redisPrefix,
+    cache: options.cache,
+    logger: logger.child({ module: 'configs' }),
+    registry: new Registry(),
+  });
+  return { sampler, owned: true };
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const limits = resolveLimits(options);
+  const port = resolvePort(options.port);
+  const host = options.host ?? DEFAULTS.host;
+  const logger = options.logger ?? defaultLogger(options.sink);
+  const registry = options.registry ?? new Registry();
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const { sampler, owned } = buildSampler(options, logger);
+  const sinkOption = options.sink ?? DEFAULTS.sink;
+  const sink = isSink(sinkOption) ? sinkOption : createSink(sinkOption, { logger: logger.child({ module: 'sink' }), registry });
+  const reservoir = options.redis ? new SharedReservoir(options.redis, { logger: logger.child({ module: 'reservoir' }), registry }) : null;
+  const metrics = createServerMetrics(registry);
+  const stats = new ServerStats();
+  const registries = (): Registry[] => (sampler.configs.registry === registry ? [registry] : [registry, sampler.configs.registry]);
+  const bridge = options.clusterWorker ? new WorkerBridge(() => stats.snapshot(), registries()) : null;
+
+  const handler = createRequestHandler({
+    limits,
+    auth: new ProjectAuthenticator(sampler.configs, limits.authWait),
+    ingestor: new EnvelopeIngestor(sampler, metrics, reservoir),
+    sink,
+    metrics,
+    stats,
+    logger,
+    onEnvelope: options.onEnvelope,
+    metricsText: async () => {
+      if (bridge) return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, text: await bridge.collect('metrics') };
+      const merged = Registry.merge(registries());
+      return { contentType: merged.contentType, text: await merged.metrics() };
+    },
+    statsSnapshot: async () => (bridge ? bridge.collect('stats') : stats.snapshot()),
+  });
+
+  const server = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 60_000 }, handler);
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed HTTP (or headers over the limit): answer like Node would and keep serving.
+    if (socket.writable && !socket.destroyed) {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    } else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${urlHost}:${address.port}`;
+  bridge?.announce(url);
+
+  const summaryToStderr = !isSink(sinkOption) && sinkOption.type === 'stdout';
+  const writeSummary = options.summaryWriter ?? ((line: string) => (summaryToStderr ? process.stderr : process.stdout).write(`${line}\n`));
+  const summary = !bridge && limits.summaryInterval > 0 ? new SummaryPrinter(async () => stats.snapshot(), writeSummary, limits.summaryInterval) : null;
+  logger.info({ url, sink: sink.description, redis: options.redis ? 'configured' : 'none' }, 'ingestion server listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    host: address.address,
+    port: address.port,
+    sampler,
+    sink,
+    stats,
+    registry,
+    dsn: (publicKey, projectId) => `http://${publicKey}@${urlHost}:${address.port}/${projectId}`,
+    close() {
+      closing ??= (async () => {
+        summary?.stop();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const deadline = setTimeout(() => sockets.forEach((s) => s.destroy()), 10_000);
+        await closed;
+        clearTimeout(deadline);
+        await sink.close();
+        await reservoir?.close();
+        bridge?.close();
+        if (owned) await sampler.close();
+      })();
+      return closing;
+    },
+  };
+}

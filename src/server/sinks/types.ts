@@ -1,0 +1,31 @@
+// What a sink receives for each kept envelope, and the interface every sink implements.
+
+import type { Decision } from '../decision';
+
+/** One envelope the server kept (possibly reduced or tagged), ready to be forwarded or stored. */
+export interface KeptEnvelope {
+  /** When the request was received (ms since the epoch). */
+  receivedAt: number;
+  projectId: number;
+  publicKey: string;
+  /** The envelope's event id (or the generated one answered to the client). */
+  eventId: string;
+  decision: Decision;
+  /** True when items were removed or an error event was tagged; false: the bytes are exactly those received (after decompression). */
+  modified: boolean;
+  envelope: Buffer;
+}
+
+export interface EnvelopeSink {
+  /** A short description for logs (`file:./data/kept.jsonl`, `stdout`, `upstream:http://...`). */
+  readonly description: string;
+  /**
+   * Takes the envelope. Resolves once it is safe (written to the file or stream, or queued for the
+   * upstream); rejects with `SinkUnavailableError` (503 to the client) when it cannot take it now.
+   */
+  accept(kept: KeptEnvelope): Promise<void>;
+  /** Resolves when everything accepted so far is written or delivered, or after `timeoutMs`. */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /** Flushes (bounded) and releases files, sockets and timers. */
+  close(timeoutMs?: number): Promise<void>;
+}

@@ -1,0 +1,81 @@
+// Reservoir rules shared through Redis: two servers (two engines) together keep exactly the rule's limit.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
+import { startRedis, type RedisServer } from './helpers/redis';
+import { postEnvelope, startTestServer, type TestProject, type TestServer } from './helpers/server';
+
+const KEY = 'abd0f232775f45feab79864e580d160b';
+const LIMIT = 5;
+
+function projects(): TestProject[] {
+  return [
+    {
+      publicKey: KEY,
+      projectId: 1,
+      organizationId: 9,
+      sampling: {
+        version: 2,
+        rules: [
+          {
+            id: 3001,
+            type: 'transaction',
+            condition: { op: 'eq', name: 'event.transaction', value: ['/investigate'] },
+            samplingValue: { type: 'reservoir', limit: LIMIT },
+            timeRange: { start: '2020-01-01T00:00:00Z', end: '2099-01-01T00:00:00Z' },
+          },
+          { id: 1000, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 0 } },
+        ],
+      },
+    },
+  ];
+}
+
+const envelope = (i: number, transaction = '/investigate') => {
+  const id = `67e5504410b1426f9247bb680e5f${String(i).padStart(4, '0')}`;
+  const trace = { traceId: id, publicKey: KEY, transaction };
+  return transactionEnvelope(trace, transactionEvent(trace, id));
+};
+
+let redis: RedisServer;
+const servers: TestServer[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.server.close()));
+  await redis?.stop();
+});
+
+describe('shared reservoir', () => {
+  it('two processes sharing Redis keep the limit once, fleet-wide; then the rules without the reservoir apply', async () => {
+    const a = await startTestServer(projects(), { redis: redis.url, redisPrefix: 'test-a:' });
+    const b = await startTestServer(projects(), { redis: redis.url, redisPrefix: 'test-a:' });
+    servers.push(a, b);
+    const decisions: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const target = i % 2 === 0 ? a : b;
+      const before = target.kept().length;
+      const res = await postEnvelope(target.server, 1, KEY, envelope(i));
+      expect(res.status).toBe(200);
+      decisions.push(target.kept().length > before ? 'keep' : 'drop');
+    }
+    expect(decisions.filter((d) => d === 'keep').length).toBe(LIMIT);
+    expect(decisions.slice(0, LIMIT)).toEqual(Array(LIMIT).fill('keep'));
+    const kept = [...a.kept(), ...b.kept()];
+    expect(kept.every((r) => r.decision.matchedRuleIds.join() === '3001')).toBe(true);
+    // After exhaustion the item is decided by the remaining rules (rule 1000 drops it).
+    const res = await postEnvelope(a.server, 1, KEY, envelope(99));
+    expect(res.status).toBe(200);
+    expect(a.kept().length + b.kept().length).toBe(LIMIT);
+    expect(await a.server.registry.metrics()).toMatch(/dynamic_sampling_server_reservoir_checks_total\{verdict="exhausted"\} [1-9]/);
+  });
+
+  it('without Redis each process honours the limit on its own', async () => {
+    const c = await startTestServer(projects());
+    servers.push(c);
+    for (let i = 0; i < 8; i++) expect((await postEnvelope(c.server, 1, KEY, envelope(100 + i))).status).toBe(200);
+    expect(c.kept().length).toBe(LIMIT);
+  });
+});

@@ -1,0 +1,24 @@
+// End to end with the real @sentry/node SDK in its default lifecycle (streamed spans, span v2 containers), plus errors.
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { evaluate, isTraceFullySampled } from '../src/engine/evaluate';
+import { runSdk, traceSpecs, verifyRun, type SdkRun } from './helpers/server-sdk';
+
+let run: SdkRun | undefined;
+afterAll(async () => {
+  await run?.test.server.close();
+});
+
+describe('the server with @sentry/node streaming spans', () => {
+  it('decides like evaluate(), forwards kept span envelopes byte for byte, never drops errors', async () => {
+    run = await runSdk('stream', traceSpecs(48));
+    const summary = verifyRun(run, 'spans', expect, evaluate, isTraceFullySampled);
+    // The scenario is meaningful: both decisions, tagged errors, and a gzip body.
+    expect(summary.kept).toBeGreaterThan(5);
+    expect(summary.dropped).toBeGreaterThan(5);
+    expect(summary.tagged).toBeGreaterThan(0);
+    expect(run.gzipped).toBeGreaterThanOrEqual(1);
+    expect(run.observed.some((o) => o.body.includes('application/vnd.sentry.items.span.v2+json'))).toBe(true);
+  });
+});

@@ -1,0 +1,129 @@
+// The upstream sink: nothing kept is lost while the upstream is down for a while; a full queue answers 503 with Retry-After.
+
+import http from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
+import { postEnvelope, sampleRate, startTestServer, waitFor, type TestServer } from './helpers/server';
+
+const KEY = 'abd0f232775f45feab79864e580d160b';
+const projects = [{ publicKey: KEY, projectId: 7, organizationId: 1, sampling: { version: 2, rules: [sampleRate(1, 'trace', 1)] } }];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fake Relay: records what it accepts; can answer 503 or be switched off. */
+class FakeUpstream {
+  received: { path: string; auth: string | undefined; body: Buffer }[] = [];
+  status = 200;
+  private server: http.Server | null = null;
+  constructor(readonly port: number) {}
+
+  start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (this.status === 200) this.received.push({ path: req.url ?? '', auth: req.headers['x-sentry-auth'] as string | undefined, body: Buffer.concat(chunks) });
+        res.writeHead(this.status, this.status === 503 ? { 'retry-after': '0' } : {});
+        res.end('{}');
+      });
+    });
+    return new Promise((resolve) => this.server!.listen(this.port, '127.0.0.1', () => resolve()));
+  }
+
+  stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return Promise.resolve();
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
+}
+
+let t: TestServer | undefined;
+let upstream: FakeUpstream | undefined;
+afterEach(async () => {
+  await upstream?.stop();
+  await t?.server.close();
+  t = undefined;
+  upstream = undefined;
+});
+
+const envelopes = (n: number) =>
+  Array.from({ length: n }, (_, i) => {
+    const trace = { traceId: `67e5504410b1426f9247bb680e5f${String(i).padStart(4, '0')}`, publicKey: KEY, transaction: `/t/${i}` };
+    return i % 2 === 0 ? transactionEnvelope(trace, transactionEvent(trace, `9ec79c33ec9942ab8353589fcb2e${String(i).padStart(4, '0')}`)) : spanEnvelope(trace);
+  });
+const b64 = (b: Buffer) => b.toString('base64');
+
+describe('upstream sink', () => {
+  it('keeps everything while the upstream is down, then delivers it all once it is back', async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    t = await startTestServer(projects, { sink: { type: 'upstream', url: `http://127.0.0.1:${port}`, initialBackoff: 20, maxBackoff: 200 } });
+    const bodies = envelopes(40);
+
+    // Down (connection refused) for the first half.
+    const first = await Promise.all(bodies.slice(0, 20).map((b) => postEnvelope(t!.server, 7, KEY, b)));
+    expect(first.map((r) => r.status)).toEqual(first.map(() => 200));
+    await new Promise((r) => setTimeout(r, 300));
+
+    // Answering 503 for the second half.
+    upstream.status = 503;
+    await upstream.start();
+    const second = await Promise.all(bodies.slice(20).map((b) => postEnvelope(t!.server, 7, KEY, b)));
+    expect(second.map((r) => r.status)).toEqual(second.map(() => 200));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(upstream.received.length).toBe(0);
+
+    // Back.
+    upstream.status = 200;
+    await waitFor(() => upstream!.received.length >= bodies.length, 10_000, 'every envelope to reach the upstream');
+    expect(await t.server.sink.flush(1000)).toBe(true);
+    expect(upstream.received.map((r) => b64(r.body)).sort()).toEqual(bodies.map(b64).sort());
+    expect(new Set(upstream.received.map((r) => r.path))).toEqual(new Set(['/api/7/envelope/']));
+    expect(upstream.received[0].auth).toContain(`sentry_key=${KEY}`);
+    const metrics = await t.server.registry.metrics();
+    expect(metrics).toMatch(/dynamic_sampling_server_upstream_retries_total\{reason="[^"]+"\} [1-9]/);
+    expect(metrics).toContain('dynamic_sampling_server_upstream_sent_total 40');
+  });
+
+  it('answers 503 with Retry-After when the queue is full, and delivers what it queued', async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    t = await startTestServer(projects, { sink: { type: 'upstream', url: `http://127.0.0.1:${port}`, maxQueue: 5, concurrency: 1, initialBackoff: 50, maxBackoff: 100, retryAfter: 7 } });
+    const bodies = envelopes(12);
+    const accepted: Buffer[] = [];
+    let refused: Awaited<ReturnType<typeof postEnvelope>> | undefined;
+    for (const body of bodies) {
+      const res = await postEnvelope(t.server, 7, KEY, body);
+      if (res.status === 200) accepted.push(body);
+      else {
+        expect(res.status).toBe(503);
+        refused = res;
+      }
+    }
+    // 5 queued, plus the one being retried when a request arrived while it was out of the queue.
+    expect(accepted.length).toBeGreaterThanOrEqual(5);
+    expect(accepted.length).toBeLessThanOrEqual(8);
+    expect(refused?.headers['retry-after']).toBe('7');
+    expect(refused?.json().detail).toMatch(/forwarding queue is full/);
+    await upstream.start();
+    await waitFor(() => upstream!.received.length >= accepted.length, 10_000, 'the queued envelopes to arrive');
+    expect(await t.server.sink.flush(1000)).toBe(true);
+    expect(upstream.received.map((r) => b64(r.body)).sort()).toEqual(accepted.map(b64).sort());
+    const metrics = await t.server.registry.metrics();
+    expect(metrics).toContain('outcome="rate_limited",reason="sink_unavailable"');
+  });
+});
