@@ -1,4 +1,4 @@
-// Control plane core of dynamic sampling: rebalancing models and Relay rule generation (pure, no I/O).
+// The control plane: rebalancing models and rule generation (pure), and the services around them (definitions, state, counting, tasks, config server).
 
 export * from './types';
 export * from './errors';
@@ -32,3 +32,39 @@ export {
   type RuleGenerationResult,
   type RuleGenerationIssue,
 } from './rules';
+
+// ---- Control plane services (I/O): definitions, state, counting, tasks, config server -------------
+export { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './control-plane';
+export { systemClock, systemMonotonic, type Clock, type MonotonicClock } from './clock';
+export type { KeyValueStore, HashIncrement } from './store/kv';
+export { MemoryKeyValueStore } from './store/memory-kv';
+export { RedisKeyValueStore, type RedisConnection } from './store/redis-kv';
+export * as stateKeys from './state/keys';
+export { DynamicSamplingState, type FactorOwner, type RateRead } from './state/ds-state';
+export { ReleaseBoosts, type ObserveOutcome, type ReleaseRow } from './state/releases';
+export { TrafficCounts, lastWindow, type OrgVolume, type ProjectVolume, type RootCount, type Decision } from './traffic/counts';
+export {
+  CountingTrafficRecorder,
+  OVERFLOW_TRANSACTION,
+  type TrafficRecorder,
+  type RootRecord,
+  type ReleaseObservation,
+} from './traffic/recorder';
+export { Definitions, type DefinitionsChangeEvent, type ResolvedKey } from './definitions/repository';
+export type * from './definitions/types';
+export { parseDefinitions, validateDefinitions } from './definitions/validate';
+export { conditionHash, queryToCondition, upsertCustomRule, deactivateOldRules } from './definitions/custom-rules';
+export { FilePersistence, RedisPersistence, NoPersistence, type DefinitionsPersistence } from './definitions/persistence';
+export { TaskContext, Timers, TimedIterator, timedFunction, newLogState, type LogState, type TaskContextSummary } from './tasks/context';
+export { TaskRunner, type TaskRunResult } from './tasks/runner';
+export { defaultTasks, taskName, type TaskId, type TaskDefinition } from './tasks/registry';
+export { DEFAULT_CONTROL_OPTIONS, type ControlOptions } from './tasks/options';
+export { InProcessScheduler, type TaskScheduler } from './tasks/scheduler';
+export { BullmqScheduler, type BullmqSchedulerOptions } from './tasks/bullmq';
+export { computeAdjustedFactor } from './tasks/recalibrate-orgs';
+export { extrapolateMonthlyVolume, tierRateForVolume } from './tasks/sliding-window-org';
+export { ProjectConfigServer, type ProjectConfigsRequest, type ProjectConfigsResponse } from './serving/config-service';
+export { ConfigInvalidator } from './serving/invalidation';
+export { ProjectStateBuilder, type ProjectStateJson } from './serving/project-state';
+export { createControlMetrics, type ControlMetrics } from './metrics';
+export { controlPlaneOptionsFromEnv } from './env';

@@ -1,0 +1,234 @@
+// startControlPlane: definitions, state, recorder, tasks, scheduler and the config server wired together on 127.0.0.1.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { systemClock, systemMonotonic, type Clock, type MonotonicClock } from './clock';
+import { ControlPlaneOptionsError } from './errors';
+import { FilePersistence, NoPersistence, RedisPersistence, type DefinitionsPersistence } from './definitions/persistence';
+import { Definitions } from './definitions/repository';
+import type { DefinitionsDocument, RelayDefinition } from './definitions/types';
+import { RequestAuthenticator } from './http/auth';
+import { addAdminRoutes } from './http/admin-routes';
+import { addProjectConfigsRoute } from './http/project-configs-route';
+import { Router } from './http/router';
+import { createControlMetrics, type ControlMetrics } from './metrics';
+import { ProjectConfigCache } from './serving/config-cache';
+import { ProjectConfigServer } from './serving/config-service';
+import { hasDynamicSampling } from './serving/describe-project';
+import { ConfigInvalidator } from './serving/invalidation';
+import { ProjectStateBuilder } from './serving/project-state';
+import { DynamicSamplingState } from './state/ds-state';
+import { ReleaseBoosts } from './state/releases';
+import type { KeyValueStore } from './store/kv';
+import { MemoryKeyValueStore } from './store/memory-kv';
+import { RedisKeyValueStore, type RedisConnection } from './store/redis-kv';
+import { BullmqScheduler, type BullmqSchedulerOptions } from './tasks/bullmq';
+import type { TaskDeps } from './tasks/common';
+import { DEFAULT_CONTROL_OPTIONS, type ControlOptions } from './tasks/options';
+import { defaultTasks, TEN_MINUTES_MS, type TaskDefinition, type TaskId } from './tasks/registry';
+import { TaskRunner, type TaskRunResult } from './tasks/runner';
+import { InProcessScheduler, type TaskScheduler } from './tasks/scheduler';
+import { TrafficCounts } from './traffic/counts';
+import { CountingTrafficRecorder, type TrafficRecorder } from './traffic/recorder';
+
+export interface ControlPlaneOptions {
+  /** A JSON/YAML file path, or the document itself. */
+  definitions: string | DefinitionsDocument;
+  /** Shared state for several processes (rates, counts, configs, definition changes, BullMQ). */
+  redis?: RedisConnection;
+  /** Listen address; only loopback by default (127.0.0.1). */
+  host?: string;
+  /** Port (default 0: any free port; see `url`). */
+  port?: number;
+  /** Relays allowed to fetch with signed requests, in addition to the definitions' `relays`. */
+  relays?: RelayDefinition[];
+  /** Bearer tokens accepted on the Relay endpoint (and the admin API unless `adminToken` is set). */
+  tokens?: string[];
+  /** Token of the admin API (`/api/control/...`); default: any of `tokens`; none → open. */
+  adminToken?: string;
+  /** How tasks run: in this process on a timer (default), as BullMQ jobs (needs `redis`), or only through `runTasks()`. */
+  schedule?: 'in-process' | 'bullmq' | 'none';
+  bullmq?: Omit<BullmqSchedulerOptions, 'connection'>;
+  /** Interval of the rebalancing tasks, ms (default 10 minutes); custom rule cleanup runs every 7 minutes. */
+  taskIntervalMs?: number;
+  cleanupIntervalMs?: number;
+  /** Countdown of invalidations, ms (default 5000). */
+  invalidationCountdownMs?: number;
+  /** TTL of cached project configs, ms (default 1 h). */
+  configCacheTtlMs?: number;
+  /** How often the recorder writes its counts, ms (default 1000). */
+  recorderFlushIntervalMs?: number;
+  /** The tasks to run (default `defaultTasks(taskIntervalMs, cleanupIntervalMs)`). */
+  tasks?: TaskDefinition[];
+  /** Task options (Sentry's `dynamic-sampling.*` options). */
+  options?: Partial<ControlOptions>;
+  /** Clock for rule generation, TTLs, buckets (default Date.now). */
+  clock?: Clock;
+  /** Clock for task time budgets (default performance.now). */
+  monotonic?: MonotonicClock;
+  registry?: Registry;
+  logger?: Logger;
+}
+
+export interface ControlPlane {
+  /** `http://127.0.0.1:<port>`: give it to `createSampler({ upstream: { url } })`. */
+  readonly url: string;
+  readonly port: number;
+  /** What the ingestion server calls for every trace root and release. */
+  readonly recorder: TrafficRecorder & { flush(): Promise<void> };
+  /** Flushes counts, runs every task once, then runs the scheduled invalidations at once. */
+  runTasks(): Promise<TaskRunResult[]>;
+  /** Runs one task (with its context, metrics and logs). */
+  runTask(id: TaskId): Promise<TaskRunResult>;
+  readonly definitions: Definitions;
+  readonly state: DynamicSamplingState;
+  readonly releases: ReleaseBoosts;
+  readonly kv: KeyValueStore;
+  readonly invalidator: ConfigInvalidator;
+  readonly configServer: ProjectConfigServer;
+  readonly metrics: ControlMetrics;
+  readonly scheduler: TaskScheduler | null;
+  close(): Promise<void>;
+}
+
+function persistenceFor(definitions: string | DefinitionsDocument, kv: KeyValueStore): DefinitionsPersistence {
+  if (kv.kind === 'redis') return new RedisPersistence(kv);
+  return typeof definitions === 'string' ? new FilePersistence(definitions) : new NoPersistence();
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  if (!options || options.definitions === undefined) throw new ControlPlaneOptionsError('definitions', 'a file path or a document is required');
+  if (options.schedule === 'bullmq' && !options.redis) throw new ControlPlaneOptionsError('schedule', 'bullmq needs `redis`');
+  const clock = options.clock ?? systemClock;
+  const monotonic = options.monotonic ?? systemMonotonic;
+  const logger = options.logger ?? pino({ name: 'dynamic-sampling:control', level: process.env.LOG_LEVEL ?? 'info' });
+  const controlOptions: ControlOptions = { ...DEFAULT_CONTROL_OPTIONS, ...options.options };
+  const metrics = createControlMetrics(options.registry);
+
+  const kv: KeyValueStore = options.redis ? new RedisKeyValueStore(options.redis) : new MemoryKeyValueStore(clock);
+  const cleanup: Array<() => Promise<void> | void> = [() => kv.close()];
+  try {
+    const definitions = await Definitions.load(options.definitions, persistenceFor(options.definitions, kv));
+    cleanup.unshift(() => definitions.close());
+    const state = new DynamicSamplingState(kv, { factorTtlMs: controlOptions.recalibrationFactorTtlMs, logger });
+    const releases = new ReleaseBoosts(kv);
+    const counts = new TrafficCounts(kv);
+    const cache = new ProjectConfigCache(kv, options.configCacheTtlMs);
+    const builder = new ProjectStateBuilder({ definitions, state, releases, logger, killswitch: () => controlOptions.killswitch });
+    const invalidator = new ConfigInvalidator({
+      kv,
+      definitions,
+      cache,
+      builder,
+      metrics,
+      clock,
+      logger,
+      countdownMs: options.invalidationCountdownMs,
+    });
+    cleanup.unshift(() => invalidator.close());
+    definitions.onChange((event) => void invalidator.schedule(event.trigger, event.scope));
+    await definitions.watch();
+
+    const recorder = new CountingTrafficRecorder({
+      counts,
+      clock,
+      logger,
+      flushIntervalMs: options.recorderFlushIntervalMs,
+      onRelease: async (observation) => {
+        const found = definitions.project(observation.projectId);
+        if (!found || !hasDynamicSampling(found.organization)) return;
+        const outcome = await releases.observe({ ...observation, platform: found.project.platform });
+        if (outcome === 'boosted') await invalidator.schedule('dynamic_sampling:boost_release', { projectId: observation.projectId });
+      },
+    });
+    cleanup.unshift(() => recorder.close());
+
+    const deps: TaskDeps = { definitions, state, counts, invalidator, metrics, clock, monotonic, options: controlOptions, logger };
+    // Another process may have changed the definitions: tasks start from the stored ones.
+    const tasks = options.tasks ?? defaultTasks(options.taskIntervalMs ?? TEN_MINUTES_MS, options.cleanupIntervalMs);
+    const runner = new TaskRunner(deps, tasks, kv.kind === 'redis' ? () => definitions.reload() : undefined);
+    const runTasks = async (): Promise<TaskRunResult[]> => {
+      await recorder.flush();
+      const results = await runner.runAll();
+      await invalidator.flush();
+      return results;
+    };
+
+    const configServer = new ProjectConfigServer({ definitions, cache, builder, metrics, clock, logger });
+    const tokens = options.tokens ?? [];
+    const auth = new RequestAuthenticator([...definitions.relays, ...(options.relays ?? [])], tokens, true);
+    if (!auth.configured) logger.warn('no relays or tokens configured: the project config endpoint accepts any request');
+    const adminTokens = options.adminToken !== undefined ? [options.adminToken] : tokens;
+
+    const router = new Router(logger);
+    addProjectConfigsRoute(router, { server: configServer, auth, metrics, logger });
+    addAdminRoutes(router, {
+      definitions,
+      state,
+      releases,
+      clock,
+      runTasks,
+      authorize: (ctx) => adminTokens.length === 0 || auth.checkToken(ctx.req.headers, adminTokens),
+    });
+    router.add('GET', /^\/healthz\/?$/, async () => ({ status: 200, body: { ok: true } }));
+    router.add('GET', /^\/metrics\/?$/, async () => ({ status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));
+
+    const server: Server = createServer(router.listener);
+    const sockets = new Set<import('node:net').Socket>();
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => resolve());
+    });
+    cleanup.unshift(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const socket of sockets) socket.destroy();
+        }),
+    );
+    const port = (server.address() as AddressInfo).port;
+
+    let scheduler: TaskScheduler | null = null;
+    const schedule = options.schedule ?? 'in-process';
+    if (schedule === 'in-process') scheduler = new InProcessScheduler(runner, logger);
+    else if (schedule === 'bullmq') scheduler = new BullmqScheduler(runner, { ...options.bullmq, connection: options.redis! }, logger);
+    if (scheduler) {
+      const s = scheduler;
+      cleanup.unshift(() => s.close());
+      await scheduler.start();
+    }
+    logger.info({ url: `http://${host}:${port}`, store: kv.kind, schedule }, 'control plane started');
+
+    let closed = false;
+    return {
+      url: `http://${host}:${port}`,
+      port,
+      recorder,
+      runTasks,
+      runTask: (id) => runner.run(id),
+      definitions,
+      state,
+      releases,
+      kv,
+      invalidator,
+      configServer,
+      metrics,
+      scheduler,
+      async close() {
+        if (closed) return;
+        closed = true;
+        for (const step of cleanup) await step();
+      },
+    };
+  } catch (err) {
+    for (const step of cleanup) await Promise.resolve(step()).catch(() => {});
+    throw err;
+  }
+}

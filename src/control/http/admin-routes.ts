@@ -1,0 +1,159 @@
+// The control plane's own HTTP API: organisation and project options, biases, custom rules, generated configs, tasks.
+
+import { generateRulesDetailed, getEnabledBiases } from '../rules';
+import { DEFAULT_BIASES } from '../constants';
+import {
+  CUSTOM_RULE_DEFAULT_DURATION_MS,
+  CUSTOM_RULE_DEFAULT_NUM_SAMPLES,
+  queryToCondition,
+} from '../definitions/custom-rules';
+import type { Definitions } from '../definitions/repository';
+import { validateBiases, validateOrganizationPatch, validateProjectPatch } from '../definitions/validate';
+import { validateRuleCondition } from '../condition';
+import { ApiError, NotFoundError } from '../errors';
+import type { Clock } from '../clock';
+import type { DynamicSamplingState } from '../state/ds-state';
+import type { ReleaseBoosts } from '../state/releases';
+import { describeProject } from '../serving/describe-project';
+import type { RuleCondition } from '../types';
+import type { TaskRunResult } from '../tasks/runner';
+import { idParam, jsonBody, type RequestContext, type Router } from './router';
+
+export interface AdminDeps {
+  definitions: Definitions;
+  state: DynamicSamplingState;
+  releases: ReleaseBoosts;
+  clock: Clock;
+  runTasks: () => Promise<TaskRunResult[]>;
+  /** Checks the admin credentials of a request. */
+  authorize: (ctx: RequestContext) => boolean;
+}
+
+const P = '/api/control';
+
+function project(definitions: Definitions, id: number) {
+  const found = definitions.project(id);
+  if (!found) throw new NotFoundError('project', id);
+  return found;
+}
+
+function organization(definitions: Definitions, id: number) {
+  const org = definitions.organization(id);
+  if (!org) throw new NotFoundError('organization', id);
+  return org;
+}
+
+function numberField(value: unknown, name: string, check: (n: number) => boolean): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !check(value)) throw new ApiError(400, 'invalid', `${name} is out of range`);
+  return value;
+}
+
+export function addAdminRoutes(router: Router, deps: AdminDeps): void {
+  const { definitions } = deps;
+  const guarded = (method: string, pattern: RegExp, handler: (ctx: RequestContext) => Promise<{ status: number; body?: unknown }>): void => {
+    router.add(method, pattern, async (ctx) => {
+      if (!deps.authorize(ctx)) return { status: 401, body: { detail: 'missing or invalid admin token', code: 'unauthorized' } };
+      return handler(ctx);
+    });
+  };
+
+  guarded('GET', new RegExp(`^${P}/definitions/?$`), async () => ({ status: 200, body: definitions.toDocument() }));
+
+  guarded('GET', new RegExp(`^${P}/organizations/(\\d+)/?$`), async (ctx) => ({
+    status: 200,
+    body: organization(definitions, idParam(ctx.params[0], 'organization')),
+  }));
+
+  guarded('PATCH', new RegExp(`^${P}/organizations/(\\d+)/?$`), async (ctx) => {
+    const id = idParam(ctx.params[0], 'organization');
+    const patch = validateOrganizationPatch(jsonBody(ctx));
+    return { status: 200, body: await definitions.updateOrganization(id, patch) };
+  });
+
+  guarded('GET', new RegExp(`^${P}/projects/(\\d+)/?$`), async (ctx) => ({ status: 200, body: project(definitions, idParam(ctx.params[0], 'project')).project }));
+
+  guarded('PATCH', new RegExp(`^${P}/projects/(\\d+)/?$`), async (ctx) => {
+    const id = idParam(ctx.params[0], 'project');
+    const patch = validateProjectPatch(jsonBody(ctx));
+    return { status: 200, body: await definitions.updateProject(id, patch) };
+  });
+
+  const biasesOf = (id: number) => {
+    const enabled = getEnabledBiases(project(definitions, id).project.biases);
+    return DEFAULT_BIASES.map((b) => ({ id: b.id, active: enabled.has(b.id) }));
+  };
+  guarded('GET', new RegExp(`^${P}/projects/(\\d+)/biases/?$`), async (ctx) => ({ status: 200, body: biasesOf(idParam(ctx.params[0], 'project')) }));
+
+  guarded('PUT', new RegExp(`^${P}/projects/(\\d+)/biases/?$`), async (ctx) => {
+    const id = idParam(ctx.params[0], 'project');
+    const body = jsonBody(ctx);
+    const list = Array.isArray(body) ? body : (body as { biases?: unknown }).biases;
+    await definitions.setBiases(id, validateBiases(list));
+    return { status: 200, body: biasesOf(id) };
+  });
+
+  guarded('GET', new RegExp(`^${P}/projects/(\\d+)/sampling/?$`), async (ctx) => {
+    const { project: p, organization: org } = project(definitions, idParam(ctx.params[0], 'project'));
+    const description = await describeProject(deps, p, org, deps.clock());
+    const result = generateRulesDetailed(description);
+    return { status: 200, body: { baseSampleRate: result.baseSampleRate, config: result.config, issues: result.issues.map((e) => e.message), state: description.state } };
+  });
+
+  guarded('GET', new RegExp(`^${P}/organizations/(\\d+)/custom-rules/?$`), async (ctx) => {
+    const org = organization(definitions, idParam(ctx.params[0], 'organization'));
+    const now = deps.clock();
+    return { status: 200, body: (org.customRules ?? []).filter((r) => r.isActive && Date.parse(r.endDate) > now) };
+  });
+
+  guarded('POST', new RegExp(`^${P}/organizations/(\\d+)/custom-rules/?$`), async (ctx) => {
+    const orgId = idParam(ctx.params[0], 'organization');
+    organization(definitions, orgId);
+    const body = jsonBody(ctx) as Record<string, unknown>;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'invalid', 'body must be an object');
+    let condition: RuleCondition;
+    if (body.condition !== undefined) {
+      const reason = validateRuleCondition(body.condition);
+      if (reason !== null) throw new ApiError(400, 'invalid_condition', reason);
+      condition = body.condition as RuleCondition;
+    } else if (typeof body.query === 'string') {
+      condition = queryToCondition(body.query);
+    } else {
+      throw new ApiError(400, 'invalid', 'give a `condition` (Relay rule condition) or a `query`');
+    }
+    const rawProjects = body.projects ?? [];
+    if (!Array.isArray(rawProjects) || rawProjects.some((p) => typeof p !== 'number')) throw new ApiError(400, 'invalid', '`projects` must be a list of project ids');
+    // `[-1]` (Sentry's "all projects") and `[]` both make an organisation-level rule.
+    const projects = (rawProjects as number[]).filter((p) => p !== -1);
+    const durationSeconds = numberField(body.durationSeconds, 'durationSeconds', (n) => n > 0 && n <= 30 * 86400);
+    const now = deps.clock();
+    const result = await definitions.upsertCustomRule(
+      orgId,
+      {
+        condition,
+        projects,
+        start: now,
+        end: now + (durationSeconds === undefined ? CUSTOM_RULE_DEFAULT_DURATION_MS : durationSeconds * 1000),
+        numSamples: numberField(body.numSamples, 'numSamples', (n) => Number.isSafeInteger(n) && n > 0 && n <= 1_000_000) ?? CUSTOM_RULE_DEFAULT_NUM_SAMPLES,
+        sampleRate: numberField(body.sampleRate, 'sampleRate', (n) => n > 0 && n <= 1) ?? 1.0,
+        query: typeof body.query === 'string' ? body.query : null,
+        createdBy: typeof body.createdBy === 'string' ? body.createdBy : null,
+      },
+      now,
+    );
+    return { status: result.created ? 201 : 200, body: { ...result.rule, externalRuleId: 3000 + result.rule.ruleId } };
+  });
+
+  guarded('DELETE', new RegExp(`^${P}/organizations/(\\d+)/custom-rules/(\\d+)/?$`), async (ctx) => {
+    const rule = await definitions.deleteCustomRule(idParam(ctx.params[0], 'organization'), idParam(ctx.params[1], 'rule'));
+    return { status: 200, body: rule };
+  });
+
+  guarded('POST', new RegExp(`^${P}/tasks/run/?$`), async () => {
+    const results = await deps.runTasks();
+    return {
+      status: 200,
+      body: results.map((r) => ({ task: r.task, outcome: r.outcome, summary: r.summary, error: r.error?.message })),
+    };
+  });
+}

@@ -1,0 +1,110 @@
+// A small HTTP router for node:http: routes by method and path pattern, JSON bodies, typed errors mapped to statuses.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { ApiError, DefinitionsError, InvalidModelInputError, NotFoundError, TooManyRulesError, UnsupportedQueryError } from '../errors';
+
+export interface RequestContext {
+  req: IncomingMessage;
+  url: URL;
+  params: string[];
+  body: Buffer;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  /** Raw text instead of JSON (metrics). */
+  text?: string;
+  contentType?: string;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<Reply>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: Handler;
+}
+
+/** Largest accepted request body. */
+export const MAX_BODY_BYTES = 1 << 20;
+
+/** Parses a JSON request body; an empty body is `{}`. */
+export function jsonBody(ctx: RequestContext): unknown {
+  if (ctx.body.length === 0) return {};
+  try {
+    return JSON.parse(ctx.body.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new ApiError(400, 'invalid_json', `request body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** A path parameter as a positive integer id. */
+export function idParam(value: string, what: string): number {
+  const id = Number(value);
+  if (!Number.isSafeInteger(id) || id < 1) throw new ApiError(400, 'invalid_id', `${what} must be a positive integer`);
+  return id;
+}
+
+function statusOf(err: unknown): { status: number; code: string } {
+  if (err instanceof ApiError) return { status: err.status, code: err.code };
+  if (err instanceof NotFoundError) return { status: 404, code: 'not_found' };
+  if (err instanceof TooManyRulesError) return { status: 429, code: 'too_many_rules' };
+  if (err instanceof DefinitionsError || err instanceof UnsupportedQueryError || err instanceof InvalidModelInputError) return { status: 400, code: 'invalid' };
+  return { status: 500, code: 'internal_error' };
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  constructor(private readonly logger: Logger) {}
+
+  add(method: string, pattern: RegExp, handler: Handler): this {
+    this.routes.push({ method, pattern, handler });
+    return this;
+  }
+
+  private async readBody(req: IncomingMessage): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) throw new ApiError(413, 'too_large', `request body over ${MAX_BODY_BYTES} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** The node:http request listener. */
+  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
+    void this.handle(req, res);
+  };
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let reply: Reply;
+    try {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const matching = this.routes.filter((r) => r.pattern.test(url.pathname));
+      const route = matching.find((r) => r.method === req.method);
+      if (!route) {
+        reply = matching.length > 0 ? { status: 405, body: { detail: 'method not allowed', code: 'method_not_allowed' } } : { status: 404, body: { detail: 'not found', code: 'not_found' } };
+      } else {
+        const params = route.pattern.exec(url.pathname)!.slice(1);
+        reply = await route.handler({ req, url, params, body: await this.readBody(req) });
+      }
+    } catch (err) {
+      const { status, code } = statusOf(err);
+      if (status >= 500) this.logger.error({ err, url: req.url }, 'request failed');
+      reply = { status, body: { detail: status >= 500 ? 'internal error' : (err as Error).message, code } };
+    }
+    if (res.headersSent) return;
+    if (reply.text !== undefined) {
+      res.writeHead(reply.status, { 'Content-Type': reply.contentType ?? 'text/plain; charset=utf-8' }).end(reply.text);
+    } else if (reply.body === undefined) {
+      res.writeHead(reply.status).end();
+    } else {
+      res.writeHead(reply.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(reply.body));
+    }
+  }
+}

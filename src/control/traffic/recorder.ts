@@ -1,0 +1,138 @@
+// The recorder the ingestion server calls: counts of trace roots per org/project/transaction/decision, and release observations.
+
+import type { Logger } from 'pino';
+import { systemClock, toMillis, type Clock } from '../clock';
+import { MINUTE_MS } from '../state/keys';
+import type { Decision, RootCount, TrafficCounts } from './counts';
+
+/** One trace root (a root transaction, or the root segment span of a streamed trace) and its decision. */
+export interface RootRecord {
+  orgId: number;
+  projectId: number;
+  /** The root's transaction (segment) name; absent or empty is counted under `""`. */
+  transaction?: string | null;
+  decision: Decision;
+  /** How many roots this record stands for (default 1). */
+  count?: number;
+  /** When the root was seen (default: now). */
+  at?: Date | number;
+}
+
+/** A transaction event of a project carried a release (for the latest-release bias, §8). */
+export interface ReleaseObservation {
+  projectId: number;
+  release: string;
+  environment?: string | null;
+  at?: Date | number;
+}
+
+/** What the ingestion server calls. Both methods return at once and never throw. */
+export interface TrafficRecorder {
+  recordRoot(root: RootRecord): void;
+  observeRelease(observation: ReleaseObservation): void;
+}
+
+/** Name under which transactions beyond the per-project limit are counted (Sentry's marker). */
+export const OVERFLOW_TRANSACTION = '<< unparameterized >>';
+
+export interface CountingRecorderOptions {
+  counts: TrafficCounts;
+  /** Handles a release observation (boost + invalidation); errors are logged. */
+  onRelease?: (observation: Required<Omit<ReleaseObservation, 'environment'>> & { environment: string | null; at: number }) => Promise<void>;
+  clock?: Clock;
+  logger?: Logger;
+  /** How often buffered counts are written, ms (default 1000; 0: only on `flush`). */
+  flushIntervalMs?: number;
+  /** Distinct transaction names per project and minute; more are counted as `OVERFLOW_TRANSACTION` (default 5000). */
+  maxTransactionsPerProjectMinute?: number;
+  /**
+   * A release (project, version, environment) handed to `onRelease` is not handed again for this
+   * long, ms (default 60000): the store's observed marker lasts 24 h, so repeats would be no-ops.
+   */
+  releaseRepeatMs?: number;
+}
+
+/** Bound of the recently observed releases remembered in memory. */
+const MAX_RECENT_RELEASES = 10_000;
+
+/**
+ * Aggregates counts in memory and writes them to the store (memory or Redis) every second and on
+ * `flush()`. With a Redis store, every process's recorder adds to the same buckets.
+ */
+export class CountingTrafficRecorder implements TrafficRecorder {
+  private buffer = new Map<string, RootCount>();
+  private readonly namesPerBucket = new Map<string, Set<string>>();
+  private readonly clock: Clock;
+  private readonly timer: NodeJS.Timeout | null;
+  private pending: Promise<void>[] = [];
+  private readonly maxNames: number;
+  private readonly recentReleases = new Map<string, number>();
+  private closed = false;
+
+  constructor(private readonly options: CountingRecorderOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.maxNames = options.maxTransactionsPerProjectMinute ?? 5000;
+    const interval = options.flushIntervalMs ?? 1000;
+    this.timer = interval > 0 ? setInterval(() => void this.flush(), interval) : null;
+    this.timer?.unref();
+  }
+
+  recordRoot(root: RootRecord): void {
+    if (this.closed) return;
+    const count = root.count ?? 1;
+    if (!(count > 0) || !Number.isFinite(count)) return;
+    if (root.decision !== 'keep' && root.decision !== 'drop') return;
+    const at = toMillis(root.at, this.clock);
+    const minute = Math.floor(at / MINUTE_MS);
+    let transaction = root.transaction ?? '';
+    const bucket = `${minute}:${root.orgId}:${root.projectId}`;
+    let names = this.namesPerBucket.get(bucket);
+    if (!names) this.namesPerBucket.set(bucket, (names = new Set()));
+    if (!names.has(transaction)) {
+      if (names.size >= this.maxNames) transaction = OVERFLOW_TRANSACTION;
+      else names.add(transaction);
+    }
+    const id = `${bucket}:${root.decision}:${transaction}`;
+    const entry = this.buffer.get(id);
+    if (entry) entry.count += count;
+    else this.buffer.set(id, { orgId: root.orgId, projectId: root.projectId, transaction, decision: root.decision, count, at: minute * MINUTE_MS });
+  }
+
+  observeRelease(observation: ReleaseObservation): void {
+    if (this.closed || !this.options.onRelease || !observation.release) return;
+    const at = toMillis(observation.at, this.clock);
+    const environment = observation.environment || null;
+    const id = `${observation.projectId}\u0000${observation.release}\u0000${environment ?? ''}`;
+    const until = this.recentReleases.get(id);
+    if (until !== undefined && at < until) return;
+    if (this.recentReleases.size >= MAX_RECENT_RELEASES) this.recentReleases.clear();
+    this.recentReleases.set(id, at + (this.options.releaseRepeatMs ?? 60_000));
+    const task = this.options
+      .onRelease({ projectId: observation.projectId, release: observation.release, environment, at })
+      .catch((err: unknown) => this.options.logger?.error({ err, projectId: observation.projectId }, 'release observation failed'));
+    this.pending.push(task);
+    void task.finally(() => {
+      this.pending = this.pending.filter((p) => p !== task);
+    });
+  }
+
+  /** Writes buffered counts and waits for release observations in flight. */
+  async flush(): Promise<void> {
+    const batch = [...this.buffer.values()];
+    this.buffer = new Map();
+    const now = Math.floor(this.clock() / MINUTE_MS);
+    for (const key of this.namesPerBucket.keys()) if (Number(key.slice(0, key.indexOf(':'))) < now - 1) this.namesPerBucket.delete(key);
+    try {
+      if (batch.length > 0) await this.options.counts.add(batch);
+    } catch (err) {
+      this.options.logger?.error({ err, records: batch.length }, 'writing traffic counts failed');
+    }
+    await Promise.all(this.pending);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+    this.closed = true;
+  }
+}
