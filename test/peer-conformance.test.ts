@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluate, isTraceFullySampled, matchCondition, PeerEngine, randomValue, type PeerMatchTarget } from '../bench/peers';
+import { evaluateInput } from '../src/conformance/runner';
 import { demoSamplingConfig } from '../src/demo/config';
 import { errorEnvelope, spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { SeededRandom } from '../src/demo/random';
@@ -35,19 +36,6 @@ function checkEvaluation(expected: any, actual: ReturnType<typeof evaluate>): vo
   if (expected.matchedRuleIds !== undefined) expect(actual.matchedRuleIds).toEqual(expected.matchedRuleIds);
 }
 
-function input(c: Case, reservoirCounters?: Record<string, number>) {
-  const options = c.options ?? {};
-  return {
-    config: c.config,
-    rootConfig: c.rootConfig,
-    dsc: c.dsc,
-    event: c.event,
-    now: c.now,
-    itemType: options.itemType,
-    rootProjectKnown: options.rootProjectKnown,
-    reservoirCounters: reservoirCounters ?? options.reservoirCounters,
-  };
-}
 
 function run(c: Case): void {
   if (c.seed !== undefined) expect(randomValue(c.seed.uuid)).toBe(c.seed.random);
@@ -57,19 +45,19 @@ function run(c: Case): void {
     return;
   }
   if (c.options?.operation === 'isTraceFullySampled') {
-    expect(isTraceFullySampled(input(c))).toBe(c.expected.traceFullySampled);
+    expect(isTraceFullySampled(evaluateInput(c))).toBe(c.expected.traceFullySampled);
     return;
   }
   if (Array.isArray(c.expected.sequence)) {
     let counters: Record<string, number> = c.options?.reservoirCounters ?? {};
     c.expected.sequence.forEach((step: unknown) => {
-      const result = evaluate(input(c, counters));
+      const result = evaluate(evaluateInput(c, counters));
       checkEvaluation(step, result);
       counters = result.reservoirCounters!;
     });
     return;
   }
-  checkEvaluation(c.expected, evaluate(input(c)));
+  checkEvaluation(c.expected, evaluate(evaluateInput(c)));
 }
 
 for (const file of FILES) {

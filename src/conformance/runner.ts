@@ -53,7 +53,8 @@ function checkEvaluation(expected: any, actual: any): void {
   if (expected.matchedRuleIds !== undefined) expectSame('matchedRuleIds', expected.matchedRuleIds, actual.matchedRuleIds);
 }
 
-function evaluateInput(c: ConformanceCase, reservoirCounters?: Record<string, number>) {
+/** The `evaluate` input an `evaluate` case describes (optionally with carried reservoir counters). */
+export function evaluateInput(c: ConformanceCase, reservoirCounters?: Record<string, number>) {
   const options = c.options ?? {};
   return {
     config: c.config,

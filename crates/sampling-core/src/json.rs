@@ -53,6 +53,24 @@ fn swar_special(word: u64) -> u64 {
     quote | backslash | control
 }
 
+/// The offset of the first quote, backslash or control character at or after `i` (or the end),
+/// eight bytes at a time.
+#[inline]
+fn find_special(b: &[u8], mut i: usize) -> usize {
+    while i + 8 <= b.len() {
+        let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let special = swar_special(word);
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
+        i += 1;
+    }
+    i
+}
+
 /// Skips a string starting at the opening quote; returns the offset after the closing quote.
 fn skip_string(b: &[u8], i: usize) -> Result<usize> {
     if b.get(i) != Some(&b'"') {
@@ -60,19 +78,7 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize> {
     }
     let mut i = i + 1;
     loop {
-        // Eight bytes at a time: stop at a quote, a backslash or a control character.
-        while i + 8 <= b.len() {
-            let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-            let special = swar_special(word);
-            if special != 0 {
-                i += (special.trailing_zeros() / 8) as usize;
-                break;
-            }
-            i += 8;
-        }
-        while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
-            i += 1;
-        }
+        i = find_special(b, i);
         if i >= b.len() {
             return err(b.len(), "unterminated string");
         }
@@ -396,18 +402,7 @@ fn skip_string_fast(b: &[u8], i: usize) -> Result<usize> {
 fn skip_string_fast_from(b: &[u8], i: usize) -> Result<usize> {
     let mut i = i;
     loop {
-        while i + 8 <= b.len() {
-            let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-            let special = swar_special(word);
-            if special != 0 {
-                i += (special.trailing_zeros() / 8) as usize;
-                break;
-            }
-            i += 8;
-        }
-        while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
-            i += 1;
-        }
+        i = find_special(b, i);
         match b.get(i) {
             None => return err(b.len(), "unterminated string"),
             Some(b'"') => return Ok(i + 1),
