@@ -32,8 +32,11 @@ export declare class BindingEngine {
   matchedIdsView(): Uint32Array
 }
 
-/** Evaluates one item from a JSON request; returns the JSON result. */
-export declare function evaluateJson(request: string): string
+/**
+ * Evaluates one item from a JSON request; returns the JSON result. The configs may come as
+ * separate JSON texts (compiled once per distinct text and cached).
+ */
+export declare function evaluateJson(request: string, config?: string | undefined | null, rootConfig?: string | undefined | null): string
 
 /** The stages and rule ids an item goes through; JSON in and out. */
 export declare function evaluationOrderJson(request: string): string

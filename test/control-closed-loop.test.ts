@@ -9,22 +9,13 @@ import { DROP, KEEP, OUT } from '../src/engine/engine';
 import { createSampler, type Sampler } from '../src/sampler';
 import { UpstreamClient } from '../src/configs/upstream';
 import { keyFor, orgDef, projectDef, SeededRandom, silentLogger, TestClock } from './helpers/control';
+import { expand, Tally, type ProjectTraffic } from './helpers/traffic';
 
 const TARGET = 0.1;
 const CYCLE_MS = 10 * 60 * 1000;
 const CYCLES = 12;
 const NEW_RELEASE_CYCLE = 3;
 const TOKEN = 'closed-loop-token';
-
-interface ProjectTraffic {
-  id: number;
-  slug: string;
-  perCycle: number;
-  /** [name, weight]; `small:N:prefix` expands to N small transactions sharing the weight. */
-  transactions: Array<[string, number]>;
-  healthShare: number;
-  devShare: number;
-}
 
 const TRAFFIC: ProjectTraffic[] = [
   {
@@ -41,27 +32,6 @@ const TRAFFIC: ProjectTraffic[] = [
   { id: 105, slug: 'admin', perCycle: 25, transactions: [['/admin', 100]], healthShare: 0, devShare: 0 },
 ];
 
-function expand(t: ProjectTraffic): { names: string[]; weights: number[]; small: Set<string> } {
-  const names: string[] = [];
-  const weights: number[] = [];
-  const small = new Set<string>();
-  for (const [name, weight] of t.transactions) {
-    const m = /^small:(\d+):(.*)$/.exec(name);
-    if (!m) {
-      names.push(name);
-      weights.push(weight);
-      continue;
-    }
-    const n = Number(m[1]);
-    for (let i = 0; i < n; i++) {
-      names.push(`${m[2]}${i}`);
-      weights.push(weight / n);
-      small.add(`${m[2]}${i}`);
-    }
-  }
-  return { names, weights, small };
-}
-
 const definitions: DefinitionsDocument = {
   organizations: [
     orgDef(
@@ -71,24 +41,6 @@ const definitions: DefinitionsDocument = {
     ),
   ],
 };
-
-/** Tallies of one cycle. */
-class Tally {
-  total = 0;
-  kept = 0;
-  rateSum = 0;
-  add(kept: boolean, rate: number): void {
-    this.total += 1;
-    if (kept) this.kept += 1;
-    this.rateSum += rate;
-  }
-  get keptRate(): number {
-    return this.total === 0 ? Number.NaN : this.kept / this.total;
-  }
-  get meanRate(): number {
-    return this.total === 0 ? Number.NaN : this.rateSum / this.total;
-  }
-}
 
 interface CycleFigures {
   cycle: number;

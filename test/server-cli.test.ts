@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
+import { EMBEDDED_PROJECTS_FILE, parseDuration, parseStartArgs } from '../src/main';
 import { parseJsonLines } from '../src/server/sinks/record';
 import { request, tempDir, waitFor, writeProjects, sampleRate } from './helpers/server';
 
@@ -45,12 +46,20 @@ afterEach(async () => {
 
 const trace = (i: number) => ({ traceId: `67e5504410b1426f9247bb680e5f${String(i).padStart(4, '0')}`, publicKey: BACKEND, transaction: '/x' });
 
+/** Roots counted by the control plane reach its state: after the tasks, the project's base rate is a rebalanced one. */
+async function baseRateSource(controlUrl: string, projectId: number): Promise<string> {
+  return (await request(`${controlUrl}/api/control/projects/${projectId}/sampling`, { method: 'GET' })).json().baseSampleRate.source;
+}
+
 describe('npm start (dist/main.js)', () => {
-  it('serves the demo projects, prints their DSNs, stores kept envelopes under ./data and prints summaries', async () => {
+  it('runs the control plane and the server, prints the DSNs, stores kept envelopes under ./data, counts roots and prints summaries', async () => {
     assertBuilt();
     const cwd = tempDir('ds-start-');
-    running = run(MAIN, ['--port', '0', '--summary-interval', '0.2'], cwd);
+    running = run(MAIN, ['--port', '0', '--summary-interval', '0.2', '--task-interval', '1h'], cwd);
     await waitFor(() => /shop-backend\s+http:\/\/\w+@127\.0\.0\.1:\d+\/42/.test(running!.output()), 15_000, 'the banner');
+    expect(running.output()).toMatch(/control plane listening on http:\/\/127\.0\.0\.1:\d+: definitions .*control\.json/);
+    expect(running.output()).toContain('rebalancing every 1 h (in-process)');
+    const controlUrl = /control plane listening on (http:\/\/\S+):/.exec(running.output())![1];
     const dsn = /shop-backend\s+(http:\/\/\S+)/.exec(running.output())![1];
     const { username, host, pathname } = new URL(dsn);
     expect(username).toBe(BACKEND);
@@ -59,11 +68,79 @@ describe('npm start (dist/main.js)', () => {
     const res = await request(`http://${host}/api${pathname}/envelope/?sentry_key=${username}`, { body });
     expect(res.status).toBe(200);
     await waitFor(() => /envelopes\/s \| project 42: kept 1, dropped 0/.test(running!.output()), 5000, 'a summary line');
+    // The span segment was a trace root: counted into the control plane, whose tasks then rebalance project 42.
+    expect(await baseRateSource(controlUrl, 42)).toBe('fallback');
+    expect((await request(`${controlUrl}/api/control/tasks/run`, { method: 'POST' })).status).toBe(200);
+    expect(await baseRateSource(controlUrl, 42)).toBe('rebalanced');
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
     const records = parseJsonLines(readFileSync(path.join(cwd, 'data', 'kept.jsonl'), 'utf8'));
     expect(records.map((r) => r.bytes.equals(body))).toEqual([true]);
     expect(records[0]).toMatchObject({ projectId: 42, publicKey: BACKEND, decision: { decision: 'keep', kind: 'spans', matchedRuleIds: [1001] } });
+  });
+});
+
+describe('npm start arguments', () => {
+  it('runs the control plane by default, next to the server, every 10 minutes', () => {
+    const args = parseStartArgs([], {});
+    expect(args.serve.configs).toBeNull();
+    expect(args.control).toMatchObject({ definitionsFile: null, taskIntervalMs: 600_000, options: { host: '127.0.0.1', port: 3001, tokens: [] } });
+    const custom = parseStartArgs(['--port', '0', '--task-interval', '60s', '--sink', 'stdout', '--workers', '2', '--control', 'defs.yaml', '--control-token=a,b'], { DS_CONTROL_SCHEDULE: 'none' });
+    expect(custom.serve).toMatchObject({ port: 0, workers: 2, sink: { type: 'stdout' }, configs: null });
+    expect(custom.control).toMatchObject({ definitionsFile: 'defs.yaml', taskIntervalMs: 60_000, options: { port: 0, tokens: ['a', 'b'], schedule: 'none', taskIntervalMs: 60_000 } });
+    expect(parseStartArgs(['--control-port', '4000'], { DS_TASK_INTERVAL: '2m', DS_CONTROL_TOKENS: 'x' }).control).toMatchObject({ taskIntervalMs: 120_000, options: { port: 4000, tokens: ['x'] } });
+    expect(parseStartArgs([], { DS_CONTROL_TASK_INTERVAL_MS: '30000', DS_CONTROL_DEFINITIONS: 'd.json' }).control).toMatchObject({ taskIntervalMs: 30_000, definitionsFile: 'd.json' });
+  });
+
+  it('runs the server alone with --no-control or a configs source', () => {
+    expect(parseStartArgs(['--no-control'], {})).toMatchObject({ control: null, serve: { configs: { file: EMBEDDED_PROJECTS_FILE } } });
+    expect(parseStartArgs([], { DS_NO_CONTROL: '1' }).control).toBeNull();
+    expect(parseStartArgs([], { DS_NO_CONTROL: 'false' }).control).not.toBeNull();
+    expect(parseStartArgs(['--configs-file', 'p.json'], {})).toMatchObject({ control: null, serve: { configs: { file: 'p.json' } } });
+    expect(parseStartArgs([], { DS_CONFIGS_UPSTREAM: 'http://relay' })).toMatchObject({ control: null, serve: { configs: { upstream: { url: 'http://relay' } } } });
+  });
+
+  it('refuses contradictions and bad values', () => {
+    expect(() => parseStartArgs(['--control', 'd.json', '--configs-file', 'p.json'], {})).toThrow(/either --control or --configs-file/);
+    expect(() => parseStartArgs(['--control', 'd.json', '--no-control'], {})).toThrow(/either --control or --no-control/);
+    expect(() => parseStartArgs(['--task-interval', '10ms'], {})).toThrow(/at least 1 s/);
+    expect(() => parseStartArgs(['--task-interval', 'soon'], {})).toThrow(/duration/);
+    expect(() => parseStartArgs(['--control-port', '70000'], {})).toThrow(/control-port/);
+    expect(() => parseStartArgs(['--bogus', '1'], {})).toThrow(/unknown option --bogus/);
+    expect(() => parseStartArgs([], { DS_CONTROL_SCHEDULE: 'cron' })).toThrow(/DS_CONTROL_SCHEDULE/);
+    expect([parseDuration('x', '90'), parseDuration('x', '1.5m'), parseDuration('x', '1h'), parseDuration('x', '2500ms')]).toEqual([90_000, 90_000, 3_600_000, 2500]);
+  });
+});
+
+describe('npm start variants', () => {
+  it('--no-control serves examples/projects.json alone', async () => {
+    assertBuilt();
+    running = run(MAIN, ['--port', '0', '--summary-interval', '0', '--no-control'], tempDir('ds-start-'));
+    await waitFor(() => /metrics: http/.test(running!.output()), 15_000, 'the banner');
+    expect(running.output()).toMatch(/project configs: .*examples\/projects\.json/);
+    expect(running.output()).toMatch(/shop-backend\s+http:\/\/abd0f232775f45feab79864e580d160b@127\.0\.0\.1:\d+\/42/);
+    expect(running.output()).not.toContain('control plane');
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+  });
+
+  it('--workers 2: the workers count into the primary\'s control plane over IPC', async () => {
+    assertBuilt();
+    const cwd = tempDir('ds-start-');
+    running = run(MAIN, ['--port', '0', '--summary-interval', '0', '--workers', '2', '--sink', 'stdout'], cwd);
+    await waitFor(() => /listening on (http:\/\/\S+) \(2 workers\)/.test(running!.output()), 15_000, 'the banner');
+    const url = /listening on (http:\/\/\S+) /.exec(running.output())![1];
+    const controlUrl = /control plane listening on (http:\/\/\S+):/.exec(running.output())![1];
+    expect(await baseRateSource(controlUrl, 42)).toBe('fallback');
+    const bodies = Array.from({ length: 20 }, (_, i) => spanEnvelope(trace(i)));
+    const results = await Promise.all(bodies.map((body) => request(`${url}/api/42/envelope/?sentry_key=${BACKEND}`, { body })));
+    expect(results.map((r) => r.status)).toEqual(bodies.map(() => 200));
+    await new Promise((r) => setTimeout(r, 1200)); // the workers hand their counts over every 500 ms
+    expect((await request(`${controlUrl}/api/control/tasks/run`, { method: 'POST' })).status).toBe(200);
+    // Without counts the projects task leaves the rates alone ('fallback').
+    expect(await baseRateSource(controlUrl, 42)).toBe('rebalanced');
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
   });
 });
 

@@ -1,7 +1,9 @@
 // The demo organisation served by `npm start`: a few projects with sampling configs generated from biases.
 
+import { conditionHash } from '../control/definitions/custom-rules';
+import type { DefinitionsDocument, ProjectDefinition } from '../control/definitions/types';
 import { generateSamplingConfig } from '../control/rules';
-import type { ProjectDescription } from '../control/types';
+import type { ProjectDescription, RuleCondition } from '../control/types';
 import { DEMO_ORGANIZATION_ID, DEMO_PROJECT_ID, DEMO_PUBLIC_KEY } from './config';
 
 export interface DemoProject {
@@ -76,4 +78,49 @@ export function demoProjectsFile(now: Date): { configs: Record<string, unknown> 
   }
   configs[DEMO_DISABLED_KEY] = { disabled: true };
   return { configs };
+}
+
+/** The organisation's target sample rate in the control plane's definitions (`npm start`). */
+export const DEMO_TARGET_SAMPLE_RATE = 0.25;
+
+/**
+ * The demo organisation as control-plane definitions (`examples/control.json`, what `npm start`
+ * serves): the same projects, keys (the revoked one included) and investigation rule as
+ * `examples/projects.json`, with a 25% target rate; the rates then come from the rebalancing.
+ */
+export function demoControlDefinitions(): DefinitionsDocument {
+  const condition: RuleCondition = { op: 'eq', name: 'event.transaction', value: [DEMO_CUSTOM_RULE.transaction] };
+  const backend = DEMO_PROJECTS[0];
+  const projects: ProjectDefinition[] = DEMO_PROJECTS.map((p) => ({
+    id: p.projectId,
+    slug: p.slug,
+    platform: p.platform,
+    createdAt: '2023-01-01T00:00:00Z',
+    publicKeys: [{ publicKey: p.publicKey, numericId: p.projectId }, ...(p === backend ? [{ publicKey: DEMO_DISABLED_KEY, isEnabled: false }] : [])],
+  }));
+  return {
+    organizations: [
+      {
+        id: DEMO_ORGANIZATION_ID,
+        slug: 'demo',
+        createdAt: '2022-01-01T00:00:00Z',
+        targetSampleRate: DEMO_TARGET_SAMPLE_RATE,
+        projects,
+        customRules: [
+          {
+            ruleId: DEMO_CUSTOM_RULE.ruleId,
+            condition,
+            projects: [backend.projectId],
+            startDate: '2024-01-01T00:00:00Z',
+            endDate: DEMO_CUSTOM_RULE.endDate,
+            numSamples: DEMO_CUSTOM_RULE.numSamples,
+            sampleRate: 1,
+            isActive: true,
+            conditionHash: conditionHash(condition, [backend.projectId]),
+            query: `transaction:${DEMO_CUSTOM_RULE.transaction}`,
+          },
+        ],
+      },
+    ],
+  };
 }

@@ -54,14 +54,23 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The server to send to: the one `npm start` runs, or a child server started for the demo. */
-async function ensureServer(): Promise<{ url: string; child: ChildProcess | null }> {
+/** The control plane `npm start` runs next to the server at `url` (its port + 1), unless told otherwise. */
+function controlUrlFor(url: string): string {
+  const given = flag('control') ?? process.env.DS_CONTROL_URL;
+  if (given) return given;
+  const { hostname, port } = new URL(url);
+  return `http://${hostname}:${Number(port || 80) + 1}`;
+}
+
+/** The server to send to: the one `npm start` runs, or a child server (with its control plane) started for the demo. */
+async function ensureServer(): Promise<{ url: string; controlUrl: string; child: ChildProcess | null }> {
   const url = flag('url') ?? process.env.DS_URL ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
-  if (await healthy(url)) return { url, child: null };
+  if (await healthy(url)) return { url, controlUrl: controlUrlFor(url), child: null };
   const port = await freePort();
+  const controlPort = await freePort();
   const own = `http://127.0.0.1:${port}`;
   process.stdout.write(`no server at ${url}: starting one on ${own} for the demo (npm start runs one you can keep)\n`);
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'main.js'), '--port', String(port), '--summary-interval', '0'], {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'main.js'), '--port', String(port), '--control-port', String(controlPort), '--summary-interval', '0'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, LOG_LEVEL: 'warn' },
   });
@@ -70,7 +79,7 @@ async function ensureServer(): Promise<{ url: string; child: ChildProcess | null
     if (child.exitCode !== null || Date.now() > deadline) throw new Error('the demo server did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url: own, child };
+  return { url: own, controlUrl: `http://127.0.0.1:${controlPort}`, child };
 }
 
 async function stats(url: string): Promise<StatsSnapshot> {
@@ -79,15 +88,37 @@ async function stats(url: string): Promise<StatsSnapshot> {
 
 type Rule = { type: string; id: number; samplingValue: { type: string; value?: number; limit?: number } };
 
-/** The sampling rules of each demo project, from the configs file the server loads. */
-function rulesByKey(): Map<string, Rule[]> {
-  const file = JSON.parse(readFileSync(PROJECTS_FILE, 'utf8')) as { configs: Record<string, { config?: { sampling?: { rules?: Rule[] } } } | null> };
-  return new Map(Object.entries(file.configs).map(([key, state]) => [key, state?.config?.sampling?.rules ?? []]));
+/** The sampling rules of each demo project (by project id), and where they come from. */
+interface RuleSource {
+  description: string;
+  rules: Map<number, Rule[]>;
 }
 
-function printReport(before: StatsSnapshot, after: StatsSnapshot, traces: number, errors: number, lifecycle: string): void {
+/** The rules in force: from the control plane `npm start` runs (its admin API), else from the configs file `--no-control` serves. */
+async function currentRules(controlUrl: string): Promise<RuleSource> {
+  const token = process.env.DS_CONTROL_ADMIN_TOKEN || (process.env.DS_CONTROL_TOKENS ?? '').split(',')[0].trim();
+  try {
+    const rules = new Map<number, Rule[]>();
+    for (const project of DEMO_PROJECTS) {
+      const res = await fetch(`${controlUrl}/api/control/projects/${project.projectId}/sampling`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        signal: AbortSignal.timeout(2000),
+      });
+      if (!res.ok) throw new Error(`status ${res.status}`);
+      const body = (await res.json()) as { config?: { rules?: Rule[] } };
+      rules.set(project.projectId, body.config?.rules ?? []);
+    }
+    return { description: `generated now by the control plane at ${controlUrl}`, rules };
+  } catch {
+    const file = JSON.parse(readFileSync(PROJECTS_FILE, 'utf8')) as { configs: Record<string, { projectId?: number; config?: { sampling?: { rules?: Rule[] } } } | null> };
+    const rules = new Map<number, Rule[]>();
+    for (const state of Object.values(file.configs)) if (state?.projectId !== undefined) rules.set(state.projectId, state.config?.sampling?.rules ?? []);
+    return { description: `in ${path.relative(process.cwd(), PROJECTS_FILE)} (no control plane answered at ${controlUrl})`, rules };
+  }
+}
+
+function printReport(before: StatsSnapshot, after: StatsSnapshot, traces: number, errors: number, lifecycle: string, rules: RuleSource): void {
   const out: string[] = [`\nsent ${traces} traces and ${errors} errors with @sentry/node (${lifecycle} lifecycle)`];
-  const rules = rulesByKey();
   for (const project of DEMO_PROJECTS) {
     const now = after.projects[project.projectId];
     if (!now) continue;
@@ -104,10 +135,10 @@ function printReport(before: StatsSnapshot, after: StatsSnapshot, traces: number
       if (k + d > 0) out.push(`  ${chain.padEnd(28)} ${String(k).padStart(6)} ${String(d).padStart(8)}`);
     }
   }
-  out.push('\nrule ids in the configs (id, type, value, bias); trace rules come from the project that started the trace:');
+  out.push(`\nrule ids (id, type, value, bias), ${rules.description}; trace rules come from the project that started the trace:`);
   for (const project of DEMO_PROJECTS) {
     out.push(`  ${project.slug}:`);
-    for (const rule of rules.get(project.publicKey) ?? []) out.push(`    ${describeRule(rule)}`);
+    for (const rule of rules.rules.get(project.projectId) ?? []) out.push(`    ${describeRule(rule)}`);
   }
   out.push('\nper-rule outcomes are also at /metrics (dynamic_sampling_server_outcomes_total, reason="Sampled:<ids>")');
   process.stdout.write(`${out.join('\n')}\n`);
@@ -117,7 +148,7 @@ async function main(): Promise<void> {
   const lifecycle = process.argv.includes('--static') ? 'static' : 'stream';
   const maxTraces = Number(flag('traces') ?? 300);
   const seconds = Number(flag('seconds') ?? 20);
-  const { url, child } = await ensureServer();
+  const { url, controlUrl, child } = await ensureServer();
   try {
     const backend = DEMO_PROJECTS[0];
     const frontend = DEMO_PROJECTS[1];
@@ -165,7 +196,7 @@ async function main(): Promise<void> {
     }
     await Sentry.flush(10_000);
     await Sentry.close(5000);
-    printReport(before, await stats(url), traces, errors, lifecycle);
+    printReport(before, await stats(url), traces, errors, lifecycle, await currentRules(controlUrl));
   } finally {
     child?.kill('SIGTERM');
   }

@@ -14,7 +14,10 @@ import type {
 } from './types';
 
 export interface EvaluateInput {
-  /** The sampling config of the project the item was sent to. */
+  /**
+   * The sampling config of the project the item was sent to. Config objects are treated as
+   * immutable: each is serialised and compiled once, then reused (pass a new object to change it).
+   */
   config?: SamplingConfigJson | null;
   /** The sampling config of the project that started the trace (the DSC's `public_key`). */
   rootConfig?: SamplingConfigJson | null;
@@ -77,10 +80,21 @@ function toIso(now: TimeInput | undefined): string | number | undefined {
   return now;
 }
 
-function request(input: EvaluateInput, extra: Record<string, unknown>): string {
-  return JSON.stringify({
-    config: input.config ?? null,
-    rootConfig: input.rootConfig ?? null,
+/** JSON text of each config object, so repeated calls with the same object serialise it once. */
+const configTexts = new WeakMap<object, string>();
+
+function configText(config: SamplingConfigJson | null | undefined): string | null {
+  if (config === null || config === undefined) return null;
+  let text = configTexts.get(config);
+  if (text === undefined) {
+    text = JSON.stringify(config);
+    configTexts.set(config, text);
+  }
+  return text;
+}
+
+function call(input: EvaluateInput, extra: Record<string, unknown>): string {
+  const request = JSON.stringify({
     dsc: input.dsc ?? null,
     event: input.event ?? null,
     now: toIso(input.now),
@@ -89,23 +103,22 @@ function request(input: EvaluateInput, extra: Record<string, unknown>): string {
     reservoirCounters: input.reservoirCounters,
     ...extra,
   });
+  return nativeCall(() => native.evaluateJson(request, configText(input.config), configText(input.rootConfig)));
 }
 
 /** Decides keep or drop for one transaction or span envelope, exactly as Relay would. */
 export function evaluate(input: EvaluateInput): EvaluateResult {
-  return JSON.parse(nativeCall(() => native.evaluateJson(request(input, {}))));
+  return JSON.parse(call(input, {}));
 }
 
 /** `evaluate`, plus which rules matched, in which stage, with which factors. */
 export function explain(input: EvaluateInput): ExplainResult {
-  return JSON.parse(nativeCall(() => native.evaluateJson(request(input, { explain: true }))));
+  return JSON.parse(call(input, { explain: true }));
 }
 
 /** Whether an error's trace was kept: `null` means "do not tag" (no `sampled` flag, unknown root). */
 export function isTraceFullySampled(input: Omit<EvaluateInput, 'config' | 'event' | 'itemType'>): boolean | null {
-  const result = JSON.parse(
-    nativeCall(() => native.evaluateJson(request(input, { operation: 'isTraceFullySampled' }))),
-  );
+  const result = JSON.parse(call(input, { operation: 'isTraceFullySampled' }));
   return result.traceFullySampled;
 }
 

@@ -5,6 +5,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 
+import type { ReleaseObservation, RootRecord, TrafficRecorder } from '../control/traffic/recorder';
 import { mergeSnapshots, type StatsSnapshot } from './stats';
 import { SummaryPrinter } from './summary';
 
@@ -13,11 +14,13 @@ type Collect = 'metrics' | 'stats';
 type WorkerMessage =
   | { type: 'ds:collect'; id: number; what: Collect }
   | { type: 'ds:stats-res'; id: number; snapshot: StatsSnapshot }
-  | { type: 'ds:listening'; url: string };
+  | { type: 'ds:listening'; url: string }
+  | { type: 'ds:traffic'; roots: RootRecord[]; releases: ReleaseObservation[] };
 
 type PrimaryMessage =
   | { type: 'ds:collected'; id: number; ok: boolean; payload: unknown }
-  | { type: 'ds:stats-req'; id: number };
+  | { type: 'ds:stats-req'; id: number }
+  | { type: 'ds:invalidate'; publicKeys: string[] };
 
 const COLLECT_TIMEOUT_MS = 5000;
 
@@ -35,10 +38,17 @@ export class WorkerBridge {
     } else if (isMessage<PrimaryMessage & { type: 'ds:collected' }>(message, 'ds:collected')) {
       this.waiting.get(message.id)?.(message);
       this.waiting.delete(message.id);
+    } else if (isMessage<PrimaryMessage & { type: 'ds:invalidate' }>(message, 'ds:invalidate') && Array.isArray(message.publicKeys)) {
+      this.onInvalidate?.(message.publicKeys);
     }
   };
 
-  constructor(private readonly stats: () => StatsSnapshot, registries: Registry[]) {
+  constructor(
+    private readonly stats: () => StatsSnapshot,
+    registries: Registry[],
+    /** Configs the primary's control plane rebuilt: refetch them. */
+    private readonly onInvalidate?: (publicKeys: string[]) => void,
+  ) {
     // Lets prom-client's aggregator in the primary read this worker's registries.
     AggregatorRegistry.setRegistries(registries);
     new AggregatorRegistry();
@@ -82,12 +92,75 @@ export interface PrimaryOptions {
   onListening: (url: string) => void;
   /** Environment added for the workers. */
   env?: Record<string, string>;
+  /** The control plane's recorder: what the workers' `IpcTrafficRecorder`s count is handed to it. */
+  recorder?: TrafficRecorder;
 }
 
 export interface ClusterPrimary {
   /** Stops the workers (each closes its server and flushes its sink) and resolves when all exited. */
   close(timeoutMs?: number): Promise<void>;
   collectStats(): Promise<StatsSnapshot>;
+  /** Tells every worker to refetch these keys' configs. */
+  invalidate(publicKeys: string[]): void;
+}
+
+/** How often a worker hands its counts to the primary, ms. */
+const TRAFFIC_FLUSH_MS = 500;
+/** Distinct (minute, project, decision, name) entries buffered before an early hand-over. */
+const TRAFFIC_MAX_ENTRIES = 5000;
+
+/**
+ * The recorder of a cluster worker (`npm start --workers N`): aggregates trace roots per minute,
+ * project, decision and name, and sends them with the release observations to the primary,
+ * whose control plane counts them, every 500 ms and on `close()`. Never throws.
+ */
+export class IpcTrafficRecorder implements TrafficRecorder {
+  private roots = new Map<string, RootRecord & { count: number; at: number }>();
+  private releases: ReleaseObservation[] = [];
+  private readonly recentReleases = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly send: (message: WorkerMessage) => void = (m) => void process.send?.(m)) {
+    this.timer = setInterval(() => this.flush(), TRAFFIC_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  recordRoot(root: RootRecord): void {
+    const at = root.at === undefined ? Date.now() : Number(root.at);
+    const minute = Math.floor(at / 60_000);
+    const id = `${minute}\u0000${root.orgId}\u0000${root.projectId}\u0000${root.decision}\u0000${root.transaction ?? ''}`;
+    const entry = this.roots.get(id);
+    if (entry) entry.count += root.count ?? 1;
+    else this.roots.set(id, { ...root, count: root.count ?? 1, at: minute * 60_000 });
+    if (this.roots.size >= TRAFFIC_MAX_ENTRIES) this.flush();
+  }
+
+  observeRelease(observation: ReleaseObservation): void {
+    const now = Date.now();
+    const id = `${observation.projectId}\u0000${observation.release}\u0000${observation.environment ?? ''}`;
+    const until = this.recentReleases.get(id);
+    if (until !== undefined && now < until) return;
+    if (this.recentReleases.size >= 10_000) this.recentReleases.clear();
+    this.recentReleases.set(id, now + 60_000);
+    this.releases.push({ ...observation, at: observation.at === undefined ? now : Number(observation.at) });
+  }
+
+  flush(): void {
+    if (this.roots.size === 0 && this.releases.length === 0) return;
+    const message: WorkerMessage = { type: 'ds:traffic', roots: [...this.roots.values()], releases: this.releases };
+    this.roots = new Map();
+    this.releases = [];
+    try {
+      this.send(message);
+    } catch {
+      // The primary is gone (shutdown): nothing left to count into.
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
 }
 
 /** Primary side: forks the workers (they run the same entry point), restarts crashed ones, aggregates. */
@@ -135,6 +208,9 @@ export function runPrimary(options: PrimaryOptions): ClusterPrimary {
     } else if (isMessage<WorkerMessage & { type: 'ds:listening' }>(message, 'ds:listening') && !announced) {
       announced = true;
       options.onListening(message.url);
+    } else if (isMessage<WorkerMessage & { type: 'ds:traffic' }>(message, 'ds:traffic') && options.recorder) {
+      for (const root of message.roots) options.recorder.recordRoot(root);
+      for (const release of message.releases) options.recorder.observeRelease(release);
     }
   });
 
@@ -152,6 +228,12 @@ export function runPrimary(options: PrimaryOptions): ClusterPrimary {
 
   return {
     collectStats,
+    invalidate(publicKeys) {
+      if (publicKeys.length === 0) return;
+      for (const worker of Object.values(cluster.workers ?? {})) {
+        if (worker?.isConnected()) worker.send({ type: 'ds:invalidate', publicKeys } satisfies PrimaryMessage);
+      }
+    },
     close(timeoutMs = 15_000) {
       stopping = true;
       summary?.stop();

@@ -11,3 +11,5 @@ export { UpstreamSink, type UpstreamSinkOptions } from './sinks/upstream';
 export type { StatsSnapshot, ProjectStats } from './stats';
 export * from './errors';
 export { ReservoirAwareEngine } from './reservoir/engine';
+export { RootCounter, type RootInput } from './roots';
+export { IpcTrafficRecorder } from './cluster';

@@ -24,6 +24,8 @@ export interface ServerMetrics {
   decisionSeconds: Histogram<'kind'>;
   requestSeconds: Histogram<'status'>;
   rejected: Counter<'status' | 'reason'>;
+  /** Trace roots handed to the control plane's recorder (only with a recorder). */
+  roots: Counter<'kind' | 'decision'>;
 }
 
 export function createServerMetrics(registry: Registry): ServerMetrics {
@@ -60,6 +62,12 @@ export function createServerMetrics(registry: Registry): ServerMetrics {
       name: `${P}rejected_requests_total`,
       help: 'Envelope requests refused, by status and reason class.',
       labelNames: ['status', 'reason'],
+      registers,
+    })),
+    roots: get('roots_recorded_total', () => new Counter({
+      name: `${P}roots_recorded_total`,
+      help: 'Trace roots counted for the control plane (root transactions, root segment spans), by kind and decision.',
+      labelNames: ['kind', 'decision'],
       registers,
     })),
   };

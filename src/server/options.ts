@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import type { UpstreamSourceOptions } from '../configs/batcher';
 import type { FileSourceOptions } from '../configs/file-source';
 import type { CacheOptions } from '../configs/service';
+import type { TrafficRecorder } from '../control/traffic/recorder';
 import type { Sampler } from '../sampler';
 import type { Decision } from './decision';
 import { ServerOptionsError } from './errors';
@@ -57,6 +58,12 @@ export interface ServerOptions {
   registry?: Registry;
   /** Process metrics (memory, CPU, event loop) on the registry (default true). */
   processMetrics?: boolean;
+  /**
+   * The control plane's recorder (`startControlPlane(...).recorder`): every trace root accepted
+   * (root transaction, root segment span) is counted with its decision, and the releases of kept
+   * transactions and segments are observed. Default: none (nothing is parsed for it).
+   */
+  recorder?: TrafficRecorder;
   /** Called for every envelope accepted (after the sink took it). */
   onEnvelope?: (observation: EnvelopeObservation) => void;
   /** @internal Set in cluster workers: /metrics and /stats are answered for the whole cluster. */

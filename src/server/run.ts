@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import pino from 'pino';
 
 import { parseConfigFile } from '../configs/file-source';
+import type { TrafficRecorder } from '../control/traffic/recorder';
 import type { ServeArgs } from './args';
 import { runPrimary } from './cluster';
 import { ServerOptionsError } from './errors';
@@ -30,17 +31,40 @@ export function projectsOfFile(path: string): ProjectListing[] {
   return out.sort((a, b) => a.projectId - b.projectId);
 }
 
+/** What `npm start` adds when it runs the control plane next to the server. */
+export interface RunExtras {
+  /** Counts trace roots (one process), or receives the workers' counts (cluster primary). */
+  recorder?: TrafficRecorder;
+  /** Projects whose DSNs the banner lists (when the configs do not come from a file). */
+  projects?: ProjectListing[];
+  /** Lines printed after the banner's first lines (where the control plane listens, ...). */
+  banner?: string[];
+  /** Environment of the cluster workers. */
+  workerEnv?: Record<string, string>;
+  /** Called with the running server (one process) or with a function that reaches every worker (cluster). */
+  onStarted?: (started: { server: RunningServer | null; invalidate: (publicKeys: string[]) => void }) => void;
+  /** Runs once the server (or every worker) stopped, before the process exits. */
+  onStopped?: () => Promise<void>;
+}
+
+function dsnLines(projects: readonly ProjectListing[], host: string, port: string): string[] {
+  const lines = projects.length > 0 ? ['DSNs to use in your SDK:'] : [];
+  for (const p of projects) lines.push(`  ${(p.slug ?? `project ${p.projectId}`).padEnd(16)} http://${p.publicKey}@${host}:${port}/${p.projectId}`);
+  return lines;
+}
+
 /** The lines printed once the server listens: where it is, where kept envelopes go, and the DSNs to use. */
-export function bannerLines(url: string, args: ServeArgs, sinkDescription: string): string[] {
+export function bannerLines(url: string, args: ServeArgs, sinkDescription: string, extras: Pick<RunExtras, 'projects' | 'banner'> = {}): string[] {
   const { hostname: host, port } = new URL(url);
   const lines = [`dynamic-sampling ingestion server listening on ${url}${args.workers > 1 ? ` (${args.workers} workers)` : ''}`, `kept envelopes go to ${sinkDescription}`];
-  if (args.configs && 'file' in args.configs) {
+  lines.push(...(extras.banner ?? []));
+  if (extras.projects) {
+    lines.push(...dsnLines(extras.projects, host, port));
+  } else if (args.configs && 'file' in args.configs) {
     const path = typeof args.configs.file === 'string' ? args.configs.file : args.configs.file.path;
     lines.push(`project configs: ${path}`);
     try {
-      const projects = projectsOfFile(path);
-      if (projects.length > 0) lines.push('DSNs to use in your SDK:');
-      for (const p of projects) lines.push(`  ${(p.slug ?? `project ${p.projectId}`).padEnd(16)} http://${p.publicKey}@${host}:${port}/${p.projectId}`);
+      lines.push(...dsnLines(projectsOfFile(path), host, port));
     } catch (error) {
       lines.push(`  (cannot list projects: ${(error as Error).message})`);
     }
@@ -57,7 +81,7 @@ function describeSink(args: ServeArgs): string {
 }
 
 /** Starts the server (or the cluster) from parsed arguments and stops it on SIGINT/SIGTERM. */
-export async function runServer(args: ServeArgs): Promise<void> {
+export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promise<void> {
   const toStderr = args.sink.type === 'stdout';
   const console = (line: string): void => void (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
   const logger = pino({ name: 'dynamic-sampling', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(toStderr ? 2 : 1));
@@ -69,10 +93,25 @@ export async function runServer(args: ServeArgs): Promise<void> {
       logger,
       summaryInterval: args.summaryInterval,
       summaryWriter: console,
-      onListening: (url) => bannerLines(url, args, describeSink(args)).forEach(console),
+      onListening: (url) => bannerLines(url, args, describeSink(args), extras).forEach(console),
+      env: extras.workerEnv,
+      recorder: extras.recorder,
     });
+    extras.onStarted?.({ server: null, invalidate: (keys) => primary.invalidate(keys) });
+    let stopping = false;
     const stop = (): void => {
-      void primary.close().then(() => process.exit(0));
+      if (stopping) return;
+      stopping = true;
+      void primary
+        .close()
+        .then(() => extras.onStopped?.())
+        .then(
+          () => process.exit(0),
+          (error: Error) => {
+            logger.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
@@ -90,19 +129,24 @@ export async function runServer(args: ServeArgs): Promise<void> {
     summaryWriter: console,
     logger,
     clusterWorker: cluster.isWorker,
+    recorder: extras.recorder,
   });
-  if (!cluster.isWorker) bannerLines(server.url, args, server.sink.description).forEach(console);
+  if (!cluster.isWorker) bannerLines(server.url, args, server.sink.description, extras).forEach(console);
+  extras.onStarted?.({ server, invalidate: (keys) => keys.forEach((publicKey) => void server.sampler.configs.invalidate({ publicKey })) });
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    void server.close().then(
-      () => process.exit(0),
-      (error: Error) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    void server
+      .close()
+      .then(() => extras.onStopped?.())
+      .then(
+        () => process.exit(0),
+        (error: Error) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

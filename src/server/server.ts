@@ -15,6 +15,7 @@ import { EnvelopeIngestor } from './ingest';
 import { createServerMetrics } from './metrics';
 import { DEFAULTS, resolveLimits, resolvePort, type ServerOptions } from './options';
 import { ReservoirAwareEngine } from './reservoir/engine';
+import { RootCounter } from './roots';
 import { SharedReservoir } from './reservoir/shared';
 import { createSink, type SinkSpec } from './sinks/create';
 import type { EnvelopeSink } from './sinks/types';
@@ -76,7 +77,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = createServerMetrics(registry);
   const stats = new ServerStats();
   const registries = (): Registry[] => (sampler.configs.registry === registry ? [registry] : [registry, sampler.configs.registry]);
-  const bridge = options.clusterWorker ? new WorkerBridge(() => stats.snapshot(), registries()) : null;
+  const bridge = options.clusterWorker
+    ? new WorkerBridge(() => stats.snapshot(), registries(), (keys) => keys.forEach((publicKey) => void sampler.configs.invalidate({ publicKey })))
+    : null;
 
   const handler = createRequestHandler({
     limits,
@@ -86,6 +89,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics,
     stats,
     logger,
+    roots: options.recorder ? new RootCounter(options.recorder, logger.child({ module: 'roots' }), metrics) : null,
     onEnvelope: options.onEnvelope,
     metricsText: async () => {
       if (bridge) return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, text: await bridge.collect('metrics') };
@@ -124,7 +128,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const summaryToStderr = !isSink(sinkOption) && sinkOption.type === 'stdout';
   const writeSummary = options.summaryWriter ?? ((line: string) => (summaryToStderr ? process.stderr : process.stdout).write(`${line}\n`));
   const summary = !bridge && limits.summaryInterval > 0 ? new SummaryPrinter(async () => stats.snapshot(), writeSummary, limits.summaryInterval) : null;
-  logger.info({ url, sink: sink.description, redis: options.redis ? 'configured' : 'none' }, 'ingestion server listening');
+  logger.info({ url, sink: sink.description, redis: options.redis ? 'configured' : 'none', recorder: options.recorder ? 'configured' : 'none' }, 'ingestion server listening');
 
   let closing: Promise<void> | null = null;
   return {

@@ -64,20 +64,23 @@ enum RequestConfig {
 
 /// Recently compiled request configs by their JSON text: callers of the convenient API tend to
 /// evaluate many items against the same few configs, and compiling costs far more than looking up.
-fn compiled_for(value: &Value) -> Result<Arc<CompiledConfig>, ConfigError> {
+fn compiled_for(text: &str, value: Option<&Value>) -> Result<Arc<CompiledConfig>, ConfigError> {
     static CACHE: OnceLock<Mutex<FxHashMap<String, Arc<CompiledConfig>>>> = OnceLock::new();
     const CAPACITY: usize = 64;
-    let text = value.to_string();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(found) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&text) {
+    if let Some(found) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
         return Ok(found.clone());
     }
-    let compiled = Arc::new(CompiledConfig::new(crate::config::SamplingConfig::parse(value)?));
+    let config = match value {
+        Some(v) => crate::config::SamplingConfig::parse(v)?,
+        None => crate::config::SamplingConfig::parse_str(text)?,
+    };
+    let compiled = Arc::new(CompiledConfig::new(config));
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() >= CAPACITY {
         cache.clear();
     }
-    cache.insert(text, compiled.clone());
+    cache.insert(text.to_owned(), compiled.clone());
     Ok(compiled)
 }
 
@@ -85,10 +88,20 @@ impl RequestConfig {
     fn read(value: Option<&Value>) -> Self {
         match value {
             None | Some(Value::Null) => RequestConfig::Absent,
-            Some(v) => match compiled_for(v) {
+            Some(v) => match compiled_for(&v.to_string(), Some(v)) {
                 Ok(c) => RequestConfig::Compiled(c),
                 Err(e) => RequestConfig::Rejected(e),
             },
+        }
+    }
+
+    fn read_text(text: &str) -> Self {
+        if text.trim() == "null" {
+            return RequestConfig::Absent;
+        }
+        match compiled_for(text, None) {
+            Ok(c) => RequestConfig::Compiled(c),
+            Err(e) => RequestConfig::Rejected(e),
         }
     }
 
@@ -110,7 +123,23 @@ impl RequestConfig {
     }
 }
 
-fn item_type(options: &Map<String, Value>) -> Result<ItemType, RequestError> {
+/// Request options: read from `options` when present there, else from the top level.
+struct Options<'a> {
+    top: &'a Map<String, Value>,
+    nested: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> Options<'a> {
+    fn new(top: &'a Map<String, Value>) -> Self {
+        Options { top, nested: top.get("options").and_then(Value::as_object) }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.nested.and_then(|n| n.get(key)).or_else(|| self.top.get(key))
+    }
+}
+
+fn item_type(options: &Options<'_>) -> Result<ItemType, RequestError> {
     match options.get("itemType") {
         None | Some(Value::Null) => Ok(ItemType::Transaction),
         Some(Value::String(s)) if s == "transaction" => Ok(ItemType::Transaction),
@@ -123,18 +152,32 @@ fn item_type(options: &Map<String, Value>) -> Result<ItemType, RequestError> {
 /// optionally `itemType`, `rootProjectKnown`, `operation`, `reservoirCounters`, `explain`
 /// (top level, or inside `options`).
 pub fn evaluate_request(request: &Value) -> Result<Value, RequestError> {
+    evaluate_request_with(request, None, None)
+}
+
+/// `evaluate_request` with the configs given as JSON text (`config`/`rootConfig` of the
+/// request are then ignored): compiled configs are cached by their text, so a caller that
+/// evaluates many items against the same configs skips both parsing and compiling them.
+pub fn evaluate_request_with(
+    request: &Value,
+    config_text: Option<&str>,
+    root_config_text: Option<&str>,
+) -> Result<Value, RequestError> {
     let Value::Object(req) = request else { return Err(request_error("", "the request must be an object")) };
-    let mut options = req.clone();
-    if let Some(Value::Object(extra)) = req.get("options") {
-        options.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    let options = Options::new(req);
     let now = parse_now(req.get("now"))?;
     let item = item_type(&options)?;
     let root_known = options.get("rootProjectKnown").and_then(Value::as_bool).unwrap_or(true);
     let explain = options.get("explain").and_then(Value::as_bool).unwrap_or(false);
 
-    let own = RequestConfig::read(req.get("config"));
-    let root = RequestConfig::read(req.get("rootConfig"));
+    let own = match config_text {
+        Some(text) => RequestConfig::read_text(text),
+        None => RequestConfig::read(req.get("config")),
+    };
+    let root = match root_config_text {
+        Some(text) => RequestConfig::read_text(text),
+        None => RequestConfig::read(req.get("rootConfig")),
+    };
     let mut notes = Vec::new();
     own.note("config", &mut notes);
     root.note("rootConfig", &mut notes);
@@ -232,10 +275,7 @@ fn order_json(own: Option<&CompiledConfig>, root: Option<&CompiledConfig>, item:
 /// The stages and rule ids an item of `itemType` goes through with these configs.
 pub fn evaluation_order_request(request: &Value) -> Result<Value, RequestError> {
     let Value::Object(req) = request else { return Err(request_error("", "the request must be an object")) };
-    let mut options = req.clone();
-    if let Some(Value::Object(extra)) = req.get("options") {
-        options.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    let options = Options::new(req);
     let item = item_type(&options)?;
     let own = RequestConfig::read(req.get("config"));
     let root = RequestConfig::read(req.get("rootConfig"));

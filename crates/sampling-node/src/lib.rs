@@ -345,12 +345,15 @@ pub fn noop(engine_id: u32, envelope: &[u8], key_handle: u32) -> u32 {
     (envelope.len() as u32) & key_handle & engine_id & 0
 }
 
-/// Evaluates one item from a JSON request; returns the JSON result.
+/// Evaluates one item from a JSON request; returns the JSON result. The configs may come as
+/// separate JSON texts (compiled once per distinct text and cached).
 #[napi]
-pub fn evaluate_json(request: String) -> Result<String> {
+pub fn evaluate_json(request: String, config: Option<String>, root_config: Option<String>) -> Result<String> {
     guarded(|| {
         let request = parse_json(&request, "the request")?;
-        api::evaluate_request(&request).map(|v| v.to_string()).map_err(|e| invalid(e.to_string()))
+        api::evaluate_request_with(&request, config.as_deref(), root_config.as_deref())
+            .map(|v| v.to_string())
+            .map_err(|e| invalid(e.to_string()))
     })
 }
 

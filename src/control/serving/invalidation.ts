@@ -46,6 +46,7 @@ export class ConfigInvalidator {
   private readonly countdownMs: number;
   private readonly debounceTtlMs: number;
   private closed = false;
+  private readonly listeners = new Set<(record: InvalidationRecord) => void>();
   /** Every executed invalidation, most recent last (bounded). */
   readonly history: InvalidationRecord[] = [];
 
@@ -128,7 +129,23 @@ export class ConfigInvalidator {
     }
     this.history.push(record);
     if (this.history.length > 1000) this.history.splice(0, this.history.length - 1000);
+    for (const listener of this.listeners) {
+      try {
+        listener(record);
+      } catch (err) {
+        logger?.error({ err, trigger }, 'invalidation listener failed');
+      }
+    }
     return record;
+  }
+
+  /**
+   * Calls `listener` after every executed invalidation, with the keys rebuilt (`npm start` uses it
+   * to make its in-process ingestion server refetch them at once). Returns a function that stops it.
+   */
+  onRun(listener: (record: InvalidationRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Number of invalidations waiting for their countdown. */

@@ -11,6 +11,7 @@ import { AuthError, BadEnvelopeError, HttpError, SinkUnavailableError } from '..
 import type { EnvelopeIngestor, IngestResult } from '../ingest';
 import { itemTypeLabel, type OutcomeName, type ServerMetrics } from '../metrics';
 import type { EnvelopeObservation, ResolvedLimits } from '../options';
+import type { RootCounter } from '../roots';
 import type { EnvelopeSink } from '../sinks/types';
 import type { ServerStats, StatsSnapshot } from '../stats';
 import type { ProjectAuthenticator } from './auth';
@@ -29,6 +30,8 @@ export interface RouteDeps {
   logger: Logger;
   metricsText: () => Promise<{ contentType: string; text: string }>;
   statsSnapshot: () => Promise<StatsSnapshot>;
+  /** Counts trace roots for the control plane (null: no recorder configured). */
+  roots?: RootCounter | null;
   onEnvelope?: (observation: EnvelopeObservation) => void;
 }
 
@@ -92,6 +95,8 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
     recordOutcomes(deps, projectId, result, true);
     deps.metrics.envelopes.inc({ project_id: String(projectId), kind: result.decision.kind, decision: result.decision.decision });
     deps.stats.recordDecision(projectId, result.decision);
+    // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).
+    deps.roots?.record({ body, header, items: result.items, decision: result.decision, projectId, organizationId: project.organizationId });
     deps.onEnvelope?.({ projectId, publicKey: project.publicKey, body, decision: result.decision, forwarded: forward });
     sendJson(res, 200, { id: result.eventId }, cors);
     return 200;
