@@ -175,9 +175,32 @@ impl EventField {
 
 /// Which slot a top-level key fills; the length check skips most comparisons.
 fn slot_of(key: json::RawKey<'_>) -> Option<usize> {
-    let len = key.raw_len();
-    let escaped = key.has_escape();
-    SLOTS.iter().position(|s| (escaped || s.len() == len) && key.eq_str(s))
+    if key.has_escape() {
+        return SLOTS.iter().position(|s| key.eq_str(s));
+    }
+    Some(match key.raw() {
+        b"event_id" => EVENT_ID,
+        b"type" => TYPE,
+        b"level" => LEVEL,
+        b"release" => RELEASE,
+        b"dist" => DIST,
+        b"environment" => ENVIRONMENT,
+        b"transaction" => TRANSACTION,
+        b"logger" => LOGGER,
+        b"platform" => PLATFORM,
+        b"user" => USER,
+        b"request" => REQUEST,
+        b"transaction_info" => TRANSACTION_INFO,
+        b"sdk" => SDK,
+        b"contexts" => CONTEXTS,
+        b"tags" => TAGS,
+        b"measurements" => MEASUREMENTS,
+        b"breakdowns" => BREAKDOWNS,
+        b"extra" => EXTRA,
+        b"timestamp" => TIMESTAMP,
+        b"start_timestamp" => START_TIMESTAMP,
+        _ => return None,
+    })
 }
 
 /// An event's JSON with the positions of its interesting top-level fields.

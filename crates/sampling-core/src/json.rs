@@ -466,7 +466,8 @@ pub fn validate(b: &[u8]) -> Result<RawValue<'_>> {
 
 /// Decodes the content of a string token (without quotes); borrows when nothing is escaped.
 pub fn unescape(raw: &[u8]) -> Option<Cow<'_, str>> {
-    if memchr::memchr(b'\\', raw).is_none() {
+    let escaped = if raw.len() < 64 { raw.contains(&b'\\') } else { memchr::memchr(b'\\', raw).is_some() };
+    if !escaped {
         return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
     }
     let mut out = String::with_capacity(raw.len());
@@ -639,15 +640,16 @@ impl<'a> RawKey<'a> {
     }
 
     pub fn has_escape(&self) -> bool {
-        memchr::memchr(b'\\', self.0).is_some()
+        // Keys are short: a plain scan beats setting up a vectorised search.
+        self.0.contains(&b'\\')
     }
 
     pub fn eq_str(&self, key: &str) -> bool {
-        if memchr::memchr(b'\\', self.0).is_none() {
-            self.0 == key.as_bytes()
-        } else {
-            unescape(self.0).is_some_and(|k| k == key)
+        if self.0 == key.as_bytes() {
+            return true;
         }
+        // Only an escaped spelling of the same key can still be equal (rare).
+        self.has_escape() && unescape(self.0).is_some_and(|k| k == key)
     }
 
     pub fn decode(&self) -> Option<Cow<'a, str>> {
