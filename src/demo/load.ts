@@ -2,13 +2,13 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import autocannon from 'autocannon';
 
 import { loadCorpus, type LoadRequest } from './load-corpus';
+import { freePort } from './free-port';
 
 export interface LoadOptions {
   url: string;
@@ -43,16 +43,6 @@ export function runLoad(options: LoadOptions): Promise<autocannon.Result> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 20_000;

@@ -2,7 +2,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 
 import * as Sentry from '@sentry/node';
@@ -10,6 +9,7 @@ import * as Sentry from '@sentry/node';
 import { DEMO_CUSTOM_RULE, DEMO_PROJECTS } from './projects';
 import { SeededRandom } from './random';
 import { describeRule } from './rule-names';
+import { freePort } from './free-port';
 
 interface StatsSnapshot {
   projects: Record<string, { envelopes: number; kept: number; dropped: number; errors: number; rules: Record<string, { kept: number; dropped: number }> }>;
@@ -43,16 +43,6 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The control plane `npm start` runs next to the server at `url` (its port + 1), unless told otherwise. */
 function controlUrlFor(url: string): string {

@@ -98,23 +98,7 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
       recorder: extras.recorder,
     });
     extras.onStarted?.({ server: null, invalidate: (keys) => primary.invalidate(keys) });
-    let stopping = false;
-    const stop = (): void => {
-      if (stopping) return;
-      stopping = true;
-      void primary
-        .close()
-        .then(() => extras.onStopped?.())
-        .then(
-          () => process.exit(0),
-          (error: Error) => {
-            logger.error({ err: error }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    stopOnSignals(() => primary.close(), extras.onStopped, logger);
     return;
   }
 
@@ -133,13 +117,17 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
   });
   if (!cluster.isWorker) bannerLines(server.url, args, server.sink.description, extras).forEach(console);
   extras.onStarted?.({ server, invalidate: (keys) => keys.forEach((publicKey) => void server.sampler.configs.invalidate({ publicKey })) });
+  stopOnSignals(() => server.close(), extras.onStopped, logger);
+}
+
+/** Closes once on the first SIGINT or SIGTERM, then exits (1 if shutting down failed). */
+function stopOnSignals(close: () => Promise<void>, onStopped: (() => unknown) | undefined, logger: { error: (obj: object, msg: string) => void }): void {
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    void server
-      .close()
-      .then(() => extras.onStopped?.())
+    void close()
+      .then(() => onStopped?.())
       .then(
         () => process.exit(0),
         (error: Error) => {
@@ -148,6 +136,6 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
         },
       );
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
