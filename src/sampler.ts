@@ -78,8 +78,8 @@ export class Sampler {
   }
 
   /** Resolves once the configs of these keys are loaded (or known to be unavailable). */
-  prefetch(publicKeys: Iterable<string>): Promise<unknown> {
-    return this.configs.prefetch(publicKeys);
+  prefetch(publicKeys: Iterable<string>, options: { noCache?: boolean; timeout?: number } = {}): Promise<unknown> {
+    return this.configs.prefetch(publicKeys, options);
   }
 
   close(): Promise<void> {
