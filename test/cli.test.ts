@@ -31,6 +31,14 @@ describe('dynamic-sampling explain', () => {
   });
 });
 
+describe('examples/quick-start.js', () => {
+  it('runs as the README shows', () => {
+    const out = execFileSync('node', [path.join(ROOT, 'examples/quick-start.js')]).toString();
+    expect(out.split('\n')[0]).toBe('drop at rate 0.25 rules [ 1000 ]');
+    expect(out).toContain("decision: 'keep'");
+  });
+});
+
 describe('npm run conformance', () => {
   it('ends with the count line', () => {
     const out = execFileSync('node', [CONFORMANCE, path.join(VECTORS, 'relay.json'), path.join(VECTORS, 'seed-examples.json')]).toString();
