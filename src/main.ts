@@ -9,6 +9,7 @@ import pino from 'pino';
 
 import type { ControlPlaneOptions } from './control/control-plane';
 import type { DefinitionsDocument } from './control/definitions/types';
+import { tokensFromValueOrFile } from './access/tokens';
 import { ControlPlaneOptionsError } from './control/errors';
 import { controlPlaneOptionsFromEnv } from './control/env';
 import { parseServeArgs, SERVE_USAGE, type ServeArgs } from './server/args';
@@ -32,8 +33,19 @@ export const START_USAGE = `control plane (npm start runs it unless --no-control
                                                    seconds (10m; DS_CONTROL_TASK_INTERVAL_MS also works)
   --control-host HOST        DS_CONTROL_HOST       control plane interface (127.0.0.1)
   --control-port N           DS_CONTROL_PORT       control plane port (the server's port + 1; 0 when that is 0)
-  --control-token TOKEN      DS_CONTROL_TOKENS     bearer token(s), comma-separated, for its config endpoint and
-                                                   admin API (none: open, loopback only); DS_CONTROL_ADMIN_TOKEN
+  --control-token TOKEN      DS_CONTROL_TOKENS     bearer token(s), comma-separated, of its project-config endpoint
+                                                   (config fetching only; the server uses the first)
+  --control-admin-token T    DS_CONTROL_ADMIN_TOKEN  admin API token(s): read and change (/api/control/..., /metrics)
+  --control-read-token T     DS_CONTROL_READ_TOKEN   admin API token(s) that may only read (GET, /metrics)
+  --control-token-file FILE, --control-admin-token-file FILE, --control-read-token-file FILE
+                             DS_CONTROL_TOKENS_FILE, DS_CONTROL_ADMIN_TOKEN_FILE, DS_CONTROL_READ_TOKEN_FILE
+                                                   the same tokens read from a file (one per line): kept out of ps
+                                                   and shell history; tokens are never logged
+                                                   protected mode: without an admin token the admin API serves
+                                                   loopback clients only, without relays or tokens the config
+                                                   endpoint too; a --control-host beyond loopback needs both
+  --insecure-open            DS_CONTROL_INSECURE_OPEN=1  serve what has no credentials to ANY client, and allow
+                                                   --control-host beyond loopback without them (a warning says so)
   --control-redis URL        DS_CONTROL_REDIS      share its state, counts and configs through Redis
                              DS_CONTROL_SCHEDULE   in-process (default), bullmq (needs Redis) or none
 
@@ -60,6 +72,12 @@ const START_FLAGS: Record<string, { env: string[]; boolean?: boolean }> = {
   'control-host': { env: ['DS_CONTROL_HOST'] },
   'control-port': { env: ['DS_CONTROL_PORT'] },
   'control-token': { env: ['DS_CONTROL_TOKENS'] },
+  'control-token-file': { env: ['DS_CONTROL_TOKENS_FILE'] },
+  'control-admin-token': { env: ['DS_CONTROL_ADMIN_TOKEN'] },
+  'control-admin-token-file': { env: ['DS_CONTROL_ADMIN_TOKEN_FILE'] },
+  'control-read-token': { env: ['DS_CONTROL_READ_TOKEN'] },
+  'control-read-token-file': { env: ['DS_CONTROL_READ_TOKEN_FILE'] },
+  'insecure-open': { env: ['DS_CONTROL_INSECURE_OPEN'], boolean: true },
   'control-redis': { env: ['DS_CONTROL_REDIS'] },
 };
 
@@ -130,7 +148,11 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   const intervalText = get('task-interval');
   const taskIntervalMs = intervalText !== undefined ? parseDuration('--task-interval', intervalText) : (base.taskIntervalMs ?? DEFAULT_TASK_INTERVAL_MS);
   if (!(taskIntervalMs >= 1000)) throw new ServerOptionsError(`the task interval must be at least 1 s, got ${taskIntervalMs} ms`);
-  const tokens = given.has('control-token') ? given.get('control-token')!.split(',').map((t) => t.trim()).filter(Boolean) : (base.tokens ?? []);
+  // A flag (or its file flag) replaces the environment's tokens, which `base` read with their _FILE variants.
+  const fail = (message: string) => new ServerOptionsError(message);
+  const tokensOf = (flag: string, fromEnv: string[] | undefined): string[] =>
+    tokensFromValueOrFile({ name: `--${flag}`, text: given.get(flag) }, { name: `--${flag}-file`, path: given.get(`${flag}-file`) }, fail) ?? fromEnv ?? [];
+  const insecureOpen = given.has('insecure-open') ? truthy(given.get('insecure-open')) : base.insecureOpen === true;
   return {
     serve,
     control: {
@@ -140,8 +162,10 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         host: get('control-host') ?? base.host ?? '127.0.0.1',
         port,
         redis: get('control-redis') ?? base.redis,
-        tokens,
-        adminToken: base.adminToken,
+        tokens: tokensOf('control-token', base.tokens),
+        adminTokens: tokensOf('control-admin-token', base.adminTokens),
+        adminReadTokens: tokensOf('control-read-token', base.adminReadTokens),
+        insecureOpen,
         schedule: base.schedule,
         taskIntervalMs,
       },
@@ -169,6 +193,29 @@ export function projectsOfDefinitions(document: DefinitionsDocument): ProjectLis
   return out.sort((a, b) => a.projectId - b.projectId);
 }
 
+/** Who may use the control plane, for the banner (which tokens exist, never their values). */
+export function accessLines(options: ControlStart['options'], relaysOfDefinitions = 0): string[] {
+  const noCredentials = options.insecureOpen ? 'OPEN TO ANY CLIENT (--insecure-open)' : 'loopback clients only (protected mode)';
+  const write = options.adminTokens?.length ?? 0;
+  const read = options.adminReadTokens?.length ?? 0;
+  const admin = write + read > 0 ? `bearer token (${write} admin, ${read} read-only)` : noCredentials;
+  const config = (options.tokens?.length ?? 0) > 0 || (options.relays?.length ?? 0) + relaysOfDefinitions > 0 ? 'bearer token or relay signature' : noCredentials;
+  return [`  access: admin API and /metrics: ${admin}; project configs: ${config}`];
+}
+
+/** The loud warning of --insecure-open. */
+function insecureWarning(options: ControlStart['options']): string {
+  const bar = '!'.repeat(100);
+  return [
+    bar,
+    `!! INSECURE: --insecure-open: the control plane on ${options.host ?? '127.0.0.1'} serves whatever has no credentials to ANY client`,
+    '!! that reaches it: without an admin token anyone can change the sampling, without config tokens read every config.',
+    '!! Set --control-admin-token and --control-token (or their -file variants) and drop --insecure-open.',
+    bar,
+    '',
+  ].join('\n');
+}
+
 /** The control plane, then the server fetching its configs from it and counting into its recorder. */
 async function startWithControl(serve: ServeArgs, control: ControlStart): Promise<void> {
   const token = control.options.tokens?.[0];
@@ -185,6 +232,7 @@ async function startWithControl(serve: ServeArgs, control: ControlStart): Promis
   // The embedded definitions are handed over as a document: API changes stay in memory, the package's file is never rewritten.
   const definitions: string | DefinitionsDocument = control.definitionsFile ?? (JSON.parse(readFileSync(EMBEDDED_CONTROL_FILE, 'utf8')) as DefinitionsDocument);
   const plane = await startControlPlane({ ...control.options, definitions, logger });
+  if (control.options.insecureOpen) process.stderr.write(insecureWarning(control.options));
   try {
     const relative = path.relative(process.cwd(), EMBEDDED_CONTROL_FILE);
     const source = control.definitionsFile ?? `${relative.startsWith('..') ? EMBEDDED_CONTROL_FILE : relative} (changes through the API kept in memory)`;
@@ -197,6 +245,7 @@ async function startWithControl(serve: ServeArgs, control: ControlStart): Promis
           `control plane listening on ${plane.url}: definitions ${source}`,
           `  rebalancing every ${formatInterval(control.taskIntervalMs)} (${control.options.schedule ?? 'in-process'}); the server fetches its configs there and counts every trace root into it`,
           `  admin API: ${plane.url}/api/control/definitions, /api/control/projects/<id>/sampling, POST /api/control/tasks/run`,
+          ...accessLines(control.options, plane.definitions.relays.length),
         ],
         workerEnv: { DS_CONTROL_URL: plane.url },
         // Configs the control plane rebuilt (rebalancing, release boosts, API changes) are refetched at once.

@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<ControlPlaneOptions> = {}): Promise<ControlPlane> {
-  plane = await startControlPlane({ definitions: sampleDefinitions(), tokens: [TOKEN], schedule: 'none', logger: silentLogger, recorderFlushIntervalMs: 0, ...options });
+  plane = await startControlPlane({ definitions: sampleDefinitions(), tokens: [TOKEN], adminTokens: [TOKEN], schedule: 'none', logger: silentLogger, recorderFlushIntervalMs: 0, ...options });
   return plane;
 }
 
@@ -249,7 +249,9 @@ describe('options from the environment', () => {
       port: 9001,
       redis: 'redis://127.0.0.1:6379',
       tokens: ['a', 'b'],
-      adminToken: undefined,
+      adminTokens: [],
+      adminReadTokens: [],
+      insecureOpen: false,
       schedule: 'bullmq',
       taskIntervalMs: undefined,
     });

@@ -9,10 +9,12 @@ import { ControlPlaneOptionsError } from './errors';
 import { FilePersistence, NoPersistence, RedisPersistence, type DefinitionsPersistence } from './definitions/persistence';
 import { Definitions } from './definitions/repository';
 import type { DefinitionsDocument, RelayDefinition } from './definitions/types';
+import { TrustedClients } from '../access/clients';
+import { AdminAccess, checkProtectedMode } from './http/access';
 import { RequestAuthenticator } from './http/auth';
 import { addAdminRoutes } from './http/admin-routes';
 import { addProjectConfigsRoute } from './http/project-configs-route';
-import { Router } from './http/router';
+import { Router, type RouteInfo } from './http/router';
 import { createControlMetrics, type ControlMetrics } from './metrics';
 import { ProjectConfigCache } from './serving/config-cache';
 import { ProjectConfigServer } from './serving/config-service';
@@ -38,16 +40,33 @@ export interface ControlPlaneOptions {
   definitions: string | DefinitionsDocument;
   /** Shared state for several processes (rates, counts, configs, definition changes, BullMQ). */
   redis?: RedisConnection;
-  /** Listen address; only loopback by default (127.0.0.1). */
+  /**
+   * Listen address; only loopback by default (127.0.0.1). Beyond loopback it needs `adminTokens` (or
+   * `adminReadTokens`) and `tokens` or `relays`, unless `insecureOpen` (protected mode).
+   */
   host?: string;
   /** Port (default 0: any free port; see `url`). */
   port?: number;
   /** Relays allowed to fetch with signed requests, in addition to the definitions' `relays`. */
   relays?: RelayDefinition[];
-  /** Bearer tokens accepted on the Relay endpoint (and the admin API unless `adminToken` is set). */
+  /** Bearer tokens accepted on the Relay endpoint (config fetching only; they give no admin access). */
   tokens?: string[];
-  /** Token of the admin API (`/api/control/...`); default: any of `tokens`; none → open. */
+  /**
+   * Tokens of the admin API (`/api/control/...`, `/metrics`) that may read and change. With no admin
+   * token at all the admin API serves trusted (loopback) clients only.
+   */
+  adminTokens?: string[];
+  /** Read-only tokens of the admin API: GET routes and `/metrics`; changes answer 403. */
+  adminReadTokens?: string[];
+  /** @deprecated One admin (write) token: same as `adminTokens: [adminToken]`. */
   adminToken?: string;
+  /**
+   * No protected mode: without credentials, any client is served (not only loopback ones), and
+   * listening beyond loopback without credentials is allowed. A warning is logged.
+   */
+  insecureOpen?: boolean;
+  /** Networks (addresses or CIDR) served without credentials when none are configured (default 127.0.0.0/8 and ::1). */
+  trustedClients?: string[];
   /** How tasks run: in this process on a timer (default), as BullMQ jobs (needs `redis`), or only through `runTasks()`. */
   schedule?: 'in-process' | 'bullmq' | 'none';
   bullmq?: Omit<BullmqSchedulerOptions, 'connection'>;
@@ -73,9 +92,11 @@ export interface ControlPlaneOptions {
 }
 
 export interface ControlPlane {
-  /** `http://127.0.0.1:<port>`: give it to `createSampler({ upstream: { url } })`. */
+  /** `http://127.0.0.1:<port>`: give it to `createSampler({ upstream: { url } })` (127.0.0.1 when listening on a wildcard). */
   readonly url: string;
   readonly port: number;
+  /** The HTTP routes served and who may call each (`RouteAccess`). */
+  readonly routes: readonly RouteInfo[];
   /** What the ingestion server calls for every trace root and release. */
   readonly recorder: TrafficRecorder & { flush(): Promise<void> };
   /** Flushes counts, runs every task once, then runs the scheduled invalidations at once. */
@@ -98,9 +119,17 @@ function persistenceFor(definitions: string | DefinitionsDocument, kv: KeyValueS
   return typeof definitions === 'string' ? new FilePersistence(definitions) : new NoPersistence();
 }
 
+/** The host of the plane's URL: a wildcard listen address is reached locally on loopback. */
+function urlHost(host: string): string {
+  // '::' listens on IPv4 too (dual stack).
+  if (host === '' || host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   if (!options || options.definitions === undefined) throw new ControlPlaneOptionsError('definitions', 'a file path or a document is required');
   if (options.schedule === 'bullmq' && !options.redis) throw new ControlPlaneOptionsError('schedule', 'bullmq needs `redis`');
+  const trusted = new TrustedClients(options.trustedClients, (message) => new ControlPlaneOptionsError('trustedClients', message));
   const clock = options.clock ?? systemClock;
   const monotonic = options.monotonic ?? systemMonotonic;
   const logger = options.logger ?? pino({ name: 'dynamic-sampling:control', level: process.env.LOG_LEVEL ?? 'info' });
@@ -158,22 +187,27 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     const configServer = new ProjectConfigServer({ definitions, cache, builder, metrics, clock, logger });
     const tokens = options.tokens ?? [];
-    const auth = new RequestAuthenticator([...definitions.relays, ...(options.relays ?? [])], tokens, true);
-    if (!auth.configured) logger.warn('no relays or tokens configured: the project config endpoint accepts any request');
-    const adminTokens = options.adminToken !== undefined ? [options.adminToken] : tokens;
+    const insecureOpen = options.insecureOpen === true;
+    const auth = new RequestAuthenticator([...definitions.relays, ...(options.relays ?? [])], tokens, insecureOpen);
+    const admin = new AdminAccess(
+      { write: [...(options.adminTokens ?? []), ...(options.adminToken !== undefined ? [options.adminToken] : [])], read: options.adminReadTokens ?? [] },
+      trusted,
+      insecureOpen,
+    );
+    const host = options.host ?? '127.0.0.1';
+    checkProtectedMode(host, { adminConfigured: admin.configured, configConfigured: auth.configured, insecureOpen });
+    if (insecureOpen) {
+      logger.warn({ host }, 'INSECURE: --insecure-open / insecureOpen: whatever has no credentials (admin API, config endpoint) is served to ANY client that reaches it');
+    } else if (!auth.configured) {
+      logger.info('no relays or tokens configured: the project config endpoint serves loopback clients only');
+    }
 
-    const router = new Router(logger);
-    addProjectConfigsRoute(router, { server: configServer, auth, metrics, logger });
-    addAdminRoutes(router, {
-      definitions,
-      state,
-      releases,
-      clock,
-      runTasks,
-      authorize: (ctx) => adminTokens.length === 0 || auth.checkToken(ctx.req.headers, adminTokens),
-    });
-    router.add('GET', /^\/healthz\/?$/, async () => ({ status: 200, body: { ok: true } }));
-    router.add('GET', /^\/metrics\/?$/, async () => ({ status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));
+    const router = new Router(logger, (access, req) => (access === 'read' || access === 'write' ? admin.check(req, access) : null));
+    addProjectConfigsRoute(router, { server: configServer, auth, trusted, metrics, logger });
+    addAdminRoutes(router, { definitions, state, releases, clock, runTasks });
+    router.add('GET', /^\/healthz\/?$/, 'public', async () => ({ status: 200, body: { ok: true } }));
+    // Metrics name projects and tasks: read access, like the admin API.
+    router.add('GET', /^\/metrics\/?$/, 'read', async () => ({ status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));
 
     const server: Server = createServer(router.listener);
     const sockets = new Set<import('node:net').Socket>();
@@ -181,7 +215,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
     });
-    const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, host, () => resolve());
@@ -204,12 +237,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       cleanup.unshift(() => s.close());
       await scheduler.start();
     }
-    logger.info({ url: `http://${host}:${port}`, store: kv.kind, schedule }, 'control plane started');
+    const url = `http://${urlHost(host)}:${port}`;
+    logger.info({ url, host, store: kv.kind, schedule, adminCredentials: admin.configured, configCredentials: auth.configured }, 'control plane started');
 
     let closed = false;
     return {
-      url: `http://${host}:${port}`,
+      url,
       port,
+      routes: router.registered,
       recorder,
       runTasks,
       runTask: (id) => runner.run(id),

@@ -1,12 +1,23 @@
 // Control plane options from environment variables, for `npm start` (the process wiring lives in src/main.ts).
 
+import { tokensFromValueOrFile } from '../access/tokens';
 import { ControlPlaneOptionsError } from './errors';
 import type { ControlPlaneOptions } from './control-plane';
+
+/** The tokens of `NAME` (comma-separated) or of the file `NAME_FILE` (one per line); never both. */
+function tokensFromEnv(env: NodeJS.ProcessEnv, name: string): string[] {
+  const fail = (message: string) => new ControlPlaneOptionsError(name, message);
+  return tokensFromValueOrFile({ name, text: env[name] || undefined }, { name: `${name}_FILE`, path: env[`${name}_FILE`] || undefined }, fail) ?? [];
+}
+
+const TRUTHY = /^(1|true|yes|on)$/i;
 
 /**
  * Reads `DS_CONTROL_DEFINITIONS` (path of the JSON/YAML definitions; unset → null, no control
  * plane), `DS_CONTROL_HOST` (127.0.0.1), `DS_CONTROL_PORT` (0), `DS_CONTROL_REDIS` (redis:// URL),
- * `DS_CONTROL_TOKENS` (comma-separated bearer tokens), `DS_CONTROL_ADMIN_TOKEN`,
+ * the bearer tokens `DS_CONTROL_TOKENS` (config fetching), `DS_CONTROL_ADMIN_TOKEN` (admin, read and
+ * write), `DS_CONTROL_READ_TOKEN` (admin, read only) — comma-separated, or one per line in the file
+ * named by the same variable with `_FILE` —, `DS_CONTROL_INSECURE_OPEN` (1: no protected mode),
  * `DS_CONTROL_SCHEDULE` (`in-process` | `bullmq` | `none`), `DS_CONTROL_TASK_INTERVAL_MS`.
  */
 export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlaneOptions | null {
@@ -25,14 +36,15 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
   }
   const port = integer('DS_CONTROL_PORT');
   if (port !== undefined && port > 65535) throw new ControlPlaneOptionsError('DS_CONTROL_PORT', 'not a port');
-  const tokens = (env.DS_CONTROL_TOKENS ?? '').split(',').map((t) => t.trim()).filter(Boolean);
   return {
     definitions,
     host: env.DS_CONTROL_HOST || '127.0.0.1',
     port: port ?? 0,
     redis: env.DS_CONTROL_REDIS || undefined,
-    tokens,
-    adminToken: env.DS_CONTROL_ADMIN_TOKEN || undefined,
+    tokens: tokensFromEnv(env, 'DS_CONTROL_TOKENS'),
+    adminTokens: tokensFromEnv(env, 'DS_CONTROL_ADMIN_TOKEN'),
+    adminReadTokens: tokensFromEnv(env, 'DS_CONTROL_READ_TOKEN'),
+    insecureOpen: TRUTHY.test(env.DS_CONTROL_INSECURE_OPEN ?? ''),
     schedule,
     taskIntervalMs: integer('DS_CONTROL_TASK_INTERVAL_MS'),
   };

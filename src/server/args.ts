@@ -1,6 +1,7 @@
 // Command-line flags and environment variables of `dynamic-sampling serve` and `npm start`.
 
 import { ServerOptionsError } from './errors';
+import { metricsAccessFromArgs, type MetricsAccessOptions } from './http/access';
 import { DEFAULTS } from './options';
 import { parseSinkSpec, type SinkSpec } from './sinks/create';
 import type { ConfigSourceOption } from './options';
@@ -15,6 +16,9 @@ export interface ServeArgs {
   workers: number;
   /** ms; 0 turns the summary off. */
   summaryInterval: number;
+  /** Who may read /metrics and /stats. */
+  metricsAccess: NonNullable<MetricsAccessOptions['metricsAccess']>;
+  metricsTokens: string[];
   help: boolean;
 }
 
@@ -35,6 +39,10 @@ export const SERVE_USAGE = `options (flag, environment variable, default):
   --max-body BYTES           DS_MAX_BODY           body limit, compressed and decompressed (20971520)
   --workers N                DS_WORKERS            worker processes sharing the port (1)
   --summary-interval SEC     DS_SUMMARY_INTERVAL   console summary every SEC seconds (5; 0: off)
+  --metrics-access MODE      DS_METRICS_ACCESS     who may read /metrics and /stats: loopback (clients on
+                                                   127.0.0.0/8, ::1), token, or open (loopback; token with a token)
+  --metrics-token TOKEN      DS_METRICS_TOKEN      bearer token(s) for --metrics-access token, comma-separated
+  --metrics-token-file FILE  DS_METRICS_TOKEN_FILE or read from a file (one per line)
   -h, --help
 `;
 
@@ -53,6 +61,9 @@ const FLAGS: Record<string, string[]> = {
   'max-body': ['DS_MAX_BODY'],
   workers: ['DS_WORKERS'],
   'summary-interval': ['DS_SUMMARY_INTERVAL'],
+  'metrics-access': ['DS_METRICS_ACCESS'],
+  'metrics-token': ['DS_METRICS_TOKEN'],
+  'metrics-token-file': ['DS_METRICS_TOKEN_FILE'],
 };
 
 function integer(name: string, text: string, min: number): number {
@@ -119,6 +130,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     maxBodySize: maxBody === undefined ? DEFAULTS.maxBodySize : integer('max-body', maxBody, 1),
     workers: workers === undefined ? 1 : integer('workers', workers, 1),
     summaryInterval: summary === undefined ? DEFAULTS.summaryInterval : Math.round(Number(summary) * 1000),
+    ...(metricsAccessFromArgs(get) as Pick<ServeArgs, 'metricsAccess' | 'metricsTokens'>),
     help,
   };
 }

@@ -10,6 +10,7 @@ import type { TrafficRecorder } from '../control/traffic/recorder';
 import type { Sampler } from '../sampler';
 import type { Decision } from './decision';
 import { ServerOptionsError } from './errors';
+import type { MetricsAccessOptions } from './http/access';
 import { DEFAULT_SINK_FILE, type SinkSpec } from './sinks/create';
 import type { EnvelopeSink } from './sinks/types';
 
@@ -27,7 +28,8 @@ export interface EnvelopeObservation {
   forwarded: Buffer | null;
 }
 
-export interface ServerOptions {
+/** `metricsAccess`, `metricsTokens`, `trustedClients`: who may read /metrics and /stats (default loopback clients). */
+export interface ServerOptions extends MetricsAccessOptions {
   /** Interface to listen on (default 127.0.0.1). */
   host?: string;
   /** Port (default 3000; 0 picks a free one). */

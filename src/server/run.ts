@@ -111,6 +111,8 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
     maxBodySize: args.maxBodySize,
     summaryInterval: args.summaryInterval,
     summaryWriter: console,
+    metricsAccess: args.metricsAccess,
+    metricsTokens: args.metricsTokens,
     logger,
     clusterWorker: cluster.isWorker,
     recorder: extras.recorder,

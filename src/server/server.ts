@@ -10,6 +10,7 @@ import { createSampler, type Sampler } from '../sampler';
 import { WorkerBridge } from './cluster';
 import { ServerOptionsError } from './errors';
 import { ProjectAuthenticator } from './http/auth';
+import { createMetricsGuard } from './http/access';
 import { createRequestHandler } from './http/routes';
 import { EnvelopeIngestor } from './ingest';
 import { createServerMetrics } from './metrics';
@@ -64,6 +65,7 @@ function buildSampler(options: ServerOptions, logger: Logger): { sampler: Sample
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const limits = resolveLimits(options);
+  const metricsGuard = createMetricsGuard(options);
   const port = resolvePort(options.port);
   const host = options.host ?? DEFAULTS.host;
   const logger = options.logger ?? defaultLogger(options.sink);
@@ -97,6 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return { contentType: merged.contentType, text: await merged.metrics() };
     },
     statsSnapshot: async () => (bridge ? bridge.collect('stats') : stats.snapshot()),
+    metricsGuard,
   });
 
   const server = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 60_000 }, handler);

@@ -25,8 +25,6 @@ export interface AdminDeps {
   releases: ReleaseBoosts;
   clock: Clock;
   runTasks: () => Promise<TaskRunResult[]>;
-  /** Checks the admin credentials of a request. */
-  authorize: (ctx: RequestContext) => boolean;
 }
 
 const P = '/api/control';
@@ -51,11 +49,9 @@ function numberField(value: unknown, name: string, check: (n: number) => boolean
 
 export function addAdminRoutes(router: Router, deps: AdminDeps): void {
   const { definitions } = deps;
+  // The router checks the admin token before the handler runs: reads need a read or write token, changes a write token.
   const guarded = (method: string, pattern: RegExp, handler: (ctx: RequestContext) => Promise<{ status: number; body?: unknown }>): void => {
-    router.add(method, pattern, async (ctx) => {
-      if (!deps.authorize(ctx)) return { status: 401, body: { detail: 'missing or invalid admin token', code: 'unauthorized' } };
-      return handler(ctx);
-    });
+    router.add(method, pattern, method === 'GET' ? 'read' : 'write', handler);
   };
 
   guarded('GET', new RegExp(`^${P}/definitions/?$`), async () => ({ status: 200, body: definitions.toDocument() }));

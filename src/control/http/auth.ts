@@ -1,7 +1,8 @@
-// Authenticates requests: Relay signatures from known relays (Ed25519, relay-auth format) and bearer tokens.
+// Authenticates config requests: Relay signatures from known relays (Ed25519, relay-auth format) and bearer tokens.
 
-import { timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { bearerToken, matchesAny } from '../../access/tokens';
 import { parsePublicKey, verifyRelaySignature } from '../../configs/signing';
 import { ControlPlaneOptionsError } from '../errors';
 import type { RelayDefinition } from '../definitions/types';
@@ -9,13 +10,8 @@ import type { RelayDefinition } from '../definitions/types';
 /** Signatures older (or newer) than this are refused (replay protection), ms. */
 export const SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000;
 
-export type AuthResult = { ok: true; via: 'relay' | 'token' | 'open'; relayId?: string } | { ok: false; reason: string };
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+/** 401: bad or missing credentials; 403: none configured and the client is not trusted (protected mode). */
+export type AuthResult = { ok: true; via: 'relay' | 'token' | 'open'; relayId?: string } | { ok: false; status: 401 | 403; reason: string };
 
 export class RequestAuthenticator {
   private readonly relays = new Map<string, KeyObject>();
@@ -23,7 +19,7 @@ export class RequestAuthenticator {
   constructor(
     relays: readonly RelayDefinition[],
     private readonly tokens: readonly string[],
-    /** Accept requests without credentials (only when neither relays nor tokens are configured). */
+    /** With neither relays nor tokens configured, accept any client, not only trusted ones (`insecureOpen`). */
     private readonly open: boolean,
     private readonly wallClock: () => number = Date.now,
   ) {
@@ -41,31 +37,34 @@ export class RequestAuthenticator {
     return this.relays.size > 0 || this.tokens.length > 0;
   }
 
-  /** Checks a bearer token against the configured tokens. */
+  /** Checks a bearer token against the configured tokens (constant time). */
   checkToken(headers: IncomingHttpHeaders, tokens: readonly string[] = this.tokens): boolean {
-    const header = headers.authorization;
-    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
-    const given = header.slice(7).trim();
-    return tokens.some((t) => sameSecret(t, given));
+    return matchesAny(bearerToken(headers), tokens);
   }
 
-  /** A signed request from a known relay, or a valid bearer token (or an open server). */
-  authenticate(headers: IncomingHttpHeaders, body: Buffer): AuthResult {
+  /**
+   * A signed request from a known relay, or a valid bearer token. Without any credential configured:
+   * trusted (loopback) clients only, or anyone when `open`.
+   */
+  authenticate(headers: IncomingHttpHeaders, body: Buffer, clientTrusted: boolean): AuthResult {
     const relayId = headers['x-sentry-relay-id'];
     const signature = headers['x-sentry-relay-signature'];
     if (typeof relayId === 'string' && typeof signature === 'string') {
       const key = this.relays.get(relayId);
       if (key) {
         const header = verifyRelaySignature(key, body, signature);
-        if (!header) return { ok: false, reason: 'invalid relay signature' };
+        if (!header) return { ok: false, status: 401, reason: 'invalid relay signature' };
         const t = header.t === undefined ? Number.NaN : Date.parse(header.t);
-        if (!Number.isFinite(t) || Math.abs(this.wallClock() - t) > SIGNATURE_MAX_AGE_MS) return { ok: false, reason: 'relay signature expired' };
+        if (!Number.isFinite(t) || Math.abs(this.wallClock() - t) > SIGNATURE_MAX_AGE_MS) return { ok: false, status: 401, reason: 'relay signature expired' };
         return { ok: true, via: 'relay', relayId };
       }
-      if (!this.checkToken(headers)) return { ok: false, reason: `unknown relay ${relayId}` };
+      if (!this.checkToken(headers)) return { ok: false, status: 401, reason: `unknown relay ${relayId}` };
     }
     if (this.checkToken(headers)) return { ok: true, via: 'token' };
-    if (this.open && !this.configured) return { ok: true, via: 'open' };
-    return { ok: false, reason: 'missing or invalid credentials' };
+    if (!this.configured) {
+      if (this.open || clientTrusted) return { ok: true, via: 'open' };
+      return { ok: false, status: 403, reason: 'no relays or tokens are configured: the project config endpoint serves loopback clients only' };
+    }
+    return { ok: false, status: 401, reason: 'missing or invalid credentials' };
   }
 }

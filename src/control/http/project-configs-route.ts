@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../errors';
 import type { ControlMetrics } from '../metrics';
 import type { ProjectConfigServer, ProjectConfigsRequest } from '../serving/config-service';
+import type { TrustedClients } from '../../access/clients';
 import type { RequestAuthenticator } from './auth';
 import { jsonBody, type Router } from './router';
 
@@ -26,18 +27,22 @@ function parseRequest(value: unknown): ProjectConfigsRequest {
   };
 }
 
-export function addProjectConfigsRoute(router: Router, deps: { server: ProjectConfigServer; auth: RequestAuthenticator; metrics: ControlMetrics; logger: Logger }): void {
-  router.add('POST', /^\/api\/0\/relays\/projectconfigs\/?$/, async (ctx) => {
+export function addProjectConfigsRoute(
+  router: Router,
+  deps: { server: ProjectConfigServer; auth: RequestAuthenticator; trusted: TrustedClients; metrics: ControlMetrics; logger: Logger },
+): void {
+  // 'relay': the signature covers the body, so this route authenticates itself once the body is read.
+  router.add('POST', /^\/api\/0\/relays\/projectconfigs\/?$/, 'relay', async (ctx) => {
     const version = ctx.url.searchParams.get('version');
     if (version !== '3') {
       deps.metrics.requests.inc({ outcome: 'bad_request' });
       throw new ApiError(400, 'unsupported_version', `unsupported protocol version ${version ?? '(none)'}: only version=3`);
     }
-    const auth = deps.auth.authenticate(ctx.req.headers, ctx.body);
+    const auth = deps.auth.authenticate(ctx.req.headers, ctx.body, deps.trusted.has(ctx.req.socket.remoteAddress));
     if (!auth.ok) {
       deps.metrics.requests.inc({ outcome: 'unauthorized' });
       deps.logger.warn({ reason: auth.reason, relayId: ctx.req.headers['x-sentry-relay-id'] }, 'project config request refused');
-      return { status: 401, body: { detail: auth.reason, code: 'unauthorized' } };
+      return { status: auth.status, body: { detail: auth.reason, code: auth.status === 401 ? 'unauthorized' : 'forbidden' } };
     }
     let request: ProjectConfigsRequest;
     try {

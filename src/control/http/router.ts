@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError, DefinitionsError, InvalidModelInputError, NotFoundError, TooManyRulesError, UnsupportedQueryError } from '../errors';
+import type { RouteAccess } from './access';
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -21,11 +22,19 @@ export interface Reply {
 
 export type Handler = (ctx: RequestContext) => Promise<Reply>;
 
-interface Route {
+/** A registered route; every route says who may call it (see `RouteAccess`). */
+export interface RouteInfo {
   method: string;
   pattern: RegExp;
+  access: RouteAccess;
+}
+
+interface Route extends RouteInfo {
   handler: Handler;
 }
+
+/** Decides before the body is read: null lets the request through, a reply refuses it. */
+export type AccessGuard = (access: RouteAccess, req: IncomingMessage) => Reply | null;
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 1 << 20;
@@ -58,11 +67,19 @@ function statusOf(err: unknown): { status: number; code: string } {
 export class Router {
   private readonly routes: Route[] = [];
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly guard: AccessGuard,
+  ) {}
 
-  add(method: string, pattern: RegExp, handler: Handler): this {
-    this.routes.push({ method, pattern, handler });
+  add(method: string, pattern: RegExp, access: RouteAccess, handler: Handler): this {
+    this.routes.push({ method, pattern, access, handler });
     return this;
+  }
+
+  /** The routes served, with their access (tests check that none is left unguarded). */
+  get registered(): RouteInfo[] {
+    return this.routes.map(({ method, pattern, access }) => ({ method, pattern, access }));
   }
 
   private async readBody(req: IncomingMessage): Promise<Buffer> {
@@ -90,8 +107,15 @@ export class Router {
       if (!route) {
         reply = matching.length > 0 ? { status: 405, body: { detail: 'method not allowed', code: 'method_not_allowed' } } : { status: 404, body: { detail: 'not found', code: 'not_found' } };
       } else {
-        const params = route.pattern.exec(url.pathname)!.slice(1);
-        reply = await route.handler({ req, url, params, body: await this.readBody(req) });
+        const refused = this.guard(route.access, req);
+        if (refused) {
+          // The body is not read: close rather than leave it in the connection.
+          res.setHeader('connection', 'close');
+          reply = refused;
+        } else {
+          const params = route.pattern.exec(url.pathname)!.slice(1);
+          reply = await route.handler({ req, url, params, body: await this.readBody(req) });
+        }
       }
     } catch (err) {
       const { status, code } = statusOf(err);

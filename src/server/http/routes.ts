@@ -14,6 +14,7 @@ import type { EnvelopeObservation, ResolvedLimits } from '../options';
 import type { RootCounter } from '../roots';
 import type { EnvelopeSink } from '../sinks/types';
 import type { ServerStats, StatsSnapshot } from '../stats';
+import type { MetricsGuard } from './access';
 import type { ProjectAuthenticator } from './auth';
 import { keyFromRequest } from './auth';
 import { decodeBody, readRawBody } from './body';
@@ -30,6 +31,8 @@ export interface RouteDeps {
   logger: Logger;
   metricsText: () => Promise<{ contentType: string; text: string }>;
   statsSnapshot: () => Promise<StatsSnapshot>;
+  /** Who may read /metrics and /stats (answers the refusal itself). */
+  metricsGuard: MetricsGuard;
   /** Counts trace roots for the control plane (null: no recorder configured). */
   roots?: RootCounter | null;
   onEnvelope?: (observation: EnvelopeObservation) => void;
@@ -147,9 +150,11 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
           sendJson(res, 200, { ok: true });
           return;
         case '/metrics':
+          if (!deps.metricsGuard(req, res)) return;
           deps.metricsText().then(({ contentType, text }) => sendText(res, 200, text, contentType), fail);
           return;
         case '/stats':
+          if (!deps.metricsGuard(req, res)) return;
           deps.statsSnapshot().then((snapshot) => sendJson(res, 200, snapshot), fail);
           return;
         default:
