@@ -272,6 +272,7 @@ export async function main(argv: string[]): Promise<void> {
 if (require.main === module) {
   main(process.argv.slice(2)).catch((error: Error) => {
     process.stderr.write(`dynamic-sampling: ${error.message}\n${error instanceof ServerOptionsError ? `\nusage: npm start -- [OPTIONS]\n\n${START_USAGE}` : ''}`);
-    process.exitCode = error instanceof ServerOptionsError ? 2 : 1;
+    // A refused option (bad flag, or protected mode) is the user's to fix: 2, like a usage error.
+    process.exitCode = error instanceof ServerOptionsError || error instanceof ControlPlaneOptionsError ? 2 : 1;
   });
 }
