@@ -200,7 +200,7 @@ export function accessLines(options: ControlStart['options'], relaysOfDefinition
   const read = options.adminReadTokens?.length ?? 0;
   const admin = write + read > 0 ? `bearer token (${write} admin, ${read} read-only)` : noCredentials;
   const config = (options.tokens?.length ?? 0) > 0 || (options.relays?.length ?? 0) + relaysOfDefinitions > 0 ? 'bearer token or relay signature' : noCredentials;
-  return [`  access: admin API and /metrics: ${admin}; project configs: ${config}`];
+  return [`  access (interface ${options.host ?? '127.0.0.1'}): admin API and /metrics: ${admin}; project configs: ${config}`];
 }
 
 /** The loud warning of --insecure-open. */
