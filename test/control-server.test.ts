@@ -159,7 +159,9 @@ describe('project configs endpoint', () => {
     await start();
     await client().fetchConfigs([keyFor(101)], [null], true);
     expect((await fetch(`${plane!.url}/healthz`)).status).toBe(200);
-    const metrics = await (await fetch(`${plane!.url}/metrics`)).text();
+    // /metrics is read access of the admin API: the admin token is needed once one is configured.
+    expect((await fetch(`${plane!.url}/metrics`)).status).toBe(401);
+    const metrics = await (await fetch(`${plane!.url}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } })).text();
     expect(metrics).toContain('dynamic_sampling_control_project_config_requests_total{outcome="ok"} 1');
     expect(metrics).toContain('dynamic_sampling_control_configs_built_total{reason="noCache"} 1');
   });
