@@ -73,7 +73,8 @@ async function ensureServer(): Promise<{ url: string; controlUrl: string; child:
 }
 
 async function stats(url: string): Promise<StatsSnapshot> {
-  return (await (await fetch(`${url}/stats`)).json()) as StatsSnapshot;
+  const token = (process.env.DS_METRICS_TOKEN ?? '').split(',')[0].trim();
+  return (await (await fetch(`${url}/stats`, { headers: token ? { authorization: `Bearer ${token}` } : {} })).json()) as StatsSnapshot;
 }
 
 type Rule = { type: string; id: number; samplingValue: { type: string; value?: number; limit?: number } };
@@ -86,7 +87,9 @@ interface RuleSource {
 
 /** The rules in force: from the control plane `npm start` runs (its admin API), else from the configs file `--no-control` serves. */
 async function currentRules(controlUrl: string): Promise<RuleSource> {
-  const token = process.env.DS_CONTROL_ADMIN_TOKEN || (process.env.DS_CONTROL_TOKENS ?? '').split(',')[0].trim();
+  // Reading rules is admin read access (config tokens give none): a read token, else an admin token, if the user set one.
+  const env = process.env;
+  const token = [env.DS_CONTROL_READ_TOKEN, env.DS_CONTROL_ADMIN_TOKEN].map((t) => (t ?? '').split(',')[0].trim()).find((t) => t !== '');
   try {
     const rules = new Map<number, Rule[]>();
     for (const project of DEMO_PROJECTS) {
