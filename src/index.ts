@@ -17,6 +17,7 @@ export { generateSamplingConfig } from './control/rules';
 // Loaded on first use, so that `require('dynamic-sampling')` for the engine stays light.
 
 export type { ControlPlane, ControlPlaneOptions } from './control/control-plane';
+export type { MetricsAccess } from './server/http/access';
 export type { TrafficRecorder, RootRecord, ReleaseObservation } from './control/traffic/recorder';
 export type { DefinitionsDocument } from './control/definitions/types';
 export type { RunningServer } from './server/server';
