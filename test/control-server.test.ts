@@ -10,6 +10,7 @@ import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '
 import { KEEP, DROP } from '../src/engine/engine';
 import { spanEnvelope } from '../src/demo/envelopes';
 import { createSampler } from '../src/sampler';
+import { requestTarget } from './helpers/server';
 import { keyFor, orgDef, projectDef, sampleDefinitions, silentLogger, TestClock } from './helpers/control';
 
 const TOKEN = 'server-token';
@@ -139,6 +140,16 @@ describe('project configs endpoint', () => {
     expect((await post({ publicKeys: [1] })).status).toBe(400);
     const response = await fetch(`${plane!.url}/api/0/relays/projectconfigs/?version=3`, { method: 'GET' });
     expect(response.status).toBe(405);
+  });
+
+  it('answers 400 to request targets a URL parser reads as an authority, and keeps serving', async () => {
+    await start();
+    for (const target of ['//', '///', '//:99999/', '//[::1']) {
+      const res = await requestTarget(plane!.url, target);
+      expect(res.status, target).toBe(400);
+      expect(res.json().code).toBe('invalid_target');
+    }
+    expect((await fetch(`${plane!.url}/healthz`)).status).toBe(200);
   });
 
   it('feeds createSampler over HTTP: configs are fetched and the engine samples with them', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { errorEnvelope, spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { ENVELOPE_ERRORS } from '../src/engine/errors';
-import { postEnvelope, request, sampleRate, startTestServer, type TestServer } from './helpers/server';
+import { postEnvelope, request, requestTarget, sampleRate, startTestServer, type TestServer } from './helpers/server';
 
 const KEY = 'abd0f232775f45feab79864e580d160b';
 const OTHER = 'e12d836b15bb49d7bbf99e64295d995b';
@@ -66,6 +66,16 @@ const cases: Case[] = [
   { name: 'non-numeric project id', status: 400, detail: /invalid project id/, send: () => request(`${t.server.url}/api/abc/envelope/`, { body: txEnvelope(1), headers: { 'x-sentry-auth': `Sentry sentry_key=${KEY}` } }) },
   { name: 'GET on the envelope endpoint', status: 405, send: () => request(`${t.server.url}/api/1/envelope/`, { method: 'GET' }) },
   { name: 'unknown path', status: 404, send: () => request(`${t.server.url}/api/1/store/`, { body: '{}' }) },
+  // Request targets that a URL parser reads as an authority: they used to throw outside any handler and end the process.
+  { name: 'request target //', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '//') },
+  { name: 'request target ///', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '///') },
+  { name: 'request target //:99999/', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '//:99999/') },
+  { name: 'request target //[::1', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '//[::1') },
+  { name: 'POST to //api/1/envelope/', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '//api/1/envelope/', { method: 'POST', body: txEnvelope(1), headers: { 'x-sentry-auth': `Sentry sentry_key=${KEY}` } }) },
+  { name: 'broken absolute-form target', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, 'http://[::1/healthz') },
+  { name: 'asterisk-form target', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '*', { method: 'OPTIONS' }) },
+  { name: 'broken percent-escape in the query key', status: 401, detail: /invalid project key/, send: () => requestTarget(t.server.url, '/api/1/envelope/?sentry_key=%zz%', { method: 'POST', body: txEnvelope(1) }) },
+  { name: 'broken percent-escape in the path', status: 400, detail: /invalid project id/, send: () => requestTarget(t.server.url, '/api/%zz/envelope/', { method: 'POST', body: txEnvelope(1) }) },
 ];
 
 describe('bad input', () => {
@@ -89,6 +99,11 @@ describe('bad input', () => {
     expect(res.status).toBe(413);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('reads an absolute-form target like its origin-form path', async () => {
+    const res = await requestTarget(t.server.url, `http://example.invalid/api/1/envelope/?sentry_key=${KEY}`, { method: 'POST', body: txEnvelope(2) });
+    expect(res.status, res.body).toBe(200);
   });
 
   it('passes unknown item types through untouched (as Relay does), with 200', async () => {

@@ -100,6 +100,24 @@ export function request(url: string, options: { method?: string; headers?: Recor
   });
 }
 
+/** One request with `target` sent as is on the request line (`//`, `*`, an absolute URL): no URL parsing on the way. */
+export function requestTarget(baseUrl: string, target: string, options: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string } = {}): Promise<RawResponse> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, path: target, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
 /** POSTs an envelope to `/api/<projectId>/envelope/` with the key in X-Sentry-Auth. */
 export function postEnvelope(server: RunningServer, projectId: number, publicKey: string | null, body: Buffer | string, headers: Record<string, string | number> = {}): Promise<RawResponse> {
   return request(`${server.url}/api/${projectId}/envelope/`, {

@@ -1,9 +1,10 @@
 // The HTTP routes: the envelope endpoint (with CORS), /metrics, /stats and /healthz.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 
 import type { Logger } from 'pino';
 
+import { guardedListener, parseRequestTarget } from '../../http/guard';
 import { sampledReason } from '../decision';
 import { readEnvelopeHeader } from '../envelope/header';
 import { itemQuantity } from '../envelope/items';
@@ -108,55 +109,67 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
   }
 }
 
-/** The request listener of the server. */
-export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const started = process.hrtime.bigint();
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const envelope = ENVELOPE_PATH.exec(url.pathname);
-    const finish = (status: number): void => {
-      deps.stats.recordResponse(status);
-      if (envelope) deps.metrics.requestSeconds.observe({ status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
-    };
-    const fail = (error: unknown): void => {
-      deps.logger.error({ err: error, url: req.url }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { detail: 'internal error' }, { connection: 'close' });
-      else res.destroy();
-      finish(500);
-    };
-    try {
-      if (envelope) {
-        if (req.method === 'OPTIONS') {
-          answerPreflight(req, res);
-          finish(200);
-        } else if (req.method === 'POST') {
-          handleEnvelope(deps, req, res, envelope[1], url.searchParams).then(finish, fail);
-        } else {
-          res.setHeader('allow', 'POST, OPTIONS');
-          sendJson(res, 405, { detail: 'method not allowed' }, corsHeaders(req));
-          finish(405);
-        }
-        return;
-      }
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        sendJson(res, 404, { detail: 'not found' });
-        return;
-      }
-      switch (url.pathname) {
-        case '/healthz':
-          sendJson(res, 200, { ok: true });
-          return;
-        case '/metrics':
-          deps.metricsText().then(({ contentType, text }) => sendText(res, 200, text, contentType), fail);
-          return;
-        case '/stats':
-          deps.statsSnapshot().then((snapshot) => sendJson(res, 200, snapshot), fail);
-          return;
-        default:
-          sendJson(res, 404, { detail: 'not found' });
-      }
-    } catch (error) {
-      fail(error);
-    }
+/** A request target that cannot be parsed (`//`, `//:99999/`, `*` on a route): 400, never a throw. */
+function badTarget(res: ServerResponse, target: string | undefined): void {
+  const shown = (target ?? '').slice(0, 80);
+  sendError(res, new HttpError(400, `invalid request target: ${JSON.stringify(shown)}`), {}, false);
+}
+
+/** Routes one request. May throw or reject: `createRequestHandler` guards it. */
+async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
+  const url = parseRequestTarget(req.url);
+  if (url === null) {
+    deps.metrics.rejected.inc({ status: '400', reason: 'request' });
+    badTarget(res, req.url);
+    deps.stats.recordResponse(400);
+    return;
+  }
+  const envelope = ENVELOPE_PATH.exec(url.pathname);
+  const finish = (status: number): void => {
+    deps.stats.recordResponse(status);
+    if (envelope) deps.metrics.requestSeconds.observe({ status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
   };
+  if (envelope) {
+    if (req.method === 'OPTIONS') {
+      answerPreflight(req, res);
+      finish(200);
+    } else if (req.method === 'POST') {
+      finish(await handleEnvelope(deps, req, res, envelope[1], url.searchParams));
+    } else {
+      res.setHeader('allow', 'POST, OPTIONS');
+      sendJson(res, 405, { detail: 'method not allowed' }, corsHeaders(req));
+      finish(405);
+    }
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendJson(res, 404, { detail: 'not found' });
+    return;
+  }
+  switch (url.pathname) {
+    case '/healthz':
+      sendJson(res, 200, { ok: true });
+      return;
+    case '/metrics': {
+      const { contentType, text } = await deps.metricsText();
+      sendText(res, 200, text, contentType);
+      return;
+    }
+    case '/stats':
+      sendJson(res, 200, await deps.statsSnapshot());
+      return;
+    default:
+      sendJson(res, 404, { detail: 'not found' });
+  }
+}
+
+/** The request listener of the server: one guarded entry, so no request can throw out of it. */
+export function createRequestHandler(deps: RouteDeps): RequestListener {
+  return guardedListener(
+    (req, res) => route(deps, req, res, process.hrtime.bigint()),
+    (error, req) => {
+      deps.logger.error({ err: error, url: req.url }, 'request failed');
+      deps.stats.recordResponse(500);
+    },
+  );
 }
