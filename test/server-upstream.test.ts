@@ -6,7 +6,11 @@ import { createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
-import { postEnvelope, sampleRate, startTestServer, waitFor, type TestServer } from './helpers/server';
+import { Registry } from 'prom-client';
+
+import { UpstreamSink } from '../src/server/sinks/upstream';
+import type { KeptEnvelope } from '../src/server/sinks/types';
+import { captureLogger, postEnvelope, sampleRate, startTestServer, waitFor, type TestServer } from './helpers/server';
 
 const KEY = 'abd0f232775f45feab79864e580d160b';
 const projects = [{ publicKey: KEY, projectId: 7, organizationId: 1, sampling: { version: 2, rules: [sampleRate(1, 'trace', 1)] } }];
@@ -24,8 +28,11 @@ function freePort(): Promise<number> {
 
 /** A fake Relay: records what it accepts; can answer 503 or be switched off. */
 class FakeUpstream {
-  received: { path: string; auth: string | undefined; body: Buffer }[] = [];
+  received: { path: string; auth: string | undefined; body: Buffer; headers: http.IncomingHttpHeaders }[] = [];
   status = 200;
+  /** While true, answers wait for `release()`. */
+  hold = false;
+  private held: (() => void)[] = [];
   private server: http.Server | null = null;
   constructor(readonly port: number) {}
 
@@ -34,12 +41,26 @@ class FakeUpstream {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        if (this.status === 200) this.received.push({ path: req.url ?? '', auth: req.headers['x-sentry-auth'] as string | undefined, body: Buffer.concat(chunks) });
-        res.writeHead(this.status, this.status === 503 ? { 'retry-after': '0' } : {});
-        res.end('{}');
+        const answer = (): void => {
+          if (this.status === 200) this.received.push({ path: req.url ?? '', auth: req.headers['x-sentry-auth'] as string | undefined, body: Buffer.concat(chunks), headers: req.headers });
+          res.writeHead(this.status, this.status === 503 ? { 'retry-after': '0' } : {});
+          res.end('{}');
+        };
+        if (this.hold) this.held.push(answer);
+        else answer();
       });
     });
     return new Promise((resolve) => this.server!.listen(this.port, '127.0.0.1', () => resolve()));
+  }
+
+  /** Requests waiting for `release()`. */
+  get waiting(): number {
+    return this.held.length;
+  }
+
+  release(): void {
+    this.hold = false;
+    this.held.splice(0).forEach((answer) => answer());
   }
 
   stop(): Promise<void> {
@@ -125,5 +146,52 @@ describe('upstream sink', () => {
     expect(upstream.received.map((r) => b64(r.body)).sort()).toEqual(accepted.map(b64).sort());
     const metrics = await t.server.registry.metrics();
     expect(metrics).toContain('outcome="rate_limited",reason="sink_unavailable"');
+  });
+});
+
+const kept = (body: Buffer, i: number): KeptEnvelope => ({
+  receivedAt: Date.now(),
+  projectId: 7,
+  publicKey: KEY,
+  eventId: `9ec79c33ec9942ab8353589fcb2e${String(i).padStart(4, '0')}`,
+  decision: { decision: 'keep', kind: 'transaction', sampleRate: 1, randomValue: 0.5, matchedRuleIds: [], keepReason: 'sampled', traceFullySampled: true, spanCount: 0, code: 0 } as unknown as KeptEnvelope['decision'],
+  modified: false,
+  envelope: body,
+});
+
+describe('upstream sink shutdown', () => {
+  it('ends close() as soon as the envelopes in flight are delivered, without waiting for its deadline', async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    upstream.hold = true;
+    await upstream.start();
+    const { logger, records } = captureLogger();
+    const sink = new UpstreamSink({ url: `http://127.0.0.1:${port}` }, { logger, registry: new Registry() });
+    const bodies = envelopes(3);
+    await Promise.all(bodies.map((b, i) => sink.accept(kept(b, i))));
+    await waitFor(() => upstream!.waiting === 3, 5000, 'the envelopes to be in flight');
+    // A deadline far past the test's own timeout: only the drain can end this close().
+    const closed = sink.close(120_000);
+    upstream.release();
+    await closed;
+    expect(upstream.received.map((r) => b64(r.body)).sort()).toEqual(bodies.map(b64).sort());
+    expect(records().filter((r) => r.level >= 50)).toEqual([]);
+  });
+
+  it('says what was really lost when the deadline ends it: envelopes never sent, and those in flight', async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    upstream.hold = true;
+    await upstream.start();
+    const { logger, records } = captureLogger();
+    const sink = new UpstreamSink({ url: `http://127.0.0.1:${port}`, concurrency: 1 }, { logger, registry: new Registry() });
+    const bodies = envelopes(3);
+    await Promise.all(bodies.map((b, i) => sink.accept(kept(b, i))));
+    await waitFor(() => upstream!.waiting === 1, 5000, 'one envelope in flight');
+    await sink.close(100);
+    const lost = records().filter((r) => r.level >= 50);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({ neverSent: 2, inFlight: 1 });
+    expect(lost[0].msg).toMatch(/2 envelopes never sent.*1 in flight/);
   });
 });

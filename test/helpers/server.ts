@@ -21,6 +21,13 @@ export interface TestProject {
 
 export const silentLogger = pino({ level: 'silent' });
 
+/** A logger whose records (parsed JSON) are kept for assertions. */
+export function captureLogger(level = 'info'): { logger: pino.Logger; records: () => Record<string, any>[] } {
+  const records: Record<string, any>[] = [];
+  const logger = pino({ level }, { write: (line: string) => void records.push(JSON.parse(line)) });
+  return { logger, records: () => records };
+}
+
 export function tempDir(prefix = 'ds-server-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }

@@ -159,7 +159,11 @@ export class UpstreamSink implements EnvelopeSink {
   }
 
   private pump(): void {
-    if (this.closed && this.queue.length === 0) return;
+    // Once closed with nothing queued, the only thing left is to wake close() when the last one settles.
+    if (this.closed && this.queue.length === 0) {
+      this.checkDrained();
+      return;
+    }
     const wait = this.pausedUntil - Date.now();
     if (wait > 0) {
       if (this.timer === null) {
@@ -254,7 +258,15 @@ export class UpstreamSink implements EnvelopeSink {
   async close(timeoutMs = 10_000): Promise<void> {
     this.closed = true;
     const drained = await this.flush(timeoutMs);
-    if (!drained) this.deps.logger.error({ lost: this.pending, upstream: this.description }, 'closing with envelopes still queued for the upstream');
+    if (!drained) {
+      // Queued ones were never sent; those in flight are cut off now: the upstream may or may not have them.
+      const neverSent = this.queue.length;
+      const inFlight = this.inFlight;
+      this.deps.logger.error(
+        { neverSent, inFlight, upstream: this.description },
+        `closing after ${timeoutMs} ms: ${neverSent} envelopes never sent to the upstream, ${inFlight} in flight (may or may not have arrived)`,
+      );
+    }
     if (this.timer) clearTimeout(this.timer);
     this.agent.destroy();
   }
