@@ -1,5 +1,6 @@
 // Bad input: each malformed or hostile request gets the right 4xx, the server keeps serving, and nothing else is affected.
 
+import { connect } from 'node:net';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,5 +129,41 @@ describe('bad input', () => {
     expect(stored.map((r) => r.bytes.toString('base64')).sort()).toEqual(good.map((b) => b.toString('base64')).sort());
     const health = await request(`${t.server.url}/healthz`, { method: 'GET' });
     expect(health.status).toBe(200);
+  });
+});
+
+/** Sends `bytes` on a raw connection and resolves with everything the server answers until it closes. */
+function rawExchange(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer));
+    socket.write(bytes);
+  });
+}
+
+describe('slow clients', () => {
+  let slow: TestServer;
+  beforeAll(async () => {
+    slow = await startTestServer([{ publicKey: KEY, projectId: 1, organizationId: 1, sampling: keepAll }], { headersTimeout: 300, requestTimeout: 600 });
+  });
+  afterAll(async () => {
+    await slow?.server.close();
+  });
+
+  it('headers that never end → 408 after headersTimeout', async () => {
+    const answer = await rawExchange(slow.server.url, `POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: Sentry sentry_key=${KEY}\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('a body that never ends → 408 after requestTimeout, nothing stored', async () => {
+    const before = slow.kept().length;
+    const answer = await rawExchange(slow.server.url, `POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: Sentry sentry_key=${KEY}\r\nContent-Length: 1000\r\n\r\n{}\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slow.kept().length).toBe(before);
+    expect((await request(`${slow.server.url}/healthz`, { method: 'GET' })).status).toBe(200);
   });
 });

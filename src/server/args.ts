@@ -15,6 +15,12 @@ export interface ServeArgs {
   workers: number;
   /** ms; 0 turns the summary off. */
   summaryInterval: number;
+  /** ms (undefined: the server's defaults). */
+  requestTimeout?: number;
+  headersTimeout?: number;
+  shutdownTimeout?: number;
+  /** Refuse (503) keys whose config cannot be loaded instead of accepting them unchecked. */
+  rejectUnknownKeys: boolean;
   help: boolean;
 }
 
@@ -35,6 +41,11 @@ export const SERVE_USAGE = `options (flag, environment variable, default):
   --max-body BYTES           DS_MAX_BODY           body limit, compressed and decompressed (20971520)
   --workers N                DS_WORKERS            worker processes sharing the port (1)
   --summary-interval SEC     DS_SUMMARY_INTERVAL   console summary every SEC seconds (5; 0: off)
+  --headers-timeout SEC      DS_HEADERS_TIMEOUT    a client must send its request headers within SEC (10), else 408
+  --request-timeout SEC      DS_REQUEST_TIMEOUT    ... and its whole request within SEC (30), else 408
+  --shutdown-timeout SEC     DS_SHUTDOWN_TIMEOUT   on SIGTERM, requests in flight get SEC to finish (10)
+  --reject-unknown-keys      DS_REJECT_UNKNOWN_KEYS  while the configs source cannot answer, refuse unchecked keys
+                                                   with 503 instead of accepting them (see the server README)
   -h, --help
 `;
 
@@ -53,7 +64,24 @@ const FLAGS: Record<string, string[]> = {
   'max-body': ['DS_MAX_BODY'],
   workers: ['DS_WORKERS'],
   'summary-interval': ['DS_SUMMARY_INTERVAL'],
+  'headers-timeout': ['DS_HEADERS_TIMEOUT'],
+  'request-timeout': ['DS_REQUEST_TIMEOUT'],
+  'shutdown-timeout': ['DS_SHUTDOWN_TIMEOUT'],
+  'reject-unknown-keys': ['DS_REJECT_UNKNOWN_KEYS'],
 };
+
+/** Flags that take no value. */
+export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys']);
+
+/** A duration in seconds (fractions allowed) → ms; `positive` refuses 0. */
+function seconds(name: string, text: string | undefined, positive = true): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) throw new ServerOptionsError(`--${name} must be a number of seconds${positive ? ' > 0' : ' >= 0'}, got "${text}"`);
+  return Math.round(value * 1000);
+}
+
+const truthy = (value: string | undefined): boolean => value !== undefined && value !== '' && !/^(0|false|no|off)$/i.test(value);
 
 function integer(name: string, text: string, min: number): number {
   const value = Number(text);
@@ -75,6 +103,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     if (!(name in FLAGS)) throw new ServerOptionsError(`unknown option --${name}`);
+    if (BOOLEAN_FLAGS.has(name)) {
+      given.set(name, eq < 0 ? 'true' : arg.slice(eq + 1));
+      continue;
+    }
     let value: string | undefined = eq < 0 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined) throw new ServerOptionsError(`--${name} needs a value`);
     given.set(name, value);
@@ -119,6 +151,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     maxBodySize: maxBody === undefined ? DEFAULTS.maxBodySize : integer('max-body', maxBody, 1),
     workers: workers === undefined ? 1 : integer('workers', workers, 1),
     summaryInterval: summary === undefined ? DEFAULTS.summaryInterval : Math.round(Number(summary) * 1000),
+    headersTimeout: seconds('headers-timeout', get('headers-timeout')),
+    requestTimeout: seconds('request-timeout', get('request-timeout')),
+    shutdownTimeout: seconds('shutdown-timeout', get('shutdown-timeout'), false),
+    rejectUnknownKeys: truthy(get('reject-unknown-keys')),
     help,
   };
 }

@@ -1,7 +1,7 @@
 // startServer: wires configs, engine, sink, metrics and routes into a listening HTTP server; close() drains and flushes.
 
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -10,6 +10,8 @@ import { createSampler, type Sampler } from '../sampler';
 import { WorkerBridge } from './cluster';
 import { ServerOptionsError } from './errors';
 import { ProjectAuthenticator } from './http/auth';
+import { answerClientErrors } from './http/client-errors';
+import { ConnectionTracker } from './http/connections';
 import { createRequestHandler } from './http/routes';
 import { EnvelopeIngestor } from './ingest';
 import { createServerMetrics } from './metrics';
@@ -83,7 +85,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const handler = createRequestHandler({
     limits,
-    auth: new ProjectAuthenticator(sampler.configs, limits.authWait),
+    auth: new ProjectAuthenticator(sampler.configs, limits.authWait, options.rejectUnknownKeys === true),
     ingestor: new EnvelopeIngestor(sampler, metrics, reservoir),
     sink,
     metrics,
@@ -99,19 +101,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     statsSnapshot: async () => (bridge ? bridge.collect('stats') : stats.snapshot()),
   });
 
-  const server = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 60_000 }, handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+  const server = http.createServer({
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // Node requires headersTimeout <= requestTimeout; both are checked every connectionsCheckingInterval.
+    requestTimeout: limits.requestTimeout,
+    headersTimeout: Math.min(limits.headersTimeout, limits.requestTimeout),
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.min(limits.headersTimeout, limits.requestTimeout) / 4)),
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Malformed HTTP (or headers over the limit): answer like Node would and keep serving.
-    if (socket.writable && !socket.destroyed) {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    } else socket.destroy();
-  });
+  const connections = new ConnectionTracker(server);
+  server.on('request', handler);
+  answerClientErrors(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -143,11 +142,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close() {
       closing ??= (async () => {
         summary?.stop();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        const deadline = setTimeout(() => sockets.forEach((s) => s.destroy()), 10_000);
-        await closed;
-        clearTimeout(deadline);
+        const reset = await connections.drain(limits.shutdownTimeout);
+        if (reset > 0) logger.warn({ connections: reset, afterMs: limits.shutdownTimeout }, 'shutdown deadline passed: connections with requests still in flight were reset');
         await sink.close();
         await reservoir?.close();
         bridge?.close();

@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 import type { ProjectConfigService } from '../../configs';
-import { AuthError } from '../errors';
+import { AuthError, KeyUncheckedError } from '../errors';
 
 /** The `sentry_key` of an `X-Sentry-Auth` (or `Authorization: Sentry ...`) header value. */
 export function keyFromAuthHeader(value: string | undefined): string | null {
@@ -50,6 +50,8 @@ export class ProjectAuthenticator {
     private readonly configs: ProjectConfigService,
     /** How long a request may wait for a key's first config load, ms. */
     private readonly waitMs: number,
+    /** Refuse (503) a key whose config cannot be loaded, instead of accepting it unchecked. */
+    private readonly rejectUnchecked = false,
   ) {}
 
   async authenticate(key: string | null, projectId: number): Promise<AuthenticatedProject> {
@@ -71,7 +73,8 @@ export class ProjectAuthenticator {
       case 'disabled':
         throw new AuthError(401, 'unknown or disabled project key');
       default:
-        // No config could be loaded (source failing or slow): keep the envelope rather than lose it.
+        // No config could be loaded (source failing or slow): by default keep the envelope rather than lose it.
+        if (this.rejectUnchecked) throw new KeyUncheckedError(Math.max(1, Math.ceil(this.waitMs / 1000)));
         return { publicKey, projectId, organizationId: null, verified: false };
     }
   }

@@ -8,7 +8,7 @@ import { guardedListener, parseRequestTarget } from '../../http/guard';
 import { sampledReason } from '../decision';
 import { readEnvelopeHeader } from '../envelope/header';
 import { itemQuantity } from '../envelope/items';
-import { AuthError, BadEnvelopeError, HttpError, SinkUnavailableError } from '../errors';
+import { AuthError, BadEnvelopeError, HttpError, KeyUncheckedError, SinkUnavailableError } from '../errors';
 import type { EnvelopeIngestor, IngestResult } from '../ingest';
 import { itemTypeLabel, type OutcomeName, type ServerMetrics } from '../metrics';
 import type { EnvelopeObservation, ResolvedLimits } from '../options';
@@ -41,6 +41,7 @@ const ENVELOPE_PATH = /^\/api\/([^/]+)\/envelope\/?$/;
 function reasonClass(error: HttpError): string {
   if (error instanceof BadEnvelopeError) return error.code === null ? 'envelope' : `envelope_${error.code}`;
   if (error instanceof AuthError) return 'auth';
+  if (error instanceof KeyUncheckedError) return 'auth_unavailable';
   if (error instanceof SinkUnavailableError) return 'sink';
   if (error.status === 413) return 'too_large';
   return 'request';
