@@ -195,3 +195,25 @@ describe('upstream sink shutdown', () => {
     expect(lost[0].msg).toMatch(/2 envelopes never sent.*1 in flight/);
   });
 });
+
+describe('upstream sink logging', () => {
+  it('logs a full queue once per interval, with the count of the repeats, not once per 503', async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    upstream.hold = true;
+    await upstream.start();
+    const { logger, records } = captureLogger();
+    const sink = new UpstreamSink({ url: `http://127.0.0.1:${port}`, maxQueue: 1, concurrency: 1 }, { logger, registry: new Registry() });
+    const bodies = envelopes(50);
+    const results = await Promise.allSettled(bodies.map((b, i) => sink.accept(kept(b, i))));
+    const refusals = results.filter((r) => r.status === 'rejected').length;
+    expect(refusals).toBeGreaterThanOrEqual(47);
+    const full = () => records().filter((r) => /forwarding queue full/.test(r.msg));
+    expect(full()).toHaveLength(1);
+    upstream.release();
+    await sink.close(5000);
+    // The repeats are counted into one line when the interval ends (here: at close).
+    expect(full()).toHaveLength(2);
+    expect(full()[1].repeated).toBe(refusals - 1);
+  });
+});

@@ -10,6 +10,7 @@ import { readEnvelopeHeader } from '../envelope/header';
 import { itemQuantity } from '../envelope/items';
 import { AuthError, BadEnvelopeError, HttpError, KeyUncheckedError, SinkUnavailableError } from '../errors';
 import type { EnvelopeIngestor, IngestResult } from '../ingest';
+import { RepeatLimiter } from '../log-limit';
 import { itemTypeLabel, type OutcomeName, type ServerMetrics } from '../metrics';
 import type { EnvelopeObservation, ResolvedLimits } from '../options';
 import type { RootCounter } from '../roots';
@@ -166,10 +167,11 @@ async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse,
 
 /** The request listener of the server: one guarded entry, so no request can throw out of it. */
 export function createRequestHandler(deps: RouteDeps): RequestListener {
+  const log = new RepeatLimiter(deps.logger);
   return guardedListener(
     (req, res) => route(deps, req, res, process.hrtime.bigint()),
     (error, req) => {
-      deps.logger.error({ err: error, url: req.url }, 'request failed');
+      log.log('error', 'request-failed', { err: error, url: req.url }, 'request failed');
       deps.stats.recordResponse(500);
     },
   );

@@ -8,6 +8,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 
 import { Backoff } from '../../configs/backoff';
 import { QueueFullError, ServerOptionsError } from '../errors';
+import { RepeatLimiter } from '../log-limit';
 import type { EnvelopeSink, KeptEnvelope } from './types';
 
 export interface UpstreamSinkOptions {
@@ -111,6 +112,8 @@ export class UpstreamSink implements EnvelopeSink {
   private closed = false;
   private drainWaiters: (() => void)[] = [];
   private readonly o: Required<Omit<UpstreamSinkOptions, 'url'>>;
+  /** Per-envelope failures (queue full, refusals) are logged once per interval with a count. */
+  private readonly log: RepeatLimiter;
 
   constructor(options: UpstreamSinkOptions, private readonly deps: { logger: Logger; registry: Registry }) {
     try {
@@ -134,6 +137,7 @@ export class UpstreamSink implements EnvelopeSink {
     const Agent = this.base.protocol === 'https:' ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, maxSockets: this.o.concurrency });
     this.metrics = metrics(deps.registry);
+    this.log = new RepeatLimiter(deps.logger);
   }
 
   /** Envelopes queued or in flight. */
@@ -144,7 +148,7 @@ export class UpstreamSink implements EnvelopeSink {
   accept(kept: KeptEnvelope): Promise<void> {
     if (this.queue.length >= this.o.maxQueue || this.queue.bytes + kept.envelope.length > this.o.maxQueueBytes) {
       this.metrics.full.inc();
-      this.deps.logger.error({ queued: this.queue.length, bytes: this.queue.bytes, upstream: this.description }, 'forwarding queue full: answering 503');
+      this.log.log('error', 'queue-full', { queued: this.queue.length, bytes: this.queue.bytes, upstream: this.description }, 'forwarding queue full: answering 503');
       return Promise.reject(new QueueFullError(this.queue.length, this.queue.bytes, this.o.retryAfter));
     }
     this.queue.push(kept);
@@ -189,7 +193,7 @@ export class UpstreamSink implements EnvelopeSink {
       this.metrics.sent.inc();
     } else if (result.permanent) {
       this.metrics.rejected.inc({ status: result.reason });
-      this.deps.logger.error({ projectId: kept.projectId, eventId: kept.eventId, reason: result.reason }, 'upstream refused a forwarded envelope');
+      this.log.log('error', `refused:${result.reason}`, { projectId: kept.projectId, eventId: kept.eventId, reason: result.reason }, 'upstream refused a forwarded envelope');
     } else {
       this.metrics.retries.inc({ reason: result.reason.startsWith('HTTP') ? result.reason : 'network' });
       this.queue.unshift(kept);
@@ -269,5 +273,6 @@ export class UpstreamSink implements EnvelopeSink {
     }
     if (this.timer) clearTimeout(this.timer);
     this.agent.destroy();
+    this.log.flush();
   }
 }
