@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 
 import { UpstreamSink } from '../src/server/sinks/upstream';
 import type { KeptEnvelope } from '../src/server/sinks/types';
-import { captureLogger, postEnvelope, sampleRate, startTestServer, waitFor, type TestServer } from './helpers/server';
+import { captureLogger, postEnvelope, request, sampleRate, startTestServer, waitFor, type TestServer } from './helpers/server';
 
 const KEY = 'abd0f232775f45feab79864e580d160b';
 const projects = [{ publicKey: KEY, projectId: 7, organizationId: 1, sampling: { version: 2, rules: [sampleRate(1, 'trace', 1)] } }];
@@ -140,6 +140,9 @@ describe('upstream sink', () => {
     expect(accepted.length).toBeLessThanOrEqual(8);
     expect(refused?.headers['retry-after']).toBe('7');
     expect(refused?.json().detail).toMatch(/forwarding queue is full/);
+    const ready = await request(`${t.server.url}/readyz`, { method: 'GET' });
+    expect(ready.status).toBe(503);
+    expect(ready.json().sink.error).toMatch(/forwarding queue is full/);
     await upstream.start();
     await waitFor(() => upstream!.received.length >= accepted.length, 10_000, 'the queued envelopes to arrive');
     expect(await t.server.sink.flush(1000)).toBe(true);

@@ -83,6 +83,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ? new WorkerBridge(() => stats.snapshot(), registries(), (keys) => keys.forEach((publicKey) => void sampler.configs.invalidate({ publicKey })))
     : null;
 
+  // Created before the routes (readiness reads whether it drains); attached to the server below.
+  let draining = (): boolean => false;
   const handler = createRequestHandler({
     limits,
     auth: new ProjectAuthenticator(sampler.configs, limits.authWait, options.rejectUnknownKeys === true),
@@ -99,6 +101,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return { contentType: merged.contentType, text: await merged.metrics() };
     },
     statsSnapshot: async () => (bridge ? bridge.collect('stats') : stats.snapshot()),
+    health: () => {
+      const sinkHealth = sink.health?.() ?? { ok: true };
+      return { ok: sinkHealth.ok, sink: sinkHealth, draining: draining() };
+    },
   });
 
   const server = http.createServer({
@@ -109,6 +115,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.min(limits.headersTimeout, limits.requestTimeout) / 4)),
   });
   const connections = new ConnectionTracker(server);
+  draining = () => connections.isDraining;
   server.on('request', handler);
   answerClientErrors(server);
 

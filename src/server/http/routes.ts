@@ -14,7 +14,7 @@ import { RepeatLimiter } from '../log-limit';
 import { itemTypeLabel, type OutcomeName, type ServerMetrics } from '../metrics';
 import type { EnvelopeObservation, ResolvedLimits } from '../options';
 import type { RootCounter } from '../roots';
-import type { EnvelopeSink } from '../sinks/types';
+import type { EnvelopeSink, SinkHealth } from '../sinks/types';
 import type { ServerStats, StatsSnapshot } from '../stats';
 import type { ProjectAuthenticator } from './auth';
 import { keyFromRequest } from './auth';
@@ -32,9 +32,18 @@ export interface RouteDeps {
   logger: Logger;
   metricsText: () => Promise<{ contentType: string; text: string }>;
   statsSnapshot: () => Promise<StatsSnapshot>;
+  /** Whether the server can take envelopes (the sink's health), and whether it is shutting down. */
+  health: () => ServerHealth;
   /** Counts trace roots for the control plane (null: no recorder configured). */
   roots?: RootCounter | null;
   onEnvelope?: (observation: EnvelopeObservation) => void;
+}
+
+export interface ServerHealth {
+  ok: boolean;
+  sink: SinkHealth;
+  /** Shutting down: not ready for new traffic (still live). */
+  draining: boolean;
 }
 
 const ENVELOPE_PATH = /^\/api\/([^/]+)\/envelope\/?$/;
@@ -149,9 +158,19 @@ async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse,
     return;
   }
   switch (url.pathname) {
-    case '/healthz':
-      sendJson(res, 200, { ok: true });
+    case '/healthz': {
+      // Liveness: failing while the sink cannot take envelopes (they would all be answered 503).
+      const { ok, sink } = deps.health();
+      sendJson(res, ok ? 200 : 503, { ok, sink });
       return;
+    }
+    case '/readyz': {
+      // Readiness: also not ready once shutting down, so that a balancer stops sending traffic.
+      const health = deps.health();
+      const ready = health.ok && !health.draining;
+      sendJson(res, ready ? 200 : 503, { ok: ready, sink: health.sink, draining: health.draining });
+      return;
+    }
     case '/metrics': {
       const { contentType, text } = await deps.metricsText();
       sendText(res, 200, text, contentType);

@@ -16,6 +16,15 @@ export interface KeptEnvelope {
   envelope: Buffer;
 }
 
+/** Whether a sink can take envelopes now (`/healthz`, `/readyz`). */
+export interface SinkHealth {
+  ok: boolean;
+  /** The last error while failing. */
+  error?: string;
+  /** Failing since (ISO time). */
+  since?: string;
+}
+
 export interface EnvelopeSink {
   /** A short description for logs (`file:./data/kept.jsonl`, `stdout`, `upstream:http://...`). */
   readonly description: string;
@@ -26,6 +35,8 @@ export interface EnvelopeSink {
   accept(kept: KeptEnvelope): Promise<void>;
   /** Resolves when everything accepted so far is written or delivered, or after `timeoutMs`. */
   flush(timeoutMs?: number): Promise<boolean>;
+  /** Whether it can take envelopes now (absent: always). */
+  health?(): SinkHealth;
   /** Flushes (bounded) and releases files, sockets and timers. */
   close(timeoutMs?: number): Promise<void>;
 }

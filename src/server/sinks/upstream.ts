@@ -9,7 +9,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { Backoff } from '../../configs/backoff';
 import { QueueFullError, ServerOptionsError } from '../errors';
 import { RepeatLimiter } from '../log-limit';
-import type { EnvelopeSink, KeptEnvelope } from './types';
+import type { EnvelopeSink, KeptEnvelope, SinkHealth } from './types';
 
 export interface UpstreamSinkOptions {
   /** Base URL of the upstream (`http://relay:3000`); envelopes go to `<url>/api/<projectId>/envelope/`. */
@@ -143,6 +143,12 @@ export class UpstreamSink implements EnvelopeSink {
   /** Envelopes queued or in flight. */
   get pending(): number {
     return this.queue.length + this.inFlight;
+  }
+
+  /** Failing while the queue is full (every envelope is answered 503). */
+  health(): SinkHealth {
+    const full = this.queue.length >= this.o.maxQueue || this.queue.bytes >= this.o.maxQueueBytes;
+    return full ? { ok: false, error: `the forwarding queue is full (${this.queue.length} envelopes, ${this.queue.bytes} bytes)` } : { ok: true };
   }
 
   accept(kept: KeptEnvelope): Promise<void> {
