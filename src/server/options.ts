@@ -56,6 +56,11 @@ export interface ServerOptions {
   rejectUnknownKeys?: boolean;
   /** Console summary interval, ms (default 5000; 0 turns it off). */
   summaryInterval?: number;
+  /**
+   * Distinct project ids with their own metric labels and `/stats` entry; later ones share `other`
+   * (default 1000): clients choose the ids, so the sets must stay bounded.
+   */
+  maxTrackedProjects?: number;
   /** Time a client has to send a whole request (headers and body), ms; past it: 408 (default 30000). */
   requestTimeout?: number;
   /** Time a client has to send the request headers, ms; past it: 408 (default 10000). */
@@ -88,6 +93,7 @@ export interface ResolvedLimits {
   maxEnvelopeHeaderSize: number;
   authWait: number;
   summaryInterval: number;
+  maxTrackedProjects: number;
   requestTimeout: number;
   headersTimeout: number;
   keepAliveTimeout: number;
@@ -101,6 +107,7 @@ export const DEFAULTS = {
   maxEnvelopeHeaderSize: 64 * 1024,
   authWait: 3000,
   summaryInterval: 5000,
+  maxTrackedProjects: 1000,
   requestTimeout: 30_000,
   headersTimeout: 10_000,
   keepAliveTimeout: 5000,
@@ -120,6 +127,7 @@ export function resolveLimits(options: ServerOptions): ResolvedLimits {
     maxEnvelopeHeaderSize: positive('maxEnvelopeHeaderSize', options.maxEnvelopeHeaderSize, DEFAULTS.maxEnvelopeHeaderSize),
     authWait: positive('authWait', options.authWait, DEFAULTS.authWait, true),
     summaryInterval: positive('summaryInterval', options.summaryInterval, DEFAULTS.summaryInterval, true),
+    maxTrackedProjects: positive('maxTrackedProjects', options.maxTrackedProjects, DEFAULTS.maxTrackedProjects),
     requestTimeout: positive('requestTimeout', options.requestTimeout, DEFAULTS.requestTimeout),
     headersTimeout: positive('headersTimeout', options.headersTimeout, DEFAULTS.headersTimeout),
     keepAliveTimeout: positive('keepAliveTimeout', options.keepAliveTimeout, DEFAULTS.keepAliveTimeout),

@@ -14,7 +14,7 @@ import { answerClientErrors } from './http/client-errors';
 import { ConnectionTracker } from './http/connections';
 import { createRequestHandler } from './http/routes';
 import { EnvelopeIngestor } from './ingest';
-import { createServerMetrics } from './metrics';
+import { createServerMetrics, ProjectLabels } from './metrics';
 import { DEFAULTS, resolveLimits, resolvePort, type ServerOptions } from './options';
 import { ReservoirAwareEngine } from './reservoir/engine';
 import { RootCounter } from './roots';
@@ -91,6 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ingestor: new EnvelopeIngestor(sampler, metrics, reservoir),
     sink,
     metrics,
+    projectLabels: new ProjectLabels(limits.maxTrackedProjects),
     stats,
     logger,
     roots: options.recorder ? new RootCounter(options.recorder, logger.child({ module: 'roots' }), metrics) : null,

@@ -11,7 +11,7 @@ import { itemQuantity } from '../envelope/items';
 import { AuthError, BadEnvelopeError, HttpError, KeyUncheckedError, SinkUnavailableError } from '../errors';
 import type { EnvelopeIngestor, IngestResult } from '../ingest';
 import { RepeatLimiter } from '../log-limit';
-import { itemTypeLabel, type OutcomeName, type ServerMetrics } from '../metrics';
+import { itemTypeLabel, type OutcomeName, type ProjectLabels, type ServerMetrics } from '../metrics';
 import type { EnvelopeObservation, ResolvedLimits } from '../options';
 import type { RootCounter } from '../roots';
 import type { EnvelopeSink, SinkHealth } from '../sinks/types';
@@ -28,6 +28,8 @@ export interface RouteDeps {
   ingestor: EnvelopeIngestor;
   sink: EnvelopeSink;
   metrics: ServerMetrics;
+  /** Bounds the project ids used as labels and `/stats` entries. */
+  projectLabels: ProjectLabels;
   stats: ServerStats;
   logger: Logger;
   metricsText: () => Promise<{ contentType: string; text: string }>;
@@ -57,8 +59,7 @@ function reasonClass(error: HttpError): string {
   return 'request';
 }
 
-function recordOutcomes(deps: RouteDeps, projectId: number, result: IngestResult, forwardedOk: boolean): void {
-  const project = String(projectId);
+function recordOutcomes(deps: RouteDeps, project: string, result: IngestResult, forwardedOk: boolean): void {
   const filtered = sampledReason(result.decision);
   result.items.forEach((item, index) => {
     let outcome: OutcomeName = 'accepted';
@@ -100,13 +101,14 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
           envelope: forward,
         });
       } catch (error) {
-        recordOutcomes(deps, projectId, result, false);
+        recordOutcomes(deps, deps.projectLabels.label(projectId), result, false);
         throw error;
       }
     }
-    recordOutcomes(deps, projectId, result, true);
-    deps.metrics.envelopes.inc({ project_id: String(projectId), kind: result.decision.kind, decision: result.decision.decision });
-    deps.stats.recordDecision(projectId, result.decision);
+    const label = deps.projectLabels.label(projectId);
+    recordOutcomes(deps, label, result, true);
+    deps.metrics.envelopes.inc({ project_id: label, kind: result.decision.kind, decision: result.decision.decision });
+    deps.stats.recordDecision(label, result.decision);
     // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).
     deps.roots?.record({ body, header, items: result.items, decision: result.decision, projectId, organizationId: project.organizationId });
     deps.onEnvelope?.({ projectId, publicKey: project.publicKey, body, decision: result.decision, forwarded: forward });
