@@ -162,6 +162,29 @@ const kept = (body: Buffer, i: number): KeptEnvelope => ({
   envelope: body,
 });
 
+describe('upstream sink forwarding', () => {
+  it("passes the client's X-Forwarded-For (with its address appended), User-Agent and sentry_client on", async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    await upstream.start();
+    t = await startTestServer(projects, { sink: { type: 'upstream', url: `http://127.0.0.1:${port}` } });
+    const [proxied, direct] = envelopes(2);
+    const sdk = 'sentry.javascript.browser/8.0.0';
+    expect((await postEnvelope(t.server, 7, null, proxied, {
+      'x-sentry-auth': `Sentry sentry_version=7, sentry_key=${KEY}, sentry_client=${sdk}`,
+      'x-forwarded-for': '203.0.113.7, 198.51.100.2',
+      'user-agent': 'Mozilla/5.0 (test)',
+    })).status).toBe(200);
+    expect((await request(`${t.server.url}/api/7/envelope/?sentry_key=${KEY}&sentry_client=sentry.python/2.1.0`, { body: direct, headers: { 'user-agent': 'python-requests/2' } })).status).toBe(200);
+    await waitFor(() => upstream!.received.length === 2, 5000, 'both envelopes upstream');
+    const byBody = (b: Buffer) => upstream!.received.find((r) => r.body.equals(b))!.headers;
+    expect(byBody(proxied)).toMatchObject({ 'x-forwarded-for': '203.0.113.7, 198.51.100.2, 127.0.0.1', 'user-agent': 'Mozilla/5.0 (test)' });
+    expect(byBody(proxied)['x-sentry-auth']).toContain(`sentry_client=${sdk}`);
+    expect(byBody(direct)).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'user-agent': 'python-requests/2' });
+    expect(byBody(direct)['x-sentry-auth']).toContain('sentry_client=sentry.python/2.1.0');
+  });
+});
+
 describe('upstream sink shutdown', () => {
   it('ends close() as soon as the envelopes in flight are delivered, without waiting for its deadline', async () => {
     const port = await freePort();

@@ -17,7 +17,7 @@ import type { RootCounter } from '../roots';
 import type { EnvelopeSink, SinkHealth } from '../sinks/types';
 import type { ServerStats, StatsSnapshot } from '../stats';
 import type { ProjectAuthenticator } from './auth';
-import { keyFromRequest } from './auth';
+import { clientFromRequest, keyFromRequest } from './auth';
 import { decodeBody, readRawBody } from './body';
 import { answerPreflight, corsHeaders } from './cors';
 import { sendError, sendJson, sendText } from './respond';
@@ -49,6 +49,11 @@ export interface ServerHealth {
 }
 
 const ENVELOPE_PATH = /^\/api\/([^/]+)\/envelope\/?$/;
+
+function headerText(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
 
 function reasonClass(error: HttpError): string {
   if (error instanceof BadEnvelopeError) return error.code === null ? 'envelope' : `envelope_${error.code}`;
@@ -99,6 +104,12 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
           decision: result.decision,
           modified: result.plan.modified,
           envelope: forward,
+          client: {
+            address: req.socket.remoteAddress ?? null,
+            forwardedFor: headerText(req.headers['x-forwarded-for']),
+            userAgent: req.headers['user-agent'] ?? null,
+            sentryClient: clientFromRequest(req.headers, query),
+          },
         });
       } catch (error) {
         recordOutcomes(deps, deps.projectLabels.label(projectId), result, false);

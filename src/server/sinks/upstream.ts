@@ -27,7 +27,7 @@ export interface UpstreamSinkOptions {
   maxBackoff?: number;
   /** Retry-After answered to clients while the queue is full, seconds (default 5). */
   retryAfter?: number;
-  /** `sentry_client` of the forwarded requests. */
+  /** `sentry_client` of forwarded requests whose SDK gave none. */
   client?: string;
 }
 
@@ -219,10 +219,14 @@ export class UpstreamSink implements EnvelopeSink {
 
   private send(kept: KeptEnvelope): Promise<AttemptResult> {
     const prefix = this.base.pathname.replace(/\/$/, '');
-    const auth = `Sentry sentry_version=7, sentry_key=${kept.publicKey}, sentry_client=${this.o.client}`;
-    const client = this.base.protocol === 'https:' ? https : http;
+    // The SDK's identity and the client's address travel on, as a proxy passes them (the upstream's
+    // inbound filters and rate limits read them); this server appends the address it saw.
+    const client = kept.client;
+    const auth = `Sentry sentry_version=7, sentry_key=${kept.publicKey}, sentry_client=${client?.sentryClient ?? this.o.client}`;
+    const forwardedFor = client?.address ? (client.forwardedFor ? `${client.forwardedFor}, ${client.address}` : client.address) : client?.forwardedFor;
+    const transport = this.base.protocol === 'https:' ? https : http;
     return new Promise((resolve) => {
-      const req = client.request(
+      const req = transport.request(
         {
           protocol: this.base.protocol,
           hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
@@ -235,6 +239,8 @@ export class UpstreamSink implements EnvelopeSink {
             'content-type': 'application/x-sentry-envelope',
             'content-length': kept.envelope.length,
             'x-sentry-auth': auth,
+            ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
+            ...(client?.userAgent ? { 'user-agent': client.userAgent } : {}),
           },
         },
         (res) => {
