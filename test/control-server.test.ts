@@ -177,6 +177,14 @@ describe('project configs endpoint', () => {
 });
 
 describe('control API', () => {
+  it('answers 400, not 500, to JSON bodies of the wrong shape', async () => {
+    await start();
+    for (const body of [null, 'x', 1]) {
+      const res = await api('PUT', '/projects/101/biases', body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+    }
+  });
+
   it('changes options and biases, persists them, and invalidates the affected configs', async () => {
     const clock = new TestClock(Date.now());
     await start({ clock: clock.now, invalidationCountdownMs: 60_000 });
