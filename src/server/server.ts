@@ -83,8 +83,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ? new WorkerBridge(() => stats.snapshot(), registries(), (keys) => keys.forEach((publicKey) => void sampler.configs.invalidate({ publicKey })))
     : null;
 
-  // Created before the routes (readiness reads whether it drains); attached to the server below.
-  let draining = (): boolean => false;
+  const server = http.createServer({
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // Node requires headersTimeout <= requestTimeout; both are checked every connectionsCheckingInterval.
+    requestTimeout: limits.requestTimeout,
+    headersTimeout: Math.min(limits.headersTimeout, limits.requestTimeout),
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.min(limits.headersTimeout, limits.requestTimeout) / 4)),
+  });
+  const connections = new ConnectionTracker(server);
+  // The tracker's request listener must run before the routes' (it marks late requests Connection: close).
   const handler = createRequestHandler({
     limits,
     auth: new ProjectAuthenticator(sampler.configs, limits.authWait, options.rejectUnknownKeys === true),
@@ -104,19 +111,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     statsSnapshot: async () => (bridge ? bridge.collect('stats') : stats.snapshot()),
     health: () => {
       const sinkHealth = sink.health?.() ?? { ok: true };
-      return { ok: sinkHealth.ok, sink: sinkHealth, draining: draining() };
+      return { ok: sinkHealth.ok, sink: sinkHealth, draining: connections.isDraining };
     },
   });
 
-  const server = http.createServer({
-    keepAliveTimeout: limits.keepAliveTimeout,
-    // Node requires headersTimeout <= requestTimeout; both are checked every connectionsCheckingInterval.
-    requestTimeout: limits.requestTimeout,
-    headersTimeout: Math.min(limits.headersTimeout, limits.requestTimeout),
-    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.min(limits.headersTimeout, limits.requestTimeout) / 4)),
-  });
-  const connections = new ConnectionTracker(server);
-  draining = () => connections.isDraining;
   server.on('request', handler);
   answerClientErrors(server);
 
