@@ -1,7 +1,7 @@
 // Shutdown of the server as a process: SIGTERM under keep-alive load answers what is in flight with Connection: close and resets nothing acknowledged-or-written.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { parseJsonLines } from '../src/server/sinks/record';
-import { request, requestTarget, sampleRate, tempDir, waitFor, writeProjects } from './helpers/server';
+import { captureLogger, postEnvelope, request, requestTarget, sampleRate, startTestServer, tempDir, waitFor, writeProjects } from './helpers/server';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist/main.js');
@@ -167,4 +167,45 @@ describe('SIGTERM', () => {
     expect(exited).toBe(0);
     expect(running.output()).not.toContain('shutdown deadline passed');
   }, 30_000);
+});
+
+describe('shutdown deadline', () => {
+  it('resets what is still unanswered, but answers a request whose envelope is in the sink', async () => {
+    // The sink is a FIFO: opening it for writing waits for a reader, so the envelope sits in the sink.
+    const dir = tempDir('ds-shutdown-');
+    const fifo = path.join(dir, 'kept.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const { logger, records } = captureLogger();
+    const t = await startTestServer([{ publicKey: KEY, projectId: 5, organizationId: 1, sampling: { version: 2, rules: [sampleRate(1, 'trace', 1)] } }], {
+      sink: { type: 'file', path: fifo },
+      shutdownTimeout: 200,
+      logger,
+    });
+    const received: Buffer[] = [];
+    let reader: ReturnType<typeof createReadStream> | null = null;
+    try {
+      const trace = { traceId: 'e'.repeat(32), publicKey: KEY, transaction: '/held' };
+      const answer = postEnvelope(t.server, 5, KEY, transactionEnvelope(trace, transactionEvent(trace, trace.traceId)));
+      // flush(0) resolves false while a write is pending: the envelope reached the sink.
+      for (let i = 0; await t.server.sink.flush(0); i++) {
+        if (i > 500) throw new Error('the envelope never reached the sink');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const closing = t.server.close();
+      await waitFor(() => records().some((r) => /shutdown deadline passed/.test(r.msg)), 5000, 'the shutdown deadline');
+      expect(records().find((r) => /shutdown deadline passed/.test(r.msg))).toMatchObject({ reset: 0, awaited: 1 });
+      // A reader appears: the line is written, and only then answered.
+      reader = createReadStream(fifo);
+      reader.on('data', (c) => received.push(c as Buffer));
+      const res = await answer;
+      expect(res.status).toBe(200);
+      expect(res.headers.connection).toBe('close');
+      await closing;
+      await new Promise<void>((r) => reader!.once('close', () => r()));
+      expect(Buffer.concat(received).toString()).toContain('e'.repeat(32));
+    } finally {
+      if (reader === null) createReadStream(fifo).resume();
+      await t.server.close();
+    }
+  }, 20_000);
 });

@@ -109,6 +109,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return { contentType: merged.contentType, text: await merged.metrics() };
     },
     statsSnapshot: async () => (bridge ? bridge.collect('stats') : stats.snapshot()),
+    onCommit: (res) => connections.commit(res),
     health: () => {
       const sinkHealth = sink.health?.() ?? { ok: true };
       return { ok: sinkHealth.ok, sink: sinkHealth, draining: connections.isDraining };
@@ -148,8 +149,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close() {
       closing ??= (async () => {
         summary?.stop();
-        const reset = await connections.drain(limits.shutdownTimeout);
-        if (reset > 0) logger.warn({ connections: reset, afterMs: limits.shutdownTimeout }, 'shutdown deadline passed: connections with requests still in flight were reset');
+        await connections.drain(limits.shutdownTimeout, ({ reset, awaited }) =>
+          logger.warn({ reset, awaited, afterMs: limits.shutdownTimeout }, `shutdown deadline passed: ${reset} connections reset, ${awaited} still awaited (their envelope is in the sink)`),
+        );
         await sink.close();
         await reservoir?.close();
         bridge?.close();

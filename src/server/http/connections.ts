@@ -11,6 +11,10 @@ import type { Socket } from 'node:net';
 export class ConnectionTracker {
   private readonly sockets = new Set<Socket>();
   private readonly active = new Set<ServerResponse>();
+  /** The response being produced on each connection. */
+  private readonly current = new Map<Socket, ServerResponse>();
+  /** Responses whose envelope was handed to the sink: never reset before they are answered. */
+  private readonly committed = new WeakSet<ServerResponse>();
   private draining = false;
 
   constructor(private readonly server: Server) {
@@ -18,9 +22,13 @@ export class ConnectionTracker {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
-    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.active.add(res);
-      res.once('close', () => this.active.delete(res));
+      this.current.set(req.socket, res);
+      res.once('close', () => {
+        this.active.delete(res);
+        if (this.current.get(req.socket) === res) this.current.delete(req.socket);
+      });
       if (this.draining) this.closeAfter(res);
     });
   }
@@ -35,6 +43,11 @@ export class ConnectionTracker {
     return this.active.size;
   }
 
+  /** The request's envelope goes to the sink now: a shutdown deadline must not reset it unanswered. */
+  commit(res: ServerResponse): void {
+    this.committed.add(res);
+  }
+
   /** Node ends the connection after a response whose head says `Connection: close`. */
   private closeAfter(res: ServerResponse): void {
     if (!res.headersSent) res.setHeader('connection', 'close');
@@ -42,10 +55,12 @@ export class ConnectionTracker {
 
   /**
    * Stops accepting, closes idle connections, marks every response in progress `Connection: close`
-   * and waits until all connections are closed; past `timeoutMs`, resets those left. Resolves with
-   * how many connections had to be reset.
+   * and waits until all connections are closed. Past `timeoutMs`, resets those left, except the
+   * ones whose envelope is in the sink (committed): they get another `timeoutMs` to be answered,
+   * so that nothing written is left unacknowledged unless the sink itself hangs. `onDeadline`
+   * hears of each reset round (how many were reset, how many are still awaited).
    */
-  async drain(timeoutMs: number): Promise<number> {
+  async drain(timeoutMs: number, onDeadline: (round: { reset: number; awaited: number }) => void = () => {}): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const res of this.active) this.closeAfter(res);
@@ -54,13 +69,24 @@ export class ConnectionTracker {
       if (res.headersSent) res.once('finish', () => setImmediate(() => this.server.closeIdleConnections()));
     }
     this.server.closeIdleConnections();
-    let reset = 0;
-    const deadline = setTimeout(() => {
-      reset = this.sockets.size;
-      this.sockets.forEach((socket) => socket.destroy());
-    }, timeoutMs);
+    const resetRound = (spareCommitted: boolean): void => {
+      let reset = 0;
+      let awaited = 0;
+      for (const socket of this.sockets) {
+        const res = this.current.get(socket);
+        if (spareCommitted && res !== undefined && this.committed.has(res) && !res.writableFinished) {
+          awaited++;
+          continue;
+        }
+        reset++;
+        socket.destroy();
+      }
+      onDeadline({ reset, awaited });
+    };
+    const deadline = setTimeout(() => resetRound(true), timeoutMs);
+    const last = setTimeout(() => resetRound(false), 2 * timeoutMs);
     await closed;
     clearTimeout(deadline);
-    return reset;
+    clearTimeout(last);
   }
 }

@@ -34,6 +34,8 @@ export interface RouteDeps {
   logger: Logger;
   metricsText: () => Promise<{ contentType: string; text: string }>;
   statsSnapshot: () => Promise<StatsSnapshot>;
+  /** Called when a request's envelope is handed to the sink (shutdown then never resets it unanswered). */
+  onCommit?: (res: ServerResponse) => void;
   /** Whether the server can take envelopes (the sink's health), and whether it is shutting down. */
   health: () => ServerHealth;
   /** Counts trace roots for the control plane (null: no recorder configured). */
@@ -95,6 +97,7 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
     const result = await deps.ingestor.ingest({ body, header, publicKey: project.publicKey, organizationId: project.organizationId });
     const forward = result.plan.forward;
     if (forward !== null) {
+      deps.onCommit?.(res);
       try {
         await deps.sink.accept({
           receivedAt,
