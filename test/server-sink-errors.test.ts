@@ -69,7 +69,7 @@ describe('file sink write errors', () => {
 
   it('/healthz and /readyz answer ok with a healthy sink', async () => {
     t = await startTestServer(projects);
-    expect((await request(`${t.server.url}/healthz`, { method: 'GET' })).json()).toEqual({ ok: true, sink: { ok: true } });
-    expect((await request(`${t.server.url}/readyz`, { method: 'GET' })).json()).toEqual({ ok: true, sink: { ok: true }, draining: false });
+    expect((await request(`${t.server.url}/healthz`, { method: 'GET' })).json()).toEqual({ ok: true, sink: { ok: true, ready: true } });
+    expect((await request(`${t.server.url}/readyz`, { method: 'GET' })).json()).toEqual({ ok: true, sink: { ok: true, ready: true }, draining: false });
   });
 });

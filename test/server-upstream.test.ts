@@ -143,6 +143,8 @@ describe('upstream sink', () => {
     const ready = await request(`${t.server.url}/readyz`, { method: 'GET' });
     expect(ready.status).toBe(503);
     expect(ready.json().sink.error).toMatch(/forwarding queue is full/);
+    // Back-pressure, not a failure: a restart (liveness) would only lose the queue.
+    expect((await request(`${t.server.url}/healthz`, { method: 'GET' })).status).toBe(200);
     await upstream.start();
     await waitFor(() => upstream!.received.length >= accepted.length, 10_000, 'the queued envelopes to arrive');
     expect(await t.server.sink.flush(1000)).toBe(true);

@@ -111,7 +111,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     statsSnapshot: async () => (bridge ? bridge.collect('stats') : stats.snapshot()),
     onCommit: (res) => connections.commit(res),
     health: () => {
-      const sinkHealth = sink.health?.() ?? { ok: true };
+      const sinkHealth = sink.health?.() ?? { ok: true, ready: true };
       return { ok: sinkHealth.ok, sink: sinkHealth, draining: connections.isDraining };
     },
   });

@@ -175,15 +175,15 @@ async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse,
   }
   switch (url.pathname) {
     case '/healthz': {
-      // Liveness: failing while the sink cannot take envelopes (they would all be answered 503).
+      // Liveness: failing while the sink is broken (every envelope would be answered 503).
       const { ok, sink } = deps.health();
       sendJson(res, ok ? 200 : 503, { ok, sink });
       return;
     }
     case '/readyz': {
-      // Readiness: also not ready once shutting down, so that a balancer stops sending traffic.
+      // Readiness: also not ready while the sink refuses envelopes for now, or once shutting down.
       const health = deps.health();
-      const ready = health.ok && !health.draining;
+      const ready = health.ok && health.sink.ready && !health.draining;
       sendJson(res, ready ? 200 : 503, { ok: ready, sink: health.sink, draining: health.draining });
       return;
     }

@@ -72,7 +72,7 @@ export class StreamSink implements EnvelopeSink {
   }
 
   health(): SinkHealth {
-    return this.failure === null ? { ok: true } : { ok: false, error: this.failure.error.message, since: this.failure.since };
+    return this.failure === null ? { ok: true, ready: true } : { ok: false, ready: false, error: this.failure.error.message, since: this.failure.since };
   }
 
   /** A write error of `stream` (the write callback and the `error` event both report it: counted once). */

@@ -29,9 +29,12 @@ export interface KeptEnvelope {
   client?: ClientInfo;
 }
 
-/** Whether a sink can take envelopes now (`/healthz`, `/readyz`). */
+/** Whether a sink works (`/healthz`) and takes envelopes now (`/readyz`). */
 export interface SinkHealth {
+  /** False while it is broken (a write error until the file is reopened). */
   ok: boolean;
+  /** False also while it refuses envelopes for now (a full upstream queue: back-pressure, not a failure). */
+  ready: boolean;
   /** The last error while failing. */
   error?: string;
   /** Failing since (ISO time). */

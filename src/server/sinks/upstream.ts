@@ -145,10 +145,13 @@ export class UpstreamSink implements EnvelopeSink {
     return this.queue.length + this.inFlight;
   }
 
-  /** Failing while the queue is full (every envelope is answered 503). */
+  /**
+   * Not ready while the queue is full (every envelope is answered 503), yet ok: a restart would
+   * only lose the queue; the upstream being down is retried here.
+   */
   health(): SinkHealth {
     const full = this.queue.length >= this.o.maxQueue || this.queue.bytes >= this.o.maxQueueBytes;
-    return full ? { ok: false, error: `the forwarding queue is full (${this.queue.length} envelopes, ${this.queue.bytes} bytes)` } : { ok: true };
+    return full ? { ok: true, ready: false, error: `the forwarding queue is full (${this.queue.length} envelopes, ${this.queue.bytes} bytes)` } : { ok: true, ready: true };
   }
 
   accept(kept: KeptEnvelope): Promise<void> {
