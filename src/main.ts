@@ -12,7 +12,7 @@ import type { DefinitionsDocument } from './control/definitions/types';
 import { tokensFromValueOrFile } from './access/tokens';
 import { ControlPlaneOptionsError } from './control/errors';
 import { controlPlaneOptionsFromEnv } from './control/env';
-import { parseServeArgs, SERVE_USAGE, type ServeArgs } from './server/args';
+import { BOOLEAN_FLAGS, parseServeArgs, SERVE_USAGE, type ServeArgs } from './server/args';
 import { IpcTrafficRecorder } from './server/cluster';
 import { ServerOptionsError } from './server/errors';
 import { runServer, type ProjectListing } from './server/run';
@@ -103,8 +103,8 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     const flag = START_FLAGS[name];
     if (!flag) {
       rest.push(arg);
-      // Every server flag takes a value: keep it with its flag.
-      if (arg.startsWith('--') && eq < 0 && i + 1 < argv.length) rest.push(argv[++i]);
+      // Server flags take a value (but its boolean ones): keep it with its flag.
+      if (arg.startsWith('--') && eq < 0 && !BOOLEAN_FLAGS.has(name) && i + 1 < argv.length) rest.push(argv[++i]);
       continue;
     }
     if (flag.boolean) {

@@ -10,6 +10,7 @@ import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '
 import { KEEP, DROP } from '../src/engine/engine';
 import { spanEnvelope } from '../src/demo/envelopes';
 import { createSampler } from '../src/sampler';
+import { requestTarget } from './helpers/server';
 import { keyFor, orgDef, projectDef, sampleDefinitions, silentLogger, TestClock } from './helpers/control';
 
 const TOKEN = 'server-token';
@@ -141,6 +142,16 @@ describe('project configs endpoint', () => {
     expect(response.status).toBe(405);
   });
 
+  it('answers 400 to request targets a URL parser reads as an authority, and keeps serving', async () => {
+    await start();
+    for (const target of ['//', '///', '//:99999/', '//[::1']) {
+      const res = await requestTarget(plane!.url, target);
+      expect(res.status, target).toBe(400);
+      expect(res.json().code).toBe('invalid_target');
+    }
+    expect((await fetch(`${plane!.url}/healthz`)).status).toBe(200);
+  });
+
   it('feeds createSampler over HTTP: configs are fetched and the engine samples with them', async () => {
     await start({ definitions: sampleDefinitions({ targetSampleRate: 0.0001 }) });
     const sampler = createSampler({ upstream: { url: plane!.url, token: TOKEN, batchInterval: 5 }, logger: silentLogger });
@@ -168,6 +179,14 @@ describe('project configs endpoint', () => {
 });
 
 describe('control API', () => {
+  it('answers 400, not 500, to JSON bodies of the wrong shape', async () => {
+    await start();
+    for (const body of [null, 'x', 1]) {
+      const res = await api('PUT', '/projects/101/biases', body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+    }
+  });
+
   it('changes options and biases, persists them, and invalidates the affected configs', async () => {
     const clock = new TestClock(Date.now());
     await start({ clock: clock.now, invalidationCountdownMs: 60_000 });

@@ -1,12 +1,13 @@
 // Bad input: each malformed or hostile request gets the right 4xx, the server keeps serving, and nothing else is affected.
 
+import { connect } from 'node:net';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { errorEnvelope, spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { ENVELOPE_ERRORS } from '../src/engine/errors';
-import { postEnvelope, request, sampleRate, startTestServer, type TestServer } from './helpers/server';
+import { postEnvelope, request, requestTarget, sampleRate, startTestServer, type TestServer } from './helpers/server';
 
 const KEY = 'abd0f232775f45feab79864e580d160b';
 const OTHER = 'e12d836b15bb49d7bbf99e64295d995b';
@@ -66,6 +67,16 @@ const cases: Case[] = [
   { name: 'non-numeric project id', status: 400, detail: /invalid project id/, send: () => request(`${t.server.url}/api/abc/envelope/`, { body: txEnvelope(1), headers: { 'x-sentry-auth': `Sentry sentry_key=${KEY}` } }) },
   { name: 'GET on the envelope endpoint', status: 405, send: () => request(`${t.server.url}/api/1/envelope/`, { method: 'GET' }) },
   { name: 'unknown path', status: 404, send: () => request(`${t.server.url}/api/1/store/`, { body: '{}' }) },
+  // Request targets that a URL parser reads as an authority: they used to throw outside any handler and end the process.
+  { name: 'request target //', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '//') },
+  { name: 'request target ///', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '///') },
+  { name: 'request target //:99999/', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '//:99999/') },
+  { name: 'request target //[::1', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '//[::1') },
+  { name: 'POST to //api/1/envelope/', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '//api/1/envelope/', { method: 'POST', body: txEnvelope(1), headers: { 'x-sentry-auth': `Sentry sentry_key=${KEY}` } }) },
+  { name: 'broken absolute-form target', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, 'http://[::1/healthz') },
+  { name: 'asterisk-form target', status: 400, detail: /invalid request target/, send: () => requestTarget(t.server.url, '*', { method: 'OPTIONS' }) },
+  { name: 'broken percent-escape in the query key', status: 401, detail: /invalid project key/, send: () => requestTarget(t.server.url, '/api/1/envelope/?sentry_key=%zz%', { method: 'POST', body: txEnvelope(1) }) },
+  { name: 'broken percent-escape in the path', status: 400, detail: /invalid project id/, send: () => requestTarget(t.server.url, '/api/%zz/envelope/', { method: 'POST', body: txEnvelope(1) }) },
 ];
 
 describe('bad input', () => {
@@ -91,6 +102,11 @@ describe('bad input', () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
   });
 
+  it('reads an absolute-form target like its origin-form path', async () => {
+    const res = await requestTarget(t.server.url, `http://example.invalid/api/1/envelope/?sentry_key=${KEY}`, { method: 'POST', body: txEnvelope(2) });
+    expect(res.status, res.body).toBe(200);
+  });
+
   it('passes unknown item types through untouched (as Relay does), with 200', async () => {
     const body = Buffer.from('{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}\n{"type":"something_new","length":5}\nhello\n');
     const res = await postEnvelope(t.server, 1, KEY, body);
@@ -113,5 +129,41 @@ describe('bad input', () => {
     expect(stored.map((r) => r.bytes.toString('base64')).sort()).toEqual(good.map((b) => b.toString('base64')).sort());
     const health = await request(`${t.server.url}/healthz`, { method: 'GET' });
     expect(health.status).toBe(200);
+  });
+});
+
+/** Sends `bytes` on a raw connection and resolves with everything the server answers until it closes. */
+function rawExchange(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer));
+    socket.write(bytes);
+  });
+}
+
+describe('slow clients', () => {
+  let slow: TestServer;
+  beforeAll(async () => {
+    slow = await startTestServer([{ publicKey: KEY, projectId: 1, organizationId: 1, sampling: keepAll }], { headersTimeout: 300, requestTimeout: 600 });
+  });
+  afterAll(async () => {
+    await slow?.server.close();
+  });
+
+  it('headers that never end → 408 after headersTimeout', async () => {
+    const answer = await rawExchange(slow.server.url, `POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: Sentry sentry_key=${KEY}\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('a body that never ends → 408 after requestTimeout, nothing stored', async () => {
+    const before = slow.kept().length;
+    const answer = await rawExchange(slow.server.url, `POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: Sentry sentry_key=${KEY}\r\nContent-Length: 1000\r\n\r\n{}\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slow.kept().length).toBe(before);
+    expect((await request(`${slow.server.url}/healthz`, { method: 'GET' })).status).toBe(200);
   });
 });

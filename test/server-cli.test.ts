@@ -100,6 +100,15 @@ describe('npm start arguments', () => {
     expect(parseStartArgs([], { DS_CONFIGS_UPSTREAM: 'http://relay' })).toMatchObject({ control: null, serve: { configs: { upstream: { url: 'http://relay' } } } });
   });
 
+  it('reads the timeouts (seconds) and --reject-unknown-keys, a flag without a value', () => {
+    const args = parseStartArgs(['--reject-unknown-keys', '--port', '0', '--headers-timeout', '2.5', '--request-timeout=20', '--shutdown-timeout', '0'], {});
+    expect(args.serve).toMatchObject({ port: 0, rejectUnknownKeys: true, headersTimeout: 2500, requestTimeout: 20_000, shutdownTimeout: 0 });
+    expect(parseStartArgs([], { DS_REJECT_UNKNOWN_KEYS: '1', DS_REQUEST_TIMEOUT: '5' }).serve).toMatchObject({ rejectUnknownKeys: true, requestTimeout: 5000, headersTimeout: undefined });
+    expect(parseStartArgs([], {}).serve.rejectUnknownKeys).toBe(false);
+    expect(() => parseStartArgs(['--headers-timeout', '0'], {})).toThrow(/--headers-timeout must be a number of seconds > 0/);
+    expect(() => parseStartArgs(['--request-timeout', 'soon'], {})).toThrow(/--request-timeout/);
+  });
+
   it('refuses contradictions and bad values', () => {
     expect(() => parseStartArgs(['--control', 'd.json', '--configs-file', 'p.json'], {})).toThrow(/either --control or --configs-file/);
     expect(() => parseStartArgs(['--control', 'd.json', '--no-control'], {})).toThrow(/either --control or --no-control/);

@@ -3,8 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
+import { Registry } from 'prom-client';
+
+import { SharedReservoir } from '../src/server/reservoir/shared';
 import { startRedis, type RedisServer } from './helpers/redis';
-import { postEnvelope, startTestServer, type TestProject, type TestServer } from './helpers/server';
+import { postEnvelope, silentLogger, startTestServer, type TestProject, type TestServer } from './helpers/server';
 
 const KEY = 'abd0f232775f45feab79864e580d160b';
 const LIMIT = 5;
@@ -78,4 +81,31 @@ describe('shared reservoir', () => {
     for (let i = 0; i < 8; i++) expect((await postEnvelope(c.server, 1, KEY, envelope(100 + i))).status).toBe(200);
     expect(c.kept().length).toBe(LIMIT);
   });
+});
+
+describe('shared reservoir without Redis at start', () => {
+  it('answers "unavailable" at once after the first failure (no 2 s wait per item), and uses Redis once it is up', async () => {
+    const later = await startRedis();
+    await later.stop();
+    const reservoir = new SharedReservoir(later.url, { logger: silentLogger, registry: new Registry(), prefix: 'test-later:' });
+    try {
+      const rule = { id: 3001, limit: 100, endMs: null };
+      const started = Date.now();
+      const verdicts = [];
+      for (let i = 0; i < 5; i++) verdicts.push(await reservoir.take(9, rule));
+      expect(verdicts).toEqual(Array(5).fill('unavailable'));
+      // A generous bound that only detects the old wait (2 s per item, 10 s here): failing fast takes milliseconds.
+      expect(Date.now() - started).toBeLessThan(4000);
+      await later.start();
+      let verdict = await reservoir.take(9, rule);
+      for (let i = 0; verdict !== 'within' && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        verdict = await reservoir.take(9, rule);
+      }
+      expect(verdict).toBe('within');
+    } finally {
+      await reservoir.close();
+      await later.stop();
+    }
+  }, 30_000);
 });

@@ -141,6 +141,18 @@ describe('counting trace roots in the ingestion server', () => {
     expect(await send(KEEP_KEY, pretty)).toEqual({ roots: [{ orgId: ORG, projectId: 5, transaction: '/segment-name', decision: 'keep' }], releases: [] });
   });
 
+  it('counts one root per envelope: 10,000 root transactions in one envelope (one DSC, one trace) are one root', async () => {
+    const t = trace(KEEP_KEY);
+    const payload = JSON.stringify(transactionEvent({ ...t, transaction: '/event-name' }, t.traceId, 0));
+    const item = `${JSON.stringify({ type: 'transaction', length: Buffer.byteLength(payload) })}\n${payload}\n`;
+    const body = Buffer.from(`${JSON.stringify({ event_id: t.traceId, trace: { trace_id: t.traceId, public_key: KEEP_KEY, transaction: '/dsc-name', release: '1.0' } })}\n${item.repeat(10_000)}`);
+    expect((await send(KEEP_KEY, body)).roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep' }]);
+    // Streamed: many root segments in one envelope still make one root.
+    const s = trace(KEEP_KEY);
+    const segments = Array.from({ length: 500 }, (_, i) => segment(s, { span_id: i.toString(16).padStart(16, '0') }));
+    expect((await send(KEEP_KEY, spans(s, segments))).roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep' }]);
+  });
+
   it('counts nothing for errors, and never fails a request because of the recorder', async () => {
     expect(await send(KEEP_KEY, errorEnvelope(trace(KEEP_KEY), traceId()))).toEqual({ roots: [], releases: [] });
     const original = recorder.recordRoot;

@@ -6,7 +6,11 @@ import { createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
-import { postEnvelope, sampleRate, startTestServer, waitFor, type TestServer } from './helpers/server';
+import { Registry } from 'prom-client';
+
+import { UpstreamSink } from '../src/server/sinks/upstream';
+import type { KeptEnvelope } from '../src/server/sinks/types';
+import { captureLogger, postEnvelope, request, sampleRate, startTestServer, waitFor, type TestServer } from './helpers/server';
 
 const KEY = 'abd0f232775f45feab79864e580d160b';
 const projects = [{ publicKey: KEY, projectId: 7, organizationId: 1, sampling: { version: 2, rules: [sampleRate(1, 'trace', 1)] } }];
@@ -24,8 +28,11 @@ function freePort(): Promise<number> {
 
 /** A fake Relay: records what it accepts; can answer 503 or be switched off. */
 class FakeUpstream {
-  received: { path: string; auth: string | undefined; body: Buffer }[] = [];
+  received: { path: string; auth: string | undefined; body: Buffer; headers: http.IncomingHttpHeaders }[] = [];
   status = 200;
+  /** While true, answers wait for `release()`. */
+  hold = false;
+  private held: (() => void)[] = [];
   private server: http.Server | null = null;
   constructor(readonly port: number) {}
 
@@ -34,12 +41,26 @@ class FakeUpstream {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        if (this.status === 200) this.received.push({ path: req.url ?? '', auth: req.headers['x-sentry-auth'] as string | undefined, body: Buffer.concat(chunks) });
-        res.writeHead(this.status, this.status === 503 ? { 'retry-after': '0' } : {});
-        res.end('{}');
+        const answer = (): void => {
+          if (this.status === 200) this.received.push({ path: req.url ?? '', auth: req.headers['x-sentry-auth'] as string | undefined, body: Buffer.concat(chunks), headers: req.headers });
+          res.writeHead(this.status, this.status === 503 ? { 'retry-after': '0' } : {});
+          res.end('{}');
+        };
+        if (this.hold) this.held.push(answer);
+        else answer();
       });
     });
     return new Promise((resolve) => this.server!.listen(this.port, '127.0.0.1', () => resolve()));
+  }
+
+  /** Requests waiting for `release()`. */
+  get waiting(): number {
+    return this.held.length;
+  }
+
+  release(): void {
+    this.hold = false;
+    this.held.splice(0).forEach((answer) => answer());
   }
 
   stop(): Promise<void> {
@@ -119,11 +140,108 @@ describe('upstream sink', () => {
     expect(accepted.length).toBeLessThanOrEqual(8);
     expect(refused?.headers['retry-after']).toBe('7');
     expect(refused?.json().detail).toMatch(/forwarding queue is full/);
+    const ready = await request(`${t.server.url}/readyz`, { method: 'GET' });
+    expect(ready.status).toBe(503);
+    expect(ready.json().sink.error).toMatch(/forwarding queue is full/);
+    // Back-pressure, not a failure: a restart (liveness) would only lose the queue.
+    expect((await request(`${t.server.url}/healthz`, { method: 'GET' })).status).toBe(200);
     await upstream.start();
     await waitFor(() => upstream!.received.length >= accepted.length, 10_000, 'the queued envelopes to arrive');
     expect(await t.server.sink.flush(1000)).toBe(true);
     expect(upstream.received.map((r) => b64(r.body)).sort()).toEqual(accepted.map(b64).sort());
     const metrics = await t.server.registry.metrics();
     expect(metrics).toContain('outcome="rate_limited",reason="sink_unavailable"');
+  });
+});
+
+const kept = (body: Buffer, i: number): KeptEnvelope => ({
+  receivedAt: Date.now(),
+  projectId: 7,
+  publicKey: KEY,
+  eventId: `9ec79c33ec9942ab8353589fcb2e${String(i).padStart(4, '0')}`,
+  decision: { decision: 'keep', kind: 'transaction', sampleRate: 1, randomValue: 0.5, matchedRuleIds: [], keepReason: 'sampled', traceFullySampled: true, spanCount: 0, code: 0 } as unknown as KeptEnvelope['decision'],
+  modified: false,
+  envelope: body,
+});
+
+describe('upstream sink forwarding', () => {
+  it("passes the client's X-Forwarded-For (with its address appended), User-Agent and sentry_client on", async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    await upstream.start();
+    t = await startTestServer(projects, { sink: { type: 'upstream', url: `http://127.0.0.1:${port}` } });
+    const [proxied, direct] = envelopes(2);
+    const sdk = 'sentry.javascript.browser/8.0.0';
+    expect((await postEnvelope(t.server, 7, null, proxied, {
+      'x-sentry-auth': `Sentry sentry_version=7, sentry_key=${KEY}, sentry_client=${sdk}`,
+      'x-forwarded-for': '203.0.113.7, 198.51.100.2',
+      'user-agent': 'Mozilla/5.0 (test)',
+    })).status).toBe(200);
+    expect((await request(`${t.server.url}/api/7/envelope/?sentry_key=${KEY}&sentry_client=sentry.python/2.1.0`, { body: direct, headers: { 'user-agent': 'python-requests/2' } })).status).toBe(200);
+    await waitFor(() => upstream!.received.length === 2, 5000, 'both envelopes upstream');
+    const byBody = (b: Buffer) => upstream!.received.find((r) => r.body.equals(b))!.headers;
+    expect(byBody(proxied)).toMatchObject({ 'x-forwarded-for': '203.0.113.7, 198.51.100.2, 127.0.0.1', 'user-agent': 'Mozilla/5.0 (test)' });
+    expect(byBody(proxied)['x-sentry-auth']).toContain(`sentry_client=${sdk}`);
+    expect(byBody(direct)).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'user-agent': 'python-requests/2' });
+    expect(byBody(direct)['x-sentry-auth']).toContain('sentry_client=sentry.python/2.1.0');
+  });
+});
+
+describe('upstream sink shutdown', () => {
+  it('ends close() as soon as the envelopes in flight are delivered, without waiting for its deadline', async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    upstream.hold = true;
+    await upstream.start();
+    const { logger, records } = captureLogger();
+    const sink = new UpstreamSink({ url: `http://127.0.0.1:${port}` }, { logger, registry: new Registry() });
+    const bodies = envelopes(3);
+    await Promise.all(bodies.map((b, i) => sink.accept(kept(b, i))));
+    await waitFor(() => upstream!.waiting === 3, 5000, 'the envelopes to be in flight');
+    // A deadline far past the test's own timeout: only the drain can end this close().
+    const closed = sink.close(120_000);
+    upstream.release();
+    await closed;
+    expect(upstream.received.map((r) => b64(r.body)).sort()).toEqual(bodies.map(b64).sort());
+    expect(records().filter((r) => r.level >= 50)).toEqual([]);
+  });
+
+  it('says what was really lost when the deadline ends it: envelopes never sent, and those in flight', async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    upstream.hold = true;
+    await upstream.start();
+    const { logger, records } = captureLogger();
+    const sink = new UpstreamSink({ url: `http://127.0.0.1:${port}`, concurrency: 1 }, { logger, registry: new Registry() });
+    const bodies = envelopes(3);
+    await Promise.all(bodies.map((b, i) => sink.accept(kept(b, i))));
+    await waitFor(() => upstream!.waiting === 1, 5000, 'one envelope in flight');
+    await sink.close(100);
+    const lost = records().filter((r) => r.level >= 50);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({ neverSent: 2, inFlight: 1 });
+    expect(lost[0].msg).toMatch(/2 envelopes never sent.*1 in flight/);
+  });
+});
+
+describe('upstream sink logging', () => {
+  it('logs a full queue once per interval, with the count of the repeats, not once per 503', async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    upstream.hold = true;
+    await upstream.start();
+    const { logger, records } = captureLogger();
+    const sink = new UpstreamSink({ url: `http://127.0.0.1:${port}`, maxQueue: 1, concurrency: 1 }, { logger, registry: new Registry() });
+    const bodies = envelopes(50);
+    const results = await Promise.allSettled(bodies.map((b, i) => sink.accept(kept(b, i))));
+    const refusals = results.filter((r) => r.status === 'rejected').length;
+    expect(refusals).toBeGreaterThanOrEqual(47);
+    const full = () => records().filter((r) => /forwarding queue full/.test(r.msg));
+    expect(full()).toHaveLength(1);
+    upstream.release();
+    await sink.close(5000);
+    // The repeats are counted into one line when the interval ends (here: at close).
+    expect(full()).toHaveLength(2);
+    expect(full()[1].repeated).toBe(refusals - 1);
   });
 });

@@ -19,6 +19,12 @@ export interface ServeArgs {
   /** Who may read /metrics and /stats. */
   metricsAccess: NonNullable<MetricsAccessOptions['metricsAccess']>;
   metricsTokens: string[];
+  /** ms (undefined: the server's defaults). */
+  requestTimeout?: number;
+  headersTimeout?: number;
+  shutdownTimeout?: number;
+  /** Refuse (503) keys whose config cannot be loaded instead of accepting them unchecked. */
+  rejectUnknownKeys: boolean;
   help: boolean;
 }
 
@@ -43,6 +49,11 @@ export const SERVE_USAGE = `options (flag, environment variable, default):
                                                    127.0.0.0/8, ::1), token, or open (loopback; token with a token)
   --metrics-token TOKEN      DS_METRICS_TOKEN      bearer token(s) for --metrics-access token, comma-separated
   --metrics-token-file FILE  DS_METRICS_TOKEN_FILE or read from a file (one per line)
+  --headers-timeout SEC      DS_HEADERS_TIMEOUT    a client must send its request headers within SEC (10), else 408
+  --request-timeout SEC      DS_REQUEST_TIMEOUT    ... and its whole request within SEC (30), else 408
+  --shutdown-timeout SEC     DS_SHUTDOWN_TIMEOUT   on SIGTERM, requests in flight get SEC to finish (10)
+  --reject-unknown-keys      DS_REJECT_UNKNOWN_KEYS  while the configs source cannot answer, refuse unchecked keys
+                                                   with 503 instead of accepting them (see the server README)
   -h, --help
 `;
 
@@ -64,7 +75,24 @@ const FLAGS: Record<string, string[]> = {
   'metrics-access': ['DS_METRICS_ACCESS'],
   'metrics-token': ['DS_METRICS_TOKEN'],
   'metrics-token-file': ['DS_METRICS_TOKEN_FILE'],
+  'headers-timeout': ['DS_HEADERS_TIMEOUT'],
+  'request-timeout': ['DS_REQUEST_TIMEOUT'],
+  'shutdown-timeout': ['DS_SHUTDOWN_TIMEOUT'],
+  'reject-unknown-keys': ['DS_REJECT_UNKNOWN_KEYS'],
 };
+
+/** Flags that take no value. */
+export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys']);
+
+/** A duration in seconds (fractions allowed) → ms; `positive` refuses 0. */
+function seconds(name: string, text: string | undefined, positive = true): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) throw new ServerOptionsError(`--${name} must be a number of seconds${positive ? ' > 0' : ' >= 0'}, got "${text}"`);
+  return Math.round(value * 1000);
+}
+
+const truthy = (value: string | undefined): boolean => value !== undefined && value !== '' && !/^(0|false|no|off)$/i.test(value);
 
 function integer(name: string, text: string, min: number): number {
   const value = Number(text);
@@ -86,6 +114,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     if (!(name in FLAGS)) throw new ServerOptionsError(`unknown option --${name}`);
+    if (BOOLEAN_FLAGS.has(name)) {
+      given.set(name, eq < 0 ? 'true' : arg.slice(eq + 1));
+      continue;
+    }
     let value: string | undefined = eq < 0 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined) throw new ServerOptionsError(`--${name} needs a value`);
     given.set(name, value);
@@ -131,6 +163,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     workers: workers === undefined ? 1 : integer('workers', workers, 1),
     summaryInterval: summary === undefined ? DEFAULTS.summaryInterval : Math.round(Number(summary) * 1000),
     ...(metricsAccessFromArgs(get) as Pick<ServeArgs, 'metricsAccess' | 'metricsTokens'>),
+    headersTimeout: seconds('headers-timeout', get('headers-timeout')),
+    requestTimeout: seconds('request-timeout', get('request-timeout')),
+    shutdownTimeout: seconds('shutdown-timeout', get('shutdown-timeout'), false),
+    rejectUnknownKeys: truthy(get('reject-unknown-keys')),
     help,
   };
 }

@@ -68,6 +68,13 @@ export class AuthError extends HttpError {
   }
 }
 
+/** 503 with Retry-After: the key's config cannot be loaded now and unchecked keys are refused (`rejectUnknownKeys`). */
+export class KeyUncheckedError extends HttpError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(503, 'the project key cannot be checked now (project configs unavailable): retry later', { 'Retry-After': String(retryAfterSeconds) });
+  }
+}
+
 /** 503 with Retry-After: a sink cannot take the envelope now (queue full, write failure). */
 export class SinkUnavailableError extends HttpError {
   constructor(reason: string, readonly retryAfterSeconds: number) {

@@ -15,6 +15,27 @@ export function itemTypeLabel(type: string): string {
   return KNOWN_ITEM_TYPES.has(type) ? type : 'unknown';
 }
 
+/** The label (and `/stats` entry) shared by projects past the limit. */
+export const OTHER_PROJECTS = 'other';
+
+/**
+ * Project ids as label values: the first `limit` distinct ids keep their own, later ones share
+ * `other`. Clients choose the project id (and, while configs cannot be loaded, any key passes),
+ * so without a bound every random id would add series and `/stats` entries for good.
+ */
+export class ProjectLabels {
+  private readonly seen = new Set<number>();
+
+  constructor(readonly limit: number) {}
+
+  label(projectId: number): string {
+    if (this.seen.has(projectId)) return String(projectId);
+    if (this.seen.size >= this.limit) return OTHER_PROJECTS;
+    this.seen.add(projectId);
+    return String(projectId);
+  }
+}
+
 /** Relay's outcome names: accepted, filtered by sampling, invalid, or refused for now. */
 export type OutcomeName = 'accepted' | 'filtered_sampling' | 'invalid' | 'rate_limited';
 

@@ -51,8 +51,26 @@ export interface ServerOptions extends MetricsAccessOptions {
   maxEnvelopeHeaderSize?: number;
   /** How long a request waits for the first config load of its key, ms (default 3000). */
   authWait?: number;
+  /**
+   * While the configs source cannot answer for a key, refuse its envelopes (503, Retry-After)
+   * instead of accepting them unchecked (default false: accept, nothing is lost for lack of a config).
+   */
+  rejectUnknownKeys?: boolean;
   /** Console summary interval, ms (default 5000; 0 turns it off). */
   summaryInterval?: number;
+  /**
+   * Distinct project ids with their own metric labels and `/stats` entry; later ones share `other`
+   * (default 1000): clients choose the ids, so the sets must stay bounded.
+   */
+  maxTrackedProjects?: number;
+  /** Time a client has to send a whole request (headers and body), ms; past it: 408 (default 30000). */
+  requestTimeout?: number;
+  /** Time a client has to send the request headers, ms; past it: 408 (default 10000). */
+  headersTimeout?: number;
+  /** How long an idle keep-alive connection stays open, ms (default 5000). */
+  keepAliveTimeout?: number;
+  /** How long `close()` lets requests in flight finish before resetting their connections, ms (default 10000). */
+  shutdownTimeout?: number;
   /** Where summary lines go (default: stdout, or stderr when the sink is stdout). */
   summaryWriter?: (line: string) => void;
   logger?: Logger;
@@ -77,6 +95,11 @@ export interface ResolvedLimits {
   maxEnvelopeHeaderSize: number;
   authWait: number;
   summaryInterval: number;
+  maxTrackedProjects: number;
+  requestTimeout: number;
+  headersTimeout: number;
+  keepAliveTimeout: number;
+  shutdownTimeout: number;
 }
 
 export const DEFAULTS = {
@@ -86,6 +109,11 @@ export const DEFAULTS = {
   maxEnvelopeHeaderSize: 64 * 1024,
   authWait: 3000,
   summaryInterval: 5000,
+  maxTrackedProjects: 1000,
+  requestTimeout: 30_000,
+  headersTimeout: 10_000,
+  keepAliveTimeout: 5000,
+  shutdownTimeout: 10_000,
   sink: { type: 'file', path: DEFAULT_SINK_FILE } as SinkSpec,
 } as const;
 
@@ -101,6 +129,11 @@ export function resolveLimits(options: ServerOptions): ResolvedLimits {
     maxEnvelopeHeaderSize: positive('maxEnvelopeHeaderSize', options.maxEnvelopeHeaderSize, DEFAULTS.maxEnvelopeHeaderSize),
     authWait: positive('authWait', options.authWait, DEFAULTS.authWait, true),
     summaryInterval: positive('summaryInterval', options.summaryInterval, DEFAULTS.summaryInterval, true),
+    maxTrackedProjects: positive('maxTrackedProjects', options.maxTrackedProjects, DEFAULTS.maxTrackedProjects),
+    requestTimeout: positive('requestTimeout', options.requestTimeout, DEFAULTS.requestTimeout),
+    headersTimeout: positive('headersTimeout', options.headersTimeout, DEFAULTS.headersTimeout),
+    keepAliveTimeout: positive('keepAliveTimeout', options.keepAliveTimeout, DEFAULTS.keepAliveTimeout),
+    shutdownTimeout: positive('shutdownTimeout', options.shutdownTimeout, DEFAULTS.shutdownTimeout, true),
   };
 }
 

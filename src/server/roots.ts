@@ -8,6 +8,12 @@
 // `indexOf`). Nothing of this runs without a recorder. The name counted is the DSC's
 // `transaction` (what the trace rules match, and what Relay tags `count_per_root_project` with),
 // else the event's / segment's name.
+// At most one root is counted per envelope. An envelope carries one DSC, i.e. one trace, and a
+// trace has one root; Relay takes one event-like item per envelope (a second `transaction` makes
+// the envelope invalid) and counts `count_per_root_project` once per transaction event. So the
+// first transaction item is the envelope's only one read (the rest would be refused by Relay:
+// 10,000 of them must not count as 10,000 traces), and of a span envelope's root segments the
+// first is counted (releases of the other kept segments are still observed).
 // Releases come from the event (the segment's `sentry.release` attribute), else, for a root, the
 // DSC; only kept items are observed, as Sentry observes releases when it saves an event.
 
@@ -63,15 +69,22 @@ export class RootCounter {
     private readonly metrics: ServerMetrics | null = null,
   ) {}
 
-  /** Counts the roots of an accepted envelope. Never throws. */
+  /** Whether the envelope being recorded already had its root counted (one per envelope). */
+  private rootCounted = false;
+
+  /** Counts the root of an accepted envelope (at most one). Never throws. */
   record(input: RootInput): void {
     try {
       if (input.organizationId === null) return;
       const kind = input.decision.kind;
       if (kind !== 'transaction' && kind !== 'spans') return;
+      this.rootCounted = false;
       for (const item of input.items) {
-        if (kind === 'transaction' && item.type === 'transaction') this.transaction(input, item);
-        else if (kind === 'spans' && item.type === 'span') this.spans(input, item);
+        if (kind === 'transaction' && item.type === 'transaction') {
+          this.transaction(input, item);
+          break;
+        }
+        if (kind === 'spans' && item.type === 'span') this.spans(input, item);
       }
     } catch (err) {
       const now = Date.now();
@@ -83,6 +96,8 @@ export class RootCounter {
   }
 
   private root(input: RootInput, kind: 'transaction' | 'segment', name: string | null): void {
+    if (this.rootCounted) return;
+    this.rootCounted = true;
     const decision = input.decision.code === DROP ? 'drop' : 'keep';
     this.recorder.recordRoot({
       orgId: input.organizationId!,

@@ -1,7 +1,7 @@
 // startServer: wires configs, engine, sink, metrics and routes into a listening HTTP server; close() drains and flushes.
 
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -11,9 +11,11 @@ import { WorkerBridge } from './cluster';
 import { ServerOptionsError } from './errors';
 import { ProjectAuthenticator } from './http/auth';
 import { createMetricsGuard } from './http/access';
+import { answerClientErrors } from './http/client-errors';
+import { ConnectionTracker } from './http/connections';
 import { createRequestHandler } from './http/routes';
 import { EnvelopeIngestor } from './ingest';
-import { createServerMetrics } from './metrics';
+import { createServerMetrics, ProjectLabels } from './metrics';
 import { DEFAULTS, resolveLimits, resolvePort, type ServerOptions } from './options';
 import { ReservoirAwareEngine } from './reservoir/engine';
 import { RootCounter } from './roots';
@@ -83,12 +85,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ? new WorkerBridge(() => stats.snapshot(), registries(), (keys) => keys.forEach((publicKey) => void sampler.configs.invalidate({ publicKey })))
     : null;
 
+  const server = http.createServer({
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // Node requires headersTimeout <= requestTimeout; both are checked every connectionsCheckingInterval.
+    requestTimeout: limits.requestTimeout,
+    headersTimeout: Math.min(limits.headersTimeout, limits.requestTimeout),
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.min(limits.headersTimeout, limits.requestTimeout) / 4)),
+  });
+  const connections = new ConnectionTracker(server);
+  // The tracker's request listener must run before the routes' (it marks late requests Connection: close).
   const handler = createRequestHandler({
     limits,
-    auth: new ProjectAuthenticator(sampler.configs, limits.authWait),
+    auth: new ProjectAuthenticator(sampler.configs, limits.authWait, options.rejectUnknownKeys === true),
     ingestor: new EnvelopeIngestor(sampler, metrics, reservoir),
     sink,
     metrics,
+    projectLabels: new ProjectLabels(limits.maxTrackedProjects),
     stats,
     logger,
     roots: options.recorder ? new RootCounter(options.recorder, logger.child({ module: 'roots' }), metrics) : null,
@@ -100,21 +112,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     statsSnapshot: async () => (bridge ? bridge.collect('stats') : stats.snapshot()),
     metricsGuard,
+    onCommit: (res) => connections.commit(res),
+    health: () => {
+      const sinkHealth = sink.health?.() ?? { ok: true, ready: true };
+      return { ok: sinkHealth.ok, sink: sinkHealth, draining: connections.isDraining };
+    },
   });
 
-  const server = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 60_000 }, handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Malformed HTTP (or headers over the limit): answer like Node would and keep serving.
-    if (socket.writable && !socket.destroyed) {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    } else socket.destroy();
-  });
+  server.on('request', handler);
+  answerClientErrors(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -146,11 +152,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close() {
       closing ??= (async () => {
         summary?.stop();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        const deadline = setTimeout(() => sockets.forEach((s) => s.destroy()), 10_000);
-        await closed;
-        clearTimeout(deadline);
+        await connections.drain(limits.shutdownTimeout, ({ reset, awaited }) =>
+          logger.warn({ reset, awaited, afterMs: limits.shutdownTimeout }, `shutdown deadline passed: ${reset} connections reset, ${awaited} still awaited (their envelope is in the sink)`),
+        );
         await sink.close();
         await reservoir?.close();
         bridge?.close();

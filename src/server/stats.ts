@@ -37,18 +37,18 @@ function emptyProject(): ProjectStats {
 export class ServerStats {
   private readonly startedAt = new Date().toISOString();
   private readonly responses = new Map<number, number>();
-  private readonly projects = new Map<number, ProjectStats>();
+  /** Keyed by the project's label (`ProjectLabels`: bounded, `other` past the limit). */
+  private readonly projects = new Map<string, ProjectStats>();
 
   recordResponse(status: number): void {
     this.responses.set(status, (this.responses.get(status) ?? 0) + 1);
   }
 
-  recordDecision(projectId: number, decision: Decision): void {
-    let p = this.projects.get(projectId);
+  recordDecision(project: string, decision: Decision): void {
+    let p = this.projects.get(project);
     if (p === undefined) {
-      if (this.projects.size >= 10_000) return;
       p = emptyProject();
-      this.projects.set(projectId, p);
+      this.projects.set(project, p);
     }
     p.envelopes++;
     if (decision.kind === 'error') p.errors++;

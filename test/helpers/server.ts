@@ -21,6 +21,13 @@ export interface TestProject {
 
 export const silentLogger = pino({ level: 'silent' });
 
+/** A logger whose records (parsed JSON) are kept for assertions. */
+export function captureLogger(level = 'info'): { logger: pino.Logger; records: () => Record<string, any>[] } {
+  const records: Record<string, any>[] = [];
+  const logger = pino({ level }, { write: (line: string) => void records.push(JSON.parse(line)) });
+  return { logger, records: () => records };
+}
+
 export function tempDir(prefix = 'ds-server-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
@@ -87,6 +94,24 @@ export interface RawResponse {
 export function request(url: string, options: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: options.method ?? 'POST', headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** One request with `target` sent as is on the request line (`//`, `*`, an absolute URL): no URL parsing on the way. */
+export function requestTarget(baseUrl: string, target: string, options: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string } = {}): Promise<RawResponse> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, path: target, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -84,6 +84,7 @@ export function addAdminRoutes(router: Router, deps: AdminDeps): void {
   guarded('PUT', new RegExp(`^${P}/projects/(\\d+)/biases/?$`), async (ctx) => {
     const id = idParam(ctx.params[0], 'project');
     const body = jsonBody(ctx);
+    if (typeof body !== 'object' || body === null) throw new ApiError(400, 'invalid', 'body must be a list of biases or {"biases": [...]}');
     const list = Array.isArray(body) ? body : (body as { biases?: unknown }).biases;
     await definitions.setBiases(id, validateBiases(list));
     return { status: 200, body: biasesOf(id) };

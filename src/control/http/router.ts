@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { guardedListener, parseRequestTarget } from '../../http/guard';
 import { ApiError, DefinitionsError, InvalidModelInputError, NotFoundError, TooManyRulesError, UnsupportedQueryError } from '../errors';
 import type { RouteAccess } from './access';
 
@@ -93,15 +94,17 @@ export class Router {
     return Buffer.concat(chunks);
   }
 
-  /** The node:http request listener. */
-  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
-    void this.handle(req, res);
-  };
+  /** The node:http request listener: one guarded entry, so no request can throw out of it. */
+  readonly listener = guardedListener(
+    (req, res) => this.handle(req, res),
+    (err, req) => this.logger.error({ err, url: req.url }, 'request failed'),
+  );
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let reply: Reply;
     try {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const url = parseRequestTarget(req.url);
+      if (url === null) throw new ApiError(400, 'invalid_target', 'invalid request target');
       const matching = this.routes.filter((r) => r.pattern.test(url.pathname));
       const route = matching.find((r) => r.method === req.method);
       if (!route) {

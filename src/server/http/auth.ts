@@ -3,21 +3,36 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 import type { ProjectConfigService } from '../../configs';
-import { AuthError } from '../errors';
+import { AuthError, KeyUncheckedError } from '../errors';
 
-/** The `sentry_key` of an `X-Sentry-Auth` (or `Authorization: Sentry ...`) header value. */
-export function keyFromAuthHeader(value: string | undefined): string | null {
+/** A field (`sentry_key`, `sentry_client`) of an `X-Sentry-Auth` (or `Authorization: Sentry ...`) header value. */
+function authField(value: string | undefined, name: string): string | null {
   if (value === undefined) return null;
   const text = value.trim().replace(/^sentry\s+/i, '');
   for (const part of text.split(',')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim().toLowerCase() === 'sentry_key') {
-      const key = part.slice(eq + 1).trim();
-      return key === '' ? null : key;
+    if (part.slice(0, eq).trim().toLowerCase() === name) {
+      const field = part.slice(eq + 1).trim();
+      return field === '' ? null : field;
     }
   }
   return null;
+}
+
+/** The `sentry_key` of an `X-Sentry-Auth` (or `Authorization: Sentry ...`) header value. */
+export function keyFromAuthHeader(value: string | undefined): string | null {
+  return authField(value, 'sentry_key');
+}
+
+/** The SDK's `sentry_client` from X-Sentry-Auth, `Authorization: Sentry ...` or the query (browser SDKs). */
+export function clientFromRequest(headers: IncomingHttpHeaders, query: URLSearchParams): string | null {
+  const auth = headers['x-sentry-auth'];
+  const authorization = headers.authorization;
+  const fromHeader = authField(Array.isArray(auth) ? auth[0] : auth, 'sentry_client') ?? (authorization !== undefined && /^sentry\s/i.test(authorization) ? authField(authorization, 'sentry_client') : null);
+  const value = fromHeader ?? query.get('sentry_client');
+  // It travels on in a header of the forwarded request: printable ASCII only.
+  return value === null || value === '' || !/^[\x20-\x7e]+$/.test(value) ? null : value.replace(/,/g, ' ');
 }
 
 /** The key a request carries in its headers or query (before the envelope header is read). */
@@ -50,6 +65,8 @@ export class ProjectAuthenticator {
     private readonly configs: ProjectConfigService,
     /** How long a request may wait for a key's first config load, ms. */
     private readonly waitMs: number,
+    /** Refuse (503) a key whose config cannot be loaded, instead of accepting it unchecked. */
+    private readonly rejectUnchecked = false,
   ) {}
 
   async authenticate(key: string | null, projectId: number): Promise<AuthenticatedProject> {
@@ -71,7 +88,8 @@ export class ProjectAuthenticator {
       case 'disabled':
         throw new AuthError(401, 'unknown or disabled project key');
       default:
-        // No config could be loaded (source failing or slow): keep the envelope rather than lose it.
+        // No config could be loaded (source failing or slow): by default keep the envelope rather than lose it.
+        if (this.rejectUnchecked) throw new KeyUncheckedError(Math.max(1, Math.ceil(this.waitMs / 1000)));
         return { publicKey, projectId, organizationId: null, verified: false };
     }
   }

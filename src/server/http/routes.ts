@@ -1,22 +1,24 @@
 // The HTTP routes: the envelope endpoint (with CORS), /metrics, /stats and /healthz.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 
 import type { Logger } from 'pino';
 
+import { guardedListener, parseRequestTarget } from '../../http/guard';
 import { sampledReason } from '../decision';
 import { readEnvelopeHeader } from '../envelope/header';
 import { itemQuantity } from '../envelope/items';
-import { AuthError, BadEnvelopeError, HttpError, SinkUnavailableError } from '../errors';
+import { AuthError, BadEnvelopeError, HttpError, KeyUncheckedError, SinkUnavailableError } from '../errors';
 import type { EnvelopeIngestor, IngestResult } from '../ingest';
-import { itemTypeLabel, type OutcomeName, type ServerMetrics } from '../metrics';
+import { RepeatLimiter } from '../log-limit';
+import { itemTypeLabel, type OutcomeName, type ProjectLabels, type ServerMetrics } from '../metrics';
 import type { EnvelopeObservation, ResolvedLimits } from '../options';
 import type { RootCounter } from '../roots';
-import type { EnvelopeSink } from '../sinks/types';
+import type { EnvelopeSink, SinkHealth } from '../sinks/types';
 import type { ServerStats, StatsSnapshot } from '../stats';
 import type { MetricsGuard } from './access';
 import type { ProjectAuthenticator } from './auth';
-import { keyFromRequest } from './auth';
+import { clientFromRequest, keyFromRequest } from './auth';
 import { decodeBody, readRawBody } from './body';
 import { answerPreflight, corsHeaders } from './cors';
 import { sendError, sendJson, sendText } from './respond';
@@ -27,29 +29,47 @@ export interface RouteDeps {
   ingestor: EnvelopeIngestor;
   sink: EnvelopeSink;
   metrics: ServerMetrics;
+  /** Bounds the project ids used as labels and `/stats` entries. */
+  projectLabels: ProjectLabels;
   stats: ServerStats;
   logger: Logger;
   metricsText: () => Promise<{ contentType: string; text: string }>;
   statsSnapshot: () => Promise<StatsSnapshot>;
   /** Who may read /metrics and /stats (answers the refusal itself). */
   metricsGuard: MetricsGuard;
+  /** Called when a request's envelope is handed to the sink (shutdown then never resets it unanswered). */
+  onCommit?: (res: ServerResponse) => void;
+  /** Whether the server can take envelopes (the sink's health), and whether it is shutting down. */
+  health: () => ServerHealth;
   /** Counts trace roots for the control plane (null: no recorder configured). */
   roots?: RootCounter | null;
   onEnvelope?: (observation: EnvelopeObservation) => void;
 }
 
+export interface ServerHealth {
+  ok: boolean;
+  sink: SinkHealth;
+  /** Shutting down: not ready for new traffic (still live). */
+  draining: boolean;
+}
+
 const ENVELOPE_PATH = /^\/api\/([^/]+)\/envelope\/?$/;
+
+function headerText(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
 
 function reasonClass(error: HttpError): string {
   if (error instanceof BadEnvelopeError) return error.code === null ? 'envelope' : `envelope_${error.code}`;
   if (error instanceof AuthError) return 'auth';
+  if (error instanceof KeyUncheckedError) return 'auth_unavailable';
   if (error instanceof SinkUnavailableError) return 'sink';
   if (error.status === 413) return 'too_large';
   return 'request';
 }
 
-function recordOutcomes(deps: RouteDeps, projectId: number, result: IngestResult, forwardedOk: boolean): void {
-  const project = String(projectId);
+function recordOutcomes(deps: RouteDeps, project: string, result: IngestResult, forwardedOk: boolean): void {
   const filtered = sampledReason(result.decision);
   result.items.forEach((item, index) => {
     let outcome: OutcomeName = 'accepted';
@@ -80,6 +100,7 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
     const result = await deps.ingestor.ingest({ body, header, publicKey: project.publicKey, organizationId: project.organizationId });
     const forward = result.plan.forward;
     if (forward !== null) {
+      deps.onCommit?.(res);
       try {
         await deps.sink.accept({
           receivedAt,
@@ -89,15 +110,22 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
           decision: result.decision,
           modified: result.plan.modified,
           envelope: forward,
+          client: {
+            address: req.socket.remoteAddress ?? null,
+            forwardedFor: headerText(req.headers['x-forwarded-for']),
+            userAgent: req.headers['user-agent'] ?? null,
+            sentryClient: clientFromRequest(req.headers, query),
+          },
         });
       } catch (error) {
-        recordOutcomes(deps, projectId, result, false);
+        recordOutcomes(deps, deps.projectLabels.label(projectId), result, false);
         throw error;
       }
     }
-    recordOutcomes(deps, projectId, result, true);
-    deps.metrics.envelopes.inc({ project_id: String(projectId), kind: result.decision.kind, decision: result.decision.decision });
-    deps.stats.recordDecision(projectId, result.decision);
+    const label = deps.projectLabels.label(projectId);
+    recordOutcomes(deps, label, result, true);
+    deps.metrics.envelopes.inc({ project_id: label, kind: result.decision.kind, decision: result.decision.decision });
+    deps.stats.recordDecision(label, result.decision);
     // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).
     deps.roots?.record({ body, header, items: result.items, decision: result.decision, projectId, organizationId: project.organizationId });
     deps.onEnvelope?.({ projectId, publicKey: project.publicKey, body, decision: result.decision, forwarded: forward });
@@ -111,57 +139,80 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
   }
 }
 
-/** The request listener of the server. */
-export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const started = process.hrtime.bigint();
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const envelope = ENVELOPE_PATH.exec(url.pathname);
-    const finish = (status: number): void => {
-      deps.stats.recordResponse(status);
-      if (envelope) deps.metrics.requestSeconds.observe({ status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
-    };
-    const fail = (error: unknown): void => {
-      deps.logger.error({ err: error, url: req.url }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { detail: 'internal error' }, { connection: 'close' });
-      else res.destroy();
-      finish(500);
-    };
-    try {
-      if (envelope) {
-        if (req.method === 'OPTIONS') {
-          answerPreflight(req, res);
-          finish(200);
-        } else if (req.method === 'POST') {
-          handleEnvelope(deps, req, res, envelope[1], url.searchParams).then(finish, fail);
-        } else {
-          res.setHeader('allow', 'POST, OPTIONS');
-          sendJson(res, 405, { detail: 'method not allowed' }, corsHeaders(req));
-          finish(405);
-        }
-        return;
-      }
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        sendJson(res, 404, { detail: 'not found' });
-        return;
-      }
-      switch (url.pathname) {
-        case '/healthz':
-          sendJson(res, 200, { ok: true });
-          return;
-        case '/metrics':
-          if (!deps.metricsGuard(req, res)) return;
-          deps.metricsText().then(({ contentType, text }) => sendText(res, 200, text, contentType), fail);
-          return;
-        case '/stats':
-          if (!deps.metricsGuard(req, res)) return;
-          deps.statsSnapshot().then((snapshot) => sendJson(res, 200, snapshot), fail);
-          return;
-        default:
-          sendJson(res, 404, { detail: 'not found' });
-      }
-    } catch (error) {
-      fail(error);
-    }
+/** A request target that cannot be parsed (`//`, `//:99999/`, `*` on a route): 400, never a throw. */
+function badTarget(res: ServerResponse, target: string | undefined): void {
+  const shown = (target ?? '').slice(0, 80);
+  sendError(res, new HttpError(400, `invalid request target: ${JSON.stringify(shown)}`), {}, false);
+}
+
+/** Routes one request. May throw or reject: `createRequestHandler` guards it. */
+async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
+  const url = parseRequestTarget(req.url);
+  if (url === null) {
+    deps.metrics.rejected.inc({ status: '400', reason: 'request' });
+    badTarget(res, req.url);
+    deps.stats.recordResponse(400);
+    return;
+  }
+  const envelope = ENVELOPE_PATH.exec(url.pathname);
+  const finish = (status: number): void => {
+    deps.stats.recordResponse(status);
+    if (envelope) deps.metrics.requestSeconds.observe({ status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
   };
+  if (envelope) {
+    if (req.method === 'OPTIONS') {
+      answerPreflight(req, res);
+      finish(200);
+    } else if (req.method === 'POST') {
+      finish(await handleEnvelope(deps, req, res, envelope[1], url.searchParams));
+    } else {
+      res.setHeader('allow', 'POST, OPTIONS');
+      sendJson(res, 405, { detail: 'method not allowed' }, corsHeaders(req));
+      finish(405);
+    }
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendJson(res, 404, { detail: 'not found' });
+    return;
+  }
+  switch (url.pathname) {
+    case '/healthz': {
+      // Liveness: failing while the sink is broken (every envelope would be answered 503).
+      const { ok, sink } = deps.health();
+      sendJson(res, ok ? 200 : 503, { ok, sink });
+      return;
+    }
+    case '/readyz': {
+      // Readiness: also not ready while the sink refuses envelopes for now, or once shutting down.
+      const health = deps.health();
+      const ready = health.ok && health.sink.ready && !health.draining;
+      sendJson(res, ready ? 200 : 503, { ok: ready, sink: health.sink, draining: health.draining });
+      return;
+    }
+    case '/metrics': {
+      if (!deps.metricsGuard(req, res)) return;
+      const { contentType, text } = await deps.metricsText();
+      sendText(res, 200, text, contentType);
+      return;
+    }
+    case '/stats':
+      if (!deps.metricsGuard(req, res)) return;
+      sendJson(res, 200, await deps.statsSnapshot());
+      return;
+    default:
+      sendJson(res, 404, { detail: 'not found' });
+  }
+}
+
+/** The request listener of the server: one guarded entry, so no request can throw out of it. */
+export function createRequestHandler(deps: RouteDeps): RequestListener {
+  const log = new RepeatLimiter(deps.logger);
+  return guardedListener(
+    (req, res) => route(deps, req, res, process.hrtime.bigint()),
+    (error, req) => {
+      log.log('error', 'request-failed', { err: error, url: req.url }, 'request failed');
+      deps.stats.recordResponse(500);
+    },
+  );
 }

@@ -6,7 +6,7 @@ import { Counter, type Registry } from 'prom-client';
 
 import type { ReservoirRule } from './rules';
 
-/** How long an item waits for the first connection to Redis, ms. */
+/** How long the first item waits for the first connection to Redis, ms. */
 const STARTUP_WAIT_MS = 2000;
 
 /** What the shared counter says about one item a reservoir rule kept locally. */
@@ -22,9 +22,13 @@ export class SharedReservoir {
   private readonly client: Redis;
   private readonly counted: Counter<'verdict'>;
   private lastWarning = 0;
-  /** Resolves when the first connection is ready: items wait for it (bounded) instead of failing at start-up. */
-  private readonly firstReady: Promise<void>;
-  private everReady = false;
+  /**
+   * Resolves when the first connection is ready or failed: the first items wait for it (bounded)
+   * instead of failing while the connection is being made. Once it failed (or the wait ran out),
+   * items no longer wait: they answer "unavailable" at once while ioredis reconnects in the background.
+   */
+  private readonly firstAttempt: Promise<void>;
+  private startupSettled = false;
 
   constructor(
     connection: string | RedisOptions,
@@ -39,8 +43,11 @@ export class SharedReservoir {
       connectionName: 'dynamic-sampling-reservoir',
     };
     this.client = typeof connection === 'string' ? new Redis(connection, defaults) : new Redis({ ...defaults, ...connection });
-    this.firstReady = new Promise((resolve) => this.client.once('ready', () => resolve()));
-    void this.firstReady.then(() => (this.everReady = true));
+    this.firstAttempt = new Promise((resolve) => {
+      this.client.once('ready', () => resolve());
+      this.client.once('error', () => resolve());
+    });
+    void this.firstAttempt.then(() => (this.startupSettled = true));
     this.client.on('error', () => {
       // Reported per command (verdict "unavailable"); ioredis reconnects by itself.
     });
@@ -58,7 +65,10 @@ export class SharedReservoir {
   async take(organizationId: number, rule: ReservoirRule, nowMs = Date.now()): Promise<ReservoirVerdict> {
     let verdict: ReservoirVerdict;
     try {
-      if (!this.everReady) await Promise.race([this.firstReady, new Promise((r) => setTimeout(r, STARTUP_WAIT_MS).unref())]);
+      if (!this.startupSettled) {
+        await Promise.race([this.firstAttempt, new Promise((r) => setTimeout(r, STARTUP_WAIT_MS).unref())]);
+        this.startupSettled = true;
+      }
       const key = this.key(organizationId, rule.id);
       const results = await this.client.multi().incr(key).expireat(key, counterExpiry(rule, nowMs)).exec();
       const [error, count] = results?.[0] ?? [new Error('transaction aborted'), null];

@@ -33,9 +33,9 @@ export function parseSinkSpec(text: string): SinkSpec {
 export function createSink(spec: SinkSpec, deps: { logger: Logger; registry: Registry }): EnvelopeSink {
   switch (spec.type) {
     case 'file':
-      return createFileSink(spec.path);
+      return createFileSink(spec.path, deps);
     case 'stdout':
-      return createStdoutSink();
+      return createStdoutSink(deps);
     case 'upstream': {
       const { type: _type, ...options } = spec;
       return new UpstreamSink(options, deps);

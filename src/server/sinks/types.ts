@@ -2,6 +2,17 @@
 
 import type { Decision } from '../decision';
 
+/** Who sent an envelope: what forwarding passes on (`X-Forwarded-For`, `User-Agent`, `sentry_client`). */
+export interface ClientInfo {
+  /** The peer address of the request. */
+  address: string | null;
+  /** The request's own `X-Forwarded-For` (proxies before this server). */
+  forwardedFor: string | null;
+  userAgent: string | null;
+  /** The SDK's `sentry_client` (`sentry.javascript.browser/8.0.0`). */
+  sentryClient: string | null;
+}
+
 /** One envelope the server kept (possibly reduced or tagged), ready to be forwarded or stored. */
 export interface KeptEnvelope {
   /** When the request was received (ms since the epoch). */
@@ -14,6 +25,20 @@ export interface KeptEnvelope {
   /** True when items were removed or an error event was tagged; false: the bytes are exactly those received (after decompression). */
   modified: boolean;
   envelope: Buffer;
+  /** The sender, when the envelope came over HTTP. */
+  client?: ClientInfo;
+}
+
+/** Whether a sink works (`/healthz`) and takes envelopes now (`/readyz`). */
+export interface SinkHealth {
+  /** False while it is broken (a write error until the file is reopened). */
+  ok: boolean;
+  /** False also while it refuses envelopes for now (a full upstream queue: back-pressure, not a failure). */
+  ready: boolean;
+  /** The last error while failing. */
+  error?: string;
+  /** Failing since (ISO time). */
+  since?: string;
 }
 
 export interface EnvelopeSink {
@@ -26,6 +51,8 @@ export interface EnvelopeSink {
   accept(kept: KeptEnvelope): Promise<void>;
   /** Resolves when everything accepted so far is written or delivered, or after `timeoutMs`. */
   flush(timeoutMs?: number): Promise<boolean>;
+  /** Whether it can take envelopes now (absent: always). */
+  health?(): SinkHealth;
   /** Flushes (bounded) and releases files, sockets and timers. */
   close(timeoutMs?: number): Promise<void>;
 }

@@ -8,7 +8,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 
 import { Backoff } from '../../configs/backoff';
 import { QueueFullError, ServerOptionsError } from '../errors';
-import type { EnvelopeSink, KeptEnvelope } from './types';
+import { RepeatLimiter } from '../log-limit';
+import type { EnvelopeSink, KeptEnvelope, SinkHealth } from './types';
 
 export interface UpstreamSinkOptions {
   /** Base URL of the upstream (`http://relay:3000`); envelopes go to `<url>/api/<projectId>/envelope/`. */
@@ -26,7 +27,7 @@ export interface UpstreamSinkOptions {
   maxBackoff?: number;
   /** Retry-After answered to clients while the queue is full, seconds (default 5). */
   retryAfter?: number;
-  /** `sentry_client` of the forwarded requests. */
+  /** `sentry_client` of forwarded requests whose SDK gave none. */
   client?: string;
 }
 
@@ -111,6 +112,8 @@ export class UpstreamSink implements EnvelopeSink {
   private closed = false;
   private drainWaiters: (() => void)[] = [];
   private readonly o: Required<Omit<UpstreamSinkOptions, 'url'>>;
+  /** Per-envelope failures (queue full, refusals) are logged once per interval with a count. */
+  private readonly log: RepeatLimiter;
 
   constructor(options: UpstreamSinkOptions, private readonly deps: { logger: Logger; registry: Registry }) {
     try {
@@ -134,6 +137,7 @@ export class UpstreamSink implements EnvelopeSink {
     const Agent = this.base.protocol === 'https:' ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, maxSockets: this.o.concurrency });
     this.metrics = metrics(deps.registry);
+    this.log = new RepeatLimiter(deps.logger);
   }
 
   /** Envelopes queued or in flight. */
@@ -141,10 +145,19 @@ export class UpstreamSink implements EnvelopeSink {
     return this.queue.length + this.inFlight;
   }
 
+  /**
+   * Not ready while the queue is full (every envelope is answered 503), yet ok: a restart would
+   * only lose the queue; the upstream being down is retried here.
+   */
+  health(): SinkHealth {
+    const full = this.queue.length >= this.o.maxQueue || this.queue.bytes >= this.o.maxQueueBytes;
+    return full ? { ok: true, ready: false, error: `the forwarding queue is full (${this.queue.length} envelopes, ${this.queue.bytes} bytes)` } : { ok: true, ready: true };
+  }
+
   accept(kept: KeptEnvelope): Promise<void> {
     if (this.queue.length >= this.o.maxQueue || this.queue.bytes + kept.envelope.length > this.o.maxQueueBytes) {
       this.metrics.full.inc();
-      this.deps.logger.error({ queued: this.queue.length, bytes: this.queue.bytes, upstream: this.description }, 'forwarding queue full: answering 503');
+      this.log.log('error', 'queue-full', { queued: this.queue.length, bytes: this.queue.bytes, upstream: this.description }, 'forwarding queue full: answering 503');
       return Promise.reject(new QueueFullError(this.queue.length, this.queue.bytes, this.o.retryAfter));
     }
     this.queue.push(kept);
@@ -159,7 +172,11 @@ export class UpstreamSink implements EnvelopeSink {
   }
 
   private pump(): void {
-    if (this.closed && this.queue.length === 0) return;
+    // Once closed with nothing queued, the only thing left is to wake close() when the last one settles.
+    if (this.closed && this.queue.length === 0) {
+      this.checkDrained();
+      return;
+    }
     const wait = this.pausedUntil - Date.now();
     if (wait > 0) {
       if (this.timer === null) {
@@ -185,7 +202,7 @@ export class UpstreamSink implements EnvelopeSink {
       this.metrics.sent.inc();
     } else if (result.permanent) {
       this.metrics.rejected.inc({ status: result.reason });
-      this.deps.logger.error({ projectId: kept.projectId, eventId: kept.eventId, reason: result.reason }, 'upstream refused a forwarded envelope');
+      this.log.log('error', `refused:${result.reason}`, { projectId: kept.projectId, eventId: kept.eventId, reason: result.reason }, 'upstream refused a forwarded envelope');
     } else {
       this.metrics.retries.inc({ reason: result.reason.startsWith('HTTP') ? result.reason : 'network' });
       this.queue.unshift(kept);
@@ -205,10 +222,14 @@ export class UpstreamSink implements EnvelopeSink {
 
   private send(kept: KeptEnvelope): Promise<AttemptResult> {
     const prefix = this.base.pathname.replace(/\/$/, '');
-    const auth = `Sentry sentry_version=7, sentry_key=${kept.publicKey}, sentry_client=${this.o.client}`;
-    const client = this.base.protocol === 'https:' ? https : http;
+    // The SDK's identity and the client's address travel on, as a proxy passes them (the upstream's
+    // inbound filters and rate limits read them); this server appends the address it saw.
+    const client = kept.client;
+    const auth = `Sentry sentry_version=7, sentry_key=${kept.publicKey}, sentry_client=${client?.sentryClient ?? this.o.client}`;
+    const forwardedFor = client?.address ? (client.forwardedFor ? `${client.forwardedFor}, ${client.address}` : client.address) : client?.forwardedFor;
+    const transport = this.base.protocol === 'https:' ? https : http;
     return new Promise((resolve) => {
-      const req = client.request(
+      const req = transport.request(
         {
           protocol: this.base.protocol,
           hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
@@ -221,6 +242,8 @@ export class UpstreamSink implements EnvelopeSink {
             'content-type': 'application/x-sentry-envelope',
             'content-length': kept.envelope.length,
             'x-sentry-auth': auth,
+            ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
+            ...(client?.userAgent ? { 'user-agent': client.userAgent } : {}),
           },
         },
         (res) => {
@@ -254,8 +277,17 @@ export class UpstreamSink implements EnvelopeSink {
   async close(timeoutMs = 10_000): Promise<void> {
     this.closed = true;
     const drained = await this.flush(timeoutMs);
-    if (!drained) this.deps.logger.error({ lost: this.pending, upstream: this.description }, 'closing with envelopes still queued for the upstream');
+    if (!drained) {
+      // Queued ones were never sent; those in flight are cut off now: the upstream may or may not have them.
+      const neverSent = this.queue.length;
+      const inFlight = this.inFlight;
+      this.deps.logger.error(
+        { neverSent, inFlight, upstream: this.description },
+        `closing after ${timeoutMs} ms: ${neverSent} envelopes never sent to the upstream, ${inFlight} in flight (may or may not have arrived)`,
+      );
+    }
     if (this.timer) clearTimeout(this.timer);
     this.agent.destroy();
+    this.log.flush();
   }
 }
