@@ -112,7 +112,15 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
 export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const started = process.hrtime.bigint();
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      // A target URL cannot resolve (`//`, `//:99999/`, `//[::1`): a bad request, not a crash.
+      sendJson(res, 400, { detail: 'invalid request target' }, { connection: 'close' });
+      deps.stats.recordResponse(400);
+      return;
+    }
     const envelope = ENVELOPE_PATH.exec(url.pathname);
     const finish = (status: number): void => {
       deps.stats.recordResponse(status);
