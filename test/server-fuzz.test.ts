@@ -110,6 +110,22 @@ function problem(r: FuzzRequest, a: FuzzAnswer): string | null {
 }
 
 describe(`HTTP fuzzing of the ingestion server (FUZZ_SEED=${SEED})`, () => {
+  // What the fuzzer found first: `new URL('//', base)` threw in the request listener and took the server down.
+  it('request targets that do not resolve as URLs answer 400 and the server keeps serving', async () => {
+    const agent = new http.Agent({ keepAlive: true });
+    for (const target of ['//', '///', '//:99999/', '//[::1', '//[::1]:99999/api/42/envelope/', 'http://[::1/api/42/envelope/']) {
+      for (const method of ['POST', 'GET', 'OPTIONS']) {
+        const r: FuzzRequest = { index: -1, mode: 'http', method, path: target, headers: { 'content-length': '2' }, body: Buffer.from('{}'), raw: null, mayReset: false, shape: target };
+        const a = await sendHttp(t.server.port, agent, r);
+        expect(a.statuses, `${method} ${target}`).toEqual([400]);
+        expect(JSON.parse(a.body!.toString('utf8')), `${method} ${target}`).toEqual({ detail: 'invalid request target' });
+      }
+    }
+    agent.destroy();
+    const health = await sendHttp(t.server.port, new http.Agent(), { index: -1, mode: 'http', method: 'GET', path: '/healthz', headers: {}, body: Buffer.alloc(0), raw: null, mayReset: false, shape: 'healthz' });
+    expect(health.statuses).toEqual([200]);
+  });
+
   it(`${REQUESTS} random and mutated requests: valid answers, a live server, bounded memory, the sink matching the answers`, { timeout: 300_000 }, async () => {
     const rng = new Prng(SEED);
     const port = t.server.port;
