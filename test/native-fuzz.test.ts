@@ -184,6 +184,7 @@ describe(`native fuzzing (FUZZ_SEED=${SEED})`, () => {
         () => native.evaluationOrderJson(text),
         () => native.parseJsonReport(rng.pick(['samplingConfig', 'samplingRule', 'ruleCondition', 'dsc', 'projectConfig']), rng.oneIn(2) ? config : text),
         () => native.matchConditionJson(config, rng.pick(['event', 'dsc', 'instance']), text),
+        () => native.randomValueFor(text.slice(rng.below(40), 40 + rng.below(40))),
       ];
       try {
         rng.pick(calls)();
