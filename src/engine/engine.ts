@@ -11,6 +11,13 @@ export const DROP = 1;
 export const NO_MATCH = 2;
 export const DECISION_NAMES: readonly DecisionName[] = ['keep', 'drop', 'noMatch'];
 
+/** Statuses of the fast path beyond the envelope error codes (the binding's 100, 101, 102). */
+const STATUS_ERRORS: Readonly<Record<number, string>> = {
+  100: 'the engine was released',
+  101: 'unknown key handle',
+  102: 'internal error in the sampling engine',
+};
+
 /** Slots of a result row (`SamplingEngine.result`, or a row of a batch's `out`). */
 export const OUT = {
   decision: 0,
@@ -225,7 +232,7 @@ export class SamplingEngine {
   sampleEnvelope(envelope: Uint8Array, publicKey: string): number {
     const status = native.sampleEnvelope(this.id, envelope, this.handles.get(publicKey) ?? this.handle(publicKey));
     if (status === 0) return this.result[OUT.decision];
-    if (status >= 100) throw new SamplingRequestError(status === 100 ? 'the engine was released' : 'unknown key handle');
+    if (status >= 100) throw new SamplingRequestError(STATUS_ERRORS[status] ?? `engine status ${status}`);
     return -status;
   }
 
