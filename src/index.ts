@@ -7,6 +7,7 @@ import type { ServerOptions } from './server/options';
 export * from './engine/engine';
 export * from './engine/errors';
 export * from './engine/evaluate';
+export { ruleCategory, ruleCategories, sampledReason, type RuleCategory } from './engine/outcome';
 export type * from './engine/types';
 export * from './sampler';
 export { ProjectConfigService, KEY_STATES, generateRelayKeyPair } from './configs';

@@ -70,6 +70,11 @@ export interface ControlPlaneOptions {
   monotonic?: MonotonicClock;
   registry?: Registry;
   logger?: Logger;
+  /**
+   * Serve reservoir rules (custom rules). Off by default: current Relay rejects configs holding
+   * them; turn it on only when every consumer runs an engine with its reservoir option on.
+   */
+  reservoirRules?: boolean;
 }
 
 export interface ControlPlane {
@@ -116,7 +121,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const releases = new ReleaseBoosts(kv);
     const counts = new TrafficCounts(kv);
     const cache = new ProjectConfigCache(kv, options.configCacheTtlMs);
-    const builder = new ProjectStateBuilder({ definitions, state, releases, logger, killswitch: () => controlOptions.killswitch });
+    const builder = new ProjectStateBuilder({ definitions, state, releases, logger, killswitch: () => controlOptions.killswitch, reservoir: options.reservoirRules === true });
     const invalidator = new ConfigInvalidator({
       kv,
       definitions,
@@ -170,6 +175,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       releases,
       clock,
       runTasks,
+      reservoir: options.reservoirRules === true,
       authorize: (ctx) => adminTokens.length === 0 || auth.checkToken(ctx.req.headers, adminTokens),
     });
     router.add('GET', /^\/healthz\/?$/, async () => ({ status: 200, body: { ok: true } }));

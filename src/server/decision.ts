@@ -1,6 +1,7 @@
 // Reads the engine's fast-path result into a plain record (what outcomes, stats and sinks report).
 
 import { DECISION_NAMES, DROP, ENVELOPE_KINDS, KEEP_REASONS, OUT, type EnvelopeKind, type KeepReason, type SamplingEngine } from '../engine/engine';
+import { sampledReason as reasonOf } from '../engine/outcome';
 import type { DecisionName } from '../engine/types';
 
 export interface Decision {
@@ -43,9 +44,12 @@ export function readDecision(engine: SamplingEngine, code: number): Decision {
   };
 }
 
-/** Relay's outcome reason for a sampling drop: `Sampled:<rule ids>`. */
+/**
+ * Relay's outcome reason for a sampling drop: `Sampled:` and the matched rules' categories,
+ * de-duplicated and in Relay's order (`Sampled:1000,1004,1400`), not the raw ids.
+ */
 export function sampledReason(decision: Decision): string {
-  return `Sampled:${decision.matchedRuleIds.join(',')}`;
+  return reasonOf(decision.matchedRuleIds);
 }
 
 export function isDrop(decision: Decision): boolean {

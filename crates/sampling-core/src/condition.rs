@@ -235,10 +235,11 @@ impl Condition {
             "eq" => {
                 let field = FieldPath::new(field_name(obj, path)?);
                 let value = field_value(obj, path)?;
+                // Absent options take their defaults; `null` is rejected, as serde does.
                 let ignore_case = match obj.get("options") {
-                    None | Some(Value::Null) => false,
+                    None => false,
                     Some(Value::Object(o)) => match o.get("ignoreCase") {
-                        None | Some(Value::Null) => false,
+                        None => false,
                         Some(Value::Bool(b)) => *b,
                         Some(_) => {
                             return Err(ConditionError::new(&format!("{path}.options.ignoreCase"), "must be a boolean"))
@@ -296,10 +297,14 @@ impl Condition {
                 };
                 let mut networks = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    let net = item.as_str().and_then(IpNetwork::parse).ok_or_else(|| {
-                        ConditionError::new(&format!("{path}.value[{i}]"), format!("not an IP address or network: {item}"))
-                    })?;
-                    networks.push(net);
+                    let Value::String(text) = item else {
+                        return Err(ConditionError::new(&format!("{path}.value[{i}]"), "a cidr entry must be a string"));
+                    };
+                    // An entry that is no address or network is ignored (never matches), as
+                    // Relay's `CidrCondition::new` does.
+                    if let Some(net) = IpNetwork::parse(text) {
+                        networks.push(net);
+                    }
                 }
                 networks.sort();
                 networks.dedup();
@@ -521,8 +526,11 @@ mod tests {
     }
 
     #[test]
-    fn cidr_entries_must_parse() {
-        assert!(Condition::parse(&json!({"op":"cidr","name":"a","value":["nope"]})).is_err());
+    fn cidr_entries_must_be_strings_and_bad_ones_are_ignored() {
+        assert!(Condition::parse(&json!({"op":"cidr","name":"a","value":[5]})).is_err());
+        let ignored = Condition::parse(&json!({"op":"cidr","name":"a","value":["nope"]})).unwrap();
+        assert!(ignored.networks().is_empty());
+        assert!(!ignored.matches(&Instance::from_json(&json!({"a":{"ip":"10.0.0.1"}})).unwrap()));
         let c = Condition::parse(&json!({"op":"cidr","name":"a","value":["192.168.1.1","10.0.0.0/8","192.168.1.1/32"]})).unwrap();
         let nets: Vec<String> = c.networks().iter().map(ToString::to_string).collect();
         assert_eq!(nets, ["10.0.0.0/8", "192.168.1.1/32"]);

@@ -192,27 +192,55 @@ impl SamplingRule {
     }
 }
 
+/// What the parser accepts beyond current Relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParseOptions {
+    /// Accept the historical `{"type":"reservoir","limit":n}` sampling value (spec §9). Off by
+    /// default: current Relay rejects a config holding one.
+    pub reservoir: bool,
+}
+
+impl ParseOptions {
+    pub const RELAY: ParseOptions = ParseOptions { reservoir: false };
+    pub const WITH_RESERVOIR: ParseOptions = ParseOptions { reservoir: true };
+}
+
 /// A parsed, normalised sampling config.
 #[derive(Debug, Clone)]
 pub struct SamplingConfig {
     /// The version after normalisation (a legacy version 1 config becomes 2).
     pub version: u64,
     pub rules: Vec<SamplingRule>,
+    /// The version as written (1 when absent).
+    pub declared_version: u64,
+    /// How many rules a legacy `rulesV2` list held, and whether they were appended to `rules`.
+    pub legacy_rules: usize,
+    pub legacy_appended: bool,
 }
 
 impl SamplingConfig {
-    /// Parses a sampling config from JSON text.
+    /// Parses a sampling config from JSON text, as current Relay does.
     pub fn parse_str(text: &str) -> Result<SamplingConfig, ConfigError> {
+        Self::parse_str_with(text, ParseOptions::RELAY)
+    }
+
+    /// Parses a sampling config from JSON text with the engine's extensions.
+    pub fn parse_str_with(text: &str, options: ParseOptions) -> Result<SamplingConfig, ConfigError> {
         let value: Value = serde_json::from_str(text).map_err(|e| ConfigError {
             path: String::new(),
             rule_id: None,
             message: format!("not valid JSON: {e}"),
         })?;
-        Self::parse(&value)
+        Self::parse_with(&value, options)
     }
 
-    /// Parses a sampling config from a JSON value.
+    /// Parses a sampling config from a JSON value, as current Relay does.
     pub fn parse(value: &Value) -> Result<SamplingConfig, ConfigError> {
+        Self::parse_with(value, ParseOptions::RELAY)
+    }
+
+    /// Parses a sampling config from a JSON value with the engine's extensions.
+    pub fn parse_with(value: &Value, options: ParseOptions) -> Result<SamplingConfig, ConfigError> {
         let top = |message: &str| ConfigError { path: String::new(), rule_id: None, message: message.into() };
         let Value::Object(obj) = value else { return Err(top("a sampling config must be an object")) };
         let version = match obj.get("version") {
@@ -223,17 +251,20 @@ impl SamplingConfig {
                 message: "must be an unsigned 16-bit integer".into(),
             })?,
         };
-        let mut rules = parse_rules(obj, "rules")?;
+        let mut rules = parse_rules(obj, "rules", options)?;
         // Legacy rules are always deserialised (a bad one rejects the config), but only used by
         // version 1 configs, which they upgrade to version 2.
-        let legacy = parse_rules(obj, "rulesV2")?;
-        let version = if version <= 1 {
+        let legacy = parse_rules(obj, "rulesV2", options)?;
+        let legacy_rules = legacy.len();
+        let declared_version = version;
+        let legacy_appended = version == 1;
+        let version = if legacy_appended {
             rules.extend(legacy);
             SUPPORTED_VERSION
         } else {
             version
         };
-        Ok(SamplingConfig { version, rules })
+        Ok(SamplingConfig { version, rules, declared_version, legacy_rules, legacy_appended })
     }
 
     /// Unsupported configs parse, but the production contract treats them as absent.
@@ -249,12 +280,14 @@ impl SamplingConfig {
     }
 }
 
-fn parse_rules(obj: &Map<String, Value>, key: &str) -> Result<Vec<SamplingRule>, ConfigError> {
+fn parse_rules(obj: &Map<String, Value>, key: &str, options: ParseOptions) -> Result<Vec<SamplingRule>, ConfigError> {
     match obj.get(key) {
         None => Ok(Vec::new()),
-        Some(Value::Array(items)) => {
-            items.iter().enumerate().map(|(i, rule)| SamplingRule::parse_at(rule, &format!("{key}[{i}]"))).collect()
-        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| SamplingRule::parse_at(rule, &format!("{key}[{i}]"), options))
+            .collect(),
         Some(_) => Err(ConfigError { path: key.into(), rule_id: None, message: "must be a list of rules".into() }),
     }
 }
@@ -262,7 +295,9 @@ fn parse_rules(obj: &Map<String, Value>, key: &str) -> Result<Vec<SamplingRule>,
 fn parse_time(value: &Value, path: &str, rule_id: Option<u32>) -> Result<Option<DateTime<Utc>>, ConfigError> {
     match value {
         Value::Null => Ok(None),
-        Value::String(s) => DateTime::parse_from_rfc3339(s).map(|t| Some(t.with_timezone(&Utc))).map_err(|e| ConfigError {
+        // Relay deserialises `DateTime<Utc>` through chrono's `FromStr`: relaxed RFC 3339 (a space
+        // or `t` as separator, lowercase `z`, leap seconds).
+        Value::String(s) => s.parse::<DateTime<Utc>>().map(Some).map_err(|e| ConfigError {
             path: path.into(),
             rule_id,
             message: format!("not an RFC 3339 timestamp: {e}"),
@@ -274,10 +309,15 @@ fn parse_time(value: &Value, path: &str, rule_id: Option<u32>) -> Result<Option<
 impl SamplingRule {
     /// Parses one rule on its own (as the `samplingRule` conformance target does).
     pub fn parse(value: &Value) -> Result<SamplingRule, ConfigError> {
-        Self::parse_at(value, "")
+        Self::parse_at(value, "", ParseOptions::RELAY)
     }
 
-    fn parse_at(value: &Value, path: &str) -> Result<SamplingRule, ConfigError> {
+    /// Parses one rule with the engine's extensions.
+    pub fn parse_with(value: &Value, options: ParseOptions) -> Result<SamplingRule, ConfigError> {
+        Self::parse_at(value, "", options)
+    }
+
+    fn parse_at(value: &Value, path: &str, options: ParseOptions) -> Result<SamplingRule, ConfigError> {
         let Value::Object(obj) = value else {
             return Err(ConfigError { path: path.into(), rule_id: None, message: "a rule must be an object".into() });
         };
@@ -303,9 +343,10 @@ impl SamplingRule {
         let condition_json = obj.get("condition").ok_or_else(|| error(path.into(), "missing field `condition`".into()))?;
         let condition = Condition::parse(condition_json)
             .map_err(|e| error(format!("{}{}", join("condition"), e.path), e.message))?;
-        let value = parse_sampling_value(obj.get("samplingValue"), &join("samplingValue"), path, rule_id)?;
+        let value = parse_sampling_value(obj.get("samplingValue"), &join("samplingValue"), path, rule_id, options)?;
+        // Absent fields take their defaults; `null` is not absent (serde expects an object).
         let time_range = match obj.get("timeRange") {
-            None | Some(Value::Null) => TimeRange::default(),
+            None => TimeRange::default(),
             Some(Value::Object(range)) => TimeRange {
                 start: parse_time(range.get("start").unwrap_or(&Value::Null), &join("timeRange.start"), rule_id)?,
                 end: parse_time(range.get("end").unwrap_or(&Value::Null), &join("timeRange.end"), rule_id)?,
@@ -313,7 +354,7 @@ impl SamplingRule {
             Some(_) => return Err(error(join("timeRange"), "must be an object".into())),
         };
         let decaying_fn = match obj.get("decayingFn") {
-            None | Some(Value::Null) => DecayingFn::Constant,
+            None => DecayingFn::Constant,
             Some(Value::Object(f)) => match f.get("type").and_then(Value::as_str) {
                 Some("constant") => DecayingFn::Constant,
                 Some("linear") => DecayingFn::Linear {
@@ -335,6 +376,7 @@ fn parse_sampling_value(
     path: &str,
     rule_path: &str,
     rule_id: Option<u32>,
+    options: ParseOptions,
 ) -> Result<SamplingValue, ConfigError> {
     let error = |at: &str, message: String| ConfigError { path: at.into(), rule_id, message };
     let Some(value) = value else { return Err(error(rule_path, "missing field `samplingValue`".into())) };
@@ -353,11 +395,17 @@ fn parse_sampling_value(
         "sampleRate" => SamplingValue::SampleRate(number()?),
         "factor" => SamplingValue::Factor(number()?),
         "minimumSampleRate" => SamplingValue::MinimumSampleRate(number()?),
-        "reservoir" => SamplingValue::Reservoir(
+        "reservoir" if options.reservoir => SamplingValue::Reservoir(
             obj.get("limit")
                 .and_then(Value::as_i64)
                 .ok_or_else(|| error(&format!("{path}.limit"), "a reservoir limit must be an integer".into()))?,
         ),
+        "reservoir" => {
+            return Err(error(
+                &format!("{path}.type"),
+                "reservoir rules are not supported by current Relay (enable the engine's reservoir option)".into(),
+            ))
+        }
         other => return Err(error(&format!("{path}.type"), format!("unknown sampling value type `{other}`"))),
     })
 }

@@ -27,6 +27,8 @@ export interface AdminDeps {
   runTasks: () => Promise<TaskRunResult[]>;
   /** Checks the admin credentials of a request. */
   authorize: (ctx: RequestContext) => boolean;
+  /** Emit reservoir (custom) rules, as the config endpoint does. */
+  reservoir?: boolean;
 }
 
 const P = '/api/control';
@@ -96,7 +98,7 @@ export function addAdminRoutes(router: Router, deps: AdminDeps): void {
   guarded('GET', new RegExp(`^${P}/projects/(\\d+)/sampling/?$`), async (ctx) => {
     const { project: p, organization: org } = project(definitions, idParam(ctx.params[0], 'project'));
     const description = await describeProject(deps, p, org, deps.clock());
-    const result = generateRulesDetailed(description);
+    const result = generateRulesDetailed(description, { reservoir: deps.reservoir });
     return { status: 200, body: { baseSampleRate: result.baseSampleRate, config: result.config, issues: result.issues.map((e) => e.message), state: description.state } };
   });
 
