@@ -198,8 +198,10 @@ export interface RuleReport {
   timeRange: { start: string | null; end: string | null };
   decayingFn: { type: 'constant' } | { type: 'linear'; decayedValue: number };
   unsupported: boolean;
-  /** What makes the rule unsupported. */
+  /** What makes the rule unsupported (the type is named first when both are). */
   unsupportedReason: 'ruleType' | 'condition' | null;
+  typeUnsupported: boolean;
+  conditionUnsupported: boolean;
 }
 
 /** The engine's report on one input: accepted or not, supported or not, and normalised details. */

@@ -365,6 +365,8 @@ fn rule_report(rule: &SamplingRule) -> Value {
         "decayingFn": decaying_fn_json(rule.decaying_fn),
         "unsupported": unsupported.is_some(),
         "unsupportedReason": unsupported,
+        "typeUnsupported": rule.rule_type == crate::config::RuleType::Unsupported,
+        "conditionUnsupported": rule.condition.is_unsupported(),
     })
 }
 

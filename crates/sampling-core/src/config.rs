@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::condition::Condition;
+use crate::shape::{self, Body};
 
 /// The highest config version this engine understands.
 pub const SUPPORTED_VERSION: u64 = 2;
@@ -241,9 +242,11 @@ impl SamplingConfig {
 
     /// Parses a sampling config from a JSON value with the engine's extensions.
     pub fn parse_with(value: &Value, options: ParseOptions) -> Result<SamplingConfig, ConfigError> {
-        let top = |message: &str| ConfigError { path: String::new(), rule_id: None, message: message.into() };
-        let Value::Object(obj) = value else { return Err(top("a sampling config must be an object")) };
-        let version = match obj.get("version") {
+        let top = |message: String| ConfigError { path: String::new(), rule_id: None, message };
+        // A struct: a map, or (as serde reads structs) a sequence of its fields in order.
+        let body = Body::of(value, "a sampling config (an object)").map_err(top)?;
+        let [version, rules, rules_v2] = body.fields(["version", "rules", "rulesV2"], 0).map_err(top)?;
+        let version = match version {
             None => 1,
             Some(v) => v.as_u64().filter(|v| *v <= u64::from(u16::MAX)).ok_or_else(|| ConfigError {
                 path: "version".into(),
@@ -251,10 +254,10 @@ impl SamplingConfig {
                 message: "must be an unsigned 16-bit integer".into(),
             })?,
         };
-        let mut rules = parse_rules(obj, "rules", options)?;
+        let mut rules = parse_rules(rules, "rules", options)?;
         // Legacy rules are always deserialised (a bad one rejects the config), but only used by
         // version 1 configs, which they upgrade to version 2.
-        let legacy = parse_rules(obj, "rulesV2", options)?;
+        let legacy = parse_rules(rules_v2, "rulesV2", options)?;
         let legacy_rules = legacy.len();
         let declared_version = version;
         let legacy_appended = version == 1;
@@ -280,8 +283,8 @@ impl SamplingConfig {
     }
 }
 
-fn parse_rules(obj: &Map<String, Value>, key: &str, options: ParseOptions) -> Result<Vec<SamplingRule>, ConfigError> {
-    match obj.get(key) {
+fn parse_rules(list: Option<&Value>, key: &str, options: ParseOptions) -> Result<Vec<SamplingRule>, ConfigError> {
+    match list {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
@@ -318,19 +321,20 @@ impl SamplingRule {
     }
 
     fn parse_at(value: &Value, path: &str, options: ParseOptions) -> Result<SamplingRule, ConfigError> {
-        let Value::Object(obj) = value else {
-            return Err(ConfigError { path: path.into(), rule_id: None, message: "a rule must be an object".into() });
-        };
+        let body = Body::of(value, "a rule (an object)")
+            .map_err(|message| ConfigError { path: path.into(), rule_id: None, message })?;
+        let [condition_json, sampling_value, rule_type, id_value, time_range, decaying_fn] = body
+            .fields(["condition", "samplingValue", "type", "id", "timeRange", "decayingFn"], 4)
+            .map_err(|message| ConfigError { path: path.into(), rule_id: None, message })?;
         let join = |field: &str| if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") };
         // Read the id first so that every later error can name the rule.
-        let id_value = obj.get("id");
         let rule_id = id_value.and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok());
         let error = |at: String, message: String| ConfigError { path: at, rule_id, message };
         let id = match id_value {
             None => return Err(error(path.into(), "missing field `id`".into())),
             Some(_) => rule_id.ok_or_else(|| error(join("id"), "must be an unsigned 32-bit integer".into()))?,
         };
-        let rule_type = match obj.get("type") {
+        let rule_type = match rule_type {
             None => return Err(error(path.into(), "missing field `type`".into())),
             Some(Value::String(t)) => match t.as_str() {
                 "trace" => RuleType::Trace,
@@ -340,32 +344,45 @@ impl SamplingRule {
             },
             Some(_) => return Err(error(join("type"), "must be a string".into())),
         };
-        let condition_json = obj.get("condition").ok_or_else(|| error(path.into(), "missing field `condition`".into()))?;
+        let condition_json = condition_json.ok_or_else(|| error(path.into(), "missing field `condition`".into()))?;
         let condition = Condition::parse(condition_json)
             .map_err(|e| error(format!("{}{}", join("condition"), e.path), e.message))?;
-        let value = parse_sampling_value(obj.get("samplingValue"), &join("samplingValue"), path, rule_id, options)?;
+        let value = parse_sampling_value(sampling_value, &join("samplingValue"), path, rule_id, options)?;
         // Absent fields take their defaults; `null` is not absent (serde expects an object).
-        let time_range = match obj.get("timeRange") {
+        let time_range = match time_range {
             None => TimeRange::default(),
-            Some(Value::Object(range)) => TimeRange {
-                start: parse_time(range.get("start").unwrap_or(&Value::Null), &join("timeRange.start"), rule_id)?,
-                end: parse_time(range.get("end").unwrap_or(&Value::Null), &join("timeRange.end"), rule_id)?,
-            },
-            Some(_) => return Err(error(join("timeRange"), "must be an object".into())),
+            Some(range) => {
+                let at = |message: String| error(join("timeRange"), message);
+                // Both ends are `Option`s: absent from a map, but required in the sequence form.
+                let [start, end] = Body::of(range, "a time range (an object)").and_then(|b| b.fields(["start", "end"], 2)).map_err(at)?;
+                TimeRange {
+                    start: parse_time(start.unwrap_or(&Value::Null), &join("timeRange.start"), rule_id)?,
+                    end: parse_time(end.unwrap_or(&Value::Null), &join("timeRange.end"), rule_id)?,
+                }
+            }
         };
-        let decaying_fn = match obj.get("decayingFn") {
+        let decaying_fn = match decaying_fn {
             None => DecayingFn::Constant,
-            Some(Value::Object(f)) => match f.get("type").and_then(Value::as_str) {
-                Some("constant") => DecayingFn::Constant,
-                Some("linear") => DecayingFn::Linear {
-                    decayed_value: f.get("decayedValue").and_then(Value::as_f64).ok_or_else(|| {
-                        error(join("decayingFn.decayedValue"), "a linear decaying function needs a number".into())
-                    })?,
-                },
-                Some(other) => return Err(error(join("decayingFn.type"), format!("unknown decaying function `{other}`"))),
-                None => return Err(error(join("decayingFn"), "missing field `type`".into())),
-            },
-            Some(_) => return Err(error(join("decayingFn"), "must be an object".into())),
+            Some(f) => {
+                let at = |message: String| error(join("decayingFn"), message);
+                let (tag, body) = shape::tagged(f, "type", "a decaying function (an object)").map_err(at)?;
+                match tag.as_str() {
+                    Some("constant") => {
+                        body.unit().map_err(at)?;
+                        DecayingFn::Constant
+                    }
+                    Some("linear") => {
+                        let [decayed] = body.fields(["decayedValue"], 1).map_err(at)?;
+                        DecayingFn::Linear {
+                            decayed_value: decayed.and_then(Value::as_f64).ok_or_else(|| {
+                                error(join("decayingFn.decayedValue"), "a linear decaying function needs a number".into())
+                            })?,
+                        }
+                    }
+                    Some(other) => return Err(error(join("decayingFn.type"), format!("unknown decaying function `{other}`"))),
+                    None => return Err(error(join("decayingFn.type"), format!("invalid type: {}, expected a string", shape::kind(tag)))),
+                }
+            }
         };
         Ok(SamplingRule { id, rule_type, condition, value, time_range, decaying_fn, condition_json: condition_json.to_string().into_boxed_str() })
     }
@@ -380,14 +397,18 @@ fn parse_sampling_value(
 ) -> Result<SamplingValue, ConfigError> {
     let error = |at: &str, message: String| ConfigError { path: at.into(), rule_id, message };
     let Some(value) = value else { return Err(error(rule_path, "missing field `samplingValue`".into())) };
-    let Value::Object(obj) = value else { return Err(error(path, "must be an object".into())) };
-    let kind = match obj.get("type") {
-        Some(Value::String(t)) => t.as_str(),
-        Some(_) => return Err(error(&format!("{path}.type"), "must be a string".into())),
-        None => return Err(error(path, "missing field `type`".into())),
+    // Internally tagged by `type`: a map, or a sequence whose first element is the tag.
+    let (tag, body) = shape::tagged(value, "type", "a sampling value (an object)").map_err(|e| error(path, e))?;
+    let kind = match tag {
+        Value::String(t) => t.as_str(),
+        other => return Err(error(&format!("{path}.type"), format!("invalid type: {}, expected a string", shape::kind(other)))),
+    };
+    let field = |name: &'static str| -> Result<Option<&Value>, ConfigError> {
+        let [v] = body.fields([name], 1).map_err(|e| error(path, e))?;
+        Ok(v)
     };
     let number = || {
-        obj.get("value")
+        field("value")?
             .and_then(Value::as_f64)
             .ok_or_else(|| error(&format!("{path}.value"), format!("a `{kind}` value must be a number")))
     };
@@ -396,7 +417,7 @@ fn parse_sampling_value(
         "factor" => SamplingValue::Factor(number()?),
         "minimumSampleRate" => SamplingValue::MinimumSampleRate(number()?),
         "reservoir" if options.reservoir => SamplingValue::Reservoir(
-            obj.get("limit")
+            field("limit")?
                 .and_then(Value::as_i64)
                 .ok_or_else(|| error(&format!("{path}.limit"), "a reservoir limit must be an integer".into()))?,
         ),
