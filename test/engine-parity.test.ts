@@ -4,7 +4,9 @@
 
 import { describe, expect, it } from 'vitest';
 
+import { generateSamplingConfig } from '../src/control/rules';
 import { SamplingEngine } from '../src/engine/engine';
+import { createSampler } from '../src/sampler';
 import { SamplingConfigError } from '../src/engine/errors';
 import { evaluate, isTraceFullySampled, matchCondition, parseReport, randomValue } from '../src/engine/evaluate';
 import { ruleCategories, ruleCategory, sampledReason } from '../src/engine/outcome';
@@ -152,6 +154,12 @@ describe('outcome reasons', () => {
     expect(sampledReason([5, 1000, 1500, 1501, 3001])).toBe('Sampled:1000,1500,3000,0');
   });
 
+  it('come with evaluate() results of drops', () => {
+    const config = { version: 2, rules: [rule(1401, 'transaction', 0)] };
+    expect(evaluate({ config, event: transaction(LOW), now: NOW })).toMatchObject({ decision: 'drop', outcomeReason: 'Sampled:1400' });
+    expect(evaluate({ config: { version: 2, rules: [rule(1, 'transaction', 1)] }, event: transaction(LOW), now: NOW }).outcomeReason).toBeNull();
+  });
+
   it('are exposed next to the raw ids of a drop', () => {
     const engine = engineWith({ version: 2, rules: [rule(1401, 'project', 0.5, 'factor'), rule(1004, 'project', 1, 'factor'), rule(1000, 'trace', 0.5)] });
     const d = engine.decideEnvelope(lines({ trace: dsc(HIGH) }, ...spanContainer(HIGH)), KEY);
@@ -221,6 +229,8 @@ describe('public functions name a bad argument in a TypeError', () => {
     ['putProject info.projectId', () => new SamplingEngine().putProject(KEY, { projectId: -1, organizationId: 1 }, null), /info\.projectId must be a non-negative integer/],
     ['sampleEnvelope envelope', () => new SamplingEngine().sampleEnvelope('x' as never, KEY), /envelope must be a Uint8Array/],
     ['setNow now', () => new SamplingEngine().setNow('later'), /now must be a Date/],
+    ['generateSamplingConfig project', () => generateSamplingConfig(undefined as never), /project must be an object, got undefined/],
+    ['createSampler options', () => createSampler(undefined as never), /options must be an object, got undefined/],
   ])('%s', (_name, call, message) => {
     expect(call).toThrow(TypeError);
     expect(call).toThrow(message);

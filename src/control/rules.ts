@@ -132,6 +132,8 @@ function biasRules(bias: BiasId, ctx: BiasContext): SamplingRule[] {
  * input gives no rules at all; a failing bias is skipped; invalid custom rules are dropped.
  */
 export function generateRulesDetailed(project: ProjectDescription, options: RuleGenerationOptions = {}): RuleGenerationResult {
+  if (project === null || typeof project !== 'object') throw new TypeError(`project must be an object, got ${project === null ? 'null' : typeof project}`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
   const issues: RuleGenerationIssue[] = [];
   let base: BaseSampleRate;
   let now: EpochMicros;

@@ -24,7 +24,7 @@ export function checkBoolean(name: string, value: unknown): asserts value is boo
 }
 
 /** A plain object (not null, not an array). */
-export function checkObject(name: string, value: unknown): asserts value is Record<string, unknown> {
+export function checkObject(name: string, value: unknown): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(name, 'an object', value);
 }
 

@@ -2,6 +2,7 @@
 
 import { checkBoolean, checkObject, checkOneOf, checkOptionalObject, checkString, checkTime, describe } from './args';
 import { nativeCall, SamplingConfigError } from './errors';
+import { sampledReason } from './outcome';
 import { native } from './native';
 import type {
   ConditionJson,
@@ -78,6 +79,8 @@ export interface EvaluateResult {
   randomValue: number | null;
   /** The stage whose rule terminated evaluation. */
   stage: StageName | null;
+  /** Relay's outcome reason when the item is dropped (`Sampled:` and rule categories), else null. */
+  outcomeReason: string | null;
   notes: EvaluationNote[];
   reservoirCounters?: Record<string, number>;
 }
@@ -135,16 +138,22 @@ function call(input: EvaluateInput, extra: Record<string, unknown>): string {
   return nativeCall(() => native.evaluateJson(request, configText(input.config), configText(input.rootConfig)));
 }
 
+/** The outcome reason Relay reports for a drop, next to the raw ids. */
+function withReason<T extends EvaluateResult>(result: T): T {
+  result.outcomeReason = result.decision === 'drop' ? sampledReason(result.matchedRuleIds) : null;
+  return result;
+}
+
 /** Decides keep or drop for one transaction or span envelope, exactly as Relay would. */
 export function evaluate(input: EvaluateInput): EvaluateResult {
   checkInput('input', input);
-  return JSON.parse(call(input, {}));
+  return withReason(JSON.parse(call(input, {})));
 }
 
 /** `evaluate`, plus which rules matched, in which stage, with which factors. */
 export function explain(input: EvaluateInput): ExplainResult {
   checkInput('input', input);
-  return JSON.parse(call(input, { explain: true }));
+  return withReason(JSON.parse(call(input, { explain: true })));
 }
 
 /** Whether an error's trace was kept: `null` means "do not tag" (no `sampled` flag, unknown root). */
