@@ -233,9 +233,13 @@ impl Store {
         // Results never carry the ids of an earlier decision.
         scratch.matched_ids.clear();
         let envelope = Envelope::parse(bytes)?;
+        let trace = envelope.trace();
+        // The DSC is read once, when first needed (a span v2 container, or a sampled item).
+        let mut dsc_cell: Option<Option<Dsc<'_>>> = None;
         let mut transaction = None;
         let mut span_count = 0u32;
         let (mut legacy_spans, mut v2_spans) = (false, false);
+        let mut span_rejection = SpanRejection::None;
         let mut has_error = false;
         for item in envelope.items() {
             let item = item?;
@@ -246,6 +250,11 @@ impl Store {
                     span_count = span_count.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
                     if is_span_v2(&item) {
                         v2_spans = true;
+                        // Span v2 containers are checked against the DSC before anything else.
+                        if span_rejection == SpanRejection::None {
+                            let dsc = dsc_cell.get_or_insert_with(|| trace.and_then(|t| Dsc::from_raw(t).ok()));
+                            span_rejection = check_v2_container(item.payload, dsc.as_ref());
+                        }
                     } else {
                         legacy_spans = true;
                     }
@@ -264,17 +273,13 @@ impl Store {
             return Ok(EnvelopeDecision::kept(EnvelopeKind::Other, KeepReason::None));
         };
 
-        let trace = envelope.trace();
-        let dsc = trace.and_then(|t| Dsc::from_raw(t).ok());
+        let dsc = dsc_cell.unwrap_or_else(|| trace.and_then(|t| Dsc::from_raw(t).ok()));
         let invalid_dsc = trace.is_some() && dsc.is_none();
 
         let mut decision = EnvelopeDecision::kept(kind, KeepReason::None);
         decision.invalid_dsc = invalid_dsc;
         decision.span_count = span_count;
-        // Span v2 containers are checked against the DSC before anything else.
-        if v2_spans {
-            decision.span_rejection = check_v2_spans(&envelope, dsc.as_ref());
-        }
+        decision.span_rejection = span_rejection;
         let span_item = match (v2_spans && decision.span_rejection == SpanRejection::None, legacy_spans) {
             (true, _) => Some(ItemType::Span),
             (false, true) => Some(ItemType::LegacySpan),
@@ -364,27 +369,93 @@ fn is_span_v2(item: &Item<'_>) -> bool {
     item.content_type.as_deref() == Some(SPAN_V2_CONTENT_TYPE)
 }
 
-/// Relay's check of span v2 containers: a DSC is required, and every span must belong to its
-/// trace. A span without a readable trace id is left to later validation.
-fn check_v2_spans(envelope: &Envelope<'_>, dsc: Option<&Dsc<'_>>) -> SpanRejection {
+/// Relay's check of a span v2 container: a DSC is required, and every span must belong to its
+/// trace. A container or span that cannot be read here is left to later validation. Reads only
+/// the `items` list and each span's `trace_id` (values are skipped, not parsed).
+fn check_v2_container(payload: &[u8], dsc: Option<&Dsc<'_>>) -> SpanRejection {
     let Some(dsc) = dsc else { return SpanRejection::MissingDsc };
-    for item in envelope.items().flatten() {
-        if item.item_type != "span" || !is_span_v2(&item) {
-            continue;
+    if every_trace_id_is(payload, dsc.trace_id) {
+        return SpanRejection::None;
+    }
+    let mut items = None;
+    let _ = crate::json::for_each_entry_until(payload, |key, value| {
+        if key.eq_str("items") {
+            items = Some(value);
+            return false;
         }
-        let Ok(container) = crate::json::validate(item.payload) else { continue };
-        let Some(items) = container.get("items") else { continue };
-        for span in items.elements() {
-            let other = span
-                .get("trace_id")
-                .and_then(|t| t.as_str())
-                .and_then(|t| crate::value::parse_uuid(&t))
-                .is_some_and(|id| id != dsc.trace_id);
-            if other {
-                return SpanRejection::InvalidDsc;
+        true
+    });
+    let Some(items) = items else { return SpanRejection::None };
+    for span in items.elements() {
+        let mut other = false;
+        let _ = crate::json::for_each_entry_until(span.bytes(), |key, value| {
+            if key.eq_str("trace_id") {
+                other = value.as_str().and_then(|t| crate::value::parse_uuid(&t)).is_some_and(|id| id != dsc.trace_id);
+                return false;
             }
+            true
+        });
+        if other {
+            return SpanRejection::InvalidDsc;
         }
     }
     SpanRejection::None
 }
 
+/// A fast sufficient check: every `"trace_id": "<32 hex>"` written anywhere in the container holds
+/// `trace_id` (then so do the spans' own). False when unsure (escapes, another spelling, another
+/// id anywhere): the caller then reads the spans one by one.
+fn every_trace_id_is(payload: &[u8], trace_id: u128) -> bool {
+    const KEY: &[u8] = b"\"trace_id\"";
+    if memchr::memchr(b'\\', payload).is_some() {
+        return false;
+    }
+    let mut found = false;
+    for at in memchr::memmem::find_iter(payload, KEY) {
+        let mut i = crate::json::skip_ws(payload, at + KEY.len());
+        if payload.get(i) != Some(&b':') {
+            return false;
+        }
+        i = crate::json::skip_ws(payload, i + 1);
+        let Some(value) = payload.get(i..i + 34) else { return false };
+        if value[0] != b'"' || value[33] != b'"' {
+            return false;
+        }
+        let Some(id) = std::str::from_utf8(&value[1..33]).ok().and_then(|h| u128::from_str_radix(h, 16).ok()) else {
+            return false;
+        };
+        if id != trace_id {
+            return false;
+        }
+        found = true;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "67e5504410b1426f9247bb680e5fe0c8";
+    const O: &str = "89143b0763095bd9c9955e8175d1fb23";
+
+    fn check(payload: &str) -> SpanRejection {
+        let dsc_json = format!(r#"{{"trace_id":"{T}","public_key":"abd0f232775f45feab79864e580d160b"}}"#);
+        let dsc = Dsc::parse(dsc_json.as_bytes()).unwrap();
+        check_v2_container(payload.as_bytes(), Some(&dsc))
+    }
+
+    #[test]
+    fn span_v2_containers_are_checked_against_the_dsc() {
+        assert_eq!(check(&format!(r#"{{"items":[{{"trace_id":"{T}"}},{{"trace_id": "{}"}}]}}"#, T.to_uppercase())), SpanRejection::None);
+        assert_eq!(check(&format!(r#"{{"items":[{{"trace_id":"{T}"}},{{"name":"x","trace_id":"{O}"}}]}}"#)), SpanRejection::InvalidDsc);
+        // Another id elsewhere (an attribute) is not a span's trace id.
+        let nested = format!(r#"{{"items":[{{"attributes":{{"x":{{"trace_id":"{O}"}}}},"trace_id":"{T}"}}]}}"#);
+        assert_eq!(check(&nested), SpanRejection::None);
+        // Escapes take the structural path.
+        let escaped = format!(r#"{{"items":[{{"name":"a\"b","trace_id":"{O}"}}]}}"#);
+        assert_eq!(check(&escaped), SpanRejection::InvalidDsc);
+        assert_eq!(check(r#"{"items":[{"name":"no id"}]}"#), SpanRejection::None);
+        assert_eq!(check_v2_container(b"{}", None), SpanRejection::MissingDsc);
+    }
+}
