@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { generateSamplingConfig } from '../src/control/rules';
-import { SamplingEngine } from '../src/engine/engine';
+import { EnvelopeBatch, SamplingEngine, unknownRootKey } from '../src/engine/engine';
+import { startControlPlane, startServer } from '../src/index';
 import { createSampler } from '../src/sampler';
 import { SamplingConfigError } from '../src/engine/errors';
 import { evaluate, isTraceFullySampled, matchCondition, parseReport, randomValue } from '../src/engine/evaluate';
@@ -231,8 +232,16 @@ describe('public functions name a bad argument in a TypeError', () => {
     ['setNow now', () => new SamplingEngine().setNow('later'), /now must be a Date/],
     ['generateSamplingConfig project', () => generateSamplingConfig(undefined as never), /project must be an object, got undefined/],
     ['createSampler options', () => createSampler(undefined as never), /options must be an object, got undefined/],
+    ['unknownRootKey out', () => unknownRootKey(undefined as never), /out must be a Float64Array/],
+    ['EnvelopeBatch capacity', () => new EnvelopeBatch('x' as never), /capacity must be a non-negative integer/],
+    ['sampledReason ruleIds', () => sampledReason(undefined as never), /ruleIds must be an iterable/],
   ])('%s', (_name, call, message) => {
     expect(call).toThrow(TypeError);
     expect(call).toThrow(message);
+  });
+
+  it('startServer and startControlPlane reject a missing options object with a TypeError', async () => {
+    await expect(startServer(undefined as never)).rejects.toThrow(/options must be an object, got undefined/);
+    await expect(startControlPlane(undefined as never)).rejects.toThrow(TypeError);
   });
 });

@@ -1,10 +1,9 @@
 // The native engine: a store of compiled project configs and the envelope fast path, which
 // decides from raw bytes and reports numbers in reusable typed arrays.
 
-import { checkBoolean, checkBytes, checkNonNegativeInteger, checkObject, checkPublicKey, checkTime } from './args';
+import { checkBoolean, checkBytes, checkNonNegativeInteger, checkObject, checkPublicKey, checkTime, describe } from './args';
 import { EnvelopeError, nativeCall, SamplingConfigError, SamplingRequestError } from './errors';
 import { sampledReason } from './outcome';
-import { describe } from './args';
 import { native, type BindingEngine } from './native';
 import type { DecisionName, SamplingConfigJson, TimeInput } from './types';
 
@@ -43,6 +42,8 @@ export type SpanRejection = (typeof SPAN_REJECTIONS)[number];
 
 /** The DSC project key the engine did not know, from a result row (null when none). */
 export function unknownRootKey(out: Float64Array, row = 0): string | null {
+  if (!(out instanceof Float64Array)) throw new TypeError(`out must be a Float64Array, got ${describe(out)}`);
+  checkNonNegativeInteger('row', row);
   const base = row * STRIDE + OUT.unknownRootKey;
   if (Number.isNaN(out[base])) return null;
   let key = '';
@@ -147,6 +148,9 @@ export class EnvelopeBatch {
     readonly idsPerEnvelope = 16,
     initialBytes = 1 << 20,
   ) {
+    checkNonNegativeInteger('capacity', capacity);
+    checkNonNegativeInteger('idsPerEnvelope', idsPerEnvelope);
+    checkNonNegativeInteger('initialBytes', initialBytes);
     this.data = new Uint8Array(initialBytes);
     this.offsetsBuf = new Uint32Array(capacity + 1);
     this.keysBuf = new Uint8Array(capacity * 16);

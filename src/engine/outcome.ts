@@ -20,6 +20,9 @@ export function ruleCategory(ruleId: number): RuleCategory {
 
 /** The categories of matched rule ids, de-duplicated, in Relay's order. */
 export function ruleCategories(ruleIds: Iterable<number>): RuleCategory[] {
+  if (ruleIds === null || typeof (ruleIds as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+    throw new TypeError(`ruleIds must be an iterable of rule ids, got ${ruleIds === null ? 'null' : typeof ruleIds}`);
+  }
   const seen = new Set<RuleCategory>();
   for (const id of ruleIds) seen.add(ruleCategory(id));
   return CATEGORY_ORDER.filter((c) => seen.has(c));
