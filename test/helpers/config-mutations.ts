@@ -139,6 +139,42 @@ function wrongType(random: Random, old: Json): Json {
   return value;
 }
 
+/** A key an object writes twice in its text (JSON objects in JavaScript cannot hold one). */
+const DUPLICATE = Symbol('duplicate key');
+
+/** JSON text of a config, writing the duplicate keys mutations asked for. */
+export function toText(value: Json): string {
+  if (Array.isArray(value)) return `[${value.map(toText).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const parts = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${JSON.stringify(k)}:${toText(v)}`);
+    const dup = (value as { [DUPLICATE]?: [string, Json] })[DUPLICATE];
+    if (dup) parts.push(`${JSON.stringify(dup[0])}:${toText(dup[1])}`);
+    return `{${parts.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function duplicateKey(random: Random, config: Json): string | null {
+  const objects: Array<[string, Record<string, Json>]> = [];
+  const walk = (v: Json, at: string) => {
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    else if (v !== null && typeof v === 'object') {
+      objects.push([at, v]);
+      for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
+    }
+  };
+  walk(config, '');
+  if (objects.length === 0) return null;
+  const [at, obj] = random.pick(objects);
+  const keys = Object.keys(obj);
+  const key = keys.length > 0 && random.chance(0.8) ? random.pick(keys) : random.pick(['x', 'mode', 'id', 'op', 'type', 'value']);
+  const value = random.chance(0.5) && key in obj ? clone(obj[key]) : random.pick([null, 1, 'x', [], {}]);
+  Object.defineProperty(obj, DUPLICATE, { value: [key, value], enumerable: false, configurable: true });
+  return `duplicate key ${at}.${key}`;
+}
+
 /** Whole-config mutations: legacy `rulesV2` layouts, and the sequence form serde also reads. */
 function mutateWhole(random: Random, config: Json): string | null {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) return null;
@@ -160,6 +196,10 @@ export function mutate(random: Random, config: Json): string {
   if (random.chance(0.05)) {
     const whole = mutateWhole(random, config);
     if (whole !== null) return whole;
+  }
+  if (random.chance(0.04)) {
+    const dup = duplicateKey(random, config);
+    if (dup !== null) return dup;
   }
   const all = slots(config);
   if (all.length === 0) return 'none';
@@ -224,10 +264,10 @@ export function mutate(random: Random, config: Json): string {
 }
 
 /** `count` configs: the valid ones first, then mutations (1 to 3 each) of random valid ones. */
-export function configCorpus(seed: number, count: number, vectorsDir: string): Array<{ config: Json; mutations: string[] }> {
+export function configCorpus(seed: number, count: number, vectorsDir: string): Array<{ config: Json; text: string; mutations: string[] }> {
   const random = new Random(seed);
   const valid = [...vectorConfigs(vectorsDir), ...generatedConfigs(random, 200)];
-  const out: Array<{ config: Json; mutations: string[] }> = valid.map((config) => ({ config, mutations: [] }));
+  const out: Array<{ config: Json; text: string; mutations: string[] }> = valid.map((config) => ({ config, text: toText(config), mutations: [] }));
   while (out.length < count) {
     let config = clone(random.pick(valid));
     if (random.chance(0.01) && config !== null && typeof config === 'object' && !Array.isArray(config)) {
@@ -238,7 +278,7 @@ export function configCorpus(seed: number, count: number, vectorsDir: string): A
     const mutations: string[] = [];
     const n = 1 + random.int(3);
     for (let i = 0; i < n; i++) mutations.push(mutate(random, config));
-    out.push({ config, mutations });
+    out.push({ config, text: toText(config), mutations });
   }
   return out;
 }

@@ -227,7 +227,8 @@ impl SamplingConfig {
 
     /// Parses a sampling config from JSON text with the engine's extensions.
     pub fn parse_str_with(text: &str, options: ParseOptions) -> Result<SamplingConfig, ConfigError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| ConfigError {
+        // Repeated keys are marked: Relay rejects a repeated known field.
+        let value: Value = shape::parse_marked(text).map_err(|e| ConfigError {
             path: String::new(),
             rule_id: None,
             message: format!("not valid JSON: {e}"),
@@ -334,14 +335,20 @@ impl SamplingRule {
             None => return Err(error(path.into(), "missing field `id`".into())),
             Some(_) => rule_id.ok_or_else(|| error(join("id"), "must be an unsigned 32-bit integer".into()))?,
         };
+        let type_of = |name: &str| match name {
+            "trace" => RuleType::Trace,
+            "transaction" => RuleType::Transaction,
+            "project" => RuleType::Project,
+            _ => RuleType::Unsupported,
+        };
         let rule_type = match rule_type {
             None => return Err(error(path.into(), "missing field `type`".into())),
-            Some(Value::String(t)) => match t.as_str() {
-                "trace" => RuleType::Trace,
-                "transaction" => RuleType::Transaction,
-                "project" => RuleType::Project,
-                _ => RuleType::Unsupported,
-            },
+            Some(Value::String(t)) => type_of(t),
+            // A unit variant may also be written as `{"trace": null}` (serde's map form of an
+            // externally tagged enum): exactly one entry, whose value is null.
+            Some(Value::Object(map)) if map.len() == 1 && map.values().all(Value::is_null) => {
+                type_of(map.keys().next().map_or("", String::as_str))
+            }
             Some(_) => return Err(error(join("type"), "must be a string".into())),
         };
         let condition_json = condition_json.ok_or_else(|| error(path.into(), "missing field `condition`".into()))?;
@@ -384,7 +391,11 @@ impl SamplingRule {
                 }
             }
         };
-        Ok(SamplingRule { id, rule_type, condition, value, time_range, decaying_fn, condition_json: condition_json.to_string().into_boxed_str() })
+        let mut condition_text = condition_json.to_string();
+        if shape::has_marks(&condition_text) {
+            condition_text = shape::without_marks(condition_json).to_string();
+        }
+        Ok(SamplingRule { id, rule_type, condition, value, time_range, decaying_fn, condition_json: condition_text.into_boxed_str() })
     }
 }
 

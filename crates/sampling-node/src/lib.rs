@@ -384,7 +384,8 @@ pub fn match_condition_json(condition: String, target: String, value: String) ->
             "instance" => api::Target::Instance,
             other => return Err(invalid(format!("unknown target `{other}`"))),
         };
-        let condition = parse_json(&condition, "the condition")?;
+        let condition = sampling_core::shape::parse_marked(&condition)
+            .map_err(|e| invalid(format!("the condition is not valid JSON: {e}")))?;
         let value = parse_json(&value, "the instance")?;
         api::match_condition(&condition, target, &value).map_err(|e| invalid(e.to_string()))
     })
@@ -396,7 +397,8 @@ pub fn match_condition_json(condition: String, target: String, value: String) ->
 #[napi]
 pub fn parse_json_report(target: String, input: String, reservoir: Option<bool>) -> Result<String> {
     guarded(|| {
-        let input = parse_json(&input, "the input")?;
+        // Repeated keys are kept as marks: Relay rejects a repeated known field.
+        let input = sampling_core::shape::parse_marked(&input).map_err(|e| invalid(format!("the input is not valid JSON: {e}")))?;
         let options = ParseOptions { reservoir: reservoir.unwrap_or(false) };
         api::parse_request_with(&target, &input, options).map(|v| v.to_string()).map_err(|e| invalid(e.to_string()))
     })
