@@ -62,10 +62,13 @@ enum RequestConfig {
     Compiled(Arc<CompiledConfig>),
 }
 
+/// Compiled configs by JSON text and whether reservoir rules were accepted.
+type CompiledCache = Mutex<FxHashMap<(String, bool), Arc<CompiledConfig>>>;
+
 /// Recently compiled request configs by their JSON text: callers of the convenient API tend to
 /// evaluate many items against the same few configs, and compiling costs far more than looking up.
 fn compiled_for(text: &str, value: Option<&Value>, options: ParseOptions) -> Result<Arc<CompiledConfig>, ConfigError> {
-    static CACHE: OnceLock<Mutex<FxHashMap<(String, bool), Arc<CompiledConfig>>>> = OnceLock::new();
+    static CACHE: OnceLock<CompiledCache> = OnceLock::new();
     const CAPACITY: usize = 64;
     let cache = CACHE.get_or_init(Default::default);
     let key = (text.to_owned(), options.reservoir);
