@@ -11,7 +11,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** The native project store. Decisions go through `sampleEnvelope(engineId, ...)`. */
 export declare class BindingEngine {
-  constructor()
+  /**
+   * `reservoir`: accept historical reservoir rules (off by default: such configs are rejected,
+   * as current Relay does).
+   */
+  constructor(reservoir?: boolean | undefined | null)
   /** The id the engine's fast-path functions take. */
   get id(): number
   /**
@@ -49,9 +53,10 @@ export declare function noop(engineId: number, envelope: Uint8Array, keyHandle: 
 
 /**
  * Parses a `samplingConfig`, `samplingRule`, `ruleCondition`, `dsc` or `projectConfig`;
- * returns a JSON report `{accepted, unsupported?, error?, ...}`.
+ * returns a JSON report `{accepted, unsupported?, error?, ...}`. `reservoir` accepts historical
+ * reservoir rules.
  */
-export declare function parseJsonReport(target: string, input: string): string
+export declare function parseJsonReport(target: string, input: string, reservoir?: boolean | undefined | null): string
 
 /** The random value in [0, 1) that a trace or event id seeds (Relay's PCG32). */
 export declare function randomValueFor(id: string): number

@@ -1,5 +1,6 @@
 // The public entry point: a project-config source and cache wired to the native engine.
 
+import { checkObject, checkPublicKey } from './engine/args';
 import { ProjectConfigService, type ProjectConfigServiceOptions, type SourceOptions } from './configs';
 import type { UpstreamSourceOptions } from './configs/batcher';
 import type { FileSourceOptions } from './configs/file-source';
@@ -43,6 +44,7 @@ export class Sampler {
   private readonly lastTouched = new Map<string, number>();
 
   constructor(options: SamplerOptions) {
+    checkObject('options', options);
     const { upstream, file, source, engine, ...rest } = options;
     const chosen = [upstream && 'upstream', file && 'file', source && 'source'].filter(Boolean);
     if (chosen.length !== 1) {
@@ -67,6 +69,7 @@ export class Sampler {
    * for the result slots). Returns KEEP, DROP, NO_MATCH or a negative envelope error code.
    */
   sampleEnvelope(envelope: Uint8Array, publicKey: string): number {
+    if (typeof publicKey !== 'string') checkPublicKey('publicKey', publicKey);
     this.touch(publicKey);
     const code = this.engine.sampleEnvelope(envelope, publicKey);
     if (code >= 0 && !Number.isNaN(this.engine.result[OUT.unknownRootKey])) {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'dist/cli.js');
 const CONFORMANCE = path.join(ROOT, 'dist/conformance/cli.js');
-const VECTORS = path.resolve(ROOT, '../shared/conformance');
+const VECTORS = path.join(ROOT, 'test/vectors');
 
 const config = { version: 2, rules: [{ id: 1000, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 0.5 } }] };
 const dsc = { trace_id: '67e5504410b1426f9247bb680e5fe0c8', public_key: 'abd0f232775f45feab79864e580d160b' };
@@ -43,6 +43,12 @@ describe('npm run conformance', () => {
   it('ends with the count line', () => {
     const out = execFileSync('node', [CONFORMANCE, path.join(VECTORS, 'relay.json'), path.join(VECTORS, 'seed-examples.json')]).toString();
     expect(out.trim().split('\n').at(-1)).toBe('112 passed, 0 failed');
+  });
+
+  it('passes every vector file of test/vectors', () => {
+    const files = ['rebalancing.json', 'relay-2026.json', 'relay.json', 'seed-examples.json'].map((f) => path.join(VECTORS, f));
+    const out = execFileSync('node', [CONFORMANCE, ...files]).toString();
+    expect(out.trim().split('\n').at(-1)).toBe('128 passed, 0 failed');
   });
 
   it('fails when a case fails', () => {

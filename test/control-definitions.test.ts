@@ -189,7 +189,7 @@ describe('rule generation from definitions and stored state', () => {
 
     const { project, organization } = definitions.project(101)!;
     const description = await describeProject({ definitions, state, releases }, project, organization, clock.now());
-    const result = generateRulesDetailed(description);
+    const result = generateRulesDetailed(description, { reservoir: true });
     expect(result.baseSampleRate).toEqual({ rate: 0.05, source: 'rebalanced' });
     expect(result.config.rules.map((r) => r.id)).toEqual([3001, 1002, 1005, 1001, 1004, 1500, 1400, 1401, 1000]);
     expect(result.config.rules.find((r) => r.id === 1004)!.samplingValue).toEqual({ type: 'factor', value: 0.8 });
@@ -197,7 +197,7 @@ describe('rule generation from definitions and stored state', () => {
 
     // The generated rules sample as intended: /big at 1% × 0.8, others at 10% × 0.8, the new release × 1.5^0.95.
     const dsc = { trace_id: '67e5504410b1426f9247bb680e5fe0c8', public_key: keyFor(101), environment: 'production' };
-    const rate = (extra: object) => evaluate({ rootConfig: result.config as never, dsc: { ...dsc, ...extra }, now: new Date(clock.now()) }).sampleRate!;
+    const rate = (extra: object) => evaluate({ rootConfig: result.config as never, dsc: { ...dsc, ...extra }, now: new Date(clock.now()), reservoir: true }).sampleRate!;
     expect(rate({ transaction: '/big' })).toBeCloseTo(0.01 * 0.8, 12);
     expect(rate({ transaction: '/other' })).toBeCloseTo(0.1 * 0.8, 12);
     expect(rate({ transaction: '/other', release: '2.0' }) / rate({ transaction: '/other' })).toBeGreaterThan(1.4);

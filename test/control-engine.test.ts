@@ -37,11 +37,20 @@ const project: ProjectDescription = {
 describe('generated configs in the engine', () => {
   const config = generateSamplingConfig(project);
 
-  it('parse as supported configs with every bias present', () => {
-    const parsed = parseSamplingConfig(config as never);
+  it('parse as supported configs with every bias present (custom rules with the reservoir switch)', () => {
+    const withReservoir = generateSamplingConfig(project, { reservoir: true });
+    const parsed = parseSamplingConfig(withReservoir as never, { reservoir: true });
     expect(parsed.unsupported).toBe(false);
     const ids = parsed.rules.map((r) => r.id);
     for (const id of [1000, 1001, 1002, 1004, 1005, 1500, 1600, 3001]) expect(ids).toContain(id);
+    // An engine with the default options rejects it, as current Relay does.
+    expect(() => parseSamplingConfig(withReservoir as never)).toThrow(/reservoir/);
+  });
+
+  it('parse with the default options when generated without the reservoir switch', () => {
+    const parsed = parseSamplingConfig(config as never);
+    expect(parsed.unsupported).toBe(false);
+    expect(parsed.rules.map((r) => r.id)).not.toContain(3001);
   });
 
   it('sample health checks at a fifth of the base rate and boost the new release', () => {

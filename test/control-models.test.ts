@@ -44,7 +44,7 @@ interface TransactionsCase {
 
 type RebalancingCase = ProjectsCase | TransactionsCase;
 
-const VECTORS = path.resolve(__dirname, '../../shared/conformance/rebalancing.json');
+const VECTORS = path.resolve(__dirname, 'vectors/rebalancing.json');
 const cases = JSON.parse(readFileSync(VECTORS, 'utf8')) as RebalancingCase[];
 
 function ratesById(items: RebalancedItem[]): Record<string, number> {

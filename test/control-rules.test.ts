@@ -566,9 +566,12 @@ function busyProject(overrides: Partial<ProjectDescription> = {}): ProjectDescri
   });
 }
 
+/** Custom rules are reservoir rules: generated only with the reservoir switch on. */
+const RESERVOIR = { reservoir: true } as const;
+
 describe('whole projects', () => {
   it('emits every bias in the fixed order at a base rate inside (0, 1)', () => {
-    const config = generateSamplingConfig(busyProject());
+    const config = generateSamplingConfig(busyProject(), RESERVOIR);
     expect(config.version).toBe(2);
     expect(ids(config)).toEqual([3001, 1002, 1005, 1001, 1004, 1500, 1400, 1401, 1600, 1000]);
     const byId = new Map(config.rules.map((r) => [r.id, r]));
@@ -582,19 +585,19 @@ describe('whole projects', () => {
   });
 
   it('at 100% only custom, minimum-rate and uniform rules survive', () => {
-    const config = generateSamplingConfig(busyProject({ blendedSampleRate: 1.0 }));
+    const config = generateSamplingConfig(busyProject({ blendedSampleRate: 1.0 }), RESERVOIR);
     expect(ids(config)).toEqual([3001, 1600, 1000]);
     expect(config.rules[2]).toEqual(uniform(1.0));
   });
 
   it('at 0% only custom (+ minimum-rate) and uniform 0.0', () => {
-    const config = generateSamplingConfig(busyProject({ state: { ...busyProject().state, rebalancedProjectRate: 0 } }));
+    const config = generateSamplingConfig(busyProject({ state: { ...busyProject().state, rebalancedProjectRate: 0 } }), RESERVOIR);
     expect(ids(config)).toEqual([3001, 1600, 1000]);
     expect(config.rules[2]).toEqual(uniform(0.0));
   });
 
   it('a new project is sampled at 100% without optional biases', () => {
-    expect(ids(generateSamplingConfig(busyProject({ dateAdded: '2022-10-21T18:45:00Z' })))).toEqual([3001, 1600, 1000]);
+    expect(ids(generateSamplingConfig(busyProject({ dateAdded: '2022-10-21T18:45:00Z' }), RESERVOIR))).toEqual([3001, 1600, 1000]);
   });
 
   it("Sentry's default project at 0.1: health checks, replay, environments, uniform", () => {
@@ -680,9 +683,17 @@ describe('whole projects', () => {
   });
 
   it('custom rules come first and are emitted at any base rate', () => {
-    const config = generateSamplingConfig(project({ blendedSampleRate: 1.0, customRules: [customRule] }));
+    const config = generateSamplingConfig(project({ blendedSampleRate: 1.0, customRules: [customRule] }), RESERVOIR);
     expect(ids(config)).toEqual([3001, 1000]);
     expect(config.rules[0].timeRange).toEqual({ start: '2022-10-21T17:50:25.000000Z', end: '2022-10-21T19:50:25.000000Z' });
+  });
+
+  it('emits no reservoir (custom) rule without the reservoir switch, as current Relay rejects them', () => {
+    const withCustom = project({ blendedSampleRate: 1.0, customRules: [customRule] });
+    expect(ids(generateSamplingConfig(withCustom))).toEqual([1000]);
+    expect(ids(generateSamplingConfig(withCustom, { reservoir: false }))).toEqual([1000]);
+    const all = generateSamplingConfig(busyProject()).rules;
+    expect(all.some((r) => r.samplingValue.type === 'reservoir')).toBe(false);
   });
 
   it('an unusable base-rate input gives no rules at all and reports it', () => {
@@ -695,6 +706,7 @@ describe('whole projects', () => {
 
   it('a failing bias is skipped and reported; the others are still generated', () => {
     const result = generateRulesDetailed(project({ customRules: [customRule] }), {
+      ...RESERVOIR,
       validateCondition: () => {
         throw new Error('validator crashed');
       },
@@ -706,7 +718,7 @@ describe('whole projects', () => {
   });
 
   it('dropped custom rules are reported as issues', () => {
-    const result = generateRulesDetailed(project({ customRules: [{ ...customRule, condition: '{' }] }));
+    const result = generateRulesDetailed(project({ customRules: [{ ...customRule, condition: '{' }] }), RESERVOIR);
     expect(ids(result.config)).toEqual([1002, 1005, 1001, 1000]);
     expect(result.issues[0]).toBeInstanceOf(InvalidCustomRuleError);
     expect(result.baseSampleRate).toEqual({ rate: 0.1, source: 'fallback' });

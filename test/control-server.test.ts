@@ -215,7 +215,8 @@ describe('control API', () => {
   });
 
   it('creates, extends, lists and deletes custom rules, which reach the configs as reservoir rules', async () => {
-    await start();
+    // Custom rules are reservoir rules: served only with the reservoir switch on.
+    await start({ reservoirRules: true });
     const created = await api('POST', '/organizations/1/custom-rules', { query: 'transaction:/checkout environment:prod*', projects: [101], numSamples: 50 });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ ruleId: 1, externalRuleId: 3001, projects: [101], numSamples: 50, isActive: true });

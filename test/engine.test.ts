@@ -73,10 +73,10 @@ describe('project store', () => {
     expect(b.matchedRuleIds[0]).toBe(2);
   });
 
-  it('rejects malformed keys with a typed error', () => {
+  it('rejects malformed keys with a TypeError naming the argument', () => {
     const engine = new SamplingEngine();
-    expect(() => engine.putProject('nope', { projectId: 1, organizationId: 1 }, null)).toThrow(SamplingRequestError);
-    expect(() => engine.sampleEnvelope(Buffer.from('{}\n'), 'nope')).toThrow(SamplingRequestError);
+    expect(() => engine.putProject('nope', { projectId: 1, organizationId: 1 }, null)).toThrow(/publicKey must be a project public key/);
+    expect(() => engine.sampleEnvelope(Buffer.from('{}\n'), 'nope')).toThrow(TypeError);
   });
 
   it('treats a root project of another organisation as unknown', () => {

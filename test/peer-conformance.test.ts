@@ -1,4 +1,4 @@
-// The benchmark's pure-TypeScript peer (bench/peers) against the shared conformance vectors (every
+// The benchmark's pure-TypeScript peer (bench/peers) against the conformance vectors (test/vectors; every
 // `evaluate` and `condition` case, each its own test) and against the native engine on the same
 // envelope bytes, so the benchmark compares the same work.
 
@@ -14,7 +14,7 @@ import { TrafficGenerator } from '../src/demo/traffic';
 import { OUT, SamplingEngine } from '../src/engine/engine';
 import type { SamplingConfigJson } from '../src/engine/types';
 
-const VECTORS = path.resolve(__dirname, '../../shared/conformance');
+const VECTORS = path.resolve(__dirname, 'vectors');
 const FILES = ['relay.json', 'seed-examples.json'];
 
 interface Case {

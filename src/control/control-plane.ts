@@ -89,6 +89,11 @@ export interface ControlPlaneOptions {
   monotonic?: MonotonicClock;
   registry?: Registry;
   logger?: Logger;
+  /**
+   * Serve reservoir rules (custom rules). Off by default: current Relay rejects configs holding
+   * them; turn it on only when every consumer runs an engine with its reservoir option on.
+   */
+  reservoirRules?: boolean;
 }
 
 export interface ControlPlane {
@@ -145,7 +150,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const releases = new ReleaseBoosts(kv);
     const counts = new TrafficCounts(kv);
     const cache = new ProjectConfigCache(kv, options.configCacheTtlMs);
-    const builder = new ProjectStateBuilder({ definitions, state, releases, logger, killswitch: () => controlOptions.killswitch });
+    const builder = new ProjectStateBuilder({ definitions, state, releases, logger, killswitch: () => controlOptions.killswitch, reservoir: options.reservoirRules === true });
     const invalidator = new ConfigInvalidator({
       kv,
       definitions,
@@ -204,7 +209,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     const router = new Router(logger, (access, req) => (access === 'read' || access === 'write' ? admin.check(req, access) : null));
     addProjectConfigsRoute(router, { server: configServer, auth, trusted, metrics, logger });
-    addAdminRoutes(router, { definitions, state, releases, clock, runTasks });
+    addAdminRoutes(router, { definitions, state, releases, clock, runTasks, reservoir: options.reservoirRules === true });
     router.add('GET', /^\/healthz\/?$/, 'public', async () => ({ status: 200, body: { ok: true } }));
     // Metrics name projects and tasks: read access, like the admin API.
     router.add('GET', /^\/metrics\/?$/, 'read', async () => ({ status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));

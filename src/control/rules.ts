@@ -64,6 +64,12 @@ export interface RuleGenerationOptions {
   validateCondition?: ConditionValidator;
   /** Health-check glob list; defaults to the newest `HEALTH_CHECK_GLOBS`. */
   healthCheckGlobs?: readonly string[];
+  /**
+   * Emit reservoir rules (the custom-rule bias, `{"type":"reservoir"}`). Off by default: current
+   * Relay rejects a config holding one, and Sentry no longer generates them; turn it on only for
+   * engines with their reservoir option on.
+   */
+  reservoir?: boolean;
 }
 
 /** Problems met while generating: they never stop generation, but callers may log them. */
@@ -89,6 +95,8 @@ function biasRules(bias: BiasId, ctx: BiasContext): SamplingRule[] {
   const state = project.state ?? {};
   switch (bias) {
     case 'customRule':
+      // Custom rules are reservoir rules: an extension behind the reservoir switch.
+      if (options.reservoir !== true) return [];
       return customRules(project.customRules ?? [], now, {
         validateCondition: options.validateCondition,
         onDropped: (e) => ctx.issues.push(e),
@@ -124,6 +132,8 @@ function biasRules(bias: BiasId, ctx: BiasContext): SamplingRule[] {
  * input gives no rules at all; a failing bias is skipped; invalid custom rules are dropped.
  */
 export function generateRulesDetailed(project: ProjectDescription, options: RuleGenerationOptions = {}): RuleGenerationResult {
+  if (project === null || typeof project !== 'object') throw new TypeError(`project must be an object, got ${project === null ? 'null' : typeof project}`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
   const issues: RuleGenerationIssue[] = [];
   let base: BaseSampleRate;
   let now: EpochMicros;

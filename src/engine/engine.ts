@@ -1,7 +1,9 @@
 // The native engine: a store of compiled project configs and the envelope fast path, which
 // decides from raw bytes and reports numbers in reusable typed arrays.
 
+import { checkBoolean, checkBytes, checkNonNegativeInteger, checkObject, checkPublicKey, checkTime, describe } from './args';
 import { EnvelopeError, nativeCall, SamplingConfigError, SamplingRequestError } from './errors';
+import { sampledReason } from './outcome';
 import { native, type BindingEngine } from './native';
 import type { DecisionName, SamplingConfigJson, TimeInput } from './types';
 
@@ -31,11 +33,24 @@ export const OUT = {
   invalidDsc: 8,
   /** Four 32-bit words of the DSC's project key when the engine does not know it (else NaN). */
   unknownRootKey: 9,
+  /** When the envelope holds a transaction and spans: the spans' own decision code (else NaN). */
+  spanDecision: 13,
+  /** ... and the rate applied to the spans (NaN when none). */
+  spanSampleRate: 14,
+  /** Span v2 containers rejected before sampling (`SPAN_REJECTIONS`). */
+  spanRejection: 15,
 } as const;
-export const STRIDE = 13;
+export const STRIDE = 16;
+
+/** Why span v2 containers were rejected (`OUT.spanRejection`): an outcome of their own (Relay's
+ * `missing_dsc` / `invalid_dsc`), not a sampling drop. */
+export const SPAN_REJECTIONS = ['none', 'missingDsc', 'invalidDsc'] as const;
+export type SpanRejection = (typeof SPAN_REJECTIONS)[number];
 
 /** The DSC project key the engine did not know, from a result row (null when none). */
 export function unknownRootKey(out: Float64Array, row = 0): string | null {
+  if (!(out instanceof Float64Array)) throw new TypeError(`out must be a Float64Array, got ${describe(out)}`);
+  checkNonNegativeInteger('row', row);
   const base = row * STRIDE + OUT.unknownRootKey;
   if (Number.isNaN(out[base])) return null;
   let key = '';
@@ -70,13 +85,28 @@ export interface EnvelopeDecision {
   invalidDsc: boolean;
   /** The DSC's project key when the engine holds no such project. */
   unknownRootKey: string | null;
+  /** Relay's outcome reason when the decision is a drop (`Sampled:` and rule categories), else null. */
+  outcomeReason: string | null;
+  /** The spans' own decision when the envelope also holds a transaction (else null). */
+  spanDecision: DecisionName | null;
+  spanSampleRate: number | null;
+  /** Span v2 containers rejected before sampling: an outcome, not a sampling drop. */
+  spanRejection: SpanRejection;
+}
+
+export interface EngineOptions {
+  /**
+   * Accept historical reservoir rules (`{"type":"reservoir","limit":n}`). Off by default: a config
+   * holding one is rejected, as current Relay does.
+   */
+  reservoir?: boolean;
 }
 
 function epochMs(now: TimeInput): number {
   if (now instanceof Date) return now.getTime();
   if (typeof now === 'string') {
     const ms = Date.parse(now);
-    if (Number.isNaN(ms)) throw new TypeError(`not a valid time: ${now}`);
+    if (Number.isNaN(ms)) throw new TypeError(`now: not a valid time: ${now}`);
     return ms;
   }
   return now;
@@ -87,17 +117,24 @@ function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array, idsSt
   const matched = Math.min(out[base + OUT.matchedCount], idsCap);
   const nullable = (v: number) => (Number.isNaN(v) ? null : v);
   const tfs = out[base + OUT.traceFullySampled];
+  const matchedRuleIds = Array.from(ids.subarray(idsStart, idsStart + matched));
+  const decision = DECISION_NAMES[out[base + OUT.decision]];
+  const spanCode = out[base + OUT.spanDecision];
   return {
-    decision: DECISION_NAMES[out[base + OUT.decision]],
+    decision,
     sampleRate: nullable(out[base + OUT.sampleRate]),
     randomValue: nullable(out[base + OUT.randomValue]),
     kind: ENVELOPE_KINDS[out[base + OUT.kind]],
     keepReason: KEEP_REASONS[out[base + OUT.keepReason]],
     traceFullySampled: tfs === 0 ? null : tfs === 2,
-    matchedRuleIds: Array.from(ids.subarray(idsStart, idsStart + matched)),
+    matchedRuleIds,
     spanCount: out[base + OUT.spanCount],
     invalidDsc: out[base + OUT.invalidDsc] === 1,
     unknownRootKey: unknownRootKey(out, row),
+    outcomeReason: decision === 'drop' ? sampledReason(matchedRuleIds) : null,
+    spanDecision: Number.isNaN(spanCode) ? null : DECISION_NAMES[spanCode],
+    spanSampleRate: nullable(out[base + OUT.spanSampleRate]),
+    spanRejection: SPAN_REJECTIONS[out[base + OUT.spanRejection]] ?? 'none',
   };
 }
 
@@ -118,6 +155,9 @@ export class EnvelopeBatch {
     readonly idsPerEnvelope = 16,
     initialBytes = 1 << 20,
   ) {
+    checkNonNegativeInteger('capacity', capacity);
+    checkNonNegativeInteger('idsPerEnvelope', idsPerEnvelope);
+    checkNonNegativeInteger('initialBytes', initialBytes);
     this.data = new Uint8Array(initialBytes);
     this.offsetsBuf = new Uint32Array(capacity + 1);
     this.keysBuf = new Uint8Array(capacity * 16);
@@ -131,10 +171,11 @@ export class EnvelopeBatch {
 
   /** Adds an envelope sent to the project `publicKey`; returns its index, or -1 when full. */
   add(envelope: Uint8Array, publicKey: string): number {
+    checkBytes('envelope', envelope);
     if (this.count === this.capacity) return -1;
     let key = EnvelopeBatch.keyCache.get(publicKey);
     if (key === undefined) {
-      if (!/^[0-9a-fA-F]{32}$/.test(publicKey)) throw new TypeError(`invalid project public key: ${publicKey}`);
+      checkPublicKey('publicKey', publicKey);
       key = Buffer.from(publicKey, 'hex');
       if (EnvelopeBatch.keyCache.size > 100_000) EnvelopeBatch.keyCache.clear();
       EnvelopeBatch.keyCache.set(publicKey, key);
@@ -181,14 +222,26 @@ export class EnvelopeBatch {
  * Each instance owns its own native store; create one per process (or per worker thread).
  */
 export class SamplingEngine {
-  private readonly binding: BindingEngine = new native.BindingEngine();
+  private readonly binding: BindingEngine;
   /** The hot path calls plain functions with this id: entering a class method costs far more. */
-  private readonly id: number = this.binding.id;
+  private readonly id: number;
   private readonly handles = new Map<string, number>();
   /** The last `sampleEnvelope` result, read with the `OUT` slots (engine memory, rewritten by each call). */
-  readonly result: Float64Array = this.binding.resultView();
+  readonly result: Float64Array;
   /** The last `sampleEnvelope` matched rule ids (`result[OUT.matchedCount]` of them, up to 64). */
-  readonly matchedRuleIds: Uint32Array = this.binding.matchedIdsView();
+  readonly matchedRuleIds: Uint32Array;
+  /** Whether configs with reservoir rules are accepted (`EngineOptions.reservoir`). */
+  readonly reservoir: boolean;
+
+  constructor(options: EngineOptions = {}) {
+    checkObject('options', options);
+    if (options.reservoir !== undefined) checkBoolean('options.reservoir', options.reservoir);
+    this.reservoir = options.reservoir === true;
+    this.binding = new native.BindingEngine(this.reservoir);
+    this.id = this.binding.id;
+    this.result = this.binding.resultView();
+    this.matchedRuleIds = this.binding.matchedIdsView();
+  }
 
   /** The number standing for a key at the boundary (strings cost more to pass than numbers). */
   private handle(publicKey: string): number {
@@ -205,6 +258,11 @@ export class SamplingEngine {
    * throws `SamplingConfigError` and leaves the previous config in force.
    */
   putProject(publicKey: string, info: ProjectInfo, sampling: SamplingConfigJson | string | null | undefined): void {
+    checkPublicKey('publicKey', publicKey);
+    checkObject('info', info);
+    checkNonNegativeInteger('info.projectId', info.projectId);
+    checkNonNegativeInteger('info.organizationId', info.organizationId);
+    if (sampling !== null && sampling !== undefined && typeof sampling !== 'string') checkObject('sampling', sampling);
     const json = sampling === null || sampling === undefined ? null : typeof sampling === 'string' ? sampling : JSON.stringify(sampling);
     const error = nativeCall(() => this.binding.putProject(publicKey, info.projectId, info.organizationId, json));
     if (error !== null) throw new SamplingConfigError(JSON.parse(error), publicKey);
@@ -212,6 +270,7 @@ export class SamplingEngine {
 
   /** Forgets a project: its envelopes are then kept as from an unknown project. */
   removeProject(publicKey: string): boolean {
+    checkPublicKey('publicKey', publicKey);
     return nativeCall(() => this.binding.removeProject(publicKey));
   }
 
@@ -221,6 +280,7 @@ export class SamplingEngine {
 
   /** Pins the engine's clock (tests, replays); `null` returns to the system clock. */
   setNow(now: TimeInput | null): void {
+    if (now !== null) checkTime('now', now);
     this.binding.setNow(now === null ? null : epochMs(now));
   }
 
@@ -230,7 +290,14 @@ export class SamplingEngine {
    * envelope error code when the envelope cannot be read (see `ENVELOPE_ERRORS`).
    */
   sampleEnvelope(envelope: Uint8Array, publicKey: string): number {
-    const status = native.sampleEnvelope(this.id, envelope, this.handles.get(publicKey) ?? this.handle(publicKey));
+    let handle = this.handles.get(publicKey);
+    if (handle === undefined) {
+      // Checked once per key (the hot path then skips the checks).
+      checkPublicKey('publicKey', publicKey);
+      handle = this.handle(publicKey);
+    }
+    if (!(envelope instanceof Uint8Array)) checkBytes('envelope', envelope);
+    const status = native.sampleEnvelope(this.id, envelope, handle);
     if (status === 0) return this.result[OUT.decision];
     if (status >= 100) throw new SamplingRequestError(STATUS_ERRORS[status] ?? `engine status ${status}`);
     return -status;
@@ -245,6 +312,7 @@ export class SamplingEngine {
 
   /** Decides for every envelope of the batch in one native call; results land in the batch. */
   sampleEnvelopes(batch: EnvelopeBatch): void {
+    if (!(batch instanceof EnvelopeBatch)) throw new TypeError(`batch must be an EnvelopeBatch, got ${describe(batch)}`);
     const [data, offsets, keys] = batch.views();
     nativeCall(() => native.sampleEnvelopes(this.id, data, offsets, keys, batch.out, batch.ids, batch.idsPerEnvelope));
   }

@@ -50,7 +50,8 @@ export interface DynamicSamplingContext {
   [key: string]: unknown;
 }
 
-export type ItemType = 'transaction' | 'span';
+/** `span`: span v2 containers (the span sampler); `legacySpan`: legacy `span`/`otel_span` items. */
+export type ItemType = 'transaction' | 'span' | 'legacySpan';
 export type DecisionName = 'keep' | 'drop' | 'noMatch';
 export type StageName = 'transaction' | 'project' | 'trace';
 /** A point in time: a Date, an RFC 3339 string, or epoch milliseconds. */

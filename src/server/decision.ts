@@ -1,6 +1,18 @@
 // Reads the engine's fast-path result into a plain record (what outcomes, stats and sinks report).
 
-import { DECISION_NAMES, DROP, ENVELOPE_KINDS, KEEP_REASONS, OUT, type EnvelopeKind, type KeepReason, type SamplingEngine } from '../engine/engine';
+import {
+  DECISION_NAMES,
+  DROP,
+  ENVELOPE_KINDS,
+  KEEP_REASONS,
+  OUT,
+  SPAN_REJECTIONS,
+  type EnvelopeKind,
+  type KeepReason,
+  type SamplingEngine,
+  type SpanRejection,
+} from '../engine/engine';
+import { sampledReason as reasonOf } from '../engine/outcome';
 import type { DecisionName } from '../engine/types';
 
 export interface Decision {
@@ -16,6 +28,10 @@ export interface Decision {
   matchedRuleIds: number[];
   spanCount: number;
   invalidDsc: boolean;
+  /** When a transaction and spans share the envelope: the spans' own decision (null otherwise). */
+  spanDecision: DecisionName | null;
+  /** Span v2 containers rejected before sampling (Relay's `missing_dsc` / `invalid_dsc` outcomes). */
+  spanRejection: SpanRejection;
 }
 
 const nullable = (v: number): number | null => (Number.isNaN(v) ? null : v);
@@ -40,12 +56,17 @@ export function readDecision(engine: SamplingEngine, code: number): Decision {
     matchedRuleIds: Array.from(engine.matchedRuleIds.subarray(0, matched)),
     spanCount: r[OUT.spanCount],
     invalidDsc: r[OUT.invalidDsc] === 1,
+    spanDecision: Number.isNaN(r[OUT.spanDecision]) ? null : DECISION_NAMES[r[OUT.spanDecision]],
+    spanRejection: SPAN_REJECTIONS[r[OUT.spanRejection]] ?? 'none',
   };
 }
 
-/** Relay's outcome reason for a sampling drop: `Sampled:<rule ids>`. */
+/**
+ * Relay's outcome reason for a sampling drop: `Sampled:` and the matched rules' categories,
+ * de-duplicated and in Relay's order (`Sampled:1000,1004,1400`), not the raw ids.
+ */
 export function sampledReason(decision: Decision): string {
-  return `Sampled:${decision.matchedRuleIds.join(',')}`;
+  return reasonOf(decision.matchedRuleIds);
 }
 
 export function isDrop(decision: Decision): boolean {

@@ -4,11 +4,10 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 
 import type { SamplingEngine } from '../engine/engine';
-import { OUT } from '../engine/engine';
 import type { Sampler } from '../sampler';
 import { readDecision, type Decision } from './decision';
 import type { EnvelopeHeader } from './envelope/header';
-import { assembleEnvelope, splitItems, type EnvelopeItem } from './envelope/items';
+import { splitItems, type EnvelopeItem } from './envelope/items';
 import { planForward, type ForwardPlan } from './envelope/plan';
 import { BadEnvelopeError } from './errors';
 import type { ServerMetrics } from './metrics';
@@ -68,23 +67,13 @@ export class EnvelopeIngestor {
     return this.decide(input.body, input.publicKey);
   }
 
-  /** The trace decision for the error events of an envelope that is not an error envelope (a sub-envelope of header + events). */
-  private traceFullySampledFor(input: IngestInput, items: readonly EnvelopeItem[]): boolean | null {
-    const events = items.filter((item) => item.type === 'event');
-    if (events.length === 0) return null;
-    const sub = assembleEnvelope(input.body, input.header.end, events);
-    const code = this.engine.sampleEnvelope(sub, input.publicKey);
-    if (code < 0) return null;
-    const tfs = this.engine.result[OUT.traceFullySampled];
-    return tfs === 0 ? null : tfs === 2;
-  }
-
   async ingest(input: IngestInput): Promise<IngestResult> {
     let decision = this.decide(input.body, input.publicKey);
     // Header lines must be UTF-8 (checked one by one only when the whole body is not).
     const items = splitItems(input.body, input.header.end, { checkUtf8: !isUtf8(input.body) });
     decision = await this.checkReservoir(input, decision);
-    const tag = decision.kind === 'error' ? decision.traceFullySampled : this.traceFullySampledFor(input, items);
+    // The engine tags error events whatever shares their envelope (spec §7.3), in the same pass.
+    const tag = decision.traceFullySampled;
     const plan = planForward(input.body, input.header.end, items, decision, tag);
     return { eventId: input.header.eventId ?? randomUUID().replace(/-/g, ''), decision, items, plan };
   }

@@ -55,7 +55,7 @@ export function createServerMetrics(registry: Registry): ServerMetrics {
   return {
     outcomes: get('outcomes_total', () => new Counter({
       name: `${P}outcomes_total`,
-      help: 'Items by project, item type, outcome and reason (Sampled:<rule ids> for sampling drops); spans count one by one.',
+      help: 'Items by project, item type, outcome and reason (Sampled:<rule categories> for sampling drops, as Relay reports them); spans count one by one.',
       labelNames: ['project_id', 'item_type', 'outcome', 'reason'],
       registers,
     })),

@@ -184,6 +184,8 @@ export interface RunSummary {
   dropped: number;
   errors: number;
   tagged: number;
+  /** Span v2 containers Relay rejects before sampling (here: sent without a DSC). */
+  rejected: number;
 }
 
 /** Asserts what every end-to-end run must hold, whatever the lifecycle. */
@@ -199,14 +201,20 @@ export function verifyRun(run: SdkRun, sampledKind: 'spans' | 'transaction', exp
   const records = test.kept();
   const inSink = new Map<string, number>();
   for (const r of records) inSink.set(r.envelope, (inSink.get(r.envelope) ?? 0) + 1);
-  const summary: RunSummary = { kept: 0, dropped: 0, errors: 0, tagged: 0 };
+  const summary: RunSummary = { kept: 0, dropped: 0, errors: 0, tagged: 0, rejected: 0 };
 
   for (const o of observed) {
     const { header, items } = parseEnvelope(o.body);
     const types = items.map((i) => i.header.type as string);
     const dsc = header.trace as Record<string, any> | undefined;
     const root = rootFor(dsc?.public_key);
-    if (types.includes('transaction') || types.includes('span')) {
+    const v2 = items.some((i) => i.header.type === 'span' && i.header.content_type === 'application/vnd.sentry.items.span.v2+json');
+    if (v2 && !types.includes('transaction') && dsc === undefined) {
+      // Relay rejects a span v2 container without a DSC (missing_dsc): an outcome, not a sampling drop.
+      expect(o.decision).toMatchObject({ kind: 'spans', spanRejection: 'missingDsc', decision: 'noMatch' });
+      expect(o.forwarded).toBeNull();
+      summary.rejected++;
+    } else if (types.includes('transaction') || types.includes('span')) {
       expect(o.decision.kind).toBe(sampledKind);
       const event = types.includes('transaction') ? JSON.parse(items[types.indexOf('transaction')].payload.toString('utf8')) : null;
       const expected = evaluate({ config: OWN_CONFIG, ...root, dsc: dsc ?? null, event, itemType: event ? 'transaction' : 'span', now: new Date() });

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::compiled::CompiledConfig;
 use crate::condition::Condition;
-use crate::config::{ConfigError, SamplingRule};
+use crate::config::{ConfigError, ParseOptions, SamplingRule};
 use crate::decision::{decide, evaluation_order, is_trace_fully_sampled, DecisionInput, ItemType, RootConfig, Scratch};
 use crate::dsc::Dsc;
 use crate::event::EventView;
@@ -62,44 +62,48 @@ enum RequestConfig {
     Compiled(Arc<CompiledConfig>),
 }
 
+/// Compiled configs by JSON text and whether reservoir rules were accepted.
+type CompiledCache = Mutex<FxHashMap<(String, bool), Arc<CompiledConfig>>>;
+
 /// Recently compiled request configs by their JSON text: callers of the convenient API tend to
 /// evaluate many items against the same few configs, and compiling costs far more than looking up.
-fn compiled_for(text: &str, value: Option<&Value>) -> Result<Arc<CompiledConfig>, ConfigError> {
-    static CACHE: OnceLock<Mutex<FxHashMap<String, Arc<CompiledConfig>>>> = OnceLock::new();
+fn compiled_for(text: &str, value: Option<&Value>, options: ParseOptions) -> Result<Arc<CompiledConfig>, ConfigError> {
+    static CACHE: OnceLock<CompiledCache> = OnceLock::new();
     const CAPACITY: usize = 64;
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(found) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
+    let key = (text.to_owned(), options.reservoir);
+    if let Some(found) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(found.clone());
     }
     let config = match value {
-        Some(v) => crate::config::SamplingConfig::parse(v)?,
-        None => crate::config::SamplingConfig::parse_str(text)?,
+        Some(v) => crate::config::SamplingConfig::parse_with(v, options)?,
+        None => crate::config::SamplingConfig::parse_str_with(text, options)?,
     };
     let compiled = Arc::new(CompiledConfig::new(config));
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() >= CAPACITY {
         cache.clear();
     }
-    cache.insert(text.to_owned(), compiled.clone());
+    cache.insert(key, compiled.clone());
     Ok(compiled)
 }
 
 impl RequestConfig {
-    fn read(value: Option<&Value>) -> Self {
+    fn read(value: Option<&Value>, options: ParseOptions) -> Self {
         match value {
             None | Some(Value::Null) => RequestConfig::Absent,
-            Some(v) => match compiled_for(&v.to_string(), Some(v)) {
+            Some(v) => match compiled_for(&v.to_string(), Some(v), options) {
                 Ok(c) => RequestConfig::Compiled(c),
                 Err(e) => RequestConfig::Rejected(e),
             },
         }
     }
 
-    fn read_text(text: &str) -> Self {
+    fn read_text(text: &str, options: ParseOptions) -> Self {
         if text.trim() == "null" {
             return RequestConfig::Absent;
         }
-        match compiled_for(text, None) {
+        match compiled_for(text, None, options) {
             Ok(c) => RequestConfig::Compiled(c),
             Err(e) => RequestConfig::Rejected(e),
         }
@@ -144,7 +148,19 @@ fn item_type(options: &Options<'_>) -> Result<ItemType, RequestError> {
         None | Some(Value::Null) => Ok(ItemType::Transaction),
         Some(Value::String(s)) if s == "transaction" => Ok(ItemType::Transaction),
         Some(Value::String(s)) if s == "span" => Ok(ItemType::Span),
-        Some(other) => Err(request_error("itemType", format!("expected \"transaction\" or \"span\", got {other}"))),
+        Some(Value::String(s)) if s == "legacySpan" => Ok(ItemType::LegacySpan),
+        Some(other) => {
+            Err(request_error("itemType", format!("expected \"transaction\", \"span\" or \"legacySpan\", got {other}")))
+        }
+    }
+}
+
+/// The `reservoir` option: accept historical reservoir rules (off by default, as current Relay).
+fn parse_options(options: &Options<'_>) -> Result<ParseOptions, RequestError> {
+    match options.get("reservoir") {
+        None | Some(Value::Null) => Ok(ParseOptions::RELAY),
+        Some(Value::Bool(b)) => Ok(ParseOptions { reservoir: *b }),
+        Some(other) => Err(request_error("reservoir", format!("expected a boolean, got {other}"))),
     }
 }
 
@@ -169,14 +185,22 @@ pub fn evaluate_request_with(
     let item = item_type(&options)?;
     let root_known = options.get("rootProjectKnown").and_then(Value::as_bool).unwrap_or(true);
     let explain = options.get("explain").and_then(Value::as_bool).unwrap_or(false);
+    let parse = parse_options(&options)?;
+    let envelope_event_id = match options.get("envelopeEventId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            crate::value::parse_uuid(s).ok_or_else(|| request_error("envelopeEventId", format!("`{s}` is not a UUID")))?,
+        ),
+        Some(other) => return Err(request_error("envelopeEventId", format!("expected a UUID string, got {other}"))),
+    };
 
     let own = match config_text {
-        Some(text) => RequestConfig::read_text(text),
-        None => RequestConfig::read(req.get("config")),
+        Some(text) => RequestConfig::read_text(text, parse),
+        None => RequestConfig::read(req.get("config"), parse),
     };
     let root = match root_config_text {
-        Some(text) => RequestConfig::read_text(text),
-        None => RequestConfig::read(req.get("rootConfig")),
+        Some(text) => RequestConfig::read_text(text, parse),
+        None => RequestConfig::read(req.get("rootConfig"), parse),
     };
     let mut notes = Vec::new();
     own.note("config", &mut notes);
@@ -236,8 +260,11 @@ pub fn evaluate_request_with(
         root_config: root.compiled(),
         dsc: dsc.as_ref(),
         event: event.as_ref(),
+        // As in an envelope: the header's id, else the payload's (with neither, the stage does
+        // not run: Relay's decision function skips it for an event without an id).
+        event_id: event.as_ref().and_then(|e| envelope_event_id.or_else(|| e.event_id())),
         now,
-        reservoir: counters.as_ref().map(|c| c as &dyn crate::reservoir::Reservoir),
+        reservoir: if parse.reservoir { counters.as_ref().map(|c| c as &dyn crate::reservoir::Reservoir) } else { None },
     };
     let outcome = decide(&input, &mut scratch, explain);
     let mut result = json!({
@@ -277,8 +304,9 @@ pub fn evaluation_order_request(request: &Value) -> Result<Value, RequestError> 
     let Value::Object(req) = request else { return Err(request_error("", "the request must be an object")) };
     let options = Options::new(req);
     let item = item_type(&options)?;
-    let own = RequestConfig::read(req.get("config"));
-    let root = RequestConfig::read(req.get("rootConfig"));
+    let parse = parse_options(&options)?;
+    let own = RequestConfig::read(req.get("config"), parse);
+    let root = RequestConfig::read(req.get("rootConfig"), parse);
     Ok(order_json(own.compiled(), root.compiled(), item))
 }
 
@@ -311,31 +339,75 @@ fn rule_json(rule: &SamplingRule) -> Value {
     v
 }
 
+fn time_json(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+}
+
+fn decaying_fn_json(f: crate::config::DecayingFn) -> Value {
+    match f {
+        crate::config::DecayingFn::Constant => json!({"type": "constant"}),
+        crate::config::DecayingFn::Linear { decayed_value } => json!({"type": "linear", "decayedValue": decayed_value}),
+    }
+}
+
+/// One rule as the engine holds it after normalisation.
+fn rule_report(rule: &SamplingRule) -> Value {
+    let unsupported = if rule.rule_type == crate::config::RuleType::Unsupported {
+        Some("ruleType")
+    } else if rule.condition.is_unsupported() {
+        Some("condition")
+    } else {
+        None
+    };
+    json!({
+        "id": rule.id,
+        "type": rule.rule_type.as_str(),
+        "condition": serde_json::from_str::<Value>(&rule.condition_json).unwrap_or(Value::Null),
+        "samplingValue": rule.value.to_json(),
+        "timeRange": {"start": time_json(rule.time_range.start), "end": time_json(rule.time_range.end)},
+        "decayingFn": decaying_fn_json(rule.decaying_fn),
+        "unsupported": unsupported.is_some(),
+        "unsupportedReason": unsupported,
+        "typeUnsupported": rule.rule_type == crate::config::RuleType::Unsupported,
+        "conditionUnsupported": rule.condition.is_unsupported(),
+    })
+}
+
+/// A parsed config, in full: what the engine will evaluate.
+fn config_report(c: &crate::config::SamplingConfig) -> Value {
+    json!({
+        "accepted": true,
+        "unsupported": c.is_unsupported(),
+        "unsupportedVersion": c.version > crate::config::SUPPORTED_VERSION,
+        "declaredVersion": c.declared_version,
+        "normalizedVersion": c.version,
+        "ruleIds": c.rules.iter().map(|r| r.id).collect::<Vec<_>>(),
+        "unsupportedRuleIds": c.rules.iter().filter(|r| r.is_unsupported()).map(|r| r.id).collect::<Vec<_>>(),
+        "legacyRules": {"count": c.legacy_rules, "appended": c.legacy_appended},
+        "rules": c.rules.iter().map(rule_report).collect::<Vec<_>>(),
+        "serialized": c.to_json(),
+    })
+}
+
 /// Parses a config, rule, condition or DSC and reports the outcome:
 /// `{accepted, unsupported?, error?, ...details}`.
 pub fn parse_request(target: &str, input: &Value) -> Result<Value, RequestError> {
+    parse_request_with(target, input, ParseOptions::RELAY)
+}
+
+/// `parse_request` with the engine's parse options (reservoir rules).
+pub fn parse_request_with(target: &str, input: &Value, options: ParseOptions) -> Result<Value, RequestError> {
     Ok(match target {
-        "samplingConfig" => match crate::config::SamplingConfig::parse(input) {
-            Ok(c) => json!({
-                "accepted": true,
-                "unsupported": c.is_unsupported(),
-                "normalizedVersion": c.version,
-                "ruleIds": c.rules.iter().map(|r| r.id).collect::<Vec<_>>(),
-                "serialized": c.to_json(),
-            }),
+        "samplingConfig" => match crate::config::SamplingConfig::parse_with(input, options) {
+            Ok(c) => config_report(&c),
             Err(e) => json!({"accepted": false, "error": config_error_json(&e)}),
         },
-        "samplingRule" => match SamplingRule::parse(input) {
+        "samplingRule" => match SamplingRule::parse_with(input, options) {
             Ok(r) => {
-                let mut out = json!({"accepted": true, "unsupported": r.is_unsupported(), "rule": rule_json(&r)});
-                out["samplingValue"] = r.value.to_json();
+                let mut out = rule_report(&r);
+                out["accepted"] = json!(true);
+                out["rule"] = rule_json(&r);
                 out["ruleType"] = json!(r.rule_type.as_str());
-                out["decayingFn"] = match r.decaying_fn {
-                    crate::config::DecayingFn::Constant => json!({"type": "constant"}),
-                    crate::config::DecayingFn::Linear { decayed_value } => {
-                        json!({"type": "linear", "decayedValue": decayed_value})
-                    }
-                };
                 out
             }
             Err(e) => json!({"accepted": false, "error": config_error_json(&e)}),
@@ -364,13 +436,20 @@ pub fn parse_request(target: &str, input: &Value) -> Result<Value, RequestError>
             }
         }
         "projectConfig" => {
-            let sampling = input.get("config").and_then(|c| c.get("sampling").or_else(|| c.get("dynamicSampling")));
+            let config = input.get("config");
+            let (key, sampling) = match config.and_then(|c| c.get("sampling")) {
+                Some(s) => ("sampling", Some(s)),
+                None => ("dynamicSampling", config.and_then(|c| c.get("dynamicSampling"))),
+            };
             match sampling {
-                None | Some(Value::Null) => json!({"accepted": true, "unsupported": false, "sampling": null}),
+                None | Some(Value::Null) => {
+                    json!({"accepted": true, "projectAccepted": true, "unsupported": false, "sampling": null, "ruleIds": []})
+                }
                 Some(s) => {
-                    let mut out = parse_request("samplingConfig", s)?;
+                    let mut out = parse_request_with("samplingConfig", s, options)?;
                     // A rejected sampling config leaves the rest of the project config intact.
                     out["projectAccepted"] = json!(true);
+                    out["samplingKey"] = json!(key);
                     out
                 }
             }

@@ -237,6 +237,10 @@ impl CompiledConfig {
         SamplingConfig::parse_str(text).map(Self::new)
     }
 
+    pub fn parse_str_with(text: &str, options: crate::config::ParseOptions) -> Result<Self, crate::config::ConfigError> {
+        SamplingConfig::parse_str_with(text, options).map(Self::new)
+    }
+
     pub fn config(&self) -> &SamplingConfig {
         &self.config
     }

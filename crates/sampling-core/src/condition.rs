@@ -10,6 +10,7 @@ use serde_json::Value;
 use unicase::UniCase;
 
 use crate::glob::GlobList;
+use crate::shape;
 use crate::value::{hex_matches, FieldPath, Getter, Val};
 
 /// Compiled glob lists by pattern list, shared by every config that uses the same list (the
@@ -189,62 +190,86 @@ impl std::fmt::Display for IpNetwork {
     }
 }
 
-fn field_name<'v>(obj: &'v serde_json::Map<String, Value>, path: &str) -> Result<&'v str, ConditionError> {
-    match obj.get("name") {
+/// Relay's operators in declaration order: a condition nested in another may name its operator by
+/// this index (serde reads the buffered tag as a variant index); 13 and above are unsupported.
+const OPS_BY_INDEX: [&str; 13] = ["eq", "gte", "lte", "gt", "lt", "glob", "cidr", "release", "or", "and", "not", "any", "all"];
+
+fn name_of<'v>(name: Option<&'v Value>, path: &str) -> Result<&'v str, ConditionError> {
+    match name {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ConditionError::new(&format!("{path}.name"), "must be a string")),
+        Some(other) => Err(ConditionError::new(&format!("{path}.name"), format!("invalid type: {}, expected a string", shape::kind(other)))),
         None => Err(ConditionError::new(path, "missing field `name`")),
     }
 }
 
-fn field_value<'v>(obj: &'v serde_json::Map<String, Value>, path: &str) -> Result<&'v Value, ConditionError> {
-    obj.get("value").ok_or_else(|| ConditionError::new(path, "missing field `value`"))
+fn value_of<'v>(value: Option<&'v Value>, path: &str) -> Result<&'v Value, ConditionError> {
+    value.ok_or_else(|| ConditionError::new(path, "missing field `value`"))
 }
 
-fn inner_list(obj: &serde_json::Map<String, Value>, path: &str) -> Result<Vec<Condition>, ConditionError> {
-    match obj.get("inner") {
-        Some(Value::Array(items)) => {
-            items.iter().enumerate().map(|(i, c)| Condition::parse_at(c, &format!("{path}.inner[{i}]"))).collect()
-        }
-        Some(_) => Err(ConditionError::new(&format!("{path}.inner"), "must be a list of conditions")),
+fn inner_list(inner: Option<&Value>, path: &str) -> Result<Vec<Condition>, ConditionError> {
+    match inner {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Condition::parse_at(c, &format!("{path}.inner[{i}]"), true))
+            .collect(),
+        Some(other) => Err(ConditionError::new(&format!("{path}.inner"), format!("invalid type: {}, expected a list of conditions", shape::kind(other)))),
         None => Err(ConditionError::new(path, "missing field `inner`")),
     }
 }
 
-fn inner_one(obj: &serde_json::Map<String, Value>, path: &str) -> Result<Box<Condition>, ConditionError> {
-    let inner = obj.get("inner").ok_or_else(|| ConditionError::new(path, "missing field `inner`"))?;
-    Ok(Box::new(Condition::parse_at(inner, &format!("{path}.inner"))?))
+fn inner_one(inner: Option<&Value>, path: &str) -> Result<Box<Condition>, ConditionError> {
+    let inner = inner.ok_or_else(|| ConditionError::new(path, "missing field `inner`"))?;
+    Ok(Box::new(Condition::parse_at(inner, &format!("{path}.inner"), true)?))
 }
 
 impl Condition {
     /// Parses and compiles a condition from its JSON form.
     pub fn parse(value: &Value) -> Result<Condition, ConditionError> {
-        Self::parse_at(value, "")
+        Self::parse_at(value, "", false)
     }
 
-    fn parse_at(value: &Value, path: &str) -> Result<Condition, ConditionError> {
-        let Value::Object(obj) = value else {
-            return Err(ConditionError::new(path, "a condition must be an object"));
+    /// `nested`: the condition sits inside another one. Relay reads a nested condition from
+    /// buffered content, where the operator may also be a variant index.
+    fn parse_at(value: &Value, path: &str, nested: bool) -> Result<Condition, ConditionError> {
+        let at = |e: String| ConditionError::new(path, e);
+        let (tag, body) = shape::tagged(value, "op", "a condition (internally tagged by `op`)").map_err(at)?;
+        let op = match tag {
+            Value::String(op) => op.as_str(),
+            Value::Number(n) if nested && n.as_u64().is_some() => {
+                let index = n.as_u64().unwrap_or(u64::MAX);
+                usize::try_from(index).ok().and_then(|i| OPS_BY_INDEX.get(i)).copied().unwrap_or("")
+            }
+            other => {
+                return Err(ConditionError::new(
+                    &format!("{path}.op"),
+                    format!("invalid type: {}, expected an operator name", shape::kind(other)),
+                ))
+            }
         };
-        let op = match obj.get("op") {
-            Some(Value::String(op)) => op.as_str(),
-            Some(_) => return Err(ConditionError::new(&format!("{path}.op"), "must be a string")),
-            None => return Err(ConditionError::new(path, "missing field `op`")),
-        };
+        let fields = |e: String| ConditionError::new(path, e);
         Ok(match op {
             "eq" => {
-                let field = FieldPath::new(field_name(obj, path)?);
-                let value = field_value(obj, path)?;
-                let ignore_case = match obj.get("options") {
-                    None | Some(Value::Null) => false,
-                    Some(Value::Object(o)) => match o.get("ignoreCase") {
-                        None | Some(Value::Null) => false,
-                        Some(Value::Bool(b)) => *b,
-                        Some(_) => {
-                            return Err(ConditionError::new(&format!("{path}.options.ignoreCase"), "must be a boolean"))
+                let [name, value, options] = body.fields(["name", "value", "options"], 2).map_err(fields)?;
+                let field = FieldPath::new(name_of(name, path)?);
+                let value = value_of(value, path)?;
+                // Absent options take their defaults; `null` is rejected, as serde does.
+                let ignore_case = match options {
+                    None => false,
+                    Some(options) => {
+                        let options = shape::Body::of(options, "the eq options (an object)")
+                            .map_err(|e| ConditionError::new(&format!("{path}.options"), e))?;
+                        let [ignore_case] = options
+                            .fields(["ignoreCase"], 0)
+                            .map_err(|e| ConditionError::new(&format!("{path}.options"), e))?;
+                        match ignore_case {
+                            None => false,
+                            Some(Value::Bool(b)) => *b,
+                            Some(_) => {
+                                return Err(ConditionError::new(&format!("{path}.options.ignoreCase"), "must be a boolean"))
+                            }
                         }
-                    },
-                    Some(_) => return Err(ConditionError::new(&format!("{path}.options"), "must be an object")),
+                    }
                 };
                 let strings: Vec<Box<str>> = match value {
                     Value::String(s) => vec![s.as_str().into()],
@@ -261,8 +286,9 @@ impl Condition {
                 })
             }
             "glob" => {
-                let field = FieldPath::new(field_name(obj, path)?);
-                let Value::Array(items) = field_value(obj, path)? else {
+                let [name, value] = body.fields(["name", "value"], 2).map_err(fields)?;
+                let field = FieldPath::new(name_of(name, path)?);
+                let Value::Array(items) = value_of(value, path)? else {
                     return Err(ConditionError::new(&format!("{path}.value"), "a glob value must be a list of patterns"));
                 };
                 let mut patterns = Vec::with_capacity(items.len());
@@ -275,8 +301,9 @@ impl Condition {
                 Condition::Glob { field, globs: shared_glob_list(&patterns) }
             }
             "gt" | "gte" | "lt" | "lte" => {
-                let field = FieldPath::new(field_name(obj, path)?);
-                let value = match field_value(obj, path)? {
+                let [name, value] = body.fields(["name", "value"], 2).map_err(fields)?;
+                let field = FieldPath::new(name_of(name, path)?);
+                let value = match value_of(value, path)? {
                     Value::Number(n) => crate::json::Number::parse(&n.to_string()).map_or(CmpValue::Other, CmpValue::Number),
                     Value::String(s) => CmpValue::Str(s.as_str().into()),
                     _ => CmpValue::Other,
@@ -290,34 +317,68 @@ impl Condition {
                 Condition::Cmp { field, op, value }
             }
             "cidr" => {
-                let field = FieldPath::new(field_name(obj, path)?);
-                let Value::Array(items) = field_value(obj, path)? else {
+                let [name, value] = body.fields(["name", "value"], 2).map_err(fields)?;
+                let field = FieldPath::new(name_of(name, path)?);
+                let Value::Array(items) = value_of(value, path)? else {
                     return Err(ConditionError::new(&format!("{path}.value"), "a cidr value must be a list of networks"));
                 };
                 let mut networks = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    let net = item.as_str().and_then(IpNetwork::parse).ok_or_else(|| {
-                        ConditionError::new(&format!("{path}.value[{i}]"), format!("not an IP address or network: {item}"))
-                    })?;
-                    networks.push(net);
+                    let Value::String(text) = item else {
+                        return Err(ConditionError::new(&format!("{path}.value[{i}]"), "a cidr entry must be a string"));
+                    };
+                    // An entry that is no address or network is ignored (never matches), as
+                    // Relay's `CidrCondition::new` does.
+                    if let Some(net) = IpNetwork::parse(text) {
+                        networks.push(net);
+                    }
                 }
                 networks.sort();
                 networks.dedup();
                 Condition::Cidr { field, networks }
             }
-            "and" => Condition::And(inner_list(obj, path)?),
-            "or" => Condition::Or(inner_list(obj, path)?),
-            "not" => Condition::Not(inner_one(obj, path)?),
+            "and" | "or" => {
+                let [inner] = body.fields(["inner"], 1).map_err(fields)?;
+                let list = inner_list(inner, path)?;
+                if op == "and" {
+                    Condition::And(list)
+                } else {
+                    Condition::Or(list)
+                }
+            }
+            "not" => {
+                let [inner] = body.fields(["inner"], 1).map_err(fields)?;
+                Condition::Not(inner_one(inner, path)?)
+            }
             "any" | "all" => {
-                let field = FieldPath::new(field_name(obj, path)?);
-                let inner = inner_one(obj, path)?;
+                let [name, inner] = body.fields(["name", "inner"], 2).map_err(fields)?;
+                let field = FieldPath::new(name_of(name, path)?);
+                let inner = inner_one(inner, path)?;
                 if op == "any" {
                     Condition::Any { field, inner }
                 } else {
                     Condition::All { field, inner }
                 }
             }
-            _ => Condition::Unsupported,
+            // Relay's `release` (semantic version comparison) is not implemented here: its shape
+            // is checked as Relay does, then it counts as an operator this engine does not know.
+            "release" => {
+                let [name, value, comparator] = body.fields(["name", "value", "comparator"], 3).map_err(fields)?;
+                name_of(name, path)?;
+                if !matches!(value_of(value, path)?, Value::String(_)) {
+                    return Err(ConditionError::new(&format!("{path}.value"), "a release value must be a string"));
+                }
+                match comparator {
+                    Some(Value::String(_) | Value::Object(_)) => {}
+                    Some(_) => return Err(ConditionError::new(&format!("{path}.comparator"), "expected string or map")),
+                    None => return Err(ConditionError::new(path, "missing field `comparator`")),
+                }
+                Condition::Unsupported
+            }
+            _ => {
+                body.unit().map_err(fields)?;
+                Condition::Unsupported
+            }
         })
     }
 
@@ -521,8 +582,11 @@ mod tests {
     }
 
     #[test]
-    fn cidr_entries_must_parse() {
-        assert!(Condition::parse(&json!({"op":"cidr","name":"a","value":["nope"]})).is_err());
+    fn cidr_entries_must_be_strings_and_bad_ones_are_ignored() {
+        assert!(Condition::parse(&json!({"op":"cidr","name":"a","value":[5]})).is_err());
+        let ignored = Condition::parse(&json!({"op":"cidr","name":"a","value":["nope"]})).unwrap();
+        assert!(ignored.networks().is_empty());
+        assert!(!ignored.matches(&Instance::from_json(&json!({"a":{"ip":"10.0.0.1"}})).unwrap()));
         let c = Condition::parse(&json!({"op":"cidr","name":"a","value":["192.168.1.1","10.0.0.0/8","192.168.1.1/32"]})).unwrap();
         let nets: Vec<String> = c.networks().iter().map(ToString::to_string).collect();
         assert_eq!(nets, ["10.0.0.0/8", "192.168.1.1/32"]);

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::condition::Condition;
+use crate::shape::{self, Body};
 
 /// The highest config version this engine understands.
 pub const SUPPORTED_VERSION: u64 = 2;
@@ -192,30 +193,61 @@ impl SamplingRule {
     }
 }
 
+/// What the parser accepts beyond current Relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParseOptions {
+    /// Accept the historical `{"type":"reservoir","limit":n}` sampling value (spec §9). Off by
+    /// default: current Relay rejects a config holding one.
+    pub reservoir: bool,
+}
+
+impl ParseOptions {
+    pub const RELAY: ParseOptions = ParseOptions { reservoir: false };
+    pub const WITH_RESERVOIR: ParseOptions = ParseOptions { reservoir: true };
+}
+
 /// A parsed, normalised sampling config.
 #[derive(Debug, Clone)]
 pub struct SamplingConfig {
     /// The version after normalisation (a legacy version 1 config becomes 2).
     pub version: u64,
     pub rules: Vec<SamplingRule>,
+    /// The version as written (1 when absent).
+    pub declared_version: u64,
+    /// How many rules a legacy `rulesV2` list held, and whether they were appended to `rules`.
+    pub legacy_rules: usize,
+    pub legacy_appended: bool,
 }
 
 impl SamplingConfig {
-    /// Parses a sampling config from JSON text.
+    /// Parses a sampling config from JSON text, as current Relay does.
     pub fn parse_str(text: &str) -> Result<SamplingConfig, ConfigError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| ConfigError {
+        Self::parse_str_with(text, ParseOptions::RELAY)
+    }
+
+    /// Parses a sampling config from JSON text with the engine's extensions.
+    pub fn parse_str_with(text: &str, options: ParseOptions) -> Result<SamplingConfig, ConfigError> {
+        // Repeated keys are marked: Relay rejects a repeated known field.
+        let value: Value = shape::parse_marked(text).map_err(|e| ConfigError {
             path: String::new(),
             rule_id: None,
             message: format!("not valid JSON: {e}"),
         })?;
-        Self::parse(&value)
+        Self::parse_with(&value, options)
     }
 
-    /// Parses a sampling config from a JSON value.
+    /// Parses a sampling config from a JSON value, as current Relay does.
     pub fn parse(value: &Value) -> Result<SamplingConfig, ConfigError> {
-        let top = |message: &str| ConfigError { path: String::new(), rule_id: None, message: message.into() };
-        let Value::Object(obj) = value else { return Err(top("a sampling config must be an object")) };
-        let version = match obj.get("version") {
+        Self::parse_with(value, ParseOptions::RELAY)
+    }
+
+    /// Parses a sampling config from a JSON value with the engine's extensions.
+    pub fn parse_with(value: &Value, options: ParseOptions) -> Result<SamplingConfig, ConfigError> {
+        let top = |message: String| ConfigError { path: String::new(), rule_id: None, message };
+        // A struct: a map, or (as serde reads structs) a sequence of its fields in order.
+        let body = Body::of(value, "a sampling config (an object)").map_err(top)?;
+        let [version, rules, rules_v2] = body.fields(["version", "rules", "rulesV2"], 0).map_err(top)?;
+        let version = match version {
             None => 1,
             Some(v) => v.as_u64().filter(|v| *v <= u64::from(u16::MAX)).ok_or_else(|| ConfigError {
                 path: "version".into(),
@@ -223,17 +255,20 @@ impl SamplingConfig {
                 message: "must be an unsigned 16-bit integer".into(),
             })?,
         };
-        let mut rules = parse_rules(obj, "rules")?;
+        let mut rules = parse_rules(rules, "rules", options)?;
         // Legacy rules are always deserialised (a bad one rejects the config), but only used by
         // version 1 configs, which they upgrade to version 2.
-        let legacy = parse_rules(obj, "rulesV2")?;
-        let version = if version <= 1 {
+        let legacy = parse_rules(rules_v2, "rulesV2", options)?;
+        let legacy_rules = legacy.len();
+        let declared_version = version;
+        let legacy_appended = version == 1;
+        let version = if legacy_appended {
             rules.extend(legacy);
             SUPPORTED_VERSION
         } else {
             version
         };
-        Ok(SamplingConfig { version, rules })
+        Ok(SamplingConfig { version, rules, declared_version, legacy_rules, legacy_appended })
     }
 
     /// Unsupported configs parse, but the production contract treats them as absent.
@@ -249,12 +284,14 @@ impl SamplingConfig {
     }
 }
 
-fn parse_rules(obj: &Map<String, Value>, key: &str) -> Result<Vec<SamplingRule>, ConfigError> {
-    match obj.get(key) {
+fn parse_rules(list: Option<&Value>, key: &str, options: ParseOptions) -> Result<Vec<SamplingRule>, ConfigError> {
+    match list {
         None => Ok(Vec::new()),
-        Some(Value::Array(items)) => {
-            items.iter().enumerate().map(|(i, rule)| SamplingRule::parse_at(rule, &format!("{key}[{i}]"))).collect()
-        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| SamplingRule::parse_at(rule, &format!("{key}[{i}]"), options))
+            .collect(),
         Some(_) => Err(ConfigError { path: key.into(), rule_id: None, message: "must be a list of rules".into() }),
     }
 }
@@ -262,7 +299,9 @@ fn parse_rules(obj: &Map<String, Value>, key: &str) -> Result<Vec<SamplingRule>,
 fn parse_time(value: &Value, path: &str, rule_id: Option<u32>) -> Result<Option<DateTime<Utc>>, ConfigError> {
     match value {
         Value::Null => Ok(None),
-        Value::String(s) => DateTime::parse_from_rfc3339(s).map(|t| Some(t.with_timezone(&Utc))).map_err(|e| ConfigError {
+        // Relay deserialises `DateTime<Utc>` through chrono's `FromStr`: relaxed RFC 3339 (a space
+        // or `t` as separator, lowercase `z`, leap seconds).
+        Value::String(s) => s.parse::<DateTime<Utc>>().map(Some).map_err(|e| ConfigError {
             path: path.into(),
             rule_id,
             message: format!("not an RFC 3339 timestamp: {e}"),
@@ -274,59 +313,89 @@ fn parse_time(value: &Value, path: &str, rule_id: Option<u32>) -> Result<Option<
 impl SamplingRule {
     /// Parses one rule on its own (as the `samplingRule` conformance target does).
     pub fn parse(value: &Value) -> Result<SamplingRule, ConfigError> {
-        Self::parse_at(value, "")
+        Self::parse_at(value, "", ParseOptions::RELAY)
     }
 
-    fn parse_at(value: &Value, path: &str) -> Result<SamplingRule, ConfigError> {
-        let Value::Object(obj) = value else {
-            return Err(ConfigError { path: path.into(), rule_id: None, message: "a rule must be an object".into() });
-        };
+    /// Parses one rule with the engine's extensions.
+    pub fn parse_with(value: &Value, options: ParseOptions) -> Result<SamplingRule, ConfigError> {
+        Self::parse_at(value, "", options)
+    }
+
+    fn parse_at(value: &Value, path: &str, options: ParseOptions) -> Result<SamplingRule, ConfigError> {
+        let body = Body::of(value, "a rule (an object)")
+            .map_err(|message| ConfigError { path: path.into(), rule_id: None, message })?;
+        let [condition_json, sampling_value, rule_type, id_value, time_range, decaying_fn] = body
+            .fields(["condition", "samplingValue", "type", "id", "timeRange", "decayingFn"], 4)
+            .map_err(|message| ConfigError { path: path.into(), rule_id: None, message })?;
         let join = |field: &str| if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") };
         // Read the id first so that every later error can name the rule.
-        let id_value = obj.get("id");
         let rule_id = id_value.and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok());
         let error = |at: String, message: String| ConfigError { path: at, rule_id, message };
         let id = match id_value {
             None => return Err(error(path.into(), "missing field `id`".into())),
             Some(_) => rule_id.ok_or_else(|| error(join("id"), "must be an unsigned 32-bit integer".into()))?,
         };
-        let rule_type = match obj.get("type") {
+        let type_of = |name: &str| match name {
+            "trace" => RuleType::Trace,
+            "transaction" => RuleType::Transaction,
+            "project" => RuleType::Project,
+            _ => RuleType::Unsupported,
+        };
+        let rule_type = match rule_type {
             None => return Err(error(path.into(), "missing field `type`".into())),
-            Some(Value::String(t)) => match t.as_str() {
-                "trace" => RuleType::Trace,
-                "transaction" => RuleType::Transaction,
-                "project" => RuleType::Project,
-                _ => RuleType::Unsupported,
-            },
+            Some(Value::String(t)) => type_of(t),
+            // A unit variant may also be written as `{"trace": null}` (serde's map form of an
+            // externally tagged enum): exactly one entry, whose value is null.
+            Some(Value::Object(map)) if map.len() == 1 && map.values().all(Value::is_null) => {
+                type_of(map.keys().next().map_or("", String::as_str))
+            }
             Some(_) => return Err(error(join("type"), "must be a string".into())),
         };
-        let condition_json = obj.get("condition").ok_or_else(|| error(path.into(), "missing field `condition`".into()))?;
+        let condition_json = condition_json.ok_or_else(|| error(path.into(), "missing field `condition`".into()))?;
         let condition = Condition::parse(condition_json)
             .map_err(|e| error(format!("{}{}", join("condition"), e.path), e.message))?;
-        let value = parse_sampling_value(obj.get("samplingValue"), &join("samplingValue"), path, rule_id)?;
-        let time_range = match obj.get("timeRange") {
-            None | Some(Value::Null) => TimeRange::default(),
-            Some(Value::Object(range)) => TimeRange {
-                start: parse_time(range.get("start").unwrap_or(&Value::Null), &join("timeRange.start"), rule_id)?,
-                end: parse_time(range.get("end").unwrap_or(&Value::Null), &join("timeRange.end"), rule_id)?,
-            },
-            Some(_) => return Err(error(join("timeRange"), "must be an object".into())),
+        let value = parse_sampling_value(sampling_value, &join("samplingValue"), path, rule_id, options)?;
+        // Absent fields take their defaults; `null` is not absent (serde expects an object).
+        let time_range = match time_range {
+            None => TimeRange::default(),
+            Some(range) => {
+                let at = |message: String| error(join("timeRange"), message);
+                // Both ends are `Option`s: absent from a map, but required in the sequence form.
+                let [start, end] = Body::of(range, "a time range (an object)").and_then(|b| b.fields(["start", "end"], 2)).map_err(at)?;
+                TimeRange {
+                    start: parse_time(start.unwrap_or(&Value::Null), &join("timeRange.start"), rule_id)?,
+                    end: parse_time(end.unwrap_or(&Value::Null), &join("timeRange.end"), rule_id)?,
+                }
+            }
         };
-        let decaying_fn = match obj.get("decayingFn") {
-            None | Some(Value::Null) => DecayingFn::Constant,
-            Some(Value::Object(f)) => match f.get("type").and_then(Value::as_str) {
-                Some("constant") => DecayingFn::Constant,
-                Some("linear") => DecayingFn::Linear {
-                    decayed_value: f.get("decayedValue").and_then(Value::as_f64).ok_or_else(|| {
-                        error(join("decayingFn.decayedValue"), "a linear decaying function needs a number".into())
-                    })?,
-                },
-                Some(other) => return Err(error(join("decayingFn.type"), format!("unknown decaying function `{other}`"))),
-                None => return Err(error(join("decayingFn"), "missing field `type`".into())),
-            },
-            Some(_) => return Err(error(join("decayingFn"), "must be an object".into())),
+        let decaying_fn = match decaying_fn {
+            None => DecayingFn::Constant,
+            Some(f) => {
+                let at = |message: String| error(join("decayingFn"), message);
+                let (tag, body) = shape::tagged(f, "type", "a decaying function (an object)").map_err(at)?;
+                match tag.as_str() {
+                    Some("constant") => {
+                        body.unit().map_err(at)?;
+                        DecayingFn::Constant
+                    }
+                    Some("linear") => {
+                        let [decayed] = body.fields(["decayedValue"], 1).map_err(at)?;
+                        DecayingFn::Linear {
+                            decayed_value: decayed.and_then(Value::as_f64).ok_or_else(|| {
+                                error(join("decayingFn.decayedValue"), "a linear decaying function needs a number".into())
+                            })?,
+                        }
+                    }
+                    Some(other) => return Err(error(join("decayingFn.type"), format!("unknown decaying function `{other}`"))),
+                    None => return Err(error(join("decayingFn.type"), format!("invalid type: {}, expected a string", shape::kind(tag)))),
+                }
+            }
         };
-        Ok(SamplingRule { id, rule_type, condition, value, time_range, decaying_fn, condition_json: condition_json.to_string().into_boxed_str() })
+        let mut condition_text = condition_json.to_string();
+        if shape::has_marks(&condition_text) {
+            condition_text = shape::without_marks(condition_json).to_string();
+        }
+        Ok(SamplingRule { id, rule_type, condition, value, time_range, decaying_fn, condition_json: condition_text.into_boxed_str() })
     }
 }
 
@@ -335,17 +404,22 @@ fn parse_sampling_value(
     path: &str,
     rule_path: &str,
     rule_id: Option<u32>,
+    options: ParseOptions,
 ) -> Result<SamplingValue, ConfigError> {
     let error = |at: &str, message: String| ConfigError { path: at.into(), rule_id, message };
     let Some(value) = value else { return Err(error(rule_path, "missing field `samplingValue`".into())) };
-    let Value::Object(obj) = value else { return Err(error(path, "must be an object".into())) };
-    let kind = match obj.get("type") {
-        Some(Value::String(t)) => t.as_str(),
-        Some(_) => return Err(error(&format!("{path}.type"), "must be a string".into())),
-        None => return Err(error(path, "missing field `type`".into())),
+    // Internally tagged by `type`: a map, or a sequence whose first element is the tag.
+    let (tag, body) = shape::tagged(value, "type", "a sampling value (an object)").map_err(|e| error(path, e))?;
+    let kind = match tag {
+        Value::String(t) => t.as_str(),
+        other => return Err(error(&format!("{path}.type"), format!("invalid type: {}, expected a string", shape::kind(other)))),
+    };
+    let field = |name: &'static str| -> Result<Option<&Value>, ConfigError> {
+        let [v] = body.fields([name], 1).map_err(|e| error(path, e))?;
+        Ok(v)
     };
     let number = || {
-        obj.get("value")
+        field("value")?
             .and_then(Value::as_f64)
             .ok_or_else(|| error(&format!("{path}.value"), format!("a `{kind}` value must be a number")))
     };
@@ -353,11 +427,17 @@ fn parse_sampling_value(
         "sampleRate" => SamplingValue::SampleRate(number()?),
         "factor" => SamplingValue::Factor(number()?),
         "minimumSampleRate" => SamplingValue::MinimumSampleRate(number()?),
-        "reservoir" => SamplingValue::Reservoir(
-            obj.get("limit")
+        "reservoir" if options.reservoir => SamplingValue::Reservoir(
+            field("limit")?
                 .and_then(Value::as_i64)
                 .ok_or_else(|| error(&format!("{path}.limit"), "a reservoir limit must be an integer".into()))?,
         ),
+        "reservoir" => {
+            return Err(error(
+                &format!("{path}.type"),
+                "reservoir rules are not supported by current Relay (enable the engine's reservoir option)".into(),
+            ))
+        }
         other => return Err(error(&format!("{path}.type"), format!("unknown sampling value type `{other}`"))),
     })
 }

@@ -17,7 +17,10 @@ use crate::value::Getter;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemType {
     Transaction,
+    /// Span v2 containers (`application/vnd.sentry.items.span.v2+json`): the span sampler.
     Span,
+    /// Legacy `span` and `otel_span` items: the transaction function with no event.
+    LegacySpan,
 }
 
 /// Everything one decision looks at.
@@ -35,6 +38,9 @@ pub struct DecisionInput<'a, 'e> {
     /// The envelope's DSC, if it parsed.
     pub dsc: Option<&'e Dsc<'e>>,
     pub event: Option<&'e EventView<'e>>,
+    /// The seed of the transaction stage: the envelope header's `event_id`, else the payload's
+    /// (`None`: the payload's, or the stage does not run when there is none).
+    pub event_id: Option<u128>,
     pub now: DateTime<Utc>,
     pub reservoir: Option<&'a dyn Reservoir>,
 }
@@ -129,6 +135,7 @@ pub fn decide(input: &DecisionInput<'_, '_>, scratch: &mut Scratch, explain: boo
             decide_transaction(input, own, &mut evaluator, candidates)
         }
         ItemType::Span => decide_spans(input, own, &mut evaluator, candidates),
+        ItemType::LegacySpan => decide_legacy_spans(input, own, &mut evaluator, candidates),
     };
     matched.map_or(Outcome::NO_MATCH, Outcome::from_match)
 }
@@ -153,7 +160,7 @@ fn decide_transaction(
         return None;
     }
     if let (Some(config), Some(event)) = (own, input.event) {
-        if let Some(event_id) = event.event_id() {
+        if let Some(event_id) = input.event_id.or_else(|| event.event_id()) {
             if let Some(m) = run_stage(evaluator, candidates, config, Stage::Transaction, event, event_id) {
                 return Some(m);
             }
@@ -192,6 +199,25 @@ fn decide_spans(
     run_stage(evaluator, candidates, root, Stage::Trace, dsc, dsc.trace_id)
 }
 
+/// Legacy span items: Relay's transaction function with no event. The DSC is used as sent and
+/// the root config is the sampling project's only (no fallback to the own project), so without a
+/// DSC or a usable root config nothing matches.
+fn decide_legacy_spans(
+    input: &DecisionInput<'_, '_>,
+    own: Option<&CompiledConfig>,
+    evaluator: &mut Evaluator<'_>,
+    candidates: &mut Vec<u32>,
+) -> Option<Matched> {
+    let dsc = input.dsc?;
+    let root = if input.root_known { usable(input.root_config) } else { None }?;
+    if let Some(config) = own {
+        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, dsc, dsc.trace_id) {
+            return Some(m);
+        }
+    }
+    run_stage(evaluator, candidates, root, Stage::Trace, dsc, dsc.trace_id)
+}
+
 /// The root config as error tagging sees it: rejected and unsupported configs give no answer.
 #[derive(Debug, Clone, Copy)]
 pub enum RootConfig<'a> {
@@ -203,15 +229,13 @@ pub enum RootConfig<'a> {
 
 /// "Is this trace fully sampled?" for tagging errors: `None` means no tag.
 pub fn is_trace_fully_sampled(root: RootConfig<'_>, dsc: &Dsc<'_>, now: DateTime<Utc>, scratch: &mut Scratch) -> Option<bool> {
-    if matches!(root, RootConfig::Unknown) {
+    // Relay's order: the root project, then its config, then the `sampled` flag.
+    let RootConfig::Present(config) = root else { return None };
+    if config.is_unsupported() {
         return None;
     }
     if !dsc.sampled? {
         return Some(false);
-    }
-    let RootConfig::Present(config) = root else { return None };
-    if config.is_unsupported() {
-        return None;
     }
     let mut evaluator = Evaluator::new(now, &mut scratch.matched_ids);
     let outcome = run_stage(&mut evaluator, &mut scratch.candidates, config, Stage::Trace, dsc, dsc.trace_id)
@@ -235,6 +259,7 @@ pub fn evaluation_order(
     if item == ItemType::Transaction {
         order.push((Stage::Transaction, ids(own, Stage::Transaction)));
     }
+    // Transaction rules never apply to spans, legacy or not.
     order.push((Stage::Project, ids(own, Stage::Project)));
     order.push((Stage::Trace, ids(root, Stage::Trace)));
     order

@@ -76,6 +76,7 @@ pub struct Envelope<'a> {
     pub header: RawValue<'a>,
     trace: Option<RawValue<'a>>,
     dsn: Option<RawValue<'a>>,
+    event_id: Option<RawValue<'a>>,
     body: &'a [u8],
 }
 
@@ -97,17 +98,24 @@ impl<'a> Envelope<'a> {
             return Err(EnvelopeError::Empty);
         }
         let end = line_end(bytes, 0);
-        let (mut trace, mut dsn) = (None, None);
+        let (mut trace, mut dsn, mut event_id) = (None, None, None);
         let header = read_header_line(&bytes[..end], |key, value| {
             if key.eq_str("trace") {
                 trace = (!value.is_null()).then_some(value);
             } else if key.eq_str("dsn") {
                 dsn = Some(value);
+            } else if key.eq_str("event_id") {
+                event_id = Some(value);
             }
         })
         .ok_or(EnvelopeError::InvalidHeader)?;
         let body = if end < bytes.len() { &bytes[end + 1..] } else { &[] };
-        Ok(Envelope { header, trace, dsn, body })
+        Ok(Envelope { header, trace, dsn, event_id, body })
+    }
+
+    /// The header's `event_id` as a 128-bit id (hyphenated or 32-hex UUID).
+    pub fn event_id(&self) -> Option<u128> {
+        crate::value::parse_uuid(&self.event_id?.as_str()?)
     }
 
     /// The DSC as written (unparsed).

@@ -344,7 +344,8 @@ impl<'a> EventView<'a> {
         }
         let end = timestamp_seconds(self.slot(TIMESTAMP)?)?;
         let start = timestamp_seconds(self.slot(START_TIMESTAMP)?)?;
-        Some((end - start) * 1000.0)
+        // Relay has no duration for a span that ends before it starts.
+        (start <= end).then_some((end - start) * 1000.0)
     }
 
     fn parsed_release(&self) -> Option<ParsedRelease<'a>> {

@@ -15,6 +15,7 @@ pub mod instance;
 pub mod json;
 pub mod random;
 pub mod reservoir;
+pub mod shape;
 pub mod store;
 pub mod value;
 

@@ -69,3 +69,20 @@ mod tests {
         assert_eq!(random_value(0x89143b0763095bd9c9955e8175d1fb23), 0.04604551145508151);
     }
 }
+
+/// A fresh random 128-bit id, for an envelope that carries no event id at all (Relay gives such
+/// an envelope a new random id when it parses it). Not seeded from anything the caller controls.
+pub fn fresh_id() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let state = std::collections::hash_map::RandomState::new();
+    let half = |salt: u64| {
+        let mut h = state.build_hasher();
+        h.write_u64(n);
+        h.write_u64(salt);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
+}

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use rustc_hash::FxHashMap;
 
 use crate::compiled::CompiledConfig;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ParseOptions};
 use crate::decision::{decide, is_trace_fully_sampled, DecisionInput, ItemType, Outcome, RootConfig, Scratch};
 use crate::dsc::{parse_project_key, Dsc};
-use crate::envelope::{Envelope, EnvelopeError};
+use crate::envelope::{Envelope, EnvelopeError, Item};
 use crate::event::{EventView, SlotMask};
 use crate::reservoir::ReservoirCounters;
 
@@ -71,6 +71,20 @@ pub enum KeepReason {
     InvalidEvent = 3,
 }
 
+/// Why a span v2 container was rejected before sampling (an outcome of its own, not a sampling
+/// drop). Numeric codes are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanRejection {
+    None = 0,
+    /// The envelope has no (parsable) DSC.
+    MissingDsc = 1,
+    /// A span of the container belongs to another trace than the DSC's.
+    InvalidDsc = 2,
+}
+
+/// The content type of span v2 containers.
+pub const SPAN_V2_CONTENT_TYPE: &str = "application/vnd.sentry.items.span.v2+json";
+
 /// The fast path's answer for one envelope.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EnvelopeDecision {
@@ -85,6 +99,11 @@ pub struct EnvelopeDecision {
     /// The DSC's project key when the store does not hold that project (so the caller can
     /// fetch its config for the next envelopes of the trace).
     pub unknown_root_key: Option<u128>,
+    /// When the envelope holds both a transaction and spans: the spans' own decision (`outcome`
+    /// is then the transaction's).
+    pub span_outcome: Option<Outcome>,
+    /// Span v2 containers rejected before sampling.
+    pub span_rejection: SpanRejection,
 }
 
 impl EnvelopeDecision {
@@ -97,6 +116,8 @@ impl EnvelopeDecision {
             invalid_dsc: false,
             span_count: 0,
             unknown_root_key: None,
+            span_outcome: None,
+            span_rejection: SpanRejection::None,
         }
     }
 }
@@ -111,6 +132,7 @@ struct Projects {
 pub struct Store {
     projects: RwLock<Projects>,
     fixed_now: RwLock<Option<DateTime<Utc>>>,
+    options: ParseOptions,
 }
 
 /// Invalid public key (not 32 hex digits).
@@ -134,6 +156,16 @@ impl Store {
         Self::default()
     }
 
+    /// A store whose configs are parsed with these options (reservoir rules are rejected unless
+    /// `options.reservoir`).
+    pub fn with_options(options: ParseOptions) -> Self {
+        Store { options, ..Self::default() }
+    }
+
+    pub fn options(&self) -> ParseOptions {
+        self.options
+    }
+
     /// Pins the clock (tests, replays); `None` returns to the system clock.
     pub fn set_now(&self, now: Option<DateTime<Utc>>) {
         *self.fixed_now.write().unwrap_or_else(|e| e.into_inner()) = now;
@@ -154,7 +186,7 @@ impl Store {
         sampling_json: Option<&str>,
     ) -> Result<(), ConfigError> {
         // Compile outside the lock: it is the slow part.
-        let compiled = sampling_json.map(CompiledConfig::parse_str).transpose();
+        let compiled = sampling_json.map(|text| CompiledConfig::parse_str_with(text, self.options)).transpose();
         let mut projects = self.projects.write().unwrap_or_else(|e| e.into_inner());
         let previous = projects.by_key.get(&public_key).cloned();
         let reservoir = previous.as_ref().map_or_else(|| Arc::new(ReservoirCounters::new()), |p| p.reservoir.clone());
@@ -201,8 +233,13 @@ impl Store {
         // Results never carry the ids of an earlier decision.
         scratch.matched_ids.clear();
         let envelope = Envelope::parse(bytes)?;
+        let trace = envelope.trace();
+        // The DSC is read once, when first needed (a span v2 container, or a sampled item).
+        let mut dsc_cell: Option<Option<Dsc<'_>>> = None;
         let mut transaction = None;
         let mut span_count = 0u32;
+        let (mut legacy_spans, mut v2_spans) = (false, false);
+        let mut span_rejection = SpanRejection::None;
         let mut has_error = false;
         for item in envelope.items() {
             let item = item?;
@@ -211,6 +248,16 @@ impl Store {
                 "span" | "otel_span" => {
                     let count = item.item_count.filter(|&n| n > 0).unwrap_or(1);
                     span_count = span_count.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
+                    if is_span_v2(&item) {
+                        v2_spans = true;
+                        // Span v2 containers are checked against the DSC before anything else.
+                        if span_rejection == SpanRejection::None {
+                            let dsc = dsc_cell.get_or_insert_with(|| trace.and_then(|t| Dsc::from_raw(t).ok()));
+                            span_rejection = check_v2_container(item.payload, dsc.as_ref());
+                        }
+                    } else {
+                        legacy_spans = true;
+                    }
                 }
                 "event" => has_error = true,
                 _ => {}
@@ -226,18 +273,24 @@ impl Store {
             return Ok(EnvelopeDecision::kept(EnvelopeKind::Other, KeepReason::None));
         };
 
-        let trace = envelope.trace();
-        let dsc = trace.and_then(|t| Dsc::from_raw(t).ok());
+        let dsc = dsc_cell.unwrap_or_else(|| trace.and_then(|t| Dsc::from_raw(t).ok()));
         let invalid_dsc = trace.is_some() && dsc.is_none();
 
+        let mut decision = EnvelopeDecision::kept(kind, KeepReason::None);
+        decision.invalid_dsc = invalid_dsc;
+        decision.span_count = span_count;
+        decision.span_rejection = span_rejection;
+        let span_item = match (v2_spans && decision.span_rejection == SpanRejection::None, legacy_spans) {
+            (true, _) => Some(ItemType::Span),
+            (false, true) => Some(ItemType::LegacySpan),
+            (false, false) => None,
+        };
+
         let projects = self.projects.read().unwrap_or_else(|e| e.into_inner());
-        let unknown_root_key = dsc.as_ref().map(|d| d.public_key).filter(|k| !projects.by_key.contains_key(k));
+        decision.unknown_root_key = dsc.as_ref().map(|d| d.public_key).filter(|k| !projects.by_key.contains_key(k));
         let Some(own) = projects.by_key.get(&own_key) else {
-            let mut d = EnvelopeDecision::kept(kind, KeepReason::UnknownProject);
-            d.invalid_dsc = invalid_dsc;
-            d.span_count = span_count;
-            d.unknown_root_key = unknown_root_key;
-            return Ok(d);
+            decision.keep_reason = KeepReason::UnknownProject;
+            return Ok(decision);
         };
         // A root project of another organisation counts as unknown.
         let root = dsc
@@ -245,50 +298,164 @@ impl Store {
             .and_then(|d| projects.by_key.get(&d.public_key))
             .filter(|r| r.organization_id == own.organization_id);
 
-        let mut decision = EnvelopeDecision::kept(kind, KeepReason::None);
-        decision.invalid_dsc = invalid_dsc;
-        decision.span_count = span_count;
-        decision.unknown_root_key = unknown_root_key;
-        match kind {
-            EnvelopeKind::Error => {
-                decision.trace_fully_sampled = dsc.as_ref().and_then(|d| {
-                    is_trace_fully_sampled(root.map_or(RootConfig::Unknown, |r| r.as_root()), d, now, scratch)
-                });
-            }
-            EnvelopeKind::Transaction | EnvelopeKind::Spans => {
-                // Read only the event fields the rules need; a DSC rebuilt from the event
-                // (no usable DSC) needs a few more.
-                let mut wanted = own.compiled().map_or(SlotMask::EVENT_ID, |c| c.event_slots());
-                if dsc.is_none() || root.is_none() {
-                    wanted = wanted.union(SlotMask::DSC_SOURCE);
-                }
-                let event = match transaction.map(|t| EventView::parse_slots(t, wanted)) {
-                    Some(Ok(view)) => Some(view),
-                    Some(Err(_)) => {
-                        decision.keep_reason = KeepReason::InvalidEvent;
-                        return Ok(decision);
-                    }
-                    None => None,
-                };
-                if own.compiled().is_none() && root.and_then(|r| r.compiled()).is_none() {
-                    decision.keep_reason = KeepReason::NoConfig;
-                    return Ok(decision);
-                }
-                let input = DecisionInput {
-                    item: if kind == EnvelopeKind::Transaction { ItemType::Transaction } else { ItemType::Span },
-                    own_config: own.compiled(),
-                    own_key,
-                    root_known: root.is_some(),
-                    root_config: root.and_then(|r| r.compiled()),
-                    dsc: dsc.as_ref(),
-                    event: event.as_ref(),
-                    now,
-                    reservoir: Some(&*own.reservoir),
-                };
-                decision.outcome = decide(&input, scratch, false);
-            }
-            EnvelopeKind::Other => {}
+        // Error events are tagged whatever else shares their envelope.
+        if has_error {
+            decision.trace_fully_sampled = dsc.as_ref().and_then(|d| {
+                is_trace_fully_sampled(root.map_or(RootConfig::Unknown, |r| r.as_root()), d, now, scratch)
+            });
+            scratch.matched_ids.clear();
         }
+        if kind == EnvelopeKind::Error {
+            return Ok(decision);
+        }
+        if own.compiled().is_none() && root.and_then(|r| r.compiled()).is_none() {
+            decision.keep_reason = KeepReason::NoConfig;
+            return Ok(decision);
+        }
+        let input = DecisionInput {
+            item: ItemType::Transaction,
+            own_config: own.compiled(),
+            own_key,
+            root_known: root.is_some(),
+            root_config: root.and_then(|r| r.compiled()),
+            dsc: dsc.as_ref(),
+            event: None,
+            event_id: None,
+            now,
+            reservoir: None,
+        };
+        let Some(transaction) = transaction else {
+            // Spans only: one decision for every span of the envelope.
+            if let Some(item) = span_item {
+                decision.outcome = decide(&DecisionInput { item, ..input }, scratch, false);
+            }
+            return Ok(decision);
+        };
+        // Spans next to a transaction get their own decision; the transaction's is decided last
+        // so that the matched ids of the result are the transaction's.
+        if let Some(item) = span_item {
+            decision.span_outcome = Some(decide(&DecisionInput { item, ..input }, scratch, false));
+        }
+        // Read only the event fields the rules need; a DSC rebuilt from the event (no usable
+        // DSC) needs a few more.
+        let mut wanted = own.compiled().map_or(SlotMask::EVENT_ID, |c| c.event_slots());
+        if dsc.is_none() || root.is_none() {
+            wanted = wanted.union(SlotMask::DSC_SOURCE);
+        }
+        let event = match EventView::parse_slots(transaction, wanted) {
+            Ok(view) => view,
+            Err(_) => {
+                decision.keep_reason = KeepReason::InvalidEvent;
+                scratch.matched_ids.clear();
+                return Ok(decision);
+            }
+        };
+        // The transaction stage is seeded by the envelope header's event id (Relay writes it
+        // into the event), else the payload's, else a fresh random id as Relay gives an
+        // envelope without one.
+        let event_id = envelope.event_id().or_else(|| event.event_id()).unwrap_or_else(crate::random::fresh_id);
+        let input = DecisionInput {
+            event: Some(&event),
+            event_id: Some(event_id),
+            reservoir: self.options.reservoir.then_some(&*own.reservoir as &dyn crate::reservoir::Reservoir),
+            ..input
+        };
+        decision.outcome = decide(&input, scratch, false);
         Ok(decision)
+    }
+}
+
+fn is_span_v2(item: &Item<'_>) -> bool {
+    item.content_type.as_deref() == Some(SPAN_V2_CONTENT_TYPE)
+}
+
+/// Relay's check of a span v2 container: a DSC is required, and every span must belong to its
+/// trace. A container or span that cannot be read here is left to later validation. Reads only
+/// the `items` list and each span's `trace_id` (values are skipped, not parsed).
+fn check_v2_container(payload: &[u8], dsc: Option<&Dsc<'_>>) -> SpanRejection {
+    let Some(dsc) = dsc else { return SpanRejection::MissingDsc };
+    if every_trace_id_is(payload, dsc.trace_id) {
+        return SpanRejection::None;
+    }
+    let mut items = None;
+    let _ = crate::json::for_each_entry_until(payload, |key, value| {
+        if key.eq_str("items") {
+            items = Some(value);
+            return false;
+        }
+        true
+    });
+    let Some(items) = items else { return SpanRejection::None };
+    for span in items.elements() {
+        let mut other = false;
+        let _ = crate::json::for_each_entry_until(span.bytes(), |key, value| {
+            if key.eq_str("trace_id") {
+                other = value.as_str().and_then(|t| crate::value::parse_uuid(&t)).is_some_and(|id| id != dsc.trace_id);
+                return false;
+            }
+            true
+        });
+        if other {
+            return SpanRejection::InvalidDsc;
+        }
+    }
+    SpanRejection::None
+}
+
+/// A fast sufficient check: every `"trace_id": "<32 hex>"` written anywhere in the container holds
+/// `trace_id` (then so do the spans' own). False when unsure (escapes, another spelling, another
+/// id anywhere): the caller then reads the spans one by one.
+fn every_trace_id_is(payload: &[u8], trace_id: u128) -> bool {
+    const KEY: &[u8] = b"\"trace_id\"";
+    if memchr::memchr(b'\\', payload).is_some() {
+        return false;
+    }
+    let mut found = false;
+    for at in memchr::memmem::find_iter(payload, KEY) {
+        let mut i = crate::json::skip_ws(payload, at + KEY.len());
+        if payload.get(i) != Some(&b':') {
+            return false;
+        }
+        i = crate::json::skip_ws(payload, i + 1);
+        let Some(value) = payload.get(i..i + 34) else { return false };
+        if value[0] != b'"' || value[33] != b'"' {
+            return false;
+        }
+        let Some(id) = std::str::from_utf8(&value[1..33]).ok().and_then(|h| u128::from_str_radix(h, 16).ok()) else {
+            return false;
+        };
+        if id != trace_id {
+            return false;
+        }
+        found = true;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "67e5504410b1426f9247bb680e5fe0c8";
+    const O: &str = "89143b0763095bd9c9955e8175d1fb23";
+
+    fn check(payload: &str) -> SpanRejection {
+        let dsc_json = format!(r#"{{"trace_id":"{T}","public_key":"abd0f232775f45feab79864e580d160b"}}"#);
+        let dsc = Dsc::parse(dsc_json.as_bytes()).unwrap();
+        check_v2_container(payload.as_bytes(), Some(&dsc))
+    }
+
+    #[test]
+    fn span_v2_containers_are_checked_against_the_dsc() {
+        assert_eq!(check(&format!(r#"{{"items":[{{"trace_id":"{T}"}},{{"trace_id": "{}"}}]}}"#, T.to_uppercase())), SpanRejection::None);
+        assert_eq!(check(&format!(r#"{{"items":[{{"trace_id":"{T}"}},{{"name":"x","trace_id":"{O}"}}]}}"#)), SpanRejection::InvalidDsc);
+        // Another id elsewhere (an attribute) is not a span's trace id.
+        let nested = format!(r#"{{"items":[{{"attributes":{{"x":{{"trace_id":"{O}"}}}},"trace_id":"{T}"}}]}}"#);
+        assert_eq!(check(&nested), SpanRejection::None);
+        // Escapes take the structural path.
+        let escaped = format!(r#"{{"items":[{{"name":"a\"b","trace_id":"{O}"}}]}}"#);
+        assert_eq!(check(&escaped), SpanRejection::InvalidDsc);
+        assert_eq!(check(r#"{"items":[{"name":"no id"}]}"#), SpanRejection::None);
+        assert_eq!(check_v2_container(b"{}", None), SpanRejection::MissingDsc);
     }
 }

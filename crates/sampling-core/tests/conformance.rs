@@ -1,13 +1,16 @@
-//! Runs the shared engine vectors (`../shared/conformance/relay.json` and `seed-examples.json`)
-//! against the core through its JSON entry points.
+//! Runs the engine vectors (`test/vectors/relay.json`, `seed-examples.json`, `relay-2026.json`,
+//! copies of `shared/conformance` that travel with the project) against the core through its JSON
+//! entry points. `historical` cases run with the reservoir option on, every other case with the
+//! defaults.
 
 use std::path::PathBuf;
 
-use sampling_core::api::{evaluate_request, evaluation_order_request, match_condition, parse_request, Target};
+use sampling_core::api::{evaluate_request, evaluation_order_request, match_condition, parse_request_with, Target};
+use sampling_core::config::ParseOptions;
 use serde_json::{json, Value};
 
 fn vectors(file: &str) -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test/vectors").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str::<Vec<Value>>(&text).expect("vector file is a JSON array")
 }
@@ -48,6 +51,16 @@ fn check_evaluation(expected: &Value, actual: &Value, tolerance: Option<f64>) ->
 }
 
 fn run_case(case: &Value) -> Result<(), String> {
+    let historical = case.get("historical").and_then(Value::as_bool).unwrap_or(false);
+    let mut case = case.clone();
+    if historical {
+        if !case["options"].is_object() {
+            case["options"] = json!({});
+        }
+        case["options"]["reservoir"] = json!(true);
+    }
+    let case = &case;
+    let options = if historical { ParseOptions::WITH_RESERVOIR } else { ParseOptions::RELAY };
     let expected = &case["expected"];
     match case["kind"].as_str().unwrap_or_default() {
         "condition" => {
@@ -89,7 +102,7 @@ fn run_case(case: &Value) -> Result<(), String> {
             }
         }
         "parse" => {
-            let result = parse_request(case["target"].as_str().unwrap_or_default(), &case["input"])
+            let result = parse_request_with(case["target"].as_str().unwrap_or_default(), &case["input"], options)
                 .map_err(|e| e.to_string())?;
             for (key, want) in expected.as_object().ok_or("expected must be an object")? {
                 if !same(want, &result[key]) {
@@ -120,6 +133,11 @@ fn relay_vectors() {
 #[test]
 fn seed_example_vectors() {
     run_file("seed-examples.json");
+}
+
+#[test]
+fn relay_2026_vectors() {
+    run_file("relay-2026.json");
 }
 
 #[test]

@@ -57,6 +57,14 @@ fn envelope(i: usize, spans: bool) -> Vec<u8> {
     );
     if spans {
         format!("{header}\n{{\"type\":\"span\",\"item_count\":1,\"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{{\"items\":[{{\"trace_id\":\"{trace_id}\",\"span_id\":\"0123456789abcdef\",\"name\":\"x\"}}]}}\n").into_bytes()
+    } else if i % 3 == 0 {
+        // A transaction without any event id (a fresh one seeds it), spans next to it, and an error.
+        let event = format!(r#"{{"type":"transaction","transaction":"/api/t{}","contexts":{{"trace":{{"trace_id":"{trace_id}"}}}},"spans":[]}}"#, i % 50);
+        let header = header.replacen(&format!(r#""event_id":"{trace_id}","#), "", 1);
+        format!(
+            "{header}\n{{\"type\":\"transaction\"}}\n{event}\n{{\"type\":\"span\",\"item_count\":1,\"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{{\"items\":[{{\"trace_id\":\"{trace_id}\"}}]}}\n{{\"type\":\"event\"}}\n{{\"message\":\"boom\"}}\n"
+        )
+        .into_bytes()
     } else {
         let event = format!(r#"{{"event_id":"{trace_id}","type":"transaction","transaction":"/api/t{}","contexts":{{"trace":{{"trace_id":"{trace_id}"}}}},"spans":[]}}"#, i % 50);
         format!("{header}\n{{\"type\":\"transaction\",\"length\":{}}}\n{event}\n", event.len()).into_bytes()
@@ -75,13 +83,17 @@ fn steady_state_decisions_do_not_allocate() {
         store.sample_envelope(KEY, e, now, &mut scratch).unwrap();
     }
     let before = ALLOCATIONS.load(Ordering::SeqCst);
-    let mut kept = 0;
+    let (mut kept, mut mixed, mut tagged) = (0, 0, 0);
     for _ in 0..10 {
         for e in &envelopes {
-            kept += usize::from(store.sample_envelope(KEY, e, now, &mut scratch).unwrap().outcome.decision.is_kept());
+            let d = store.sample_envelope(KEY, e, now, &mut scratch).unwrap();
+            kept += usize::from(d.outcome.decision.is_kept());
+            mixed += usize::from(d.span_outcome.is_some());
+            tagged += usize::from(d.trace_fully_sampled.is_some());
         }
     }
     let after = ALLOCATIONS.load(Ordering::SeqCst);
     assert_eq!(after - before, 0, "decisions allocated {} times", after - before);
     assert!(kept > 0);
+    assert!(mixed > 0 && tagged > 0, "mixed envelopes were decided ({mixed} span decisions, {tagged} tags)");
 }

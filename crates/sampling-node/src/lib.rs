@@ -13,11 +13,12 @@ use napi::{Error, Result, Status};
 use napi_derive::napi;
 use sampling_core::api;
 use sampling_core::decision::Scratch;
+use sampling_core::config::ParseOptions;
 use sampling_core::store::{parse_key, EnvelopeDecision, Store};
 use serde_json::Value;
 
 /// Numbers written per envelope into the output array (see `OUT_*` in the TypeScript layer).
-pub const STRIDE: usize = 13;
+pub const STRIDE: usize = 16;
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, message.into())
@@ -50,6 +51,10 @@ fn write_decision(out: &mut [f64], d: &EnvelopeDecision, matched: usize) {
     for (i, slot) in out[9..13].iter_mut().enumerate() {
         *slot = d.unknown_root_key.map_or(f64::NAN, |k| f64::from((k >> (96 - 32 * i)) as u32));
     }
+    // The spans' own decision when the envelope also holds a transaction (NaN otherwise).
+    out[13] = d.span_outcome.map_or(f64::NAN, |o| f64::from(o.decision as u8));
+    out[14] = d.span_outcome.and_then(|o| o.sample_rate).unwrap_or(f64::NAN);
+    out[15] = f64::from(d.span_rejection as u8);
 }
 
 /// Matched rule ids the single-envelope result holds.
@@ -127,10 +132,13 @@ pub struct BindingEngine {
 
 #[napi]
 impl BindingEngine {
+    /// `reservoir`: accept historical reservoir rules (off by default: such configs are rejected,
+    /// as current Relay does).
     #[napi(constructor)]
-    pub fn new() -> Self {
+    pub fn new(reservoir: Option<bool>) -> Self {
+        let options = ParseOptions { reservoir: reservoir.unwrap_or(false) };
         let state = EngineState {
-            store: Store::new(),
+            store: Store::with_options(options),
             scratch: Scratch::new(),
             keys: Vec::new(),
             handles: HashMap::new(),
@@ -259,7 +267,7 @@ impl Drop for BindingEngine {
 
 impl Default for BindingEngine {
     fn default() -> Self {
-        Self::new()
+        Self::new(None)
     }
 }
 
@@ -376,19 +384,23 @@ pub fn match_condition_json(condition: String, target: String, value: String) ->
             "instance" => api::Target::Instance,
             other => return Err(invalid(format!("unknown target `{other}`"))),
         };
-        let condition = parse_json(&condition, "the condition")?;
+        let condition = sampling_core::shape::parse_marked(&condition)
+            .map_err(|e| invalid(format!("the condition is not valid JSON: {e}")))?;
         let value = parse_json(&value, "the instance")?;
         api::match_condition(&condition, target, &value).map_err(|e| invalid(e.to_string()))
     })
 }
 
 /// Parses a `samplingConfig`, `samplingRule`, `ruleCondition`, `dsc` or `projectConfig`;
-/// returns a JSON report `{accepted, unsupported?, error?, ...}`.
+/// returns a JSON report `{accepted, unsupported?, error?, ...}`. `reservoir` accepts historical
+/// reservoir rules.
 #[napi]
-pub fn parse_json_report(target: String, input: String) -> Result<String> {
+pub fn parse_json_report(target: String, input: String, reservoir: Option<bool>) -> Result<String> {
     guarded(|| {
-        let input = parse_json(&input, "the input")?;
-        api::parse_request(&target, &input).map(|v| v.to_string()).map_err(|e| invalid(e.to_string()))
+        // Repeated keys are kept as marks: Relay rejects a repeated known field.
+        let input = sampling_core::shape::parse_marked(&input).map_err(|e| invalid(format!("the input is not valid JSON: {e}")))?;
+        let options = ParseOptions { reservoir: reservoir.unwrap_or(false) };
+        api::parse_request_with(&target, &input, options).map(|v| v.to_string()).map_err(|e| invalid(e.to_string()))
     })
 }
 

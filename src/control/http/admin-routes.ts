@@ -25,6 +25,8 @@ export interface AdminDeps {
   releases: ReleaseBoosts;
   clock: Clock;
   runTasks: () => Promise<TaskRunResult[]>;
+  /** Emit reservoir (custom) rules, as the config endpoint does. */
+  reservoir?: boolean;
 }
 
 const P = '/api/control';
@@ -93,7 +95,7 @@ export function addAdminRoutes(router: Router, deps: AdminDeps): void {
   guarded('GET', new RegExp(`^${P}/projects/(\\d+)/sampling/?$`), async (ctx) => {
     const { project: p, organization: org } = project(definitions, idParam(ctx.params[0], 'project'));
     const description = await describeProject(deps, p, org, deps.clock());
-    const result = generateRulesDetailed(description);
+    const result = generateRulesDetailed(description, { reservoir: deps.reservoir });
     return { status: 200, body: { baseSampleRate: result.baseSampleRate, config: result.config, issues: result.issues.map((e) => e.message), state: description.state } };
   });
 

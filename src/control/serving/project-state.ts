@@ -28,6 +28,8 @@ export interface ProjectStateBuilderOptions {
   logger?: Logger;
   /** Global killswitch (`dynamic-sampling.config.killswitch`): configs carry no sampling. */
   killswitch?: () => boolean;
+  /** Emit reservoir (custom) rules: only for engines with their reservoir option on. */
+  reservoir?: boolean;
 }
 
 /** The content revision: a hash of everything but `rev` and `lastChange`. */
@@ -51,7 +53,7 @@ export class ProjectStateBuilder {
     const config: ProjectStateJson['config'] = { features: [] };
     if (hasDynamicSampling(organization) && !(this.options.killswitch?.() ?? false)) {
       const description = await describeProject(this.options, project, organization, now);
-      const result = generateRulesDetailed(description);
+      const result = generateRulesDetailed(description, { reservoir: this.options.reservoir });
       for (const issue of result.issues) logger?.warn({ err: issue, projectId: project.id }, 'rule generation issue');
       config.sampling = result.config;
     }

@@ -10,6 +10,7 @@ const ERROR_ITEM_TYPES = new Set(['event', 'security', 'raw_security', 'nel', 'u
 const TRANSACTION_DEPENDENTS = new Set(['transaction', 'attachment', 'form_data']);
 /** Removed with a dropped span envelope. */
 const SPAN_ITEM_TYPES = new Set(['span', 'otel_span']);
+const SPAN_V2_CONTENT_TYPE = 'application/vnd.sentry.items.span.v2+json';
 
 export interface ForwardPlan {
   /** Bytes to forward (the received buffer itself when unchanged); null when nothing is left. */
@@ -17,6 +18,11 @@ export interface ForwardPlan {
   modified: boolean;
   /** Per original item: removed by the sampling decision? */
   removed: boolean[];
+  /**
+   * Per original item: a span v2 container rejected before sampling (`missing_dsc`/`invalid_dsc`,
+   * an `invalid` outcome in Relay, not a sampling drop); such items are not forwarded.
+   */
+  rejected: Array<'missing_dsc' | 'invalid_dsc' | null>;
   /** Error event items whose `contexts.trace.sampled` was written. */
   tagged: number;
 }
@@ -24,6 +30,8 @@ export interface ForwardPlan {
 /** Whether item `item` goes when the envelope is dropped (spec §7.1/§7.2: profiles always stay). */
 export function removedByDrop(decision: Decision, item: EnvelopeItem, hasErrorItem: boolean): boolean {
   if (decision.kind === 'transaction') {
+    // Spans next to a transaction have their own decision (spec §7.2).
+    if (SPAN_ITEM_TYPES.has(item.type)) return decision.spanDecision === 'drop';
     if (item.type === 'attachment' || item.type === 'form_data') return !hasErrorItem;
     return TRANSACTION_DEPENDENTS.has(item.type);
   }
@@ -42,7 +50,13 @@ export function hasErrorItem(items: readonly EnvelopeItem[]): boolean {
 export function planForward(body: Buffer, headerEnd: number, items: readonly EnvelopeItem[], decision: Decision, traceFullySampled: boolean | null): ForwardPlan {
   const dropped = decision.decision === 'drop';
   const withError = hasErrorItem(items);
-  const removed = items.map((item) => dropped && removedByDrop(decision, item, withError));
+  const rejection = decision.spanRejection === 'missingDsc' ? 'missing_dsc' : decision.spanRejection === 'invalidDsc' ? 'invalid_dsc' : null;
+  const rejected = items.map((item) => (rejection !== null && item.type === 'span' && item.header.content_type === SPAN_V2_CONTENT_TYPE ? rejection : null));
+  const removed = items.map((item, index) => {
+    if (rejected[index] !== null) return false;
+    if (decision.kind === 'transaction' && SPAN_ITEM_TYPES.has(item.type)) return removedByDrop(decision, item, withError);
+    return dropped && removedByDrop(decision, item, withError);
+  });
   const replaced = new Map<number, Buffer>();
   if (traceFullySampled !== null) {
     items.forEach((item, index) => {
@@ -51,16 +65,17 @@ export function planForward(body: Buffer, headerEnd: number, items: readonly Env
       if (payload !== null) replaced.set(index, rewriteItem(body, item, payload));
     });
   }
-  const anyRemoved = removed.some(Boolean);
-  if (!anyRemoved && replaced.size === 0) return { forward: body, modified: false, removed, tagged: 0 };
+  const anyRemoved = removed.some(Boolean) || rejected.some((r) => r !== null);
+  if (!anyRemoved && replaced.size === 0) return { forward: body, modified: false, removed, rejected, tagged: 0 };
   const kept = items
     .map((item, index) => ({ item, index }))
-    .filter(({ index }) => !removed[index])
+    .filter(({ index }) => !removed[index] && rejected[index] === null)
     .map(({ item, index }) => ({ start: item.start, end: item.end, bytes: replaced.get(index) }));
   return {
     forward: kept.length === 0 ? null : assembleEnvelope(body, headerEnd, kept),
     modified: true,
     removed,
+    rejected,
     tagged: replaced.size,
   };
 }

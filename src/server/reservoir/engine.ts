@@ -1,6 +1,6 @@
 // A sampling engine that leaves out reservoir rules the fleet has used up (their shared count reached the limit).
 
-import { SamplingEngine, type ProjectInfo } from '../../engine/engine';
+import { SamplingEngine, type EngineOptions, type ProjectInfo } from '../../engine/engine';
 import type { SamplingConfigJson } from '../../engine/types';
 import { reservoirRules, withoutRules, type ReservoirRule } from './rules';
 
@@ -25,6 +25,15 @@ export class ReservoirAwareEngine extends SamplingEngine {
   private readonly installed = new Map<string, Installed>();
   /** Exhausted rules: rule key → the limit that was reached. */
   private readonly exhausted = new Map<string, number>();
+
+  /**
+   * The reservoir-aware engine is the opt-in to reservoir rules: it enables the engine's
+   * reservoir option unless told otherwise (then configs with reservoir rules are rejected, as
+   * current Relay does, and there is nothing for it to count).
+   */
+  constructor(options: EngineOptions = { reservoir: true }) {
+    super(options);
+  }
 
   override putProject(publicKey: string, info: ProjectInfo, sampling: SamplingConfigJson | string | null | undefined): void {
     const samplingJson = sampling === null || sampling === undefined ? null : typeof sampling === 'string' ? sampling : JSON.stringify(sampling);
