@@ -15,11 +15,12 @@ export declare class BindingEngine {
   /** The id the engine's fast-path functions take. */
   get id(): number
   /**
-   * Installs or replaces a project's sampling config (JSON text, or null for none).
+   * Installs or replaces a project's sampling config (JSON text, or null for none), with the
+   * project's transaction-name rules (`txNameRules`, a JSON array) when it has any.
    * Returns null on success, or a JSON error `{path, ruleId, message}`; the previous config
    * then stays in force.
    */
-  putProject(publicKey: string, projectId: number, organizationId: number, samplingJson?: string | undefined | null): string | null
+  putProject(publicKey: string, projectId: number, organizationId: number, samplingJson?: string | undefined | null, txNameRulesJson?: string | undefined | null): string | null
   removeProject(publicKey: string): boolean
   projectCount(): number
   /** Pins the engine's clock to epoch milliseconds; null returns to the system clock. */
@@ -46,6 +47,12 @@ export declare function matchConditionJson(condition: string, target: string, va
 
 /** Does nothing: the cost of crossing the boundary with the fast path's arguments. */
 export declare function noop(engineId: number, envelope: Uint8Array, keyHandle: number): number
+
+/**
+ * The values rules read for every field normalization can change (transaction name and
+ * source, user-agent contexts, trace status and op, the DSC's name); JSON in and out.
+ */
+export declare function normalizedFieldsJson(request: string): string
 
 /**
  * Parses a `samplingConfig`, `samplingRule`, `ruleCondition`, `dsc` or `projectConfig`;

@@ -840,6 +840,7 @@ module.exports.evaluateJson = nativeBinding.evaluateJson
 module.exports.evaluationOrderJson = nativeBinding.evaluationOrderJson
 module.exports.matchConditionJson = nativeBinding.matchConditionJson
 module.exports.noop = nativeBinding.noop
+module.exports.normalizedFieldsJson = nativeBinding.normalizedFieldsJson
 module.exports.parseJsonReport = nativeBinding.parseJsonReport
 module.exports.randomValueFor = nativeBinding.randomValueFor
 module.exports.sampleEnvelope = nativeBinding.sampleEnvelope

@@ -3,7 +3,7 @@
 
 import { EnvelopeError, nativeCall, SamplingConfigError, SamplingRequestError } from './errors';
 import { native, type BindingEngine } from './native';
-import type { DecisionName, SamplingConfigJson, TimeInput } from './types';
+import type { DecisionName, SamplingConfigJson, TimeInput, TxNameRuleJson } from './types';
 
 /** Decision codes returned by the fast path. */
 export const KEEP = 0;
@@ -194,12 +194,20 @@ export class SamplingEngine {
   }
 
   /**
-   * Installs or replaces a project's sampling config, atomically. A config that fails to parse
-   * throws `SamplingConfigError` and leaves the previous config in force.
+   * Installs or replaces a project's sampling config, atomically, with the project's
+   * transaction-name rules (`txNameRules`: they rewrite URL-like transaction names before rules
+   * match). A config that fails to parse throws `SamplingConfigError` and leaves the previous
+   * config in force.
    */
-  putProject(publicKey: string, info: ProjectInfo, sampling: SamplingConfigJson | string | null | undefined): void {
+  putProject(
+    publicKey: string,
+    info: ProjectInfo,
+    sampling: SamplingConfigJson | string | null | undefined,
+    txNameRules?: readonly TxNameRuleJson[] | string | null,
+  ): void {
     const json = sampling === null || sampling === undefined ? null : typeof sampling === 'string' ? sampling : JSON.stringify(sampling);
-    const error = nativeCall(() => this.binding.putProject(publicKey, info.projectId, info.organizationId, json));
+    const rules = txNameRules === null || txNameRules === undefined ? null : typeof txNameRules === 'string' ? txNameRules : JSON.stringify(txNameRules);
+    const error = nativeCall(() => this.binding.putProject(publicKey, info.projectId, info.organizationId, json, rules));
     if (error !== null) throw new SamplingConfigError(JSON.parse(error), publicKey);
   }
 

@@ -15,6 +15,7 @@
 //! (`Needs`, computed when it is compiled), and only those are computed per item, into reused
 //! buffers. A config that reads none of them costs nothing per item.
 
+pub mod report;
 pub mod scrub;
 pub mod trace_context;
 pub mod transaction_name;

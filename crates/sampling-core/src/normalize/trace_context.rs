@@ -25,12 +25,12 @@ const BY_CODE: [&str; 17] = [
     "unauthenticated",
 ];
 
-/// The canonical spelling of a status name, with the legacy aliases.
+/// The canonical spelling of a status name, with the legacy aliases (as sentry-relay 0.10.1 reads them).
 fn canonical(name: &str) -> Option<&'static str> {
     Some(match name {
         "success" => "ok",
         "failure" => "internal_error",
-        "unknown_error" => "unknown",
+        "unknown_error" => "internal_error",
         _ => BY_CODE.iter().copied().find(|s| *s == name)?,
     })
 }
@@ -66,7 +66,7 @@ mod tests {
         assert_eq!(of(r#""ok""#), "ok");
         assert_eq!(of(r#""success""#), "ok");
         assert_eq!(of(r#""OK""#), "unknown");
-        assert_eq!(of(r#""unknown_error""#), "unknown");
+        assert_eq!(of(r#""unknown_error""#), "internal_error");
         assert_eq!(of(r#""failure""#), "internal_error");
         assert_eq!(of("16"), "unauthenticated");
         assert_eq!(of("17"), "unknown");

@@ -139,6 +139,8 @@ fn browser_from_hints(hints: &str) -> Option<Browser> {
         if name.trim().is_empty() || version.trim().is_empty() {
             return None;
         }
+        // Chrome's brand reads like the user-agent family (as sentry-relay 0.10.1 does).
+        let name = if name == "Google Chrome" { "Chrome" } else { name };
         return Some(Browser { name: name.to_owned(), version: Some(version.to_owned()) });
     }
     None
@@ -219,7 +221,7 @@ mod tests {
         let mut h = ua(MAC_CHROME);
         h.set("SEC-CH-UA", Some(Cow::Borrowed(r#""Not_A Brand";v="99", "Google Chrome";v="109", "Chromium";v="109""#)));
         h.set("sec-ch-ua-platform", Some(Cow::Borrowed("\"macOS\"")));
-        assert_eq!(browser(&h), Some(Browser { name: "Google Chrome".into(), version: Some("109".into()) }));
+        assert_eq!(browser(&h), Some(Browser { name: "Chrome".into(), version: Some("109".into()) }));
         assert_eq!(os(&h), Some(Os { name: "macOS".into(), version: None }));
     }
 }
