@@ -129,9 +129,9 @@ enum Derived<T> {
 struct EventValues {
     name: Option<NameOutcome>,
     source: Option<&'static str>,
-    browser: Derived<user_agent::Browser>,
-    device: Derived<user_agent::Device>,
-    os: Derived<user_agent::Os>,
+    browser: Derived<std::sync::Arc<user_agent::Browser>>,
+    device: Derived<std::sync::Arc<user_agent::Device>>,
+    os: Derived<std::sync::Arc<user_agent::Os>>,
     trace_status: Option<&'static str>,
     trace_op_default: bool,
 }

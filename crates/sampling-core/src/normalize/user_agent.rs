@@ -3,9 +3,11 @@
 //! for events that do not carry those contexts themselves.
 //!
 //! Parsing uses the `uaparser` crate with the ua-parser project's `regexes.yaml` (vendored from
-//! that crate's package, `data/uap-regexes.yaml`), built without Unicode classes as Relay does.
+//! that crate's package, `uap/regexes.yaml`), built without Unicode classes as Relay does.
 //! Each of the three regex sets (browsers, devices, operating systems) is compiled once, on first
-//! use, only when a rule needs it: compiling one costs tens of milliseconds.
+//! use, only when a rule needs it: compiling one costs tens of milliseconds. Parsing one user
+//! agent scans hundreds of expressions (tens of microseconds), so results are cached by user
+//! agent (a bounded map per section, cleared when full: real traffic repeats few agents).
 //!
 //! Client hints win over the user agent: a browser from the first `Sec-CH-UA` entry that is not
 //! a "not a brand", Chromium, Gecko or WebKit entry; a device with only a `model`; an OS from the
@@ -14,12 +16,14 @@
 //! `>=10` and `>=10.15.7`.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rustc_hash::FxHashMap;
 
 use regex::Regex;
 use uaparser::{Parser, UserAgentParser};
 
-static REGEXES: &[u8] = include_bytes!("../../data/uap-regexes.yaml");
+static REGEXES: &[u8] = include_bytes!("../../uap/regexes.yaml");
 
 #[derive(Clone, Copy)]
 enum Section {
@@ -46,6 +50,33 @@ fn parser(section: Section) -> &'static UserAgentParser {
             .build_from_bytes(REGEXES)
             .expect("the vendored regexes.yaml parses")
     })
+}
+
+/// Cached results per user agent, for one section.
+struct Cache<T> {
+    map: Mutex<FxHashMap<Box<str>, Option<Arc<T>>>>,
+}
+
+/// Entries kept per section before the map is cleared.
+const CACHE_CAPACITY: usize = 4096;
+
+impl<T> Cache<T> {
+    fn get_or(&self, user_agent: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<Arc<T>> {
+        if let Some(found) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(user_agent) {
+            return found.clone();
+        }
+        let parsed = parse(user_agent).map(Arc::new);
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CACHE_CAPACITY {
+            map.clear();
+        }
+        map.insert(user_agent.into(), parsed.clone());
+        parsed
+    }
+}
+
+fn cache<T>() -> Cache<T> {
+    Cache { map: Mutex::new(FxHashMap::default()) }
 }
 
 /// The request headers user-agent parsing reads (the last of each name wins).
@@ -146,22 +177,24 @@ fn browser_from_hints(hints: &str) -> Option<Browser> {
     None
 }
 
-pub fn browser(headers: &UaHeaders<'_>) -> Option<Browser> {
-    if let Some(found) = headers.sec_ch_ua.as_deref().and_then(browser_from_hints) {
-        return Some(found);
-    }
-    let ua = parser(Section::Browser).parse_user_agent(headers.user_agent.as_deref()?);
+fn browser_from_agent(user_agent: &str) -> Option<Browser> {
+    let ua = parser(Section::Browser).parse_user_agent(user_agent);
     if ua.family == "Other" {
         return None;
     }
     Some(Browser { name: ua.family.clone().into_owned(), version: version(&ua.major, &ua.minor, &ua.patch) })
 }
 
-pub fn device(headers: &UaHeaders<'_>) -> Option<Device> {
-    if let Some(model) = headers.sec_ch_ua_model.as_deref().map(unquoted).filter(|m| !m.is_empty()) {
-        return Some(Device { family: None, model: Some(model), brand: None });
+pub fn browser(headers: &UaHeaders<'_>) -> Option<Arc<Browser>> {
+    if let Some(found) = headers.sec_ch_ua.as_deref().and_then(browser_from_hints) {
+        return Some(Arc::new(found));
     }
-    let device = parser(Section::Device).parse_device(headers.user_agent.as_deref()?);
+    static CACHE: OnceLock<Cache<Browser>> = OnceLock::new();
+    CACHE.get_or_init(cache).get_or(headers.user_agent.as_deref()?, browser_from_agent)
+}
+
+fn device_from_agent(user_agent: &str) -> Option<Device> {
+    let device = parser(Section::Device).parse_device(user_agent);
     if device.family == "Other" {
         return None;
     }
@@ -172,11 +205,24 @@ pub fn device(headers: &UaHeaders<'_>) -> Option<Device> {
     })
 }
 
-pub fn os(headers: &UaHeaders<'_>) -> Option<Os> {
-    if let Some(name) = headers.sec_ch_ua_platform.as_deref().map(unquoted).filter(|p| !p.is_empty()) {
-        return Some(Os { name, version: headers.sec_ch_ua_platform_version.as_deref().map(unquoted) });
+pub fn device(headers: &UaHeaders<'_>) -> Option<Arc<Device>> {
+    if let Some(model) = headers.sec_ch_ua_model.as_deref().map(unquoted).filter(|m| !m.is_empty()) {
+        return Some(Arc::new(Device { family: None, model: Some(model), brand: None }));
     }
-    let os = parser(Section::Os).parse_os(headers.user_agent.as_deref()?);
+    static CACHE: OnceLock<Cache<Device>> = OnceLock::new();
+    CACHE.get_or_init(cache).get_or(headers.user_agent.as_deref()?, device_from_agent)
+}
+
+pub fn os(headers: &UaHeaders<'_>) -> Option<Arc<Os>> {
+    if let Some(name) = headers.sec_ch_ua_platform.as_deref().map(unquoted).filter(|p| !p.is_empty()) {
+        return Some(Arc::new(Os { name, version: headers.sec_ch_ua_platform_version.as_deref().map(unquoted) }));
+    }
+    static CACHE: OnceLock<Cache<Os>> = OnceLock::new();
+    CACHE.get_or_init(cache).get_or(headers.user_agent.as_deref()?, os_from_agent)
+}
+
+fn os_from_agent(user_agent: &str) -> Option<Os> {
+    let os = parser(Section::Os).parse_os(user_agent);
     if os.family == "Other" {
         return None;
     }
@@ -204,8 +250,8 @@ mod tests {
 
     #[test]
     fn contexts_from_a_desktop_user_agent() {
-        assert_eq!(browser(&ua(MAC_CHROME)), Some(Browser { name: "Chrome".into(), version: Some("120.0.0".into()) }));
-        assert_eq!(os(&ua(MAC_CHROME)), Some(Os { name: "Mac OS X".into(), version: Some(">=10.15.7".into()) }));
+        assert_eq!(browser(&ua(MAC_CHROME)).as_deref(), Some(&Browser { name: "Chrome".into(), version: Some("120.0.0".into()) }));
+        assert_eq!(os(&ua(MAC_CHROME)).as_deref(), Some(&Os { name: "Mac OS X".into(), version: Some(">=10.15.7".into()) }));
         let d = device(&ua(MAC_CHROME)).unwrap();
         assert_eq!((d.family.as_deref(), d.brand.as_deref(), d.model.as_deref()), (Some("Mac"), Some("Apple"), Some("Mac")));
     }
@@ -221,7 +267,7 @@ mod tests {
         let mut h = ua(MAC_CHROME);
         h.set("SEC-CH-UA", Some(Cow::Borrowed(r#""Not_A Brand";v="99", "Google Chrome";v="109", "Chromium";v="109""#)));
         h.set("sec-ch-ua-platform", Some(Cow::Borrowed("\"macOS\"")));
-        assert_eq!(browser(&h), Some(Browser { name: "Chrome".into(), version: Some("109".into()) }));
-        assert_eq!(os(&h), Some(Os { name: "macOS".into(), version: None }));
+        assert_eq!(browser(&h).as_deref(), Some(&Browser { name: "Chrome".into(), version: Some("109".into()) }));
+        assert_eq!(os(&h).as_deref(), Some(&Os { name: "macOS".into(), version: None }));
     }
 }
