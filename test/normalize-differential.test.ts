@@ -62,7 +62,7 @@ function pad2(n: number): string {
 
 /** One path segment: a word, or an identifier of some kind (some of them not scrubbed). */
 function segment(g: Gen): string {
-  switch (g.int(16)) {
+  switch (g.int(18)) {
     case 0:
     case 1:
       return g.digits(2 + g.int(8));
@@ -94,6 +94,14 @@ function segment(g: Gen): string {
       return `${g.pick(WORDS)}%20${g.pick(WORDS)}${g.chance(0.5) ? g.digits(2) : ''}`;
     case 13:
       return `${g.pick(WORDS)}.${g.hex(8)}`;
+    case 14: {
+      // An ISO date with more after it in the segment: Relay's date alternative ends at the date.
+      const d = `${2000 + g.int(30)}-${pad2(1 + g.int(12))}-${pad2(1 + g.int(28))}T${pad2(g.int(24))}:${pad2(g.int(60))}Z`;
+      return `${g.pick(['', 'at-', 'x'])}${d}${g.pick(['.json', '?page=2', ' tail', '-v2'])}`;
+    }
+    case 15:
+      // A date after a `%` that is no escape: the number alternative cannot reach it.
+      return `${g.pick(WORDS)}%zz ${g.pick(DAYS)} ${g.pick(MONTHS)} ${1 + g.int(28)} ${pad2(g.int(24))}:${pad2(g.int(60))}:${pad2(g.int(60))} ${2000 + g.int(30)} ${g.pick(WORDS)}`;
     default:
       return g.pick(WORDS);
   }

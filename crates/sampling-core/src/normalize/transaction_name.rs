@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
-use super::scrub::scrub_identifiers_into;
+use super::scrub::{scrub_identifiers_into, ScrubBuffers};
 use super::tx_name_rules::TxNameRules;
 use crate::event::EventView;
 
@@ -61,6 +61,7 @@ pub struct NameBuffers {
     scrubbed: String,
     work: String,
     result: String,
+    scrub: ScrubBuffers,
 }
 
 /// Scrubs identifiers from `name` and applies `rules`, writing the result into `out`.
@@ -73,7 +74,7 @@ pub fn normalize_url_name(
     buffers: &mut NameBuffers,
 ) -> bool {
     buffers.scrubbed.clear();
-    let scrubbed = scrub_identifiers_into(name, &mut buffers.scrubbed);
+    let scrubbed = scrub_identifiers_into(name, &mut buffers.scrubbed, &mut buffers.scrub);
     let base: &str = if scrubbed { &buffers.scrubbed } else { name };
     if rules.apply_into(base, now, out, &mut buffers.work) {
         return true;
