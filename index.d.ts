@@ -55,6 +55,12 @@ export declare function noop(engineId: number, envelope: Uint8Array, keyHandle: 
 export declare function normalizedFieldsJson(request: string): string
 
 /**
+ * A transaction name as Relay parametrizes the DSC's (identifiers scrubbed and the optional
+ * `txNameRules` applied when it holds a `/`); null when it stays as it is.
+ */
+export declare function parametrizeTransactionName(name: string, txNameRulesJson?: string | undefined | null): string | null
+
+/**
  * Parses a `samplingConfig`, `samplingRule`, `ruleCondition`, `dsc` or `projectConfig`;
  * returns a JSON report `{accepted, unsupported?, error?, ...}`.
  */

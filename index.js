@@ -841,6 +841,7 @@ module.exports.evaluationOrderJson = nativeBinding.evaluationOrderJson
 module.exports.matchConditionJson = nativeBinding.matchConditionJson
 module.exports.noop = nativeBinding.noop
 module.exports.normalizedFieldsJson = nativeBinding.normalizedFieldsJson
+module.exports.parametrizeTransactionName = nativeBinding.parametrizeTransactionName
 module.exports.parseJsonReport = nativeBinding.parseJsonReport
 module.exports.randomValueFor = nativeBinding.randomValueFor
 module.exports.sampleEnvelope = nativeBinding.sampleEnvelope

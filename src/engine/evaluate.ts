@@ -222,6 +222,15 @@ export function normalizedFields(input: {
   return JSON.parse(nativeCall(() => native.normalizedFieldsJson(request)));
 }
 
+/**
+ * A transaction name as Relay parametrizes the DSC's before rules match: when it holds a `/`,
+ * identifiers are scrubbed (`/users/1234` → `/users/*`) and `txNameRules` applied.
+ */
+export function parametrizeTransactionName(name: string, txNameRules?: readonly TxNameRuleJson[] | null): string {
+  const rules = txNameRules === undefined || txNameRules === null ? null : JSON.stringify(txNameRules);
+  return nativeCall(() => native.parametrizeTransactionName(name, rules)) ?? name;
+}
+
 /** The random value in [0, 1) Relay draws for a trace or event id. */
 export function randomValue(id: string): number {
   return nativeCall(() => native.randomValueFor(id));

@@ -377,6 +377,19 @@ pub fn normalized_fields_json(request: String) -> Result<String> {
     })
 }
 
+/// A transaction name as Relay parametrizes the DSC's (identifiers scrubbed and the optional
+/// `txNameRules` applied when it holds a `/`); null when it stays as it is.
+#[napi]
+pub fn parametrize_transaction_name(name: String, tx_name_rules_json: Option<String>) -> Result<Option<String>> {
+    guarded(|| {
+        let rules = match tx_name_rules_json {
+            None => sampling_core::normalize::TxNameRules::default(),
+            Some(text) => sampling_core::normalize::TxNameRules::parse(&parse_json(&text, "txNameRules")?),
+        };
+        Ok(sampling_core::normalize::parametrize_name(&name, &rules, Utc::now()))
+    })
+}
+
 /// The stages and rule ids an item goes through; JSON in and out.
 #[napi]
 pub fn evaluation_order_json(request: String) -> Result<String> {

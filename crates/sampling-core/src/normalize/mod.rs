@@ -312,6 +312,13 @@ impl Getter for NormalizedDsc<'_> {
     }
 }
 
+/// The DSC-style parametrized form of a transaction name (identifiers scrubbed and `rules`
+/// applied when it holds a `/`), or `None` when it stays as it is.
+pub fn parametrize_name(name: &str, rules: &TxNameRules, now: DateTime<Utc>) -> Option<String> {
+    let mut out = String::new();
+    transaction_name::parametrize_dsc_name(name, rules, now, &mut out, &mut NameBuffers::default()).then_some(out)
+}
+
 /// Every field normalization can change, by rule path.
 pub const NORMALIZED_EVENT_FIELDS: &[&str] = &[
     "event.transaction",
