@@ -126,6 +126,12 @@ const SDKS = [
   null,
 ];
 const STATUSES: unknown[] = ['ok', 'OK', 'success', 'cancelled', 'unknown_error', 'failure', 'internal_error', 'not_found', 'bogus', '', 0, 1, 5, 16, 17, true, null, undefined];
+const OS_DESCRIPTIONS = [
+  'Microsoft Windows 6.1.7601 S', 'Microsoft Windows NT 10.0.19045.0', 'Windows 10 (10.0.22621)', 'Microsoft Windows 10.0.26100',
+  'Mac OS X 10.14.6', 'Mac OS X 10.15.7 (19H2)', 'Mac OS X 13.4.1 (22f82)', 'iOS 17.1.2', 'iPadOS 16.5', 'Android OS 13 / API-33',
+  'Linux 5.15.0 Ubuntu 22.04', 'Linux 6.1.0-13-amd64 #1 SMP Debian', 'Darwin 21.6.0 Darwin Kernel Version', 'FreeBSD 13.2-RELEASE',
+  'Nintendo Switch', 'Fedora 39', 'Windows', 'Unix 5.4.0.1',
+];
 const PLATFORMS = ['javascript', 'javascript', 'node', 'python', 'other', undefined];
 
 const RULES: TxNameRuleJson[][] = [
@@ -159,6 +165,13 @@ function generate(g: Gen, i: number): Case {
   if (g.chance(0.15)) contexts.browser = { name: 'MyBrowser', version: '1.0' };
   if (g.chance(0.15)) contexts.device = { family: 'MyDevice', model: 'M1', brand: 'B' };
   if (g.chance(0.15)) contexts.os = { name: 'MyOS', version: '9' };
+  else if (g.chance(0.2)) {
+    // What .NET, Unity and Unreal SDKs send: only a raw description, parsed by normalization.
+    const os: Record<string, unknown> = { raw_description: g.pick(OS_DESCRIPTIONS) };
+    if (g.chance(0.3)) os.build = 'b42';
+    if (g.chance(0.2)) os.kernel_version = '1.0';
+    contexts.os = os;
+  }
   let name: string | undefined = urlName(g);
   const shape = g.int(20);
   if (shape === 0) name = '';
@@ -249,6 +262,8 @@ function oracleFields(normalized: Record<string, unknown>): Fields {
     'event.contexts.device.brand': str(ctx.device?.brand),
     'event.contexts.os.name': str(ctx.os?.name),
     'event.contexts.os.version': str(ctx.os?.version),
+    'event.contexts.os.build': str(ctx.os?.build),
+    'event.contexts.os.kernel_version': str(ctx.os?.kernel_version),
     'event.contexts.trace.status': str(ctx.trace?.status),
     'event.contexts.trace.op': str(ctx.trace?.op),
   };
@@ -324,7 +339,7 @@ describe('normalization before matching, against sentry-relay StoreNormalizer', 
     );
     expect(differences).toEqual([]);
     // The generator must actually exercise every field (a test that cannot fail is no test).
-    for (const path of ['event.transaction', 'event.contexts.browser.name', 'event.contexts.device.family', 'event.contexts.os.name', 'event.contexts.os.version', 'event.contexts.trace.op', 'trace.transaction']) {
+    for (const path of ['event.transaction', 'event.contexts.browser.name', 'event.contexts.device.family', 'event.contexts.os.name', 'event.contexts.os.version', 'event.contexts.os.build', 'event.contexts.os.kernel_version', 'event.contexts.trace.op', 'trace.transaction']) {
       expect(fieldCounts.get(path) ?? 0).toBeGreaterThan(100);
     }
   }, 600_000);

@@ -199,6 +199,8 @@ export interface NormalizedFields {
   'event.contexts.device.brand'?: string | null;
   'event.contexts.os.name'?: string | null;
   'event.contexts.os.version'?: string | null;
+  'event.contexts.os.build'?: string | null;
+  'event.contexts.os.kernel_version'?: string | null;
   'event.contexts.trace.status'?: string | null;
   'event.contexts.trace.op'?: string | null;
   /** The DSC's name as parametrized with the root project's rules (only with a `dsc`). */

@@ -9,12 +9,15 @@
 //! - `event.contexts.{browser,device,os}.*`: derived from the request's user agent when the
 //!   event lacks the context (`user_agent`; `os` only for `platform: javascript`, other
 //!   platforms get `client_os`, which rules cannot read).
+//! - `event.contexts.os.{name,version,build,kernel_version}`: parsed from an OS context's
+//!   `raw_description` when it has neither name nor version (`os_context`).
 //! - `event.contexts.trace.{status,op}`: defaults (`trace_context`).
 //!
 //! The work is lazy at two levels: a config records which normalizable fields its rules read
 //! (`Needs`, computed when it is compiled), and only those are computed per item, into reused
 //! buffers. A config that reads none of them costs nothing per item.
 
+pub mod os_context;
 pub mod report;
 pub mod scrub;
 pub mod trace_context;
@@ -74,7 +77,7 @@ impl Needs {
             FieldKey::Event(EventField::Context(ctx, name)) => match (*ctx, *name) {
                 ("browser", _) => Needs::BROWSER,
                 ("device", "family" | "model" | "brand") => Needs::DEVICE,
-                ("os", "name" | "version") => Needs::OS,
+                ("os", "name" | "version" | "build" | "kernel_version") => Needs::OS,
                 ("trace", "status" | "op") => Needs::TRACE,
                 _ => Needs::NONE,
             },
@@ -132,6 +135,8 @@ struct EventValues {
     browser: Derived<std::sync::Arc<user_agent::Browser>>,
     device: Derived<std::sync::Arc<user_agent::Device>>,
     os: Derived<std::sync::Arc<user_agent::Os>>,
+    /// Parsed from the event's own OS context's `raw_description`.
+    os_parsed: Option<os_context::ParsedOs>,
     trace_status: Option<&'static str>,
     trace_op_default: bool,
 }
@@ -197,6 +202,14 @@ impl NormalizeScratch {
             }
             if needs.contains(Needs::OS) && javascript && !has("os") {
                 self.event.os = Derived::Derived(user_agent::os(&headers));
+            }
+        }
+        if needs.contains(Needs::OS) {
+            // An OS context with neither name nor version: parsed from its raw description.
+            let os = contexts.and_then(|c| c.get("os")).filter(|o| o.is_object());
+            let present = |field: &str| os.and_then(|o| o.get(field)).is_some_and(|v| !v.is_null());
+            if let Some(description) = os.filter(|_| !present("name") && !present("version")).and_then(|o| o.get("raw_description")?.as_str()) {
+                self.event.os_parsed = Some(os_context::parse(&description, present("build")));
             }
         }
         if needs.contains(Needs::TRACE) {
@@ -286,6 +299,19 @@ impl Getter for NormalizedEvent<'_> {
                     ("device", "brand", _, Derived::Derived(d), _) => return text(d.as_ref()?.brand.as_deref()?),
                     ("os", "name", _, _, Derived::Derived(o)) => return text(&o.as_ref()?.name),
                     ("os", "version", _, _, Derived::Derived(o)) => return text(o.as_ref()?.version.as_deref()?),
+                    ("os", field, ..) if v.os_parsed.is_some() => {
+                        let parsed = v.os_parsed.as_ref()?;
+                        let set = match field {
+                            "name" => &parsed.name,
+                            "version" => &parsed.version,
+                            "build" => &parsed.build,
+                            "kernel_version" => &parsed.kernel_version,
+                            _ => &None,
+                        };
+                        if let Some(value) = set {
+                            return text(value.as_deref()?);
+                        }
+                    }
                     ("trace", "status", ..) if v.trace_status.is_some() => return text(v.trace_status?),
                     ("trace", "op", ..) if v.trace_op_default => return text(trace_context::DEFAULT_OP),
                     _ => {}
@@ -330,6 +356,8 @@ pub const NORMALIZED_EVENT_FIELDS: &[&str] = &[
     "event.contexts.device.brand",
     "event.contexts.os.name",
     "event.contexts.os.version",
+    "event.contexts.os.build",
+    "event.contexts.os.kernel_version",
     "event.contexts.trace.status",
     "event.contexts.trace.op",
 ];
