@@ -19,11 +19,12 @@ export declare class BindingEngine {
   /** The id the engine's fast-path functions take. */
   get id(): number
   /**
-   * Installs or replaces a project's sampling config (JSON text, or null for none).
+   * Installs or replaces a project's sampling config (JSON text, or null for none), with the
+   * project's transaction-name rules (`txNameRules`, a JSON array) when it has any.
    * Returns null on success, or a JSON error `{path, ruleId, message}`; the previous config
    * then stays in force.
    */
-  putProject(publicKey: string, projectId: number, organizationId: number, samplingJson?: string | undefined | null): string | null
+  putProject(publicKey: string, projectId: number, organizationId: number, samplingJson?: string | undefined | null, txNameRulesJson?: string | undefined | null): string | null
   removeProject(publicKey: string): boolean
   projectCount(): number
   /** Pins the engine's clock to epoch milliseconds; null returns to the system clock. */
@@ -50,6 +51,18 @@ export declare function matchConditionJson(condition: string, target: string, va
 
 /** Does nothing: the cost of crossing the boundary with the fast path's arguments. */
 export declare function noop(engineId: number, envelope: Uint8Array, keyHandle: number): number
+
+/**
+ * The values rules read for every field normalization can change (transaction name and
+ * source, user-agent contexts, trace status and op, the DSC's name); JSON in and out.
+ */
+export declare function normalizedFieldsJson(request: string): string
+
+/**
+ * A transaction name as Relay parametrizes the DSC's (identifiers scrubbed and the optional
+ * `txNameRules` applied when it holds a `/`); null when it stays as it is.
+ */
+export declare function parametrizeTransactionName(name: string, txNameRulesJson?: string | undefined | null): string | null
 
 /**
  * Parses a `samplingConfig`, `samplingRule`, `ruleCondition`, `dsc` or `projectConfig`;

@@ -11,8 +11,8 @@ import { OUT, SamplingEngine, unknownRootKey } from './engine/engine';
 export class EngineSink implements ConfigSink {
   constructor(private readonly engine: SamplingEngine) {}
 
-  put(info: ProjectInfo, samplingConfigJson: string | null): void {
-    this.engine.putProject(info.publicKey, info, samplingConfigJson);
+  put(info: ProjectInfo, samplingConfigJson: string | null, txNameRulesJson?: string | null): void {
+    this.engine.putProject(info.publicKey, info, samplingConfigJson, txNameRulesJson);
   }
 
   remove(publicKey: string): void {

@@ -93,6 +93,11 @@ describe('counting trace roots in the ingestion server', () => {
     expect((await send(NO_MATCH_KEY, transaction(trace(NO_MATCH_KEY)))).roots).toEqual([{ orgId: ORG, projectId: 7, transaction: '/dsc-name', decision: 'keep' }]);
   });
 
+  it('counts the DSC name as rules read it: identifiers scrubbed', async () => {
+    const named = trace(KEEP_KEY, { transaction: '/users/1234/orders/98765' });
+    expect((await send(KEEP_KEY, transaction(named))).roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/users/*/orders/*', decision: 'keep' }]);
+  });
+
   it('does not count transactions with a parent span; observes their own release when kept', async () => {
     const root = trace(KEEP_KEY, { release: '9.9' });
     const body = transaction(trace(KEEP_KEY), (e) => {

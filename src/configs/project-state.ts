@@ -25,6 +25,8 @@ export type ParsedProjectState =
       rev: string | null;
       /** `config.sampling ?? config.dynamicSampling`, serialized; null when the project has none. */
       samplingJson: string | null;
+      /** `config.txNameRules` (transaction-name rules), serialized; null when there are none. */
+      txNameRulesJson: string | null;
       raw: RawProjectState;
     };
 
@@ -63,6 +65,9 @@ export function parseProjectState(publicKey: string, value: unknown): ParsedProj
     // Validation of the sampling config itself is the engine's job (ConfigSink.put).
     samplingJson = JSON.stringify(sampling);
   }
+  // Transaction-name rules travel with the sampling config (they change what rules see).
+  const txNameRules = raw.config.txNameRules;
+  const txNameRulesJson = Array.isArray(txNameRules) && txNameRules.length > 0 ? JSON.stringify(txNameRules) : null;
   return {
     disabled: false,
     projectId: raw.projectId,
@@ -70,6 +75,7 @@ export function parseProjectState(publicKey: string, value: unknown): ParsedProj
     organizationId: isId(raw.organizationId) ? raw.organizationId : 0,
     rev,
     samplingJson,
+    txNameRulesJson,
     raw,
   };
 }

@@ -416,11 +416,11 @@ export class ProjectConfigService {
       return;
     }
     const info: ProjectInfo = { publicKey: slot.publicKey, projectId: state.projectId, organizationId: state.organizationId };
-    const signature = JSON.stringify([info.projectId, info.organizationId, state.samplingJson]);
+    const signature = JSON.stringify([info.projectId, info.organizationId, state.samplingJson, state.txNameRulesJson ?? null]);
     if (slot.inSink && signature === slot.applied) return;
     if (signature === slot.attempted) return; // already rejected: the previous config stays in force
     try {
-      this.sink.put(info, state.samplingJson);
+      this.sink.put(info, state.samplingJson, state.txNameRulesJson ?? null);
       slot.applied = signature;
       slot.attempted = undefined;
       slot.inSink = true;

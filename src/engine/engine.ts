@@ -5,7 +5,7 @@ import { checkBoolean, checkBytes, checkNonNegativeInteger, checkObject, checkPu
 import { EnvelopeError, nativeCall, SamplingConfigError, SamplingRequestError } from './errors';
 import { sampledReason } from './outcome';
 import { native, type BindingEngine } from './native';
-import type { DecisionName, SamplingConfigJson, TimeInput } from './types';
+import type { DecisionName, SamplingConfigJson, TimeInput, TxNameRuleJson } from './types';
 
 /** Decision codes returned by the fast path. */
 export const KEEP = 0;
@@ -254,17 +254,26 @@ export class SamplingEngine {
   }
 
   /**
-   * Installs or replaces a project's sampling config, atomically. A config that fails to parse
-   * throws `SamplingConfigError` and leaves the previous config in force.
+   * Installs or replaces a project's sampling config, atomically, with the project's
+   * transaction-name rules (`txNameRules`: they rewrite URL-like transaction names before rules
+   * match). A config that fails to parse throws `SamplingConfigError` and leaves the previous
+   * config in force.
    */
-  putProject(publicKey: string, info: ProjectInfo, sampling: SamplingConfigJson | string | null | undefined): void {
+  putProject(
+    publicKey: string,
+    info: ProjectInfo,
+    sampling: SamplingConfigJson | string | null | undefined,
+    txNameRules?: readonly TxNameRuleJson[] | string | null,
+  ): void {
     checkPublicKey('publicKey', publicKey);
     checkObject('info', info);
     checkNonNegativeInteger('info.projectId', info.projectId);
     checkNonNegativeInteger('info.organizationId', info.organizationId);
     if (sampling !== null && sampling !== undefined && typeof sampling !== 'string') checkObject('sampling', sampling);
+    if (txNameRules !== null && txNameRules !== undefined && typeof txNameRules !== 'string' && !Array.isArray(txNameRules)) throw new TypeError(`txNameRules must be an array, JSON text or null, got ${describe(txNameRules)}`);
     const json = sampling === null || sampling === undefined ? null : typeof sampling === 'string' ? sampling : JSON.stringify(sampling);
-    const error = nativeCall(() => this.binding.putProject(publicKey, info.projectId, info.organizationId, json));
+    const rules = txNameRules === null || txNameRules === undefined ? null : typeof txNameRules === 'string' ? txNameRules : JSON.stringify(txNameRules);
+    const error = nativeCall(() => this.binding.putProject(publicKey, info.projectId, info.organizationId, json, rules));
     if (error !== null) throw new SamplingConfigError(JSON.parse(error), publicKey);
   }
 

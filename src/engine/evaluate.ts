@@ -14,6 +14,7 @@ import type {
   SamplingRuleJson,
   StageName,
   TimeInput,
+  TxNameRuleJson,
 } from './types';
 
 export interface EvaluateInput {
@@ -276,6 +277,51 @@ export function parseSamplingConfig(config: string | SamplingConfigJson, options
   }
   const serialized = report.serialized as { version: number; rules: SamplingRuleJson[] };
   return { version: serialized.version, rules: serialized.rules, unsupported: report.unsupported === true };
+}
+
+/** Every field normalization can change, with the value rules read (null: missing). */
+export interface NormalizedFields {
+  'event.transaction'?: string | null;
+  'event.transaction.source'?: string | null;
+  'event.contexts.browser.name'?: string | null;
+  'event.contexts.browser.version'?: string | null;
+  'event.contexts.device.family'?: string | null;
+  'event.contexts.device.model'?: string | null;
+  'event.contexts.device.brand'?: string | null;
+  'event.contexts.os.name'?: string | null;
+  'event.contexts.os.version'?: string | null;
+  'event.contexts.os.build'?: string | null;
+  'event.contexts.os.kernel_version'?: string | null;
+  'event.contexts.trace.status'?: string | null;
+  'event.contexts.trace.op'?: string | null;
+  /** The DSC's name as parametrized with the root project's rules (only with a `dsc`). */
+  'trace.transaction'?: string | null;
+}
+
+/**
+ * What rules read after Relay's normalization (§4.4): the transaction name and source (URL
+ * names scrubbed of identifiers, then `txNameRules`), user-agent contexts, trace status and op
+ * for `event`; the parametrized name for `dsc` (with `rootTxNameRules`). For debugging and tests.
+ */
+export function normalizedFields(input: {
+  event?: Record<string, unknown> | null;
+  dsc?: DynamicSamplingContext | Record<string, unknown> | null;
+  txNameRules?: readonly TxNameRuleJson[] | null;
+  rootTxNameRules?: readonly TxNameRuleJson[] | null;
+  /** For rule expiry; defaults to the current time. */
+  now?: TimeInput;
+}): NormalizedFields {
+  const request = JSON.stringify({ ...input, now: toIso(input.now) });
+  return JSON.parse(nativeCall(() => native.normalizedFieldsJson(request)));
+}
+
+/**
+ * A transaction name as Relay parametrizes the DSC's before rules match: when it holds a `/`,
+ * identifiers are scrubbed (`/users/1234` → `/users/*`) and `txNameRules` applied.
+ */
+export function parametrizeTransactionName(name: string, txNameRules?: readonly TxNameRuleJson[] | null): string {
+  const rules = txNameRules === undefined || txNameRules === null ? null : JSON.stringify(txNameRules);
+  return nativeCall(() => native.parametrizeTransactionName(name, rules)) ?? name;
 }
 
 /** The random value in [0, 1) Relay draws for a trace or event id. */

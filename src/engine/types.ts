@@ -33,6 +33,20 @@ export interface SamplingConfigJson {
   rulesV2?: SamplingRuleJson[];
 }
 
+/**
+ * A transaction-name rule (project config `txNameRules`, found by Sentry's transaction
+ * clusterer): URL-like names matching `pattern` (a path glob: `*` one segment, replaced; `**`
+ * any rest, kept) get their `*` parts replaced by `redaction.substitution` (default `*`) until
+ * `expiry`.
+ */
+export interface TxNameRuleJson {
+  pattern: string;
+  /** RFC 3339. */
+  expiry: string;
+  redaction: { method: 'replace' | (string & {}); substitution?: string };
+  [key: string]: unknown;
+}
+
 /** The dynamic sampling context from the envelope header's `trace`. */
 export interface DynamicSamplingContext {
   trace_id: string;

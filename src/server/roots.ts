@@ -7,7 +7,8 @@
 // are walked only when their bytes hold `"is_segment": true` (child-only containers cost one
 // `indexOf`). Nothing of this runs without a recorder. The name counted is the DSC's
 // `transaction` (what the trace rules match, and what Relay tags `count_per_root_project` with),
-// else the event's / segment's name.
+// else the event's / segment's name, parametrized as the engine reads the DSC's name before rules
+// match (`/api/report/12` → `/api/report/*`; the project's txNameRules are not applied here).
 // At most one root is counted per envelope. An envelope carries one DSC, i.e. one trace, and a
 // trace has one root; Relay takes one event-like item per envelope (a second `transaction` makes
 // the envelope invalid) and counts `count_per_root_project` once per transaction event. So the
@@ -21,6 +22,7 @@ import type { Logger } from 'pino';
 
 import type { TrafficRecorder } from '../control/traffic/recorder';
 import { DROP } from '../engine/engine';
+import { parametrizeTransactionName } from '../engine/evaluate';
 import type { Decision } from './decision';
 import type { EnvelopeHeader } from './envelope/header';
 import type { EnvelopeItem } from './envelope/items';
@@ -58,6 +60,11 @@ function attributeString(body: Buffer, range: JsonRange | undefined): string | n
   if (range === undefined) return null;
   if (body[range.start] !== 0x7b) return stringAt(body, range);
   return stringAt(body, objectMembers(body, range, VALUE_KEYS)?.[0]);
+}
+
+/** Names with a `/` as rules see them (names without one are never changed: no native call). */
+function parametrized(name: string | null): string | null {
+  return name !== null && name.includes('/') ? parametrizeTransactionName(name) : name;
 }
 
 export class RootCounter {
@@ -102,7 +109,7 @@ export class RootCounter {
     this.recorder.recordRoot({
       orgId: input.organizationId!,
       projectId: input.projectId,
-      transaction: dscString(input.header.value.trace, 'transaction') ?? name,
+      transaction: parametrized(dscString(input.header.value.trace, 'transaction') ?? name),
       decision,
     });
     this.metrics?.roots.inc({ kind, decision });

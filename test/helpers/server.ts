@@ -7,7 +7,7 @@ import path from 'node:path';
 
 import pino from 'pino';
 
-import type { SamplingConfigJson } from '../../src/engine/types';
+import type { SamplingConfigJson, TxNameRuleJson } from '../../src/engine/types';
 import { startServer, type RunningServer } from '../../src/server/server';
 import type { ServerOptions } from '../../src/server/options';
 import { parseJsonLines, type KeptRecord } from '../../src/server/sinks/record';
@@ -17,6 +17,8 @@ export interface TestProject {
   projectId: number;
   organizationId: number;
   sampling: SamplingConfigJson | null;
+  /** Project config `txNameRules` (transaction-name rules), when the project has any. */
+  txNameRules?: TxNameRuleJson[];
 }
 
 export const silentLogger = pino({ level: 'silent' });
@@ -41,7 +43,7 @@ export function writeProjects(dir: string, projects: readonly TestProject[], dis
       projectId: p.projectId,
       organizationId: p.organizationId,
       publicKeys: [{ publicKey: p.publicKey, numericId: p.projectId }],
-      config: p.sampling === null ? {} : { sampling: p.sampling },
+      config: { ...(p.sampling === null ? {} : { sampling: p.sampling }), ...(p.txNameRules ? { txNameRules: p.txNameRules } : {}) },
     };
   }
   for (const key of disabledKeys) configs[key] = { disabled: true };

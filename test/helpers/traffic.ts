@@ -15,6 +15,16 @@ export interface ProjectTraffic {
   devShare: number;
 }
 
+/** `a`, `b`, ..., `z`, `ba`, `bb`, ...: a distinct suffix per index. */
+function letters(i: number): string {
+  let out = '';
+  do {
+    out = String.fromCharCode(97 + (i % 26)) + out;
+    i = Math.floor(i / 26);
+  } while (i > 0);
+  return out;
+}
+
 /** The names and weights of a project's transactions, and which are the small ones. */
 export function expand(t: ProjectTraffic): { names: string[]; weights: number[]; small: Set<string> } {
   const names: string[] = [];
@@ -29,9 +39,12 @@ export function expand(t: ProjectTraffic): { names: string[]; weights: number[];
     }
     const n = Number(m[1]);
     for (let i = 0; i < n; i++) {
-      names.push(`${m[2]}${i}`);
+      // Letters, not numbers: Relay scrubs numeric segments (`/api/report/12` → `/api/report/*`)
+      // before rules match, which would merge the small transactions into one.
+      const name = `${m[2]}${letters(i)}`;
+      names.push(name);
       weights.push(weight / n);
-      small.add(`${m[2]}${i}`);
+      small.add(name);
     }
   }
   return { names, weights, small };

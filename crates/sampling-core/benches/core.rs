@@ -4,6 +4,7 @@
 //!
 //!   cargo bench -p sampling-core --bench core
 //!   cargo bench -p sampling-core --bench core -- sample_envelope   (one group)
+//!   cargo bench -p sampling-core --bench core -- normalize         (normalization before matching)
 //!
 //! Envelopes: `bench/fixtures/*.bin`, captured from the real @sentry/node SDK by `npm run bench`
 //! (the same bytes the JavaScript paths decide on). Without them, similar envelopes are built here.
@@ -278,6 +279,73 @@ fn bench_compile(c: &mut Criterion) {
     group.finish();
 }
 
+/// Transaction envelopes with URL names (source `url`, numeric ids and UUIDs), a browser user
+/// agent and a DSC name with ids: the input normalization works on.
+fn url_envelopes(count: usize) -> Vec<Vec<u8>> {
+    const AGENTS: [&str; 4] = [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+        "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/112.0.0.0 Mobile Safari/537.36",
+    ];
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    (0..count)
+        .map(|i| {
+            let trace_id = rng.hex32();
+            let name = match i % 3 {
+                0 => format!("/api/users/{}/orders/{}", rng.next() % 100_000, rng.next() % 1_000_000),
+                1 => format!("/orgs/acme{}/projects/{}/items", i % 10, &rng.hex32()),
+                _ => format!("/shop/cart/{}", rng.next() % 10_000),
+            };
+            let dsc = json!({"environment": "production", "release": "shop@1.0.0", "public_key": PUBLIC_KEY, "trace_id": trace_id,
+                "transaction": name, "sampled": "true", "sample_rate": "1"});
+            let event = json!({"contexts": {"trace": {"span_id": &trace_id[..16], "trace_id": trace_id, "op": "http.server"}},
+                "start_timestamp": 1_748_865_600.0, "timestamp": 1_748_865_600.3, "transaction": name, "type": "transaction",
+                "transaction_info": {"source": "url"}, "platform": "javascript", "event_id": rng.hex32(),
+                "request": {"url": format!("https://shop.example{name}"), "headers": [["User-Agent", AGENTS[i % AGENTS.len()]]]},
+                "sdk": {"name": "sentry.javascript.browser", "version": "8.0.0"}});
+            let header = json!({"event_id": event["event_id"], "trace": dsc});
+            format!("{header}\n{{\"type\":\"transaction\"}}\n{event}\n").into_bytes()
+        })
+        .collect()
+}
+
+/// The cost of normalization before matching: the same envelopes, with rules that read no
+/// normalizable field, the event's name, the DSC's name, or a user-agent context.
+fn bench_normalize(c: &mut Criterion) {
+    let mut group = c.benchmark_group("normalize");
+    group.throughput(Throughput::Elements(1));
+    let envs = url_envelopes(512);
+    let now = now();
+    let uniform = r#"{"id":1000,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0.5}}"#;
+    let tx_rules = r#"[{"pattern":"/orgs/*/**","expiry":"2099-01-01T00:00:00Z","redaction":{"method":"replace","substitution":"*"}},
+        {"pattern":"/shop/*/**","expiry":"2099-01-01T00:00:00Z","redaction":{"method":"replace"}},
+        {"pattern":"/api/users/*/orders/*/**","expiry":"2099-01-01T00:00:00Z","redaction":{"method":"replace"}}]"#;
+    let cases: [(&str, String, Option<&str>); 6] = [
+        ("no-normalizable-field", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"trace","condition":{{"op":"eq","name":"trace.environment","value":["staging"]}},"samplingValue":{{"type":"factor","value":2}}}},{uniform}]}}"#), None),
+        ("event-transaction", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"transaction","condition":{{"op":"glob","name":"event.transaction","value":["/api/users/*/orders/*"]}},"samplingValue":{{"type":"sampleRate","value":0.1}}}},{uniform}]}}"#), None),
+        ("event-transaction+txNameRules", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"transaction","condition":{{"op":"glob","name":"event.transaction","value":["/api/users/*/orders/*"]}},"samplingValue":{{"type":"sampleRate","value":0.1}}}},{uniform}]}}"#), Some(tx_rules)),
+        ("trace-transaction", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"trace","condition":{{"op":"eq","name":"trace.transaction","value":["/shop/cart/*"]}},"samplingValue":{{"type":"factor","value":2}}}},{uniform}]}}"#), None),
+        ("trace-transaction+txNameRules", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"trace","condition":{{"op":"eq","name":"trace.transaction","value":["/shop/*/*"]}},"samplingValue":{{"type":"factor","value":2}}}},{uniform}]}}"#), Some(tx_rules)),
+        ("browser-name", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"transaction","condition":{{"op":"eq","name":"event.contexts.browser.name","value":["Firefox"]}},"samplingValue":{{"type":"sampleRate","value":0.1}}}},{uniform}]}}"#), None),
+    ];
+    for (name, config, rules) in cases {
+        let store = Store::new();
+        let key = parse_key(PUBLIC_KEY).expect("key");
+        store.put_with_tx_name_rules(key, 42, 1, Some(&config), rules).expect("config compiles");
+        let mut scratch = Scratch::new();
+        let mut i = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let d = store.sample_envelope(key, black_box(&envs[i]), now, &mut scratch);
+                i = (i + 1) % envs.len();
+                black_box(d.is_ok())
+            })
+        });
+    }
+    group.finish();
+}
+
 fn bench_random(c: &mut Criterion) {
     c.bench_function("random_value", |b| {
         b.iter(|| random_value(black_box(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8)))
@@ -290,6 +358,7 @@ criterion_group!(
     bench_rule_growth,
     bench_conditions,
     bench_compile,
+    bench_normalize,
     bench_random
 );
 criterion_main!(benches);

@@ -1,6 +1,8 @@
 //! A sampling config compiled for evaluation: rules split by stage, and the rules that only
 //! test one field for equality indexed by value, so thousands of them cost one hash lookup.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use crate::condition::{folded_hash, Condition};
@@ -214,6 +216,9 @@ pub struct CompiledConfig {
     trace: StageRules,
     /// Top-level event fields the transaction rules read.
     event_slots: crate::event::SlotMask,
+    /// Normalizable fields the rules read, and the project's transaction-name rules.
+    needs: crate::normalize::Needs,
+    tx_name_rules: Arc<crate::normalize::TxNameRules>,
 }
 
 impl CompiledConfig {
@@ -230,7 +235,24 @@ impl CompiledConfig {
             .iter()
             .filter(|r| r.rule_type == RuleType::Transaction)
             .fold(crate::event::SlotMask::EVENT_ID, |m, r| m.union(r.condition.event_slots()));
-        CompiledConfig { config, unsupported, transaction, project, trace, event_slots }
+        let needs = crate::normalize::Needs::of_rules(&config.rules);
+        let tx_name_rules = Arc::default();
+        CompiledConfig { config, unsupported, transaction, project, trace, event_slots, needs, tx_name_rules }
+    }
+
+    /// The config with the project's transaction-name rules (project config `txNameRules`).
+    pub fn with_tx_name_rules(mut self, rules: Arc<crate::normalize::TxNameRules>) -> Self {
+        self.tx_name_rules = rules;
+        self
+    }
+
+    pub fn tx_name_rules(&self) -> &crate::normalize::TxNameRules {
+        &self.tx_name_rules
+    }
+
+    /// The normalizable fields the rules read (what has to be normalized per item).
+    pub fn needs(&self) -> crate::normalize::Needs {
+        self.needs
     }
 
     pub fn parse_str(text: &str) -> Result<Self, crate::config::ConfigError> {

@@ -10,6 +10,7 @@ use crate::compiled::CompiledConfig;
 use crate::dsc::Dsc;
 use crate::evaluation::{Decision, Evaluator, ExplainStep, Matched, Stage};
 use crate::event::EventView;
+use crate::normalize::{Needs, NormalizeScratch, TxNameRules};
 use crate::random::random_value;
 use crate::reservoir::Reservoir;
 use crate::value::Getter;
@@ -51,6 +52,8 @@ pub struct Scratch {
     pub matched_ids: Vec<u32>,
     candidates: Vec<u32>,
     pub explain: Vec<ExplainStep>,
+    /// Normalized names and contexts (see `crate::normalize`).
+    normalize: NormalizeScratch,
 }
 
 impl Scratch {
@@ -123,7 +126,7 @@ fn dsc_from_event<'e>(event: &EventView<'e>, public_key: u128, sample_rate: Opti
 
 /// Decides whether to keep a transaction or the spans of an envelope.
 pub fn decide(input: &DecisionInput<'_, '_>, scratch: &mut Scratch, explain: bool) -> Outcome {
-    let Scratch { matched_ids, candidates, explain: steps } = scratch;
+    let Scratch { matched_ids, candidates, explain: steps, normalize } = scratch;
     let mut evaluator = Evaluator::new(input.now, matched_ids);
     if explain {
         evaluator = evaluator.with_explain(steps);
@@ -132,12 +135,21 @@ pub fn decide(input: &DecisionInput<'_, '_>, scratch: &mut Scratch, explain: boo
     let matched = match input.item {
         ItemType::Transaction => {
             evaluator = evaluator.with_reservoir(input.reservoir);
-            decide_transaction(input, own, &mut evaluator, candidates)
+            decide_transaction(input, own, &mut evaluator, candidates, normalize)
         }
-        ItemType::Span => decide_spans(input, own, &mut evaluator, candidates),
+        ItemType::Span => decide_spans(input, own, &mut evaluator, candidates, normalize),
         ItemType::LegacySpan => decide_legacy_spans(input, own, &mut evaluator, candidates),
     };
     matched.map_or(Outcome::NO_MATCH, Outcome::from_match)
+}
+
+/// Whether the project stage (own config) or the trace stage (root config) reads the DSC's name.
+fn dsc_name_needed(own: Option<&CompiledConfig>, root: Option<&CompiledConfig>) -> bool {
+    [own, root].into_iter().flatten().any(|c| c.needs().contains(Needs::DSC_NAME))
+}
+
+fn rules_of(config: Option<&CompiledConfig>) -> &TxNameRules {
+    config.map_or(TxNameRules::empty(), |c| c.tx_name_rules())
 }
 
 fn decide_transaction(
@@ -145,11 +157,14 @@ fn decide_transaction(
     own: Option<&CompiledConfig>,
     evaluator: &mut Evaluator<'_>,
     candidates: &mut Vec<u32>,
+    normalize: &mut NormalizeScratch,
 ) -> Option<Matched> {
     let rebuilt;
+    let mut from_event = false;
     let (dsc, root) = match input.dsc {
         Some(dsc) if input.root_known => (Some(dsc), usable(input.root_config)),
         _ => {
+            from_event = true;
             let sample_rate = input.dsc.and_then(|d| d.sample_rate);
             rebuilt = input.event.and_then(|e| dsc_from_event(e, input.own_key, sample_rate));
             // The event's own project becomes the root.
@@ -159,20 +174,36 @@ fn decide_transaction(
     if !((own.is_some() && input.event.is_some()) || (root.is_some() && dsc.is_some())) {
         return None;
     }
+    // Normalize what the rules read: the event with its own project's name rules; the DSC's
+    // name with the root project's (a DSC rebuilt from the event takes the event's name).
+    if let Some(event) = input.event {
+        let needs = own.map_or(Needs::NONE, CompiledConfig::needs);
+        normalize.prepare_event(event, needs, rules_of(input.own_config), input.now);
+    }
+    let (dsc_rules, dsc_event) = if from_event {
+        (rules_of(input.own_config), input.event)
+    } else {
+        (rules_of(input.root_config), None)
+    };
+    normalize.prepare_dsc(dsc, dsc_name_needed(own, root), dsc_event, dsc_rules, input.now);
+    let normalize = &*normalize;
     if let (Some(config), Some(event)) = (own, input.event) {
         if let Some(event_id) = input.event_id.or_else(|| event.event_id()) {
-            if let Some(m) = run_stage(evaluator, candidates, config, Stage::Transaction, event, event_id) {
+            let event = normalize.event(event);
+            if let Some(m) = run_stage(evaluator, candidates, config, Stage::Transaction, &event, event_id) {
                 return Some(m);
             }
         }
     }
     let dsc = dsc?;
+    let normalized_dsc = normalize.dsc(dsc);
+    let (dsc, trace_id) = (&normalized_dsc as &dyn Getter, dsc.trace_id);
     if let Some(config) = own {
-        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, dsc, dsc.trace_id) {
+        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, dsc, trace_id) {
             return Some(m);
         }
     }
-    run_stage(evaluator, candidates, root?, Stage::Trace, dsc, dsc.trace_id)
+    run_stage(evaluator, candidates, root?, Stage::Trace, dsc, trace_id)
 }
 
 fn decide_spans(
@@ -180,6 +211,7 @@ fn decide_spans(
     own: Option<&CompiledConfig>,
     evaluator: &mut Evaluator<'_>,
     candidates: &mut Vec<u32>,
+    normalize: &mut NormalizeScratch,
 ) -> Option<Matched> {
     let dsc = input.dsc?;
     let reduced;
@@ -191,12 +223,16 @@ fn decide_spans(
         (&reduced, own)
     };
     let root = root?;
+    // A reduced DSC has no name; a known root's is parametrized with its rules.
+    normalize.prepare_dsc(Some(dsc), dsc_name_needed(own, Some(root)), None, rules_of(input.root_config), input.now);
+    let normalized = normalize.dsc(dsc);
+    let trace_id = dsc.trace_id;
     if let Some(config) = own {
-        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, dsc, dsc.trace_id) {
+        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, &normalized, trace_id) {
             return Some(m);
         }
     }
-    run_stage(evaluator, candidates, root, Stage::Trace, dsc, dsc.trace_id)
+    run_stage(evaluator, candidates, root, Stage::Trace, &normalized, trace_id)
 }
 
 /// Legacy span items: Relay's transaction function with no event. The DSC is used as sent and
@@ -237,8 +273,10 @@ pub fn is_trace_fully_sampled(root: RootConfig<'_>, dsc: &Dsc<'_>, now: DateTime
     if !dsc.sampled? {
         return Some(false);
     }
+    scratch.normalize.prepare_dsc(Some(dsc), dsc_name_needed(None, Some(config)), None, config.tx_name_rules(), now);
+    let normalized = scratch.normalize.dsc(dsc);
     let mut evaluator = Evaluator::new(now, &mut scratch.matched_ids);
-    let outcome = run_stage(&mut evaluator, &mut scratch.candidates, config, Stage::Trace, dsc, dsc.trace_id)
+    let outcome = run_stage(&mut evaluator, &mut scratch.candidates, config, Stage::Trace, &normalized, dsc.trace_id)
         .map_or(Outcome::NO_MATCH, Outcome::from_match);
     Some(outcome.decision != Decision::Drop)
 }

@@ -129,6 +129,11 @@ const EXTRA: usize = 17;
 const TIMESTAMP: usize = 18;
 const START_TIMESTAMP: usize = 19;
 
+/// What normalizing the transaction name reads (see `crate::normalize`).
+const NAME_INPUTS: u32 = 1 << TYPE | 1 << TRANSACTION | 1 << TRANSACTION_INFO | 1 << SDK | 1 << TAGS | 1 << REQUEST;
+/// What deriving contexts (user agent, trace defaults) reads.
+const CONTEXT_INPUTS: u32 = 1 << TYPE | 1 << CONTEXTS | 1 << REQUEST | 1 << PLATFORM;
+
 /// A set of top-level event fields (bit i = `SLOTS[i]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SlotMask(pub u32);
@@ -136,9 +141,9 @@ pub struct SlotMask(pub u32);
 impl SlotMask {
     pub const ALL: SlotMask = SlotMask((1 << SLOTS.len()) - 1);
     pub const EVENT_ID: SlotMask = SlotMask(1 << EVENT_ID);
-    /// What rebuilding a DSC from a transaction reads.
+    /// What rebuilding a DSC from a transaction reads (its name is the normalized one).
     pub const DSC_SOURCE: SlotMask =
-        SlotMask(1 << TYPE | 1 << CONTEXTS | 1 << RELEASE | 1 << ENVIRONMENT | 1 << TRANSACTION | 1 << USER);
+        SlotMask(1 << TYPE | 1 << CONTEXTS | 1 << RELEASE | 1 << ENVIRONMENT | 1 << USER | NAME_INPUTS);
 
     pub fn union(self, other: SlotMask) -> SlotMask {
         SlotMask(self.0 | other.0)
@@ -155,14 +160,13 @@ impl EventField {
             }
             EventField::Dist => 1 << DIST,
             EventField::Environment => 1 << ENVIRONMENT,
-            EventField::Transaction => 1 << TRANSACTION,
+            EventField::Transaction | EventField::TransactionSource => NAME_INPUTS,
             EventField::Logger => 1 << LOGGER,
             EventField::Platform => 1 << PLATFORM,
             EventField::User(_) | EventField::UserGeo(_) => 1 << USER,
             EventField::RequestMethod | EventField::RequestUrl | EventField::RequestHeader(_) => 1 << REQUEST,
-            EventField::TransactionSource => 1 << TRANSACTION_INFO,
             EventField::Sdk(_) => 1 << SDK,
-            EventField::Context(..) => 1 << CONTEXTS,
+            EventField::Context(..) => CONTEXT_INPUTS,
             EventField::Duration => 1 << TYPE | 1 << TIMESTAMP | 1 << START_TIMESTAMP,
             EventField::Measurement(_) => 1 << MEASUREMENTS,
             EventField::Breakdown(..) => 1 << BREAKDOWNS,
@@ -248,6 +252,19 @@ impl<'a> EventView<'a> {
 
     fn slot(&self, i: usize) -> Option<RawValue<'a>> {
         self.slots[i]
+    }
+
+    /// A located top-level field by name (for normalization); `None` when absent or not located.
+    pub(crate) fn raw_field(&self, name: &str) -> Option<RawValue<'a>> {
+        self.slot(SLOTS.iter().position(|s| *s == name)?)
+    }
+
+    /// The value of the first tag named `key`, as conditions read it.
+    pub(crate) fn tag_str(&self, key: &str) -> Option<Cow<'a, str>> {
+        match self.tag(key)? {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
     }
 
     fn slot_str(&self, i: usize) -> Option<Cow<'a, str>> {

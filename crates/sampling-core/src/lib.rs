@@ -13,6 +13,7 @@ pub mod event;
 pub mod glob;
 pub mod instance;
 pub mod json;
+pub mod normalize;
 pub mod random;
 pub mod reservoir;
 pub mod shape;

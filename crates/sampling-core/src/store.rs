@@ -185,8 +185,27 @@ impl Store {
         organization_id: u64,
         sampling_json: Option<&str>,
     ) -> Result<(), ConfigError> {
+        self.put_with_tx_name_rules(public_key, project_id, organization_id, sampling_json, None)
+    }
+
+    /// `put` with the project's transaction-name rules (project config `txNameRules`, a JSON
+    /// array; entries that cannot be read are left out, text that is not JSON means none).
+    pub fn put_with_tx_name_rules(
+        &self,
+        public_key: u128,
+        project_id: u64,
+        organization_id: u64,
+        sampling_json: Option<&str>,
+        tx_name_rules_json: Option<&str>,
+    ) -> Result<(), ConfigError> {
         // Compile outside the lock: it is the slow part.
-        let compiled = sampling_json.map(|text| CompiledConfig::parse_str_with(text, self.options)).transpose();
+        let rules = tx_name_rules_json.and_then(|t| crate::normalize::TxNameRules::parse_str(t).ok());
+        let compiled = sampling_json
+            .map(|text| {
+                CompiledConfig::parse_str_with(text, self.options)
+                    .map(|c| c.with_tx_name_rules(Arc::new(rules.clone().unwrap_or_default())))
+            })
+            .transpose();
         let mut projects = self.projects.write().unwrap_or_else(|e| e.into_inner());
         let previous = projects.by_key.get(&public_key).cloned();
         let reservoir = previous.as_ref().map_or_else(|| Arc::new(ReservoirCounters::new()), |p| p.reservoir.clone());

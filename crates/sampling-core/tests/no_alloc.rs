@@ -29,6 +29,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The counter is global: tests that count run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const KEY: u128 = 0xabd0f232775f45feab79864e580d160b;
 
 /// A config like the ones Sentry generates: health checks, environments, release boost with
@@ -73,6 +76,7 @@ fn envelope(i: usize, spans: bool) -> Vec<u8> {
 
 #[test]
 fn steady_state_decisions_do_not_allocate() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let store = Store::new();
     store.put(KEY, 1, 1, Some(&config())).unwrap();
     let envelopes: Vec<Vec<u8>> = (0..200).map(|i| envelope(i, i % 2 == 0)).collect();
@@ -96,4 +100,53 @@ fn steady_state_decisions_do_not_allocate() {
     assert_eq!(after - before, 0, "decisions allocated {} times", after - before);
     assert!(kept > 0);
     assert!(mixed > 0 && tagged > 0, "mixed envelopes were decided ({mixed} span decisions, {tagged} tags)");
+}
+
+/// Rules that read normalizable fields: URL names scrubbed (event and DSC) and a browser context
+/// derived from the user agent. Once buffers and the user-agent cache are warm, nothing allocates.
+#[test]
+fn steady_state_normalization_does_not_allocate() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let config = r#"{"version":2,"rules":[
+        {"id":2,"type":"transaction","condition":{"op":"eq","name":"event.contexts.browser.name","value":["Firefox"]},"samplingValue":{"type":"factor","value":0.5}},
+        {"id":1,"type":"transaction","condition":{"op":"glob","name":"event.transaction","value":["/users/*/orders/*"]},"samplingValue":{"type":"sampleRate","value":0.5}},
+        {"id":3,"type":"trace","condition":{"op":"eq","name":"trace.transaction","value":["/users/*/profile"]},"samplingValue":{"type":"factor","value":2.0}},
+        {"id":4,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0.25}}]}"#;
+    let store = Store::new();
+    store.put(KEY, 1, 1, Some(config)).unwrap();
+    let agents = [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    ];
+    let envelopes: Vec<Vec<u8>> = (0..100u128)
+        .map(|i| {
+            let trace_id = format!("{:032x}", i.wrapping_mul(0x9e3779b97f4a7c15f39cc0605cedc834) | 1);
+            let name = if i % 2 == 0 { format!("/users/{}/orders/{}", 1000 + i, 20 + i) } else { format!("/users/{}/profile", 10 + i) };
+            let header = format!(r#"{{"event_id":"{trace_id}","trace":{{"trace_id":"{trace_id}","public_key":"{KEY:032x}","transaction":"{name}"}}}}"#);
+            let event = format!(
+                r#"{{"event_id":"{trace_id}","type":"transaction","transaction":"{name}","transaction_info":{{"source":"url"}},"request":{{"headers":[["User-Agent","{}"]]}},"contexts":{{"trace":{{"trace_id":"{trace_id}"}}}}}}"#,
+                agents[(i as usize / 2) % 2]
+            );
+            format!("{header}\n{{\"type\":\"transaction\",\"length\":{}}}\n{event}\n", event.len()).into_bytes()
+        })
+        .collect();
+    let now = chrono::DateTime::parse_from_rfc3339("2024-01-01T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let mut scratch = Scratch::new();
+    let mut matched = [0usize; 5];
+    for e in &envelopes {
+        store.sample_envelope(KEY, e, now, &mut scratch).unwrap();
+    }
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        for e in &envelopes {
+            store.sample_envelope(KEY, e, now, &mut scratch).unwrap();
+            for &id in &scratch.matched_ids {
+                matched[id as usize] += 1;
+            }
+        }
+    }
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "decisions allocated {} times", after - before);
+    // Every normalized field made some rule match: the work was really done.
+    assert!(matched[1] > 0 && matched[2] > 0 && matched[3] > 0, "{matched:?}");
 }

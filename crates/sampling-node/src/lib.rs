@@ -166,7 +166,8 @@ impl BindingEngine {
         self.id
     }
 
-    /// Installs or replaces a project's sampling config (JSON text, or null for none).
+    /// Installs or replaces a project's sampling config (JSON text, or null for none), with the
+    /// project's transaction-name rules (`txNameRules`, a JSON array) when it has any.
     /// Returns null on success, or a JSON error `{path, ruleId, message}`; the previous config
     /// then stays in force.
     #[napi]
@@ -176,6 +177,7 @@ impl BindingEngine {
         project_id: f64,
         organization_id: f64,
         sampling_json: Option<String>,
+        tx_name_rules_json: Option<String>,
     ) -> Result<Option<String>> {
         let key = parse_key(&public_key).map_err(|e| invalid(e.to_string()))?;
         let id = |v: f64, what: &str| {
@@ -186,7 +188,13 @@ impl BindingEngine {
         let (project_id, organization_id) = (id(project_id, "projectId")?, id(organization_id, "organizationId")?);
         with_engine(self.id, |state| {
             guarded(|| {
-                let result = state.store.put(key, project_id, organization_id, sampling_json.as_deref());
+                let result = state.store.put_with_tx_name_rules(
+                    key,
+                    project_id,
+                    organization_id,
+                    sampling_json.as_deref(),
+                    tx_name_rules_json.as_deref(),
+                );
                 Ok(result.err().map(|e| api::config_error_json(&e).to_string()))
             })
         })
@@ -362,6 +370,31 @@ pub fn evaluate_json(request: String, config: Option<String>, root_config: Optio
         api::evaluate_request_with(&request, config.as_deref(), root_config.as_deref())
             .map(|v| v.to_string())
             .map_err(|e| invalid(e.to_string()))
+    })
+}
+
+/// The values rules read for every field normalization can change (transaction name and
+/// source, user-agent contexts, trace status and op, the DSC's name); JSON in and out.
+#[napi]
+pub fn normalized_fields_json(request: String) -> Result<String> {
+    guarded(|| {
+        let request = parse_json(&request, "the request")?;
+        sampling_core::normalize::report::normalized_fields_request(&request)
+            .map(|v| v.to_string())
+            .map_err(|e| invalid(e.to_string()))
+    })
+}
+
+/// A transaction name as Relay parametrizes the DSC's (identifiers scrubbed and the optional
+/// `txNameRules` applied when it holds a `/`); null when it stays as it is.
+#[napi]
+pub fn parametrize_transaction_name(name: String, tx_name_rules_json: Option<String>) -> Result<Option<String>> {
+    guarded(|| {
+        let rules = match tx_name_rules_json {
+            None => sampling_core::normalize::TxNameRules::default(),
+            Some(text) => sampling_core::normalize::TxNameRules::parse(&parse_json(&text, "txNameRules")?),
+        };
+        Ok(sampling_core::normalize::parametrize_name(&name, &rules, Utc::now()))
     })
 }
 

@@ -47,6 +47,11 @@ export interface ProjectDefinition {
   biases?: ActivatableBias[] | null;
   /** Project option `sentry:dynamic_sampling_minimum_sample_rate`. */
   minimumSampleRate?: boolean;
+  /**
+   * Transaction-name rules (`sentry:transaction_name_cluster_rules`, served as `config.txNameRules`):
+   * `{pattern, expiry, redaction: {method: 'replace', substitution?}}`.
+   */
+  txNameRules?: Array<{ pattern: string; expiry: string; redaction: { method: string; substitution?: string } }> | null;
 }
 
 /** A custom (investigation) rule as stored (`CustomDynamicSamplingRule`). */

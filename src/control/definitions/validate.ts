@@ -141,6 +141,16 @@ function project(c: Checker, v: unknown, path: string): ProjectDefinition {
     targetSampleRate: c.rate(o.targetSampleRate, `${path}.targetSampleRate`),
     biases: c.biases(o.biases, `${path}.biases`),
     minimumSampleRate: c.bool(o.minimumSampleRate, `${path}.minimumSampleRate`),
+    txNameRules:
+      o.txNameRules === null || o.txNameRules === undefined
+        ? undefined
+        : c.list(o.txNameRules, `${path}.txNameRules`, true).map((r, i) => {
+            const rule = c.object(r, `${path}.txNameRules[${i}]`);
+            c.string(rule.pattern, `${path}.txNameRules[${i}].pattern`, false);
+            c.object(rule.redaction, `${path}.txNameRules[${i}].redaction`);
+            const expiry = c.date(rule.expiry, `${path}.txNameRules[${i}].expiry`);
+            return { ...rule, expiry } as unknown as NonNullable<ProjectDefinition['txNameRules']>[number];
+          }),
   };
 }
 

@@ -7,6 +7,7 @@ import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
 import { generateRulesDetailed } from '../rules';
 import type { SamplingConfig } from '../types';
+import type { ProjectDefinition } from '../definitions/types';
 import { describeProject, hasDynamicSampling } from './describe-project';
 
 /** A full project state as the project-configs protocol carries it. */
@@ -18,7 +19,7 @@ export interface ProjectStateJson {
   publicKeys: Array<{ publicKey: string; numericId: number; isEnabled: boolean }>;
   lastChange: string;
   rev: string;
-  config: { sampling?: SamplingConfig; features: string[] };
+  config: { sampling?: SamplingConfig; txNameRules?: NonNullable<ProjectDefinition['txNameRules']>; features: string[] };
 }
 
 export interface ProjectStateBuilderOptions {
@@ -57,6 +58,7 @@ export class ProjectStateBuilder {
       for (const issue of result.issues) logger?.warn({ err: issue, projectId: project.id }, 'rule generation issue');
       config.sampling = result.config;
     }
+    if (project.txNameRules && project.txNameRules.length > 0) config.txNameRules = project.txNameRules;
     const body = {
       disabled: false as const,
       projectId: project.id,

@@ -1,13 +1,14 @@
 // A sampling engine that leaves out reservoir rules the fleet has used up (their shared count reached the limit).
 
 import { SamplingEngine, type EngineOptions, type ProjectInfo } from '../../engine/engine';
-import type { SamplingConfigJson } from '../../engine/types';
+import type { SamplingConfigJson, TxNameRuleJson } from '../../engine/types';
 import { reservoirRules, withoutRules, type ReservoirRule } from './rules';
 
 interface Installed {
   info: ProjectInfo;
   /** The config as the config service handed it over. */
   samplingJson: string | null;
+  txNameRules: readonly TxNameRuleJson[] | string | null;
   reservoir: ReservoirRule[];
 }
 
@@ -35,11 +36,16 @@ export class ReservoirAwareEngine extends SamplingEngine {
     super(options);
   }
 
-  override putProject(publicKey: string, info: ProjectInfo, sampling: SamplingConfigJson | string | null | undefined): void {
+  override putProject(
+    publicKey: string,
+    info: ProjectInfo,
+    sampling: SamplingConfigJson | string | null | undefined,
+    txNameRules: readonly TxNameRuleJson[] | string | null = null,
+  ): void {
     const samplingJson = sampling === null || sampling === undefined ? null : typeof sampling === 'string' ? sampling : JSON.stringify(sampling);
     const reservoir = reservoirRules(samplingJson);
-    super.putProject(publicKey, info, this.filtered(info.organizationId, samplingJson, reservoir));
-    if (reservoir.length > 0) this.installed.set(publicKey, { info, samplingJson, reservoir });
+    super.putProject(publicKey, info, this.filtered(info.organizationId, samplingJson, reservoir), txNameRules);
+    if (reservoir.length > 0) this.installed.set(publicKey, { info, samplingJson, txNameRules, reservoir });
     else this.installed.delete(publicKey);
   }
 
@@ -68,7 +74,7 @@ export class ReservoirAwareEngine extends SamplingEngine {
     this.exhausted.set(ruleKey(organizationId, rule.id), rule.limit);
     for (const [publicKey, entry] of this.installed) {
       if (entry.info.organizationId === organizationId && entry.reservoir.some((r) => r.id === rule.id)) {
-        super.putProject(publicKey, entry.info, this.filtered(organizationId, entry.samplingJson, entry.reservoir));
+        super.putProject(publicKey, entry.info, this.filtered(organizationId, entry.samplingJson, entry.reservoir), entry.txNameRules);
       }
     }
   }
