@@ -39,8 +39,9 @@ const configSeeds = Object.values(projects.configs)
   .filter((s) => s !== undefined)
   .map((s) => Buffer.from(JSON.stringify(s)));
 
+/** The reservoir option is on: the seed configs hold historical reservoir rules, whose counters are fuzzed too. */
 function engineWithProjects(): SamplingEngine {
-  const engine = new SamplingEngine();
+  const engine = new SamplingEngine({ reservoir: true });
   engine.setNow('2026-12-03T12:00:00Z');
   engine.putProject(OWN, { projectId: 42, organizationId: 1 }, configSeeds[0].toString());
   engine.putProject(ROOT, { projectId: 43, organizationId: 1 }, configSeeds[configSeeds.length - 1].toString());

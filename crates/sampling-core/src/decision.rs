@@ -138,7 +138,7 @@ pub fn decide(input: &DecisionInput<'_, '_>, scratch: &mut Scratch, explain: boo
             decide_transaction(input, own, &mut evaluator, candidates, normalize)
         }
         ItemType::Span => decide_spans(input, own, &mut evaluator, candidates, normalize),
-        ItemType::LegacySpan => decide_legacy_spans(input, own, &mut evaluator, candidates),
+        ItemType::LegacySpan => decide_legacy_spans(input, own, &mut evaluator, candidates, normalize),
     };
     matched.map_or(Outcome::NO_MATCH, Outcome::from_match)
 }
@@ -235,23 +235,26 @@ fn decide_spans(
     run_stage(evaluator, candidates, root, Stage::Trace, &normalized, trace_id)
 }
 
-/// Legacy span items: Relay's transaction function with no event. The DSC is used as sent and
-/// the root config is the sampling project's only (no fallback to the own project), so without a
-/// DSC or a usable root config nothing matches.
+/// Legacy span items: Relay's transaction function with no event. The root config is the sampling
+/// project's only (no fallback to the own project), so without a DSC or a usable root config
+/// nothing matches. The DSC's name is parametrized with the root's rules, as for every item.
 fn decide_legacy_spans(
     input: &DecisionInput<'_, '_>,
     own: Option<&CompiledConfig>,
     evaluator: &mut Evaluator<'_>,
     candidates: &mut Vec<u32>,
+    normalize: &mut NormalizeScratch,
 ) -> Option<Matched> {
     let dsc = input.dsc?;
     let root = if input.root_known { usable(input.root_config) } else { None }?;
+    normalize.prepare_dsc(Some(dsc), dsc_name_needed(own, Some(root)), None, rules_of(input.root_config), input.now);
+    let normalized = normalize.dsc(dsc);
     if let Some(config) = own {
-        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, dsc, dsc.trace_id) {
+        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, &normalized, dsc.trace_id) {
             return Some(m);
         }
     }
-    run_stage(evaluator, candidates, root, Stage::Trace, dsc, dsc.trace_id)
+    run_stage(evaluator, candidates, root, Stage::Trace, &normalized, dsc.trace_id)
 }
 
 /// The root config as error tagging sees it: rejected and unsupported configs give no answer.

@@ -22,6 +22,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use sampling_core::decision::Scratch;
 use sampling_core::dsc::Dsc;
+use sampling_core::config::ParseOptions;
 use sampling_core::envelope::Envelope;
 use sampling_core::event::EventView;
 use sampling_core::store::{EnvelopeDecision, Store};
@@ -638,8 +639,10 @@ fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-12-03T12:00:00Z").expect("time").with_timezone(&Utc)
 }
 
+/// The reservoir option is on so that the seed configs' historical reservoir rules are installed
+/// and their counters exercised (without it such a config is rejected, as current Relay does).
 fn store_with_projects(config_seeds: &[String]) -> Store {
-    let store = Store::new();
+    let store = Store::with_options(ParseOptions::WITH_RESERVOIR);
     store.put(OWN, 42, 1, Some(config_seeds.last().expect("configs"))).expect("own config");
     store.put(ROOT, 43, 1, Some(&config_seeds[0])).expect("root config");
     store.put(FOREIGN, 44, 2, Some(r#"{"version":2,"rules":[{"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0}}]}"#)).expect("foreign config");
