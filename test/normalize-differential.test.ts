@@ -12,34 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizedFields, type NormalizedFields } from '../src/engine/evaluate';
 import type { TxNameRuleJson } from '../src/engine/types';
 import { startRelayOracle, type RelayOracle } from './helpers/relay-oracle';
+import { SeededRandom } from '../src/demo/random';
 import { USER_AGENTS } from './fixtures/user-agents';
 
 const NOW = '2026-06-01T00:00:00Z';
 const COUNT = 2400;
 
-/** mulberry32: a small seeded generator. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-class Gen {
-  constructor(readonly next: () => number) {}
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(list: readonly T[]): T {
-    return list[this.int(list.length)];
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
+class Gen extends SeededRandom {
   hex(n: number, upper = false): string {
     let s = '';
     for (let i = 0; i < n; i++) s += '0123456789abcdef'[this.int(16)];
@@ -277,7 +257,7 @@ describe('normalization before matching, against sentry-relay StoreNormalizer', 
   afterAll(async () => oracle?.close());
 
   it(`agrees on every normalizable field for ${COUNT} generated transactions and their DSC names`, async () => {
-    const g = new Gen(rng(20261203));
+    const g = new Gen(20261203);
     const cases = Array.from({ length: COUNT }, (_, i) => generate(g, i));
     const options = { project_id: 1, normalize_user_agent: true };
     const answers = await oracle.call(cases.map((c) => ({ op: 'normalize_event' as const, event: c.event, options })));

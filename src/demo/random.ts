@@ -24,6 +24,11 @@ export class SeededRandom {
     return items[this.int(items.length)];
   }
 
+  /** True with probability `p`. */
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
   /** 32 lowercase hex digits (a trace id, an event id). */
   hex32(): string {
     let out = '';

@@ -4,32 +4,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
+import { SeededRandom } from '../../src/demo/random';
 import { generateSamplingConfig } from '../../src/control/rules';
 import type { ProjectDescription } from '../../src/control/types';
 
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-export class Random {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -59,7 +37,7 @@ export function vectorConfigs(dir: string): Json[] {
 const NOW = Date.UTC(2024, 4, 1, 12);
 
 /** Project descriptions that make the rule generator emit every bias, in many combinations. */
-export function generatedConfigs(random: Random, count: number): Json[] {
+export function generatedConfigs(random: SeededRandom, count: number): Json[] {
   const toggles = ['boostEnvironments', 'boostLatestRelease', 'ignoreHealthChecks', 'boostLowVolumeTransactions', 'boostReplayId', 'recalibrationRule', 'minimumSampleRate'];
   const out: Json[] = [];
   for (let i = 0; i < count; i++) {
@@ -132,7 +110,7 @@ const VALUE_TYPES = ['sampleRate', 'factor', 'minimumSampleRate', 'reservoir', '
 const CIDRS = ['10.0.0.0/8', '192.168.1.1', '::1', 'fe80::/10', 'not-an-address', '10.0.0.0/33', '10.0.0.0/', '/8', '10.0.0', '256.1.1.1', '10/8', '', ' 10.0.0.1', '::ffff:10.0.0.1/128', '10.0.0.1/32/1'];
 const HUGE_IDS = [4294967295, 4294967296, 2 ** 53, 2 ** 64, -1, 0, 1.5, 1e21, -0.5, 1e300];
 
-function wrongType(random: Random, old: Json): Json {
+function wrongType(random: SeededRandom, old: Json): Json {
   const options: Json[] = [null, true, false, 0, -1, 1.5, 2 ** 40, '', 'x', '0.5', [], [1], ['a'], {}, { op: 'and', inner: [] }, { type: 'constant' }];
   let value = random.pick(options);
   for (let i = 0; i < 3 && JSON.stringify(value) === JSON.stringify(old); i++) value = random.pick(options);
@@ -156,7 +134,7 @@ export function toText(value: Json): string {
   return JSON.stringify(value);
 }
 
-function duplicateKey(random: Random, config: Json): string | null {
+function duplicateKey(random: SeededRandom, config: Json): string | null {
   const objects: Array<[string, Record<string, Json>]> = [];
   const walk = (v: Json, at: string) => {
     if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
@@ -176,7 +154,7 @@ function duplicateKey(random: Random, config: Json): string | null {
 }
 
 /** Whole-config mutations: legacy `rulesV2` layouts, and the sequence form serde also reads. */
-function mutateWhole(random: Random, config: Json): string | null {
+function mutateWhole(random: SeededRandom, config: Json): string | null {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) return null;
   const c = config as Record<string, Json>;
   if (random.chance(0.5)) {
@@ -192,7 +170,7 @@ function mutateWhole(random: Random, config: Json): string | null {
 }
 
 /** One random mutation somewhere in the config; returns its description. */
-export function mutate(random: Random, config: Json): string {
+export function mutate(random: SeededRandom, config: Json): string {
   if (random.chance(0.05)) {
     const whole = mutateWhole(random, config);
     if (whole !== null) return whole;
@@ -265,7 +243,7 @@ export function mutate(random: Random, config: Json): string {
 
 /** `count` configs: the valid ones first, then mutations (1 to 3 each) of random valid ones. */
 export function configCorpus(seed: number, count: number, vectorsDir: string): Array<{ config: Json; text: string; mutations: string[] }> {
-  const random = new Random(seed);
+  const random = new SeededRandom(seed);
   const valid = [...vectorConfigs(vectorsDir), ...generatedConfigs(random, 200)];
   const out: Array<{ config: Json; text: string; mutations: string[] }> = valid.map((config) => ({ config, text: toText(config), mutations: [] }));
   while (out.length < count) {

@@ -1,6 +1,7 @@
 // Seeded input generators of the fuzz tests: a PRNG, the captured SDK envelopes as seeds, and
 // mutations of envelope bytes (the same families as crates/sampling-core/tests/fuzz_engine.rs).
 
+import { SeededRandom } from '../../src/demo/random';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -24,19 +25,8 @@ export function fuzzCount(name: string, fallback: number): number {
   return n;
 }
 
-/** Mulberry32: small, fast, and the same sequence everywhere. */
-export class Prng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
+/** The project's seeded generator, with the fuzzers' helpers. */
+export class Prng extends SeededRandom {
   /** Uniform in 0..n-1. */
   below(n: number): number {
     return Math.floor(this.next() * n);
