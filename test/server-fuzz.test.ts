@@ -118,7 +118,8 @@ describe(`HTTP fuzzing of the ingestion server (FUZZ_SEED=${SEED})`, () => {
         const r: FuzzRequest = { index: -1, mode: 'http', method, path: target, headers: { 'content-length': '2' }, body: Buffer.from('{}'), raw: null, mayReset: false, shape: target };
         const a = await sendHttp(t.server.port, agent, r);
         expect(a.statuses, `${method} ${target}`).toEqual([400]);
-        expect(JSON.parse(a.body!.toString('utf8')), `${method} ${target}`).toEqual({ detail: 'invalid request target' });
+        const detail = (JSON.parse(a.body!.toString('utf8')) as { detail?: unknown }).detail;
+        expect(typeof detail === 'string' && detail.startsWith('invalid request target'), `${method} ${target}: ${JSON.stringify(detail)}`).toBe(true);
       }
     }
     agent.destroy();
@@ -217,27 +218,21 @@ describe(`HTTP fuzzing of the ingestion server (FUZZ_SEED=${SEED})`, () => {
       if (o.forwarded !== null) entry.forwarded.push(o.forwarded);
       byId.set(id, entry);
     }
-    // Known server defect (reported with issue 9): a request followed on its connection by bytes
-    // that do not parse (`content-length` one short) is accepted and kept, but the server's
-    // clientError handler answers 400 and closes the connection before its 200 goes out. Those
-    // envelopes are in the sink without a 200; every other one must match exactly.
-    const pipelined = (id: string) => requestOf(id).includes('raw+extra-bytes');
+    // Every accepted envelope was answered 200, also when bytes that do not parse followed its
+    // request on the connection (`content-length` one short: raw+extra-bytes). The server used to
+    // answer those bytes 400 and close before the 200 went out (issue 9); it now finishes the
+    // answer owed first (test/server-bad-input.test.ts, "bytes that do not parse after a complete request").
     const pipelinedRequests = described.filter((d) => d.includes('raw+extra-bytes')).length;
-    let lostAnswers = 0;
     const mismatches: string[] = [];
     for (const [id, entry] of byId) {
       const answered = answeredIds.get(id) ?? 0;
-      if (answered === entry.accepted) continue;
-      if (answered < entry.accepted && pipelined(id)) lostAnswers += entry.accepted - answered;
-      else mismatches.push(`${id}: answered ${answered}, accepted ${entry.accepted} (${requestOf(id)})`);
+      if (answered !== entry.accepted) mismatches.push(`${id}: answered ${answered}, accepted ${entry.accepted} (${requestOf(id)})`);
     }
     expect(mismatches.slice(0, 10), `FUZZ_SEED=${SEED}`).toEqual([]);
     const generatedAnswered = [...answeredIds].filter(([id]) => !byId.has(id)).reduce((a, [, n]) => a + n, 0);
-    const generatedLost = generatedIds - generatedAnswered;
-    expect(generatedLost, 'answers with a generated id').toBeGreaterThanOrEqual(0);
-    expect(lostAnswers + generatedLost, 'accepted without an answer').toBeLessThanOrEqual(pipelinedRequests);
+    expect(generatedAnswered, 'answers with a generated id = envelopes accepted without one').toBe(generatedIds);
     const totalAnswered = [...answeredIds.values()].reduce((a, b) => a + b, 0);
-    expect(totalAnswered, 'envelopes answered 200 = envelopes accepted').toBe(observations.length - lostAnswers - generatedLost);
+    expect(totalAnswered, 'envelopes answered 200 = envelopes accepted').toBe(observations.length);
 
     const sinkById = new Map<string, Buffer[]>();
     for (const record of sink) sinkById.set(record.eventId, [...(sinkById.get(record.eventId) ?? []), record.bytes]);
@@ -254,14 +249,14 @@ describe(`HTTP fuzzing of the ingestion server (FUZZ_SEED=${SEED})`, () => {
       const actual = records.map((b) => b.toString('base64')).sort();
       if (JSON.stringify(expected) !== JSON.stringify(actual)) mismatches.push(`${id}: sink holds ${actual.length} envelopes, ${expected.length} were kept (or the bytes differ) (${requestOf(id)})`);
     }
-    expect(sinkUnanswered, 'sink records of envelopes never answered 200').toBeLessThanOrEqual(generatedLost);
+    expect(sinkUnanswered, 'sink records of envelopes never answered 200').toBe(0);
     for (const [id, entry] of byId) if (entry.forwarded.length > 0 && !sinkById.has(id)) mismatches.push(`${id}: kept ${entry.forwarded.length}, not in the sink (${requestOf(id)})`);
     expect(sinkGenerated, 'sink records of envelopes without an event id').toBe(generatedForwarded);
     expect(mismatches.slice(0, 10), `FUZZ_SEED=${SEED}`).toEqual([]);
     const keptCount = observations.filter((o) => o.forwarded !== null).length;
     expect(sink.length).toBe(keptCount);
     console.log(
-      `server fuzz: ${observations.length} envelopes accepted (${totalAnswered} answered 200, ${lostAnswers + generatedLost} of ${pipelinedRequests} pipelined raw requests unanswered: known defect), ` +
+      `server fuzz: ${observations.length} envelopes accepted (${totalAnswered} answered 200, ${pipelinedRequests} raw requests followed by bytes that do not parse), ` +
         `${keptCount} kept and in the sink, ${observations.length - keptCount} dropped whole`,
     );
     expect(keptCount).toBeGreaterThan(0);

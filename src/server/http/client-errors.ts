@@ -1,6 +1,6 @@
 // Answers what Node's HTTP parser refuses before any handler runs: malformed requests, oversized headers, timeouts.
 
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** The status line for a parser error: 408 for a client too slow to send its request, 431 for headers over the limit, else 400. */
@@ -10,13 +10,49 @@ export function clientErrorStatus(code: string | undefined): string {
   return '400 Bad Request';
 }
 
-/** Answers client errors with a status and `Connection: close`, and keeps serving. */
+/**
+ * Answers client errors with a status and `Connection: close`, and keeps serving.
+ *
+ * Bytes that do not parse can follow a complete request on the same connection (a request that
+ * declared a shorter body than it sent, a client that sent a body without framing, pipelined
+ * garbage) while that request's response is still being produced. That response is owed first:
+ * it is never cut or preceded by the error answer. It is marked `Connection: close` when its head
+ * is not out yet (Node then closes the connection after it); when its head already announced
+ * keep-alive, the error answer follows it, with `Connection: close`, and the connection ends.
+ */
 export function answerClientErrors(server: Server): void {
+  /** The last request the parser produced on each connection, and its response. */
+  const last = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+  /** Responses whose `finish` was emitted (after Node's own handling of it). */
+  const finished = new WeakSet<ServerResponse>();
+  /** Connections whose client error is handled: the parser repeats its error on any further bytes. */
+  const handled = new WeakSet<Socket>();
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    last.set(req.socket, { req, res });
+    res.once('finish', () => finished.add(res));
+  });
+
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    // A response already started on this socket cannot get a second head: just close.
-    const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-    if (socket.writable && !socket.destroyed && !started) {
-      socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    } else socket.destroy();
+    if (handled.has(socket)) return;
+    handled.add(socket);
+    const answer = `HTTP/1.1 ${clientErrorStatus(err.code)}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
+    const current = last.get(socket);
+    const pending = current !== undefined && !finished.has(current.res) && !current.res.destroyed;
+    if (pending && (current.req.complete || current.res.headersSent)) {
+      const { req, res } = current;
+      if (!res.headersSent) res.setHeader('connection', 'close');
+      // Node's own `finish` listener ran first: after a `Connection: close` response the socket is already ending.
+      res.once('finish', () => {
+        if (!socket.writable || socket.destroyed) return;
+        // The bad bytes came after a complete request: they get their answer. Inside a request already answered: just close.
+        if (req.complete) socket.end(answer);
+        else socket.end();
+      });
+      return;
+    }
+    // No response owed on this connection, or the bad bytes are inside the request being read (its response not started): answer them.
+    if (socket.writable && !socket.destroyed) socket.end(answer);
+    else socket.destroy();
   });
 }
