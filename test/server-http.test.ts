@@ -134,6 +134,18 @@ describe('what a drop removes', () => {
     expect(JSON.parse(tagged.payload.toString())).toEqual({ ...JSON.parse(error), contexts: { trace: { trace_id: '67e5504410b1426f9247bb680e5fe001', sampled: false } } });
   });
 
+  it('a span v2 container without a DSC is refused before sampling: not forwarded, counted as invalid (missing_dsc)', async () => {
+    const spans = spanEnvelope({ ...trace(KEY, 3) });
+    const nl = spans.indexOf(10);
+    // The same items under an envelope header without `trace`.
+    const body = Buffer.concat([Buffer.from(`{"event_id":"7ec79c33ec9942ab8353589fcb2e04dc"}`), spans.subarray(nl)]);
+    const before = t.kept().length;
+    expect((await postEnvelope(t.server, 1, KEY, body)).status).toBe(200);
+    expect(t.kept().length).toBe(before);
+    const metrics = (await request(`${t.server.url}/metrics`, { method: 'GET' })).body;
+    expect(metrics).toContain('dynamic_sampling_server_outcomes_total{project_id="1",item_type="span",outcome="invalid",reason="missing_dsc"} 2');
+  });
+
   it('an error of a kept trace is tagged sampled=true; one without a sampled flag in its DSC is not tagged', async () => {
     expect((await postEnvelope(t.server, 1, KEY, errorEnvelope(trace(KEY, 3, true), '8ec79c33ec9942ab8353589fcb2e0403'))).status).toBe(200);
     const tagged = lastKept();

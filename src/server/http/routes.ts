@@ -74,7 +74,12 @@ function recordOutcomes(deps: RouteDeps, project: string, result: IngestResult, 
   result.items.forEach((item, index) => {
     let outcome: OutcomeName = 'accepted';
     let reason = '';
-    if (result.plan.removed[index]) {
+    const rejected = result.plan.rejected[index];
+    if (rejected !== null) {
+      // Refused before sampling, as Relay does (its `invalid` outcome), whatever the decision.
+      outcome = 'invalid';
+      reason = rejected;
+    } else if (result.plan.removed[index]) {
       outcome = 'filtered_sampling';
       reason = filtered;
     } else if (!forwardedOk) {
