@@ -166,6 +166,9 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         adminTokens: tokensOf('control-admin-token', base.adminTokens),
         adminReadTokens: tokensOf('control-read-token', base.adminReadTokens),
         insecureOpen,
+        // The rules it generates must be rules the server accepts: custom (reservoir) rules only
+        // when the server takes them.
+        reservoirRules: serve.reservoirRules,
         schedule: base.schedule,
         taskIntervalMs,
       },

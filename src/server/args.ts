@@ -25,6 +25,8 @@ export interface ServeArgs {
   shutdownTimeout?: number;
   /** Refuse (503) keys whose config cannot be loaded instead of accepting them unchecked. */
   rejectUnknownKeys: boolean;
+  /** Accept reservoir rules (rejected by default, as current Relay does). */
+  reservoirRules: boolean;
   help: boolean;
 }
 
@@ -54,6 +56,8 @@ export const SERVE_USAGE = `options (flag, environment variable, default):
   --shutdown-timeout SEC     DS_SHUTDOWN_TIMEOUT   on SIGTERM, requests in flight get SEC to finish (10)
   --reject-unknown-keys      DS_REJECT_UNKNOWN_KEYS  while the configs source cannot answer, refuse unchecked keys
                                                    with 503 instead of accepting them (see the server README)
+  --reservoir-rules          DS_RESERVOIR_RULES    accept historical reservoir rules (rejected by default, as
+                                                   current Relay does); counted fleet-wide with --redis
   -h, --help
 `;
 
@@ -79,10 +83,11 @@ const FLAGS: Record<string, string[]> = {
   'request-timeout': ['DS_REQUEST_TIMEOUT'],
   'shutdown-timeout': ['DS_SHUTDOWN_TIMEOUT'],
   'reject-unknown-keys': ['DS_REJECT_UNKNOWN_KEYS'],
+  'reservoir-rules': ['DS_RESERVOIR_RULES'],
 };
 
 /** Flags that take no value. */
-export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys']);
+export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys', 'reservoir-rules']);
 
 /** A duration in seconds (fractions allowed) → ms; `positive` refuses 0. */
 function seconds(name: string, text: string | undefined, positive = true): number | undefined {
@@ -167,6 +172,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     requestTimeout: seconds('request-timeout', get('request-timeout')),
     shutdownTimeout: seconds('shutdown-timeout', get('shutdown-timeout'), false),
     rejectUnknownKeys: truthy(get('reject-unknown-keys')),
+    reservoirRules: truthy(get('reservoir-rules')),
     help,
   };
 }

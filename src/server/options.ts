@@ -56,6 +56,11 @@ export interface ServerOptions extends MetricsAccessOptions {
    * instead of accepting them unchecked (default false: accept, nothing is lost for lack of a config).
    */
   rejectUnknownKeys?: boolean;
+  /**
+   * Accept historical reservoir rules in project configs (counted per process, or fleet-wide through
+   * `redis`). Default false: a config holding one is rejected, as current Relay does.
+   */
+  reservoirRules?: boolean;
   /** Console summary interval, ms (default 5000; 0 turns it off). */
   summaryInterval?: number;
   /**

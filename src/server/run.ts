@@ -117,6 +117,7 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
     requestTimeout: args.requestTimeout,
     shutdownTimeout: args.shutdownTimeout,
     rejectUnknownKeys: args.rejectUnknownKeys,
+    reservoirRules: args.reservoirRules,
     logger,
     clusterWorker: cluster.isWorker,
     recorder: extras.recorder,

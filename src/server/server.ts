@@ -55,7 +55,7 @@ function buildSampler(options: ServerOptions, logger: Logger): { sampler: Sample
   if (!options.configs) throw new ServerOptionsError('no project configs: pass configs {file} or {upstream}, or a sampler');
   const sampler = createSampler({
     ...options.configs,
-    engine: new ReservoirAwareEngine(),
+    engine: new ReservoirAwareEngine({ reservoir: options.reservoirRules === true }),
     redis: options.redis,
     redisPrefix: options.redisPrefix,
     cache: options.cache,

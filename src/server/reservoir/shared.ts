@@ -57,6 +57,11 @@ export class SharedReservoir {
       new Counter({ name, help: 'Items kept by a reservoir rule, checked against the shared Redis counter, by verdict.', labelNames: ['verdict'], registers: [deps.registry] });
   }
 
+  /** Whether the next item would still wait for the first connection (false once it was made or failed). */
+  get waitsForFirstConnection(): boolean {
+    return !this.startupSettled;
+  }
+
   private key(organizationId: number, ruleId: number): string {
     return `${this.deps.prefix ?? ''}reservoir:${organizationId}:${ruleId}`;
   }
