@@ -1,5 +1,7 @@
 // The config server over real HTTP on 127.0.0.1, fetched with this project's own client: auth, revisions, pending, unknown keys, API.
 
+import { connect } from 'node:net';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { generateRelayKeyPair, RelaySigner } from '../src/configs/signing';
@@ -10,7 +12,7 @@ import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '
 import { KEEP, DROP } from '../src/engine/engine';
 import { spanEnvelope } from '../src/demo/envelopes';
 import { createSampler } from '../src/sampler';
-import { requestTarget } from './helpers/server';
+import { captureLogger, rawExchange, requestTarget } from './helpers/server';
 import { keyFor, orgDef, projectDef, sampleDefinitions, silentLogger, TestClock } from './helpers/control';
 
 const TOKEN = 'server-token';
@@ -150,6 +152,23 @@ describe('project configs endpoint', () => {
       expect(res.json().code).toBe('invalid_target');
     }
     expect((await fetch(`${plane!.url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers CONNECT with 405, and a client leaving mid-body is no server error (no 500 logged)', async () => {
+    const { logger, records } = captureLogger('info');
+    await start({ logger });
+    expect(await rawExchange(plane!.url, 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n')).toMatch(/^HTTP\/1\.1 405 /);
+    const { hostname, port } = new URL(plane!.url);
+    await new Promise<void>((resolve) => {
+      const socket = connect({ host: hostname, port: Number(port) }, () => {
+        socket.write(`PATCH /api/control/organizations/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 100\r\n\r\n{"targetS`);
+        setTimeout(() => socket.destroy(), 50);
+      });
+      socket.on('close', () => resolve());
+    });
+    // The plane saw the aborted body, answered nothing, and still serves.
+    expect((await fetch(`${plane!.url}/healthz`)).status).toBe(200);
+    expect(records().filter((r) => r.level >= 50)).toEqual([]);
   });
 
   it('feeds createSampler over HTTP: configs are fetched and the engine samples with them', async () => {

@@ -1,6 +1,5 @@
 // Bad input: each malformed or hostile request gets the right 4xx, the server keeps serving, and nothing else is affected.
 
-import { connect } from 'node:net';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorEnvelope, spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { ENVELOPE_ERRORS } from '../src/engine/errors';
 import { parseResponses } from './helpers/http-fuzz';
-import { postEnvelope, request, requestTarget, sampleRate, startTestServer, type TestServer } from './helpers/server';
+import { postEnvelope, request, requestTarget, sampleRate, startTestServer, type TestServer, rawExchange } from './helpers/server';
 
 const KEY = 'abd0f232775f45feab79864e580d160b';
 const OTHER = 'e12d836b15bb49d7bbf99e64295d995b';
@@ -131,18 +130,11 @@ describe('bad input', () => {
   });
 });
 
-/** Sends `bytes` on a raw connection and resolves with everything the server answers until it closes (rejects on a reset). */
-function rawExchange(url: string, bytes: string | Buffer): Promise<string> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port) });
-    let answer = '';
-    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(answer));
-    socket.write(bytes);
-  });
-}
+
+it('answers CONNECT (a proxy tunnel request) with 405 instead of closing the connection unanswered', async () => {
+  const answer = await rawExchange(t.server.url, 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n');
+  expect(answer).toMatch(/^HTTP\/1\.1 405 /);
+});
 
 describe('slow clients', () => {
   let slow: TestServer;

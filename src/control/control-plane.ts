@@ -15,6 +15,7 @@ import { RequestAuthenticator } from './http/auth';
 import { addAdminRoutes } from './http/admin-routes';
 import { addProjectConfigsRoute } from './http/project-configs-route';
 import { Router, type RouteInfo } from './http/router';
+import { answerClientErrors } from '../http/client-errors';
 import { createControlMetrics, type ControlMetrics } from './metrics';
 import { ProjectConfigCache } from './serving/config-cache';
 import { ProjectConfigServer } from './serving/config-service';
@@ -215,6 +216,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     router.add('GET', /^\/metrics\/?$/, 'read', async () => ({ status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));
 
     const server: Server = createServer(router.listener);
+    answerClientErrors(server);
     const sockets = new Set<import('node:net').Socket>();
     server.on('connection', (socket) => {
       sockets.add(socket);

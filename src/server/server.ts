@@ -11,7 +11,7 @@ import { WorkerBridge } from './cluster';
 import { ServerOptionsError } from './errors';
 import { ProjectAuthenticator } from './http/auth';
 import { createMetricsGuard } from './http/access';
-import { answerClientErrors } from './http/client-errors';
+import { answerClientErrors } from '../http/client-errors';
 import { ConnectionTracker } from './http/connections';
 import { createRequestHandler } from './http/routes';
 import { EnvelopeIngestor } from './ingest';

@@ -1,5 +1,6 @@
 // Test fixtures for the ingestion server: a configs file, a started server with a file sink, raw HTTP requests, envelope parsing.
 
+import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -186,3 +187,16 @@ export const sampleRate = (id: number, type: 'trace' | 'project' | 'transaction'
   condition,
   samplingValue: { type: 'sampleRate' as const, value },
 });
+
+/** Sends `bytes` on a raw connection and resolves with everything the server answers until it closes (rejects on a reset). */
+export function rawExchange(url: string, bytes: string | Buffer): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer));
+    socket.write(bytes);
+  });
+}

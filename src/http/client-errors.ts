@@ -55,4 +55,10 @@ export function answerClientErrors(server: Server): void {
     if (socket.writable && !socket.destroyed) socket.end(answer);
     else socket.destroy();
   });
+
+  // CONNECT (a proxy tunnel) never reaches 'request': without this, Node just closes the socket unanswered.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, OPTIONS\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
 }
