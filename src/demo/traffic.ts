@@ -27,7 +27,9 @@ export class TrafficGenerator {
     const n = options.transactionNames ?? 200;
     this.zipf = new Zipf(n);
     const resources = ['users', 'orders', 'products', 'carts', 'payments', 'search', 'reviews', 'invoices'];
-    this.names = Array.from({ length: n }, (_, i) => `/api/${resources[i % resources.length]}/${i < 8 ? '' : `v${i}/`}{id}`);
+    // Variants are spelled in letters: a segment with digits (`v10`) is an identifier that Relay's
+    // normalization scrubs to `*` before rules match, which would merge the names.
+    this.names = Array.from({ length: n }, (_, i) => `/api/${resources[i % resources.length]}/${i < 8 ? '' : `v${letters(i)}/`}{id}`);
   }
 
   next(): TraceShape {
@@ -43,4 +45,14 @@ export class TrafficGenerator {
       sampled: true,
     };
   }
+}
+
+/** `i` in base 26, a–z (0 → a, 26 → ba). */
+function letters(i: number): string {
+  let out = '';
+  do {
+    out = String.fromCharCode(97 + (i % 26)) + out;
+    i = Math.floor(i / 26);
+  } while (i > 0);
+  return out;
 }
