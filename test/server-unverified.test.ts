@@ -1,9 +1,8 @@
 // With the configs upstream unreachable: keys are accepted unchecked (or refused with --reject-unknown-keys), and metrics and /stats stay bounded.
 
-import { createServer } from 'node:net';
-
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { freePort } from '../src/demo/free-port';
 import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { keyOf } from './helpers/upstream';
 import { postEnvelope, request, startTestServer, type TestServer } from './helpers/server';
@@ -15,16 +14,7 @@ afterEach(async () => {
 });
 
 /** A loopback port nothing listens on: the configs upstream is unreachable (connection refused). */
-function deadPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+const deadPort = freePort;
 
 const envelope = (key: string, n: number) => {
   const trace = { traceId: `67e5504410b1426f9247bb680e5f${String(n).padStart(4, '0')}`, publicKey: key, transaction: '/t' };
