@@ -1,6 +1,6 @@
 // The built entry points as users run them: `npm start` (dist/main.js) on embedded defaults, and `serve --workers 2`.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { EMBEDDED_PROJECTS_FILE, parseDuration, parseStartArgs } from '../src/main';
 import { parseJsonLines } from '../src/server/sinks/record';
+import { run, type Running } from './helpers/process';
 import { request, tempDir, waitFor, writeProjects, sampleRate } from './helpers/server';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -20,20 +21,6 @@ function assertBuilt(): void {
   if (!existsSync(MAIN) || !existsSync(path.join(ROOT, 'dist/server/server.js'))) throw new Error('dist/ is not built: run `npm run build` first');
 }
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function run(script: string, args: string[], cwd: string): Running {
-  const child = spawn(process.execPath, [script, ...args], { cwd, env: { ...process.env, LOG_LEVEL: 'warn', PORT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
 
 let running: Running | null = null;
 afterEach(async () => {

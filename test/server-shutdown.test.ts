@@ -1,7 +1,7 @@
 // Shutdown of the server as a process: SIGTERM under keep-alive load answers what is in flight with Connection: close and resets nothing acknowledged-or-written.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { parseJsonLines } from '../src/server/sinks/record';
+import { run, type Running } from './helpers/process';
 import { captureLogger, postEnvelope, request, requestTarget, sampleRate, startTestServer, tempDir, waitFor, writeProjects } from './helpers/server';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -17,21 +18,6 @@ const MAIN = path.join(ROOT, 'dist/main.js');
 const CLI = path.join(ROOT, 'dist/cli.js');
 const KEY = 'abd0f232775f45feab79864e580d160b';
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function run(script: string, args: string[], cwd: string): Running {
-  if (!existsSync(script)) throw new Error('dist/ is not built: run `npm run build` first');
-  const child = spawn(process.execPath, [script, ...args], { cwd, env: { ...process.env, LOG_LEVEL: 'warn', PORT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
 
 let running: Running | null = null;
 afterEach(async () => {
