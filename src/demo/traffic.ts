@@ -47,8 +47,8 @@ export class TrafficGenerator {
   }
 }
 
-/** `i` in base 26, a–z (0 → a, 26 → ba). */
-function letters(i: number): string {
+/** `i` in base 26, a–z (0 → a, 26 → ba): a distinct suffix per index that normalization leaves alone. */
+export function letters(i: number): string {
   let out = '';
   do {
     out = String.fromCharCode(97 + (i % 26)) + out;

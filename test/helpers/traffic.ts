@@ -2,6 +2,7 @@
 
 import http from 'node:http';
 
+import { letters } from '../../src/demo/traffic';
 import { randomValue } from '../../src/engine/evaluate';
 import { SeededRandom } from './control';
 
@@ -13,16 +14,6 @@ export interface ProjectTraffic {
   transactions: Array<[string, number]>;
   healthShare: number;
   devShare: number;
-}
-
-/** `a`, `b`, ..., `z`, `ba`, `bb`, ...: a distinct suffix per index. */
-function letters(i: number): string {
-  let out = '';
-  do {
-    out = String.fromCharCode(97 + (i % 26)) + out;
-    i = Math.floor(i / 26);
-  } while (i > 0);
-  return out;
 }
 
 /** The names and weights of a project's transactions, and which are the small ones. */
