@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { conditionHash, deactivateOldRules, queryToCondition, upsertCustomRule } from '../src/control/definitions/custom-rules';
-import { FilePersistence } from '../src/control/definitions/persistence';
+import { FilePersistence, RedisPersistence, type DefinitionsChange, type DefinitionsPersistence, type StoredOverrides } from '../src/control/definitions/persistence';
 import { Definitions } from '../src/control/definitions/repository';
 import { parseDefinitions } from '../src/control/definitions/validate';
 import { DefinitionsError, TooManyRulesError, UnsupportedQueryError } from '../src/control/errors';
@@ -134,6 +134,39 @@ describe('custom rules', () => {
     });
     expect(() => queryToCondition('user.email:x')).toThrow(UnsupportedQueryError);
     expect(() => queryToCondition('event.type:error')).toThrow(UnsupportedQueryError);
+  });
+});
+
+/** Redis persistence whose loads can be held after reading (a reload that read the store, then was slow to apply it). */
+class HeldLoads implements DefinitionsPersistence {
+  readonly kind = 'redis' as const;
+  hold: Promise<void> | null = null;
+  constructor(private readonly inner: RedisPersistence) {}
+  async load(): Promise<StoredOverrides> {
+    const read = await this.inner.load();
+    if (this.hold) await this.hold;
+    return read;
+  }
+  save(change: DefinitionsChange): Promise<void> {
+    return this.inner.save(change);
+  }
+  subscribe(listener: () => void): Promise<() => Promise<void>> {
+    return this.inner.subscribe(listener);
+  }
+}
+
+describe('changes persisted in Redis', () => {
+  it('a reload that read the store before a local change does not undo that change', async () => {
+    const persistence = new HeldLoads(new RedisPersistence(new MemoryKeyValueStore()));
+    const definitions = await Definitions.load(sampleDefinitions(), persistence);
+    let release!: () => void;
+    persistence.hold = new Promise((resolve) => (release = resolve));
+    const reload = definitions.reload(); // reads the store now, applies it once released
+    await new Promise((resolve) => setImmediate(resolve));
+    const change = definitions.updateOrganization(1, { targetSampleRate: 0.77 });
+    release();
+    await Promise.all([reload, change]);
+    expect(definitions.organization(1)!.targetSampleRate).toBe(0.77);
   });
 });
 

@@ -53,6 +53,12 @@ export class Definitions {
   private keys = new Map<string, ResolvedKey>();
   private readonly listeners = new Set<(event: DefinitionsChangeEvent) => void>();
   private unsubscribe: (() => Promise<void>) | null = null;
+  /**
+   * Reloads and local changes run one at a time: a reload that read the store before a local
+   * change was saved must not replace the document after that change (its own notice brings a
+   * reload that sees it).
+   */
+  private serial: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly base: DefinitionsDocument,
@@ -74,9 +80,17 @@ export class Definitions {
 
   /** Re-applies the persisted changes (from Redis) over the file's document. */
   async reload(): Promise<void> {
-    const overrides = await this.persistence.load();
-    this.document = Definitions.merge(this.base, overrides);
-    this.index();
+    await this.exclusive(async () => {
+      const overrides = await this.persistence.load();
+      this.document = Definitions.merge(this.base, overrides);
+      this.index();
+    });
+  }
+
+  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.serial.then(run, run);
+    this.serial = result.catch(() => undefined);
+    return result;
   }
 
   /** Reloads whenever another process changes the definitions; `onReload` sees every reload. */
@@ -188,12 +202,14 @@ export class Definitions {
     return found;
   }
 
-  private async persist(change: DefinitionsChange, mutate: (doc: DefinitionsDocument) => void): Promise<void> {
-    // The base document (the file's content) changes too when the file is where changes persist.
-    if (this.persistence.kind !== 'redis') mutate(this.base);
-    mutate(this.document);
-    this.index();
-    await this.persistence.save(change, this.document);
+  private persist(change: DefinitionsChange, mutate: (doc: DefinitionsDocument) => void): Promise<void> {
+    return this.exclusive(async () => {
+      // The base document (the file's content) changes too when the file is where changes persist.
+      if (this.persistence.kind !== 'redis') mutate(this.base);
+      mutate(this.document);
+      this.index();
+      await this.persistence.save(change, this.document);
+    });
   }
 
   /** Changes organisation options (`organizationoption.update`, invalidates the organisation). */
