@@ -222,17 +222,29 @@ fn decide_spans(
         reduced = dsc.reduced_to(input.own_key);
         (&reduced, own)
     };
-    let root = root?;
     // A reduced DSC has no name; a known root's is parametrized with its rules.
+    project_then_trace(input, dsc, own, root?, evaluator, candidates, normalize)
+}
+
+/// The project stage (own config) then the trace stage (root config) on the DSC, its name
+/// parametrized with the root project's rules.
+fn project_then_trace(
+    input: &DecisionInput<'_, '_>,
+    dsc: &Dsc<'_>,
+    own: Option<&CompiledConfig>,
+    root: &CompiledConfig,
+    evaluator: &mut Evaluator<'_>,
+    candidates: &mut Vec<u32>,
+    normalize: &mut NormalizeScratch,
+) -> Option<Matched> {
     normalize.prepare_dsc(Some(dsc), dsc_name_needed(own, Some(root)), None, rules_of(input.root_config), input.now);
     let normalized = normalize.dsc(dsc);
-    let trace_id = dsc.trace_id;
     if let Some(config) = own {
-        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, &normalized, trace_id) {
+        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, &normalized, dsc.trace_id) {
             return Some(m);
         }
     }
-    run_stage(evaluator, candidates, root, Stage::Trace, &normalized, trace_id)
+    run_stage(evaluator, candidates, root, Stage::Trace, &normalized, dsc.trace_id)
 }
 
 /// Legacy span items: Relay's transaction function with no event. The root config is the sampling
@@ -247,14 +259,7 @@ fn decide_legacy_spans(
 ) -> Option<Matched> {
     let dsc = input.dsc?;
     let root = if input.root_known { usable(input.root_config) } else { None }?;
-    normalize.prepare_dsc(Some(dsc), dsc_name_needed(own, Some(root)), None, rules_of(input.root_config), input.now);
-    let normalized = normalize.dsc(dsc);
-    if let Some(config) = own {
-        if let Some(m) = run_stage(evaluator, candidates, config, Stage::Project, &normalized, dsc.trace_id) {
-            return Some(m);
-        }
-    }
-    run_stage(evaluator, candidates, root, Stage::Trace, &normalized, dsc.trace_id)
+    project_then_trace(input, dsc, own, root, evaluator, candidates, normalize)
 }
 
 /// The root config as error tagging sees it: rejected and unsupported configs give no answer.
