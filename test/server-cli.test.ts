@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { EMBEDDED_PROJECTS_FILE, parseDuration, parseStartArgs } from '../src/main';
 import { parseJsonLines } from '../src/server/sinks/record';
-import { run, type Running } from './helpers/process';
+import { killIfRunning, run, type Running } from './helpers/process';
 import { request, tempDir, waitFor, writeProjects, sampleRate } from './helpers/server';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -24,10 +24,7 @@ function assertBuilt(): void {
 
 let running: Running | null = null;
 afterEach(async () => {
-  if (running && running.child.exitCode === null) {
-    running.child.kill('SIGKILL');
-    await running.exited;
-  }
+  await killIfRunning(running);
   running = null;
 });
 

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { parseJsonLines } from '../src/server/sinks/record';
-import { run, type Running } from './helpers/process';
+import { killIfRunning, run, type Running } from './helpers/process';
 import { captureLogger, postEnvelope, request, requestTarget, sampleRate, startTestServer, tempDir, waitFor, writeProjects } from './helpers/server';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -21,10 +21,7 @@ const KEY = 'abd0f232775f45feab79864e580d160b';
 
 let running: Running | null = null;
 afterEach(async () => {
-  if (running && running.child.exitCode === null) {
-    running.child.kill('SIGKILL');
-    await running.exited;
-  }
+  await killIfRunning(running);
   running = null;
 });
 

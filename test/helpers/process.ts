@@ -19,3 +19,11 @@ export function run(script: string, args: string[], cwd: string): Running {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
 }
+
+/** Kills a child still running (test clean-up). */
+export async function killIfRunning(running: Running | null): Promise<void> {
+  if (running && running.child.exitCode === null) {
+    running.child.kill('SIGKILL');
+    await running.exited;
+  }
+}

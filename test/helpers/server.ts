@@ -93,39 +93,35 @@ export interface RawResponse {
   json(): any;
 }
 
-/** One HTTP request with full control over headers and body (a new connection each time). */
-export function request(url: string, options: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string } = {}): Promise<RawResponse> {
+type RequestOptions = { method?: string; headers?: Record<string, string | number>; body?: Buffer | string };
+
+/** Sends one request on a new connection and collects the whole answer. */
+function send(target: string | http.RequestOptions, options: http.RequestOptions, body: Buffer | string | undefined): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'POST', headers: options.headers, agent: false }, (res) => {
+    const callback = (res: http.IncomingMessage): void => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) });
       });
       res.on('error', reject);
-    });
+    };
+    const req = typeof target === 'string' ? http.request(target, options, callback) : http.request({ ...target, ...options }, callback);
     req.on('error', reject);
-    req.end(options.body);
+    req.end(body);
   });
 }
 
+/** One HTTP request with full control over headers and body (a new connection each time). */
+export function request(url: string, options: RequestOptions = {}): Promise<RawResponse> {
+  return send(url, { method: options.method ?? 'POST', headers: options.headers, agent: false }, options.body);
+}
+
 /** One request with `target` sent as is on the request line (`//`, `*`, an absolute URL): no URL parsing on the way. */
-export function requestTarget(baseUrl: string, target: string, options: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string } = {}): Promise<RawResponse> {
+export function requestTarget(baseUrl: string, target: string, options: RequestOptions = {}): Promise<RawResponse> {
   const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path: target, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  return send({ host: hostname, port, path: target }, { method: options.method ?? 'GET', headers: options.headers, agent: false }, options.body);
 }
 
 /** POSTs an envelope to `/api/<projectId>/envelope/` with the key in X-Sentry-Auth. */
