@@ -35,6 +35,7 @@ preflight();
 
 const { EnvelopeBatch, SamplingEngine, OUT } = require('../dist/engine/engine');
 const { evaluate } = require('../dist/engine/evaluate');
+const { compileSamplingConfig } = require('../dist/engine/compiled-config');
 const { BENCH_ORGANIZATION_ID, BENCH_PROJECT_ID, BENCH_PUBLIC_KEY: KEY, NOW_MS } = require('./lib/constants');
 const { loadEnvelopes } = require('./lib/fixtures');
 const { measure, settings } = require('./lib/measure');
@@ -44,22 +45,30 @@ const { demoEnvelopes, generatedConfig, rulesConfig } = require('./lib/workloads
 const report = require('./lib/report');
 
 const INFO = { projectId: BENCH_PROJECT_ID, organizationId: BENCH_ORGANIZATION_ID };
-const ALL_PATHS = ['native-envelope', 'native-batch', 'native-objects', 'typescript-peer', 'otel-ratio', 'native-noop'];
-const RULE_PATHS = ['native-envelope', 'native-batch', 'native-objects', 'typescript-peer'];
+const ALL_PATHS = ['native-envelope', 'native-batch', 'native-compiled', 'native-objects', 'typescript-peer', 'otel-ratio', 'native-noop'];
+const RULE_PATHS = ['native-envelope', 'native-batch', 'native-compiled', 'native-objects', 'typescript-peer'];
 
-/** What `native-objects` is given: the envelope's DSC and event as JS objects. */
+/**
+ * What the object API is given: the envelope's DSC and event as JS objects (`native-objects`), and
+ * as JSON bytes (`native-compiled`: the event payload as the envelope carried it).
+ */
 function toObjects(envelope) {
   const lines = envelope.toString('utf8').split('\n');
   const header = JSON.parse(lines[0]);
   let event = null;
+  let eventBytes = null;
   let itemType = 'transaction';
   for (let i = 1; i + 1 < lines.length; i += 2) {
     const item = JSON.parse(lines[i]);
-    if (item.type === 'transaction' && event === null) event = JSON.parse(lines[i + 1]);
+    if (item.type === 'transaction' && event === null) {
+      event = JSON.parse(lines[i + 1]);
+      eventBytes = Buffer.from(lines[i + 1], 'utf8');
+    }
     if (item.type === 'span') itemType = 'span';
   }
   if (event !== null) itemType = 'transaction';
-  return { dsc: header.trace ?? null, event, itemType };
+  const dsc = header.trace ?? null;
+  return { dsc, event, itemType, dscBytes: dsc === null ? null : Buffer.from(JSON.stringify(dsc), 'utf8'), eventBytes };
 }
 
 function prepare(name, config, envelopes, paths, Peer) {
@@ -74,6 +83,7 @@ function prepare(name, config, envelopes, paths, Peer) {
   return {
     name,
     config,
+    compiled: compileSamplingConfig(configJson),
     configJson,
     rules: config.rules.length,
     envelopes,
@@ -101,6 +111,7 @@ function crossCheck(w) {
   let peerMismatches = 0;
   let rateUlps = 0;
   let objectMismatches = 0;
+  let compiledMismatches = 0;
   const decisions = [];
   const counts = [0, 0, 0];
   // The object API compiles both configs per call: check a few envelopes only.
@@ -120,8 +131,12 @@ function crossCheck(w) {
         log(`  ${w.name}: peer disagrees on envelope ${i}: native ${code} ${rate} [${ids}], peer ${peerCode} ${peer.sampleRate} [${peer.matchedRuleIds}]`);
       }
     }
+    const o = w.objects[i];
+    const c = evaluate({ config: w.compiled, rootConfig: w.compiled, dsc: o.dscBytes, event: o.eventBytes, now: NOW_MS, itemType: o.itemType });
+    if (['keep', 'drop', 'noMatch'][code] !== c.decision || !sameRate(c.sampleRate, rate) || c.matchedRuleIds.join() !== ids.join()) {
+      compiledMismatches++;
+    }
     if (i < objectChecks) {
-      const o = w.objects[i];
       const r = evaluate({ config: w.config, rootConfig: w.config, dsc: o.dsc, event: o.event, now: NOW_MS, itemType: o.itemType });
       if (['keep', 'drop', 'noMatch'][code] !== r.decision || !sameRate(r.sampleRate, rate)) objectMismatches++;
     }
@@ -140,11 +155,11 @@ function crossCheck(w) {
   log(
     `  ${w.name}: ${total} envelopes, ${w.rules} rules, ~${w.averageBytes} B; keep/drop/noMatch ${counts.join('/')}; ` +
       `same decisions as native-envelope: peer ${total - peerMismatches}/${total}, batch ${total - batchMismatches}/${total}, ` +
-      `objects ${objectChecks - objectMismatches}/${objectChecks}`,
+      `compiled ${total - compiledMismatches}/${total}, objects ${objectChecks - objectMismatches}/${objectChecks}`,
   );
   if (rateUlps > 0) log(`    (${rateUlps} peer sample rates differ from native in the last bits only: config numbers are rounded differently)`);
   w.rateUlps = rateUlps;
-  return peerMismatches + batchMismatches + objectMismatches;
+  return peerMismatches + batchMismatches + compiledMismatches + objectMismatches;
 }
 
 function runWorkload(w, options, rows) {

@@ -73,6 +73,29 @@ const PATHS = {
     };
   },
 
+  /**
+   * Native, the convenient API with compiled configs (`compileSamplingConfig`, once) and the DSC
+   * and the event as the JSON bytes the envelope carried: numbers cross the boundary.
+   */
+  'native-compiled'(w) {
+    const { compiled, objects } = w;
+    const n = objects.length;
+    let i = 0;
+    return {
+      perCall: PER_CALL,
+      fn() {
+        let s = 0;
+        for (let k = 0; k < PER_CALL; k++) {
+          const o = objects[i];
+          if (++i === n) i = 0;
+          const result = evaluate({ config: compiled, rootConfig: compiled, dsc: o.dscBytes, event: o.eventBytes, now: NOW_MS, itemType: o.itemType });
+          s += result.decision.length;
+        }
+        sink += s;
+      },
+    };
+  },
+
   /** The pure-TypeScript peer: the same envelope Buffer, JSON.parse, the same rules. */
   'typescript-peer'(w) {
     const { peer, envelopes } = w;

@@ -50,8 +50,8 @@ function table(rows, { quick, seconds, sink }) {
   const workloads = [...new Set(decisions.map((r) => r.workload))];
   out.push('');
   out.push('ratios (higher is better for native)');
-  const rw = [15, 22, 22, 22];
-  out.push(pad(['workload', 'peer ÷ native-envelope', 'envelope ÷ batch', 'objects ÷ envelope'], rw));
+  const rw = [15, 22, 22, 22, 22];
+  out.push(pad(['workload', 'peer ÷ native-envelope', 'envelope ÷ batch', 'objects ÷ envelope', 'peer ÷ native-compiled'], rw));
   for (const w of workloads) {
     out.push(
       pad(
@@ -60,6 +60,7 @@ function table(rows, { quick, seconds, sink }) {
           ratio(ns(w, 'typescript-peer') / ns(w, 'native-envelope')),
           ratio(ns(w, 'native-envelope') / ns(w, 'native-batch')),
           ratio(ns(w, 'native-objects') / ns(w, 'native-envelope')),
+          ratio(ns(w, 'typescript-peer') / ns(w, 'native-compiled')),
         ],
         rw,
       ),
@@ -72,7 +73,7 @@ function table(rows, { quick, seconds, sink }) {
     out.push('cost per decision as rules grow (ns; 2 KB SDK envelopes)');
     const gw = [16, ...ruleCounts.map(() => 12), 16];
     out.push(pad(['path', ...ruleCounts.map((n) => `${n} rules`), `${ruleCounts.at(-1)} ÷ ${ruleCounts[0]}`], gw));
-    for (const p of ['native-envelope', 'native-batch', 'typescript-peer', 'native-objects']) {
+    for (const p of ['native-envelope', 'native-batch', 'native-compiled', 'typescript-peer', 'native-objects']) {
       const values = ruleCounts.map((n) => ns(`rules-${n}`, p));
       if (values.every((v) => Number.isNaN(v))) continue;
       out.push(pad([p, ...values.map(formatNs), ratio(values.at(-1) / values[0])], gw));
@@ -110,6 +111,14 @@ function table(rows, { quick, seconds, sink }) {
   for (const w of workloads) {
     const r = ns(w, 'native-envelope') / ns(w, 'native-batch');
     if (Number.isFinite(r)) target(`native-batch beats native-envelope on ${w}`, `${ratio(r)} (envelope ÷ batch)`, r > 1);
+  }
+  for (const w of ['typical', 'rules-10000']) {
+    const r = ns(w, 'typescript-peer') / ns(w, 'native-compiled');
+    if (Number.isFinite(r)) target(`evaluate() with a compiled config ≥ 2× typescript-peer on ${w}`, ratio(r), r >= 2);
+  }
+  const slower = workloads.filter((w) => ns(w, 'native-compiled') >= ns(w, 'typescript-peer'));
+  if (workloads.some((w) => Number.isFinite(ns(w, 'native-compiled')))) {
+    target('evaluate() with a compiled config faster than typescript-peer on every workload', slower.length === 0 ? 'all' : `slower on ${slower.join(', ')}`, slower.length === 0);
   }
   if (workloads.includes('rules-10') && workloads.includes('rules-10000')) {
     const r = ns('rules-10000', 'native-envelope') / ns('rules-10', 'native-envelope');

@@ -1,9 +1,12 @@
-// The convenient API: evaluate, explain, match and parse with plain objects (off the hot path).
+// The convenient API: evaluate, explain, match and parse with plain objects or compiled configs.
+// `evaluate` with compiled configs (`compileSamplingConfig`) and the DSC and event as JSON bytes is
+// a hot path: numbers cross the boundary, into arrays reused between calls.
 
 import { checkBoolean, checkObject, checkOneOf, checkOptionalObject, checkString, checkTime, describe } from './args';
-import { nativeCall, SamplingConfigError } from './errors';
+import { compileOrReject, handleOf, isCompiled, type CompiledSamplingConfig, type ConfigRejection } from './compiled-config';
+import { nativeCall, SamplingConfigError, SamplingRequestError } from './errors';
 import { sampledReason } from './outcome';
-import { native } from './native';
+import { native, type CompiledConfigHandle } from './native';
 import type {
   ConditionJson,
   DecisionName,
@@ -17,17 +20,24 @@ import type {
   TxNameRuleJson,
 } from './types';
 
+/** A sampling config for the convenient API: compiled once (`compileSamplingConfig`), or an object. */
+export type ConfigInput = CompiledSamplingConfig | SamplingConfigJson;
+
+/** JSON for the DSC or the event: an object, or its JSON text or UTF-8 bytes (read by the engine alone). */
+export type JsonInput = Record<string, unknown> | string | Uint8Array;
+
 export interface EvaluateInput {
   /**
-   * The sampling config of the project the item was sent to. Config objects are treated as
-   * immutable: each is serialised and compiled once, then reused (pass a new object to change it).
+   * The sampling config of the project the item was sent to: a `CompiledSamplingConfig`, or a
+   * config object (compiled on first use and cached for that object, so treat it as immutable;
+   * a config object the engine rejects is reported in `notes` and samples as absent).
    */
-  config?: SamplingConfigJson | null;
+  config?: ConfigInput | null;
   /** The sampling config of the project that started the trace (the DSC's `public_key`). */
-  rootConfig?: SamplingConfigJson | null;
-  dsc?: DynamicSamplingContext | Record<string, unknown> | null;
+  rootConfig?: ConfigInput | null;
+  dsc?: DynamicSamplingContext | JsonInput | null;
   /** The transaction event (for transaction rules, and to rebuild a DSC when there is none). */
-  event?: Record<string, unknown> | null;
+  event?: JsonInput | null;
   /** Defaults to the current time. */
   now?: TimeInput;
   itemType?: ItemType;
@@ -35,7 +45,11 @@ export interface EvaluateInput {
   rootProjectKnown?: boolean;
   /** Reservoir counts so far (rule id → count); the result carries the updated counts. */
   reservoirCounters?: Record<string, number>;
-  /** Accept historical reservoir rules (off by default: a config holding one is rejected, as current Relay). */
+  /**
+   * Accept historical reservoir rules in config objects and count them in `reservoirCounters`
+   * (off by default: a config holding one is rejected, as current Relay). Compiled configs carry
+   * their own `reservoir` option.
+   */
   reservoir?: boolean;
   /**
    * The envelope header's `event_id`: it seeds the transaction stage (Relay writes it into the
@@ -46,14 +60,22 @@ export interface EvaluateInput {
 
 const ITEM_TYPES: readonly ItemType[] = ['transaction', 'span', 'legacySpan'];
 
+/** A DSC or event argument: an object, JSON text or bytes, or absent. */
+function checkJsonInput(name: string, value: unknown): void {
+  if (value === undefined || value === null || typeof value === 'string' || value instanceof Uint8Array) return;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object, JSON text or UTF-8 bytes, got ${describe(value)}`);
+  }
+}
+
 /** Checks an `EvaluateInput` argument, naming the field at fault. */
 function checkInput(name: string, input: unknown): asserts input is EvaluateInput {
   checkObject(name, input);
   const i = input as Record<string, unknown>;
   checkOptionalObject(`${name}.config`, i.config);
   checkOptionalObject(`${name}.rootConfig`, i.rootConfig);
-  checkOptionalObject(`${name}.dsc`, i.dsc);
-  checkOptionalObject(`${name}.event`, i.event);
+  checkJsonInput(`${name}.dsc`, i.dsc);
+  checkJsonInput(`${name}.event`, i.event);
   checkOptionalObject(`${name}.reservoirCounters`, i.reservoirCounters);
   if (i.now !== undefined) checkTime(`${name}.now`, i.now);
   if (i.itemType !== undefined) checkOneOf(`${name}.itemType`, i.itemType, ITEM_TYPES);
@@ -105,38 +127,120 @@ export interface ExplainResult extends EvaluateResult {
   evaluationOrder: { stage: StageName; ids: number[] }[];
 }
 
+/** Config objects compiled on first use, per object and `reservoir` option: compiled, or rejected. */
+const compiledObjects = [new WeakMap<object, CompiledSamplingConfig | ConfigRejection>(), new WeakMap<object, CompiledSamplingConfig | ConfigRejection>()];
+
+/** The native handle of a config input (null: absent or rejected), noting what `evaluate` reports about it. */
+function resolveConfig(
+  which: 'config' | 'rootConfig',
+  config: ConfigInput | null | undefined,
+  reservoir: boolean,
+  notes: EvaluationNote[],
+): CompiledConfigHandle | null {
+  if (config === null || config === undefined) return null;
+  let compiled: CompiledSamplingConfig | ConfigRejection | undefined;
+  if (isCompiled(config)) compiled = config;
+  else {
+    const cache = compiledObjects[reservoir ? 1 : 0];
+    compiled = cache.get(config);
+    if (compiled === undefined) {
+      compiled = compileOrReject(JSON.stringify(config), reservoir);
+      cache.set(config, compiled);
+    }
+  }
+  if (!isCompiled(compiled)) {
+    notes.push({ config: which, rejected: compiled });
+    return null;
+  }
+  if (compiled.unsupported) notes.push({ config: which, unsupported: true });
+  return handleOf(compiled);
+}
+
+/** What the `reservoir` option is for this input: as given, else as the compiled configs were compiled. */
+function reservoirOf(input: EvaluateInput): boolean {
+  if (input.reservoir !== undefined) return input.reservoir;
+  return [input.config, input.rootConfig].some((c) => isCompiled(c) && c.reservoir);
+}
+
+/** The DSC or event as the engine takes it: JSON bytes or text. */
+function jsonArg(value: JsonInput | DynamicSamplingContext | null | undefined): Uint8Array | string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || value instanceof Uint8Array) return value;
+  return JSON.stringify(value);
+}
+
 function toIso(now: TimeInput | undefined): string | number | undefined {
   if (now === undefined) return undefined;
   if (now instanceof Date) return now.toISOString();
   return now;
 }
 
-/** JSON text of each config object, so repeated calls with the same object serialise it once. */
-const configTexts = new WeakMap<object, string>();
-
-function configText(config: SamplingConfigJson | null | undefined): string | null {
-  if (config === null || config === undefined) return null;
-  let text = configTexts.get(config);
-  if (text === undefined) {
-    text = JSON.stringify(config);
-    configTexts.set(config, text);
-  }
-  return text;
+function timeArg(now: TimeInput | undefined): number | string | null {
+  if (now === undefined) return null;
+  if (now instanceof Date) return now.getTime();
+  return now;
 }
 
-function call(input: EvaluateInput, extra: Record<string, unknown>): string {
+const ITEM_FLAGS: Record<ItemType, number> = { transaction: 0, span: native.EVALUATE_ITEM_SPAN, legacySpan: native.EVALUATE_ITEM_LEGACY_SPAN };
+
+function flagsOf(input: { itemType?: ItemType; rootProjectKnown?: boolean }, extra = 0): number {
+  return ITEM_FLAGS[input.itemType ?? 'transaction'] | (input.rootProjectKnown === false ? native.EVALUATE_ROOT_UNKNOWN : 0) | extra;
+}
+
+/** The numbers `evaluateCompiled` writes, and the matched rule ids (grown when a call needs more). */
+const out = new Float64Array(native.EVALUATION_SLOTS);
+let ids = new Uint32Array(64);
+const DECISIONS: readonly DecisionName[] = ['keep', 'drop', 'noMatch'];
+const STAGES: readonly StageName[] = ['transaction', 'project', 'trace'];
+
+/** One `evaluateCompiled` call: the code, with `out` and `ids` filled. */
+function evaluateNative(input: EvaluateInput, own: CompiledConfigHandle | null, root: CompiledConfigHandle | null, extraFlags = 0): number {
+  const dsc = jsonArg(input.dsc);
+  const event = jsonArg(input.event);
+  const now = timeArg(input.now);
+  const flags = flagsOf(input, extraFlags);
+  const eventId = input.envelopeEventId ?? null;
+  let code = nativeCall(() => native.evaluateCompiled(own, root, dsc, event, now, flags, eventId, out, ids));
+  const matched = out[native.EVALUATION_SLOT_MATCHED_COUNT];
+  if (matched > ids.length) {
+    ids = new Uint32Array(matched * 2);
+    code = nativeCall(() => native.evaluateCompiled(own, root, dsc, event, now, flags, eventId, out, ids));
+  }
+  return code;
+}
+
+function dscNote(notes: EvaluationNote[]): void {
+  if (out[native.EVALUATION_SLOT_DSC_IGNORED] === 1) notes.push({ dsc: 'ignored', reason: native.lastIgnoredDscReason() ?? '' });
+}
+
+/** The DSC or event as a value for the JSON route (JSON text and bytes parsed here). */
+function jsonValue(name: string, value: JsonInput | DynamicSamplingContext | null | undefined): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) return value;
+  const text = typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new SamplingRequestError(`${name} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The JSON route, for explanations and reservoir counters: the configs compiled, the rest as JSON. */
+function evaluateJson(input: EvaluateInput, own: CompiledConfigHandle | null, root: CompiledConfigHandle | null, notes: EvaluationNote[], reservoir: boolean, explain: boolean): ExplainResult {
   const request = JSON.stringify({
-    dsc: input.dsc ?? null,
-    event: input.event ?? null,
+    dsc: jsonValue('input.dsc', input.dsc),
+    event: jsonValue('input.event', input.event),
     now: toIso(input.now),
     itemType: input.itemType,
     rootProjectKnown: input.rootProjectKnown,
     reservoirCounters: input.reservoirCounters,
-    reservoir: input.reservoir,
+    reservoir,
     envelopeEventId: input.envelopeEventId,
-    ...extra,
+    explain,
   });
-  return nativeCall(() => native.evaluateJson(request, configText(input.config), configText(input.rootConfig)));
+  const result = JSON.parse(nativeCall(() => native.evaluateCompiledJson(own, root, request))) as ExplainResult;
+  result.notes = [...notes, ...result.notes];
+  return result;
 }
 
 /** The outcome reason Relay reports for a drop, next to the raw ids. */
@@ -145,34 +249,66 @@ function withReason<T extends EvaluateResult>(result: T): T {
   return result;
 }
 
-/** Decides keep or drop for one transaction or span envelope, exactly as Relay would. */
+/**
+ * Decides keep or drop for one transaction or span item, exactly as Relay would. With compiled
+ * configs and the DSC and event as JSON bytes or text, nothing but numbers crosses to the engine.
+ */
 export function evaluate(input: EvaluateInput): EvaluateResult {
   checkInput('input', input);
-  return withReason(JSON.parse(call(input, {})));
+  const reservoir = reservoirOf(input);
+  const notes: EvaluationNote[] = [];
+  const own = resolveConfig('config', input.config, reservoir, notes);
+  const root = resolveConfig('rootConfig', input.rootConfig, reservoir, notes);
+  if (input.reservoirCounters !== undefined && input.reservoirCounters !== null) {
+    return withReason(evaluateJson(input, own, root, notes, reservoir, false));
+  }
+  const code = evaluateNative(input, own, root);
+  dscNote(notes);
+  const rate = out[native.EVALUATION_SLOT_SAMPLE_RATE];
+  const random = out[native.EVALUATION_SLOT_RANDOM_VALUE];
+  const matchedRuleIds = Array.from(ids.subarray(0, out[native.EVALUATION_SLOT_MATCHED_COUNT]));
+  const decision = DECISIONS[code];
+  return {
+    decision,
+    sampleRate: Number.isNaN(rate) ? null : rate,
+    matchedRuleIds,
+    randomValue: Number.isNaN(random) ? null : random,
+    stage: STAGES[out[native.EVALUATION_SLOT_STAGE]] ?? null,
+    notes,
+    outcomeReason: decision === 'drop' ? sampledReason(matchedRuleIds) : null,
+  };
 }
 
 /** `evaluate`, plus which rules matched, in which stage, with which factors. */
 export function explain(input: EvaluateInput): ExplainResult {
   checkInput('input', input);
-  return withReason(JSON.parse(call(input, { explain: true })));
+  const reservoir = reservoirOf(input);
+  const notes: EvaluationNote[] = [];
+  const own = resolveConfig('config', input.config, reservoir, notes);
+  const root = resolveConfig('rootConfig', input.rootConfig, reservoir, notes);
+  return withReason(evaluateJson(input, own, root, notes, reservoir, true));
 }
 
 /** Whether an error's trace was kept: `null` means "do not tag" (no `sampled` flag, unknown root). */
 export function isTraceFullySampled(input: Omit<EvaluateInput, 'config' | 'event' | 'itemType'>): boolean | null {
   checkInput('input', input);
-  const result = JSON.parse(call(input, { operation: 'isTraceFullySampled' }));
-  return result.traceFullySampled;
+  const root = resolveConfig('rootConfig', input.rootConfig, reservoirOf(input), []);
+  const code = evaluateNative({ ...input, event: null, itemType: undefined }, null, root, native.EVALUATE_TRACE_FULLY_SAMPLED);
+  return code === 0 ? null : code === 2;
 }
 
 /** The stages an item goes through with these configs, and the rule ids each evaluates. */
 export function evaluationOrder(input: {
-  config?: SamplingConfigJson | null;
-  rootConfig?: SamplingConfigJson | null;
+  config?: ConfigInput | null;
+  rootConfig?: ConfigInput | null;
   itemType?: ItemType;
   reservoir?: boolean;
 }): { stage: StageName; ids: number[] }[] {
   checkInput('input', input);
-  return JSON.parse(nativeCall(() => native.evaluationOrderJson(JSON.stringify(input))));
+  const reservoir = reservoirOf(input);
+  const own = resolveConfig('config', input.config, reservoir, []);
+  const root = resolveConfig('rootConfig', input.rootConfig, reservoir, []);
+  return JSON.parse(nativeCall(() => native.evaluationOrderCompiled(own, root, flagsOf(input))));
 }
 
 /** What a condition is matched against: an event, a DSC, or a flat typed instance. */

@@ -7,3 +7,5 @@ import type * as Binding from '../../index';
 export const native: typeof Binding = require('../../index.js');
 
 export type BindingEngine = Binding.BindingEngine;
+/** A sampling config compiled in the engine, held by a `CompiledSamplingConfig`. */
+export type CompiledConfigHandle = Parameters<typeof Binding.compiledConfigUnsupported>[0];

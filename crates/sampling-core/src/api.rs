@@ -164,6 +164,79 @@ fn parse_options(options: &Options<'_>) -> Result<ParseOptions, RequestError> {
     }
 }
 
+/// One item to evaluate against configs compiled beforehand, with the DSC and the event as
+/// JSON bytes: what both the JSON route and the binding's compiled-config route evaluate.
+pub struct ItemRequest<'a> {
+    pub item: ItemType,
+    /// The own project's config (`None`: absent or rejected, which decide alike).
+    pub config: Option<&'a CompiledConfig>,
+    pub root_config: Option<&'a CompiledConfig>,
+    /// False when the DSC's project is unknown or belongs to another organisation.
+    pub root_known: bool,
+    pub dsc: Option<&'a [u8]>,
+    pub event: Option<&'a [u8]>,
+    /// The envelope header's `event_id`, which seeds the transaction stage before the event's own.
+    pub envelope_event_id: Option<u128>,
+    pub now: DateTime<Utc>,
+    pub reservoir: Option<&'a dyn crate::reservoir::Reservoir>,
+}
+
+/// The outcome of an `ItemRequest`, and why its DSC was ignored when it was.
+pub struct ItemOutcome {
+    pub outcome: crate::decision::Outcome,
+    pub dsc_error: Option<crate::dsc::DscError>,
+}
+
+fn parse_item_dsc(bytes: Option<&[u8]>) -> (Option<Dsc<'_>>, Option<crate::dsc::DscError>) {
+    match bytes.map(Dsc::parse) {
+        None => (None, None),
+        Some(Ok(d)) => (Some(d), None),
+        Some(Err(e)) => (None, Some(e)),
+    }
+}
+
+/// Decides one item; the matched rule ids (and the explanation, with `explain`) are in `scratch`.
+/// An event that is not a JSON object is an error naming `event`; a DSC that cannot be read is
+/// ignored and reported.
+pub fn evaluate_item(request: &ItemRequest<'_>, scratch: &mut Scratch, explain: bool) -> Result<ItemOutcome, RequestError> {
+    let (dsc, dsc_error) = parse_item_dsc(request.dsc);
+    let event = match request.event {
+        None => None,
+        Some(bytes) => Some(EventView::parse(bytes).map_err(|e| request_error("event", e.to_string()))?),
+    };
+    let input = DecisionInput {
+        item: request.item,
+        own_config: request.config,
+        own_key: dsc.as_ref().map_or(0, |d| d.public_key),
+        root_known: request.root_known,
+        root_config: request.root_config,
+        dsc: dsc.as_ref(),
+        event: event.as_ref(),
+        // As in an envelope: the header's id, else the payload's (with neither, the stage does
+        // not run: Relay's decision function skips it for an event without an id).
+        event_id: event.as_ref().and_then(|e| request.envelope_event_id.or_else(|| e.event_id())),
+        now: request.now,
+        reservoir: request.reservoir,
+    };
+    Ok(ItemOutcome { outcome: decide(&input, scratch, explain), dsc_error })
+}
+
+/// Whether an error's trace was kept (`None`: no tag), and why the DSC was ignored when it was.
+pub fn item_trace_fully_sampled(
+    request: &ItemRequest<'_>,
+    scratch: &mut Scratch,
+) -> (Option<bool>, Option<crate::dsc::DscError>) {
+    let (dsc, dsc_error) = parse_item_dsc(request.dsc);
+    let root = match (request.root_known, request.root_config) {
+        (false, _) => RootConfig::Unknown,
+        // A rejected root config answers as an absent one: no tag.
+        (true, None) => RootConfig::Absent,
+        (true, Some(c)) => RootConfig::Present(c),
+    };
+    let answer = dsc.as_ref().and_then(|d| is_trace_fully_sampled(root, d, request.now, scratch));
+    (answer, dsc_error)
+}
+
 /// Evaluates one item. The request holds `config`, `rootConfig`, `dsc`, `event`, `now`, and
 /// optionally `itemType`, `rootProjectKnown`, `operation`, `reservoirCounters`, `explain`
 /// (top level, or inside `options`).
@@ -180,6 +253,30 @@ pub fn evaluate_request_with(
     root_config_text: Option<&str>,
 ) -> Result<Value, RequestError> {
     let Value::Object(req) = request else { return Err(request_error("", "the request must be an object")) };
+    let parse = parse_options(&Options::new(req))?;
+    let own = match config_text {
+        Some(text) => RequestConfig::read_text(text, parse),
+        None => RequestConfig::read(req.get("config"), parse),
+    };
+    let root = match root_config_text {
+        Some(text) => RequestConfig::read_text(text, parse),
+        None => RequestConfig::read(req.get("rootConfig"), parse),
+    };
+    let mut notes = Vec::new();
+    own.note("config", &mut notes);
+    root.note("rootConfig", &mut notes);
+    evaluate_request_compiled(request, own.compiled(), root.compiled(), notes)
+}
+
+/// `evaluate_request` with configs compiled beforehand (`config`/`rootConfig` of the request are
+/// ignored); `notes` holds what the caller noticed about them.
+pub fn evaluate_request_compiled(
+    request: &Value,
+    own: Option<&CompiledConfig>,
+    root: Option<&CompiledConfig>,
+    mut notes: Vec<Value>,
+) -> Result<Value, RequestError> {
+    let Value::Object(req) = request else { return Err(request_error("", "the request must be an object")) };
     let options = Options::new(req);
     let now = parse_now(req.get("now"))?;
     let item = item_type(&options)?;
@@ -193,58 +290,11 @@ pub fn evaluate_request_with(
         ),
         Some(other) => return Err(request_error("envelopeEventId", format!("expected a UUID string, got {other}"))),
     };
-
-    let own = match config_text {
-        Some(text) => RequestConfig::read_text(text, parse),
-        None => RequestConfig::read(req.get("config"), parse),
-    };
-    let root = match root_config_text {
-        Some(text) => RequestConfig::read_text(text, parse),
-        None => RequestConfig::read(req.get("rootConfig"), parse),
-    };
-    let mut notes = Vec::new();
-    own.note("config", &mut notes);
-    root.note("rootConfig", &mut notes);
-
-    let dsc_text = match req.get("dsc") {
+    let text_of = |key: &str| match req.get(key) {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.to_string()),
     };
-    let dsc = match &dsc_text {
-        None => None,
-        Some(text) => match Dsc::parse(text.as_bytes()) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                notes.push(json!({"dsc": "ignored", "reason": e.to_string()}));
-                None
-            }
-        },
-    };
-    let event_text = match req.get("event") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.to_string()),
-    };
-    let event = match &event_text {
-        None => None,
-        Some(text) => Some(EventView::parse(text.as_bytes()).map_err(|e| request_error("event", e.to_string()))?),
-    };
-    let own_key = dsc.as_ref().map_or(0, |d| d.public_key);
-    let mut scratch = Scratch::new();
-
-    if options.get("operation").and_then(Value::as_str) == Some("isTraceFullySampled") {
-        let root_state = if !root_known {
-            RootConfig::Unknown
-        } else {
-            match &root {
-                RequestConfig::Absent => RootConfig::Absent,
-                RequestConfig::Rejected(_) => RootConfig::Rejected,
-                RequestConfig::Compiled(c) => RootConfig::Present(c),
-            }
-        };
-        let answer = dsc.as_ref().and_then(|d| is_trace_fully_sampled(root_state, d, now, &mut scratch));
-        return Ok(json!({"traceFullySampled": answer, "notes": notes}));
-    }
-
+    let (dsc_text, event_text) = (text_of("dsc"), text_of("event"));
     let counters = match options.get("reservoirCounters") {
         None | Some(Value::Null) => None,
         Some(Value::Object(map)) => Some(ReservoirCounters::from_counts(map.iter().filter_map(|(k, v)| {
@@ -252,21 +302,32 @@ pub fn evaluate_request_with(
         }))),
         Some(_) => return Err(request_error("reservoirCounters", "expected an object of rule id → count")),
     };
-    let input = DecisionInput {
+    let request = ItemRequest {
         item,
-        own_config: own.compiled(),
-        own_key,
+        config: own,
+        root_config: root,
         root_known,
-        root_config: root.compiled(),
-        dsc: dsc.as_ref(),
-        event: event.as_ref(),
-        // As in an envelope: the header's id, else the payload's (with neither, the stage does
-        // not run: Relay's decision function skips it for an event without an id).
-        event_id: event.as_ref().and_then(|e| envelope_event_id.or_else(|| e.event_id())),
+        dsc: dsc_text.as_deref().map(str::as_bytes),
+        event: event_text.as_deref().map(str::as_bytes),
+        envelope_event_id,
         now,
         reservoir: if parse.reservoir { counters.as_ref().map(|c| c as &dyn crate::reservoir::Reservoir) } else { None },
     };
-    let outcome = decide(&input, &mut scratch, explain);
+    let mut scratch = Scratch::new();
+    let dsc_note = |notes: &mut Vec<Value>, e: Option<crate::dsc::DscError>| {
+        if let Some(e) = e {
+            notes.push(json!({"dsc": "ignored", "reason": e.to_string()}));
+        }
+    };
+
+    if options.get("operation").and_then(Value::as_str) == Some("isTraceFullySampled") {
+        let (answer, dsc_error) = item_trace_fully_sampled(&request, &mut scratch);
+        dsc_note(&mut notes, dsc_error);
+        return Ok(json!({"traceFullySampled": answer, "notes": notes}));
+    }
+
+    let ItemOutcome { outcome, dsc_error } = evaluate_item(&request, &mut scratch, explain)?;
+    dsc_note(&mut notes, dsc_error);
     let mut result = json!({
         "decision": outcome.decision.as_str(),
         "sampleRate": outcome.sample_rate,
@@ -284,7 +345,7 @@ pub fn evaluate_request_with(
                        "value": s.value.value(), "factor": s.factor, "applied": s.applied})
             })
             .collect();
-        result["evaluationOrder"] = order_json(own.compiled(), root.compiled(), item);
+        result["evaluationOrder"] = order_json(own, root, item);
     }
     if let Some(c) = counters {
         result["reservoirCounters"] = c.snapshot().into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
@@ -292,7 +353,7 @@ pub fn evaluate_request_with(
     Ok(result)
 }
 
-fn order_json(own: Option<&CompiledConfig>, root: Option<&CompiledConfig>, item: ItemType) -> Value {
+pub fn order_json(own: Option<&CompiledConfig>, root: Option<&CompiledConfig>, item: ItemType) -> Value {
     evaluation_order(own, root, item)
         .into_iter()
         .map(|(stage, ids)| json!({"stage": stage.as_str(), "ids": ids}))

@@ -3,6 +3,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod compiled;
+
 use chrono::{TimeZone, Utc};
 use std::cell::RefCell;
 use std::collections::HashMap;
