@@ -4,11 +4,11 @@ import { checkObject, checkPublicKey } from './engine/args';
 import { ProjectConfigService, type ProjectConfigServiceOptions, type SourceOptions } from './configs';
 import type { UpstreamSourceOptions } from './configs/batcher';
 import type { FileSourceOptions } from './configs/file-source';
-import type { ConfigSink, ProjectInfo } from './configs/sink';
+import type { ConfigInstaller, ProjectInfo } from './configs/installer';
 import { OUT, SamplingEngine, unknownRootKey } from './engine/engine';
 
 /** Installs fetched configs into the engine (the previous config stays when one is rejected). */
-export class EngineSink implements ConfigSink {
+export class EngineInstaller implements ConfigInstaller {
   constructor(private readonly engine: SamplingEngine) {}
 
   put(info: ProjectInfo, samplingConfigJson: string | null, txNameRulesJson?: string | null): void {
@@ -20,7 +20,7 @@ export class EngineSink implements ConfigSink {
   }
 }
 
-export interface SamplerOptions extends Omit<ProjectConfigServiceOptions, 'sink' | 'source'> {
+export interface SamplerOptions extends Omit<ProjectConfigServiceOptions, 'installer' | 'source'> {
   /** Fetch configs from Sentry or a Relay (the Relay project-config protocol). */
   upstream?: UpstreamSourceOptions;
   /** Or read them from a local JSON/YAML file of `{configs: {publicKey: projectState}}`. */
@@ -52,7 +52,7 @@ export class Sampler {
     }
     this.engine = engine ?? new SamplingEngine();
     const resolved: SourceOptions = upstream ? { upstream } : file ? { file } : source!;
-    this.configs = new ProjectConfigService({ ...rest, source: resolved, sink: new EngineSink(this.engine) });
+    this.configs = new ProjectConfigService({ ...rest, source: resolved, installer: new EngineInstaller(this.engine) });
   }
 
   private touch(publicKey: string): void {

@@ -3,20 +3,20 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KEY_STATES, ProjectConfigService, type ProjectConfigServiceOptions } from '../src/configs';
-import { FakeUpstream, ManualClock, ValidatingSink, keyOf, projectState, samplingConfig, waitFor } from './helpers/upstream';
+import { FakeUpstream, ManualClock, ValidatingInstaller, keyOf, projectState, samplingConfig, waitFor } from './helpers/upstream';
 
 const silent = pino({ level: 'silent' });
 
 describe('in-memory project config cache', () => {
   let upstream: FakeUpstream;
-  let sink: ValidatingSink;
+  let installer: ValidatingInstaller;
   let clock: ManualClock;
   const services: ProjectConfigService[] = [];
 
   function service(extra: Partial<ProjectConfigServiceOptions> = {}): ProjectConfigService {
     const s = new ProjectConfigService({
       source: { upstream: { url: upstream.url, batchInterval: 10 } },
-      sink,
+      installer,
       logger: silent,
       now: clock.now,
       sweepInterval: 20,
@@ -29,7 +29,7 @@ describe('in-memory project config cache', () => {
   beforeEach(async () => {
     upstream = new FakeUpstream();
     await upstream.start();
-    sink = new ValidatingSink();
+    installer = new ValidatingInstaller();
     clock = new ManualClock();
   });
 
@@ -38,7 +38,7 @@ describe('in-memory project config cache', () => {
     await upstream.stop();
   });
 
-  it('keeps a config fresh for 300 s, stale for 120 s more, then drops it (and the sink forgets it)', async () => {
+  it('keeps a config fresh for 300 s, stale for 120 s more, then drops it (and the installer forgets it)', async () => {
     const key = keyOf(1);
     upstream.configs.set(key, projectState(key, 1, { sampling: samplingConfig(0.5) }));
     upstream.pendingCounts.set(key, 0);
@@ -50,12 +50,12 @@ describe('in-memory project config cache', () => {
     expect(s.stateOf(key)).toBe('stale');
     clock.advance(119_999);
     expect(s.stateOf(key)).toBe('stale');
-    expect(sink.configs.has(key)).toBe(true);
+    expect(installer.configs.has(key)).toBe(true);
     clock.advance(1);
     // nobody asked for it during the grace period: it is forgotten at the next sweep
     await waitFor(() => s.stateOf(key) === undefined, 'forgotten');
-    expect(sink.configs.has(key)).toBe(false);
-    expect(sink.count('remove', key)).toBe(1);
+    expect(installer.configs.has(key)).toBe(false);
+    expect(installer.count('remove', key)).toBe(1);
     expect(upstream.requestsFor(key)).toBe(1);
   });
 
@@ -88,7 +88,7 @@ describe('in-memory project config cache', () => {
     expect(s.size).toBe(0);
   });
 
-  it('is bounded: least recently used keys are evicted and removed from the sink', async () => {
+  it('is bounded: least recently used keys are evicted and removed from the installer', async () => {
     const s = service({ cache: { maxEntries: 50 } });
     const keys = Array.from({ length: 200 }, (_, i) => keyOf(5000 + i));
     keys.forEach((key, i) => upstream.configs.set(key, projectState(key, 5000 + i, { sampling: samplingConfig(0.1) })));
@@ -100,8 +100,8 @@ describe('in-memory project config cache', () => {
     expect(s.size).toBeLessThanOrEqual(50);
     expect(s.stateOf(hot)).toBe('fresh');
     expect(s.stateOf(keys[1]!)).toBeUndefined();
-    expect(sink.configs.size).toBeLessThanOrEqual(50);
-    expect(sink.count('remove')).toBeGreaterThanOrEqual(150);
+    expect(installer.configs.size).toBeLessThanOrEqual(50);
+    expect(installer.count('remove')).toBeGreaterThanOrEqual(150);
   });
 
   it('reports all five states', async () => {
@@ -164,23 +164,23 @@ describe('in-memory project config cache', () => {
       const s = await loaded();
       await s.invalidate({ publicKey: a1 });
       expect(s.stateOf(a1)).toMatch(/stale|fresh/);
-      await waitFor(() => sink.rateOf(a1) === 0.9, 'a1 refetched');
+      await waitFor(() => installer.rateOf(a1) === 0.9, 'a1 refetched');
       expect(s.stateOf(a1)).toBe('fresh');
-      expect([sink.rateOf(a2), sink.rateOf(b)]).toEqual([0.1, 0.1]);
+      expect([installer.rateOf(a2), installer.rateOf(b)]).toEqual([0.1, 0.1]);
       expect(upstream.requestsFor(b)).toBe(1);
     });
 
     it('of a project, by id', async () => {
       const s = await loaded();
       await s.invalidate({ projectId: 1 });
-      await waitFor(() => sink.rateOf(a1) === 0.9 && sink.rateOf(a2) === 0.9, 'project 1 refetched');
-      expect(sink.rateOf(b)).toBe(0.1);
+      await waitFor(() => installer.rateOf(a1) === 0.9 && installer.rateOf(a2) === 0.9, 'project 1 refetched');
+      expect(installer.rateOf(b)).toBe(0.1);
     });
 
     it('of everything', async () => {
       const s = await loaded();
       await s.invalidate('all');
-      await waitFor(() => [a1, a2, b].every((k) => sink.rateOf(k) === 0.9), 'all refetched');
+      await waitFor(() => [a1, a2, b].every((k) => installer.rateOf(k) === 0.9), 'all refetched');
       const text = await s.registry.metrics();
       expect(text).toMatch(/dynamic_sampling_configs_invalidations_total\{scope="all"\} 1/);
     });
@@ -194,7 +194,7 @@ describe('in-memory project config cache', () => {
       expect(s.get(b)).toMatchObject({ state: 'stale', info: { projectId: 2 } });
       clock.advance(119_000);
       expect(s.get(b).state).toBe('stale');
-      expect(sink.rateOf(b)).toBe(0.1);
+      expect(installer.rateOf(b)).toBe(0.1);
       clock.advance(1_000);
       expect(s.get(b).state).toBe('failed');
     });

@@ -3,7 +3,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProjectConfigService } from '../src/configs';
-import { FakeUpstream, ManualClock, ValidatingSink, keyOf, projectState, samplingConfig, waitFor, type UpstreamMode } from './helpers/upstream';
+import { FakeUpstream, ManualClock, ValidatingInstaller, keyOf, projectState, samplingConfig, waitFor, type UpstreamMode } from './helpers/upstream';
 
 const silent = pino({ level: 'silent' });
 
@@ -26,7 +26,7 @@ async function waitForMetric(s: ProjectConfigService, name: string, labels: Reco
 
 describe('upstream failures', () => {
   let upstream: FakeUpstream;
-  let sink: ValidatingSink;
+  let installer: ValidatingInstaller;
   let clock: ManualClock;
   let s: ProjectConfigService;
   let logged: Array<Record<string, unknown>>;
@@ -34,7 +34,7 @@ describe('upstream failures', () => {
   beforeEach(async () => {
     upstream = new FakeUpstream();
     await upstream.start();
-    sink = new ValidatingSink();
+    installer = new ValidatingInstaller();
     clock = new ManualClock();
     logged = [];
     const capture = { write: (line: string) => void logged.push(JSON.parse(line)) };
@@ -42,7 +42,7 @@ describe('upstream failures', () => {
       source: {
         upstream: { url: upstream.url, batchInterval: 20, requestTimeout: 150, initialBackoff: 40, backoffMultiplier: 1.5, maxBackoff: 150 },
       },
-      sink,
+      installer,
       logger: pino({ level: 'warn' }, capture),
       now: clock.now,
       sweepInterval: 20,
@@ -78,17 +78,17 @@ describe('upstream failures', () => {
       clock.advance(119_000);
       expect(s.get(key)).toMatchObject({ state: 'stale', info: { projectId: 1 } });
       expect(s.get(key).error).toBeDefined();
-      expect(sink.rateOf(key)).toBe(0.3);
+      expect(installer.rateOf(key)).toBe(0.3);
 
       clock.advance(1_000); // grace over: failed, removed from the engine (its events are kept)
       expect(s.get(key)).toMatchObject({ state: 'failed' });
       expect(s.get(key).info).toBeUndefined();
-      expect(sink.configs.has(key)).toBe(false);
-      expect(sink.count('remove', key)).toBe(1);
+      expect(installer.configs.has(key)).toBe(false);
+      expect(installer.count('remove', key)).toBe(1);
 
       upstream.mode = 'ok'; // recovery is automatic: nobody needs to ask for the key again
       await waitFor(() => s.stateOf(key) === 'fresh', 'recovered', 5000);
-      expect(sink.rateOf(key)).toBe(0.3);
+      expect(installer.rateOf(key)).toBe(0.3);
       expect(s.get(key).error).toBeUndefined();
       expect(await metricValue(s, 'backoff_seconds')).toBe(0);
     });
@@ -103,7 +103,7 @@ describe('upstream failures', () => {
     expect(s.get(key).error).toMatch(/HTTP 500/);
     upstream.mode = 'ok';
     await waitFor(() => s.stateOf(key) === 'fresh', 'recovered');
-    expect(sink.rateOf(key)).toBe(0.5);
+    expect(installer.rateOf(key)).toBe(0.5);
   });
 
   it('backoff grows ×1.5 up to its bound and is reset by a success', async () => {
@@ -129,7 +129,7 @@ describe('upstream failures', () => {
     const states = await s.prefetch([good, badShape, notObject]);
     expect(states).toEqual({ [good]: 'fresh', [badShape]: 'failed', [notObject]: 'failed' });
     expect(upstream.requests).toHaveLength(1);
-    expect(sink.rateOf(good)).toBe(0.1);
+    expect(installer.rateOf(good)).toBe(0.1);
     expect(s.get(badShape).error).toMatch(/ProjectStateError.*projectId/);
     expect(await metricValue(s, 'parse_failures_total', { kind: 'project_state' })).toBe(2);
     // an unparsable state is asked for again only after the miss expiry
@@ -147,7 +147,7 @@ describe('upstream failures', () => {
     expect(s.get(key).state).toBe('stale');
     await waitFor(() => s.get(key).error !== undefined, 'parse failure recorded');
     expect(s.get(key)).toMatchObject({ state: 'stale', info: { projectId: 13 } });
-    expect(sink.rateOf(key)).toBe(0.4);
+    expect(installer.rateOf(key)).toBe(0.4);
   });
 
   it('a sampling config the engine rejects leaves the previous config in force and is reported with key and rule id', async () => {
@@ -156,7 +156,7 @@ describe('upstream failures', () => {
     upstream.configs.set(key, projectState(key, 14, { rev: 'a', sampling: samplingConfig(0.2, 1001) }));
     upstream.configs.set(other, projectState(other, 15, { sampling: samplingConfig(0.9) }));
     await s.prefetch([key, other]);
-    expect(sink.rateOf(key)).toBe(0.2);
+    expect(installer.rateOf(key)).toBe(0.2);
 
     const broken = { version: 2, rules: [{ id: 4242, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'bogus', value: 1 } }] };
     upstream.configs.set(key, projectState(key, 14, { rev: 'b', sampling: broken }));
@@ -165,10 +165,10 @@ describe('upstream failures', () => {
     s.get(key);
     s.get(other);
     await waitFor(() => s.get(key).rev === 'b' && s.get(other).rev === 'c', 'refreshed');
-    expect(sink.rateOf(key)).toBe(0.2); // previous config still in force
-    expect(sink.rateOf(other)).toBe(0.8); // the other project is unaffected
+    expect(installer.rateOf(key)).toBe(0.2); // previous config still in force
+    expect(installer.rateOf(other)).toBe(0.8); // the other project is unaffected
     expect(s.get(key)).toMatchObject({ state: 'fresh', rejected: { ruleId: 4242, path: 'rules[0].samplingValue.type' } });
-    expect(sink.events.filter((e) => e.op === 'rejected')).toEqual([{ op: 'rejected', publicKey: key, ruleId: 4242 }]);
+    expect(installer.events.filter((e) => e.op === 'rejected')).toEqual([{ op: 'rejected', publicKey: key, ruleId: 4242 }]);
     expect(await metricValue(s, 'parse_failures_total', { kind: 'sampling' })).toBe(1);
     expect(logged).toContainEqual(
       expect.objectContaining({ publicKey: key, ruleId: 4242, path: 'rules[0].samplingValue.type', msg: expect.stringMatching(/previous config stays in force/) }),
@@ -179,20 +179,20 @@ describe('upstream failures', () => {
     s.get(key);
     await waitFor(() => upstream.requestsFor(key) === 3, 'third fetch');
     await new Promise((r) => setTimeout(r, 30));
-    expect(sink.count('rejected', key)).toBe(1);
+    expect(installer.count('rejected', key)).toBe(1);
     upstream.configs.set(key, projectState(key, 14, { rev: 'd', sampling: samplingConfig(0.6, 1001) }));
     clock.advance(300_000);
     s.get(key);
-    await waitFor(() => sink.rateOf(key) === 0.6, 'fixed config taken');
+    await waitFor(() => installer.rateOf(key) === 0.6, 'fixed config taken');
     expect(s.get(key).rejected).toBeUndefined();
   });
 
-  it('a sink that throws something else never reaches the caller', async () => {
+  it('a installer that throws something else never reaches the caller', async () => {
     const key = keyOf(16);
     upstream.configs.set(key, projectState(key, 16, { sampling: samplingConfig(0.5) }));
     const throwing = new ProjectConfigService({
       source: { upstream: { url: upstream.url, batchInterval: 10 } },
-      sink: { put: () => { throw new TypeError('engine exploded'); }, remove: () => { throw new Error('nope'); } },
+      installer: { put: () => { throw new TypeError('engine exploded'); }, remove: () => { throw new Error('nope'); } },
       logger: silent,
     });
     try {

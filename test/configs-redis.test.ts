@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProjectConfigService, type ProjectConfigServiceOptions } from '../src/configs';
 import { startRedis, type RedisServer } from './helpers/redis';
-import { FakeUpstream, ManualClock, ValidatingSink, keyOf, projectState, samplingConfig, waitFor } from './helpers/upstream';
+import { FakeUpstream, ManualClock, ValidatingInstaller, keyOf, projectState, samplingConfig, waitFor } from './helpers/upstream';
 
 const silent = pino({ level: 'silent' });
 
@@ -17,21 +17,21 @@ describe('Redis shared cache', () => {
   let testNo = 0;
   const services: ProjectConfigService[] = [];
 
-  /** One "process" of the fleet: its own service, sink and Redis connections. */
-  function member(extra: Partial<ProjectConfigServiceOptions> = {}): { s: ProjectConfigService; sink: ValidatingSink } {
-    const sink = new ValidatingSink();
+  /** One "process" of the fleet: its own service, installer and Redis connections. */
+  function member(extra: Partial<ProjectConfigServiceOptions> = {}): { s: ProjectConfigService; installer: ValidatingInstaller } {
+    const installer = new ValidatingInstaller();
     const s = new ProjectConfigService({
       source: { upstream: { url: upstream.url, batchInterval: 20, initialBackoff: 50, maxBackoff: 200 } },
       redis: redis.url,
       redisPrefix: prefix,
-      sink,
+      installer,
       logger: silent,
       now: clock.now,
       sweepInterval: 20,
       ...extra,
     });
     services.push(s);
-    return { s, sink };
+    return { s, installer };
   }
 
   async function ready(...members: Array<{ s: ProjectConfigService }>): Promise<void> {
@@ -68,7 +68,7 @@ describe('Redis shared cache', () => {
     await ready(a, b);
     expect(await a.s.prefetch([key])).toEqual({ [key]: 'fresh' });
     expect(await b.s.prefetch([key])).toEqual({ [key]: 'fresh' });
-    expect(b.sink.rateOf(key)).toBe(0.3);
+    expect(b.installer.rateOf(key)).toBe(0.3);
     expect(upstream.requestsFor(key)).toBe(1);
     expect(await b.s.registry.metrics()).toMatch(/cache_hits_total\{cache="redis"\} 1/);
 
@@ -102,7 +102,7 @@ describe('Redis shared cache', () => {
     upstream.configs.set(key, projectState(key, 3, { rev: 'b', sampling: samplingConfig(0.2) }));
     clock.advance(300_000);
     a.s.get(key); // a refreshes; b is told and reloads from Redis
-    await waitFor(() => b.sink.rateOf(key) === 0.2, 'b sees the new config');
+    await waitFor(() => b.installer.rateOf(key) === 0.2, 'b sees the new config');
     expect(b.s.stateOf(key)).toBe('fresh');
     expect(upstream.requestsFor(key)).toBe(2);
   });
@@ -126,21 +126,21 @@ describe('Redis shared cache', () => {
 
     set(0.2);
     await a.s.invalidate({ publicKey: k1 });
-    await waitFor(() => b.sink.rateOf(k1) === 0.2, 'b has the new k1');
-    expect([b.sink.rateOf(k2), b.sink.rateOf(k3)]).toEqual([0.1, 0.1]);
+    await waitFor(() => b.installer.rateOf(k1) === 0.2, 'b has the new k1');
+    expect([b.installer.rateOf(k2), b.installer.rateOf(k3)]).toEqual([0.1, 0.1]);
 
     set(0.3);
     await b.s.invalidate({ projectId: 1 }); // b knows the keys of project 1
-    await waitFor(() => a.sink.rateOf(k1) === 0.3 && a.sink.rateOf(k2) === 0.3, 'a has project 1 anew');
-    expect(a.sink.rateOf(k3)).toBe(0.1);
+    await waitFor(() => a.installer.rateOf(k1) === 0.3 && a.installer.rateOf(k2) === 0.3, 'a has project 1 anew');
+    expect(a.installer.rateOf(k3)).toBe(0.1);
 
     set(0.4);
     const c = member(); // a third process, which never saw project 2: the shared entry is gone all the same
     await ready(c);
     await a.s.invalidate('all');
-    await waitFor(() => [k1, k2, k3].every((k) => b.sink.rateOf(k) === 0.4), 'b has everything anew');
+    await waitFor(() => [k1, k2, k3].every((k) => b.installer.rateOf(k) === 0.4), 'b has everything anew');
     expect(await c.s.prefetch([k3])).toEqual({ [k3]: 'fresh' });
-    expect(c.sink.rateOf(k3)).toBe(0.4);
+    expect(c.installer.rateOf(k3)).toBe(0.4);
   });
 
   it('an invalidated key is marked stale in the other processes and refetched when asked for', async () => {
@@ -153,9 +153,9 @@ describe('Redis shared cache', () => {
     upstream.configs.set(key, projectState(key, 21, { rev: 'b', sampling: samplingConfig(0.5) }));
     await a.s.invalidate({ publicKey: key }); // a never loaded the key itself
     await waitFor(() => b.s.stateOf(key) === 'stale', 'b marks it stale');
-    expect(b.sink.rateOf(key)).toBe(0.1); // still in force until refreshed
+    expect(b.installer.rateOf(key)).toBe(0.1); // still in force until refreshed
     b.s.get(key);
-    await waitFor(() => b.sink.rateOf(key) === 0.5, 'refetched on demand');
+    await waitFor(() => b.installer.rateOf(key) === 0.5, 'refetched on demand');
   });
 
   it('keeps working from memory when Redis stops, and shares again once it is back', async () => {
@@ -199,7 +199,7 @@ describe('Redis shared cache', () => {
     // and invalidations travel again
     upstream.configs.set(k3, projectState(k3, 33, { rev: 'new', sampling: samplingConfig(0.9) }));
     await a.s.invalidate({ publicKey: k3 });
-    await waitFor(() => b.sink.rateOf(k3) === 0.9, 'b got the invalidated key anew');
+    await waitFor(() => b.installer.rateOf(k3) === 0.9, 'b got the invalidated key anew');
   });
 
   it('starts without Redis and begins sharing once it comes up', async () => {

@@ -4,20 +4,20 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProjectConfigService, UpstreamSource, createMetrics, generateRelayKeyPair, type ProjectConfigServiceOptions, type SourceResult } from '../src/configs';
-import { FakeUpstream, ManualClock, ValidatingSink, keyOf, projectState, samplingConfig, waitFor } from './helpers/upstream';
+import { FakeUpstream, ManualClock, ValidatingInstaller, keyOf, projectState, samplingConfig, waitFor } from './helpers/upstream';
 
 const silent = pino({ level: 'silent' });
 
 describe('project configs from an upstream', () => {
   let upstream: FakeUpstream;
-  let sink: ValidatingSink;
+  let installer: ValidatingInstaller;
   let clock: ManualClock;
   const services: ProjectConfigService[] = [];
 
   function service(upstreamOptions: Record<string, unknown> = {}, extra: Partial<ProjectConfigServiceOptions> = {}): ProjectConfigService {
     const s = new ProjectConfigService({
       source: { upstream: { url: upstream.url, batchInterval: 20, initialBackoff: 50, maxBackoff: 200, ...upstreamOptions } },
-      sink,
+      installer,
       logger: silent,
       now: clock.now,
       ...extra,
@@ -29,7 +29,7 @@ describe('project configs from an upstream', () => {
   beforeEach(async () => {
     upstream = new FakeUpstream();
     await upstream.start();
-    sink = new ValidatingSink();
+    installer = new ValidatingInstaller();
     clock = new ManualClock();
   });
 
@@ -38,15 +38,15 @@ describe('project configs from an upstream', () => {
     await upstream.stop();
   });
 
-  it('answers pending at once, then fresh with the project info, and hands the sampling config to the sink', async () => {
+  it('answers pending at once, then fresh with the project info, and hands the sampling config to the installer', async () => {
     const key = keyOf(1);
     upstream.configs.set(key, projectState(key, 42, { organizationId: 7, sampling: samplingConfig(0.25) }));
     const s = service();
     expect(s.get(key)).toEqual({ state: 'pending' });
     await waitFor(() => s.stateOf(key) === 'fresh', 'fresh');
     expect(s.get(key)).toMatchObject({ state: 'fresh', info: { publicKey: key, projectId: 42, organizationId: 7 }, rev: 'rev-42-1' });
-    expect(sink.configs.get(key)?.info).toEqual({ publicKey: key, projectId: 42, organizationId: 7 });
-    expect(sink.rateOf(key)).toBe(0.25);
+    expect(installer.configs.get(key)?.info).toEqual({ publicKey: key, projectId: 42, organizationId: 7 });
+    expect(installer.rateOf(key)).toBe(0.25);
     const [request] = upstream.requests;
     expect(request).toMatchObject({ keys: [key], revisions: [null], fullConfig: true, noCache: false });
     expect(request!.headers['content-type']).toBe('application/json');
@@ -59,8 +59,8 @@ describe('project configs from an upstream', () => {
     upstream.configs.set(none, projectState(none, 3));
     const s = service();
     expect(await s.prefetch([legacy, none])).toEqual({ [legacy]: 'fresh', [none]: 'fresh' });
-    expect(sink.rateOf(legacy)).toBe(0.5);
-    expect(sink.configs.get(none)?.sampling).toBeNull();
+    expect(installer.rateOf(legacy)).toBe(0.5);
+    expect(installer.configs.get(none)?.sampling).toBeNull();
   });
 
   it('treats null and keys missing from the answer as disabled, and disabled states too', async () => {
@@ -72,7 +72,7 @@ describe('project configs from an upstream', () => {
     const s = service();
     expect(await s.prefetch([nullKey, missing, flagged])).toEqual({ [nullKey]: 'disabled', [missing]: 'disabled', [flagged]: 'disabled' });
     expect(s.get(missing)).toEqual({ state: 'disabled' });
-    expect(sink.events).toEqual([]);
+    expect(installer.events).toEqual([]);
   });
 
   it('batches keys asked for within the window: at most 500 a request and 5 requests in flight', async () => {
@@ -118,20 +118,20 @@ describe('project configs from an upstream', () => {
     upstream.configs.set(key, projectState(key, 9, { rev: 'a', sampling: samplingConfig(0.2) }));
     const s = service();
     await s.prefetch([key]);
-    expect(sink.count('put', key)).toBe(1);
+    expect(installer.count('put', key)).toBe(1);
 
     clock.advance(301_000); // past the 300 s expiry, within the 120 s grace
     expect(s.get(key).state).toBe('stale');
     await waitFor(() => s.stateOf(key) === 'fresh', 'fresh after unchanged');
     expect(upstream.requests.at(-1)).toMatchObject({ keys: [key], revisions: ['a'] });
-    expect(sink.count('put', key)).toBe(1); // nothing changed: the sink is not called again
+    expect(installer.count('put', key)).toBe(1); // nothing changed: the installer is not called again
 
     upstream.configs.set(key, projectState(key, 9, { rev: 'b', sampling: samplingConfig(0.7) }));
     clock.advance(301_000);
     expect(s.get(key)).toMatchObject({ state: 'stale', rev: 'a' });
     await waitFor(() => s.get(key).rev === 'b', 'new revision');
-    expect(sink.rateOf(key)).toBe(0.7);
-    expect(sink.count('put', key)).toBe(2);
+    expect(installer.rateOf(key)).toBe(0.7);
+    expect(installer.count('put', key)).toBe(2);
   });
 
   it('does not fetch fresh keys again, and fetches each key once however often it is asked for', async () => {

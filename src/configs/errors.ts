@@ -56,7 +56,7 @@ export class FileSourceError extends ProjectConfigError {
 }
 
 /**
- * A sampling config rejected by the engine (thrown by `ConfigSink.put`). The sink contract only
+ * A sampling config rejected by the engine (thrown by `ConfigInstaller.put`). The installer contract only
  * requires `name === 'SamplingConfigError'` plus `path` and `ruleId`; this class is one way to
  * build such an error.
  */
@@ -67,7 +67,7 @@ export class SamplingConfigError extends Error {
   }
 }
 
-/** Whether `err` is a sampling-config rejection as described by the sink contract. */
+/** Whether `err` is a sampling-config rejection as described by the installer contract. */
 export function isSamplingConfigError(err: unknown): err is Error & { path?: unknown; ruleId?: unknown } {
   return err instanceof Error && err.name === 'SamplingConfigError';
 }

@@ -75,7 +75,7 @@ export class FileSource implements ConfigSource {
 
   setListener(listener: SourceListener): void {
     this.listener = listener;
-    // Every key of the file is pushed once, so its configs reach the sink without being asked for.
+    // Every key of the file is pushed once, so its configs reach the installer without being asked for.
     const keys = [...this.entries.keys()];
     queueMicrotask(() => keys.forEach((key) => this.answer(key)));
   }

@@ -1,9 +1,9 @@
-// Public entry of project-config fetching and caching: the service, its options, the sink boundary and errors.
+// Public entry of project-config fetching and caching: the service, its options, the installer boundary and errors.
 
 export { ProjectConfigService } from './service';
 export type { CacheOptions, LookupResult, ProjectConfigServiceOptions, SourceOptions, StateListener } from './service';
-export type { ConfigSink, ProjectInfo } from './sink';
-export type { KeyState, CacheTimings, SinkRejection } from './states';
+export type { ConfigInstaller, ProjectInfo } from './installer';
+export type { KeyState, CacheTimings, InstallRejection } from './states';
 export { KEY_STATES } from './states';
 export type { InvalidateTarget } from './redis-cache';
 export type { ConfigSource, SourceResult, SourceListener, RequestOptions } from './source';

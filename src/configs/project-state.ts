@@ -62,7 +62,7 @@ export function parseProjectState(publicKey: string, value: unknown): ParsedProj
   const sampling = raw.config.sampling ?? raw.config.dynamicSampling;
   let samplingJson: string | null = null;
   if (sampling !== undefined && sampling !== null) {
-    // Validation of the sampling config itself is the engine's job (ConfigSink.put).
+    // Validation of the sampling config itself is the engine's job (ConfigInstaller.put).
     samplingJson = JSON.stringify(sampling);
   }
   // Transaction-name rules travel with the sampling config (they change what rules see).

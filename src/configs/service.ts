@@ -1,4 +1,4 @@
-// ProjectConfigService: answers "what is the config of this key" from cache at once, and keeps the caches and the sink up to date.
+// ProjectConfigService: answers "what is the config of this key" from cache at once, and keeps the caches and the installer up to date.
 
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -10,12 +10,12 @@ import { MemoryCache } from './memory-cache';
 import { createMetrics, type ConfigMetrics } from './metrics';
 import { isPlausiblePublicKey } from './project-state';
 import { RedisCache, type InvalidateTarget, type SharedMessage } from './redis-cache';
-import type { ConfigSink, ProjectInfo } from './sink';
+import type { ConfigInstaller, ProjectInfo } from './installer';
 import type { ConfigSource, SourceResult } from './source';
-import { freshnessOf, newSlot, remainingLife, stateOf, type CacheEntry, type CacheTimings, type KeyState, type SinkRejection, type Slot } from './states';
+import { freshnessOf, newSlot, remainingLife, stateOf, type CacheEntry, type CacheTimings, type KeyState, type InstallRejection, type Slot } from './states';
 
 export interface CacheOptions extends Partial<CacheTimings> {
-  /** Bound of the in-memory cache, in keys (default 50000). Evicted keys are removed from the sink. */
+  /** Bound of the in-memory cache, in keys (default 50000). Evicted keys are removed from the installer. */
   maxEntries?: number;
 }
 
@@ -33,7 +33,7 @@ export interface ProjectConfigServiceOptions {
   redisPrefix?: string;
   cache?: CacheOptions;
   /** Receives every change of a key's config (the sampling engine). */
-  sink: ConfigSink;
+  installer: ConfigInstaller;
   /** Registry for the metrics; a new one is created when absent (see `service.registry`). */
   registry?: Registry;
   logger?: Logger;
@@ -54,8 +54,8 @@ export interface LookupResult {
   rev?: string | null;
   /** Why the last attempt failed, if it did and nothing succeeded since. */
   error?: string;
-  /** The last sampling config the sink rejected (the previous one stays in force). */
-  rejected?: SinkRejection;
+  /** The last sampling config the installer rejected (the previous one stays in force). */
+  rejected?: InstallRejection;
 }
 
 export type StateListener = (publicKey: string, state: KeyState) => void;
@@ -67,7 +67,7 @@ export class ProjectConfigService {
   readonly timings: CacheTimings;
   private readonly logger: Logger;
   private readonly now: () => number;
-  private readonly sink: ConfigSink;
+  private readonly installer: ConfigInstaller;
   private readonly source: ConfigSource;
   private readonly cache: MemoryCache;
   private readonly redis: RedisCache | null;
@@ -80,10 +80,10 @@ export class ProjectConfigService {
 
   constructor(options: ProjectConfigServiceOptions) {
     if (!options || typeof options !== 'object') throw new ConfigOptionsError('options are required');
-    if (!options.sink || typeof options.sink.put !== 'function' || typeof options.sink.remove !== 'function') {
-      throw new ConfigOptionsError('a sink with put() and remove() is required');
+    if (!options.installer || typeof options.installer.put !== 'function' || typeof options.installer.remove !== 'function') {
+      throw new ConfigOptionsError('an installer with put() and remove() is required');
     }
-    this.sink = options.sink;
+    this.installer = options.installer;
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? pino({ name: 'dynamic-sampling:configs' });
     this.metrics = createMetrics(options.registry);
@@ -247,7 +247,7 @@ export class ProjectConfigService {
     return () => this.listeners.delete(listener);
   }
 
-  /** Stops timers, the source, and the Redis connections. The sink keeps what it has. */
+  /** Stops timers, the source, and the Redis connections. The installer keeps what it has. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -293,7 +293,7 @@ export class ProjectConfigService {
       result.rev = entryState.rev;
     }
     if (slot.lastError) result.error = describeError(slot.lastError);
-    if (slot.sinkRejection) result.rejected = slot.sinkRejection;
+    if (slot.installRejection) result.rejected = slot.installRejection;
     return result;
   }
 
@@ -406,66 +406,66 @@ export class ProjectConfigService {
     }
   }
 
-  /** Makes `entry` the slot's state and hands any change of config to the sink. */
+  /** Makes `entry` the slot's state and hands any change of config to the installer. */
   private applyEntry(slot: Slot, entry: CacheEntry): void {
     slot.entry = entry;
     slot.outdated = false;
     const state = entry.state;
     if (state.disabled) {
-      this.removeFromSink(slot);
+      this.uninstall(slot);
       return;
     }
     const info: ProjectInfo = { publicKey: slot.publicKey, projectId: state.projectId, organizationId: state.organizationId };
     const signature = JSON.stringify([info.projectId, info.organizationId, state.samplingJson, state.txNameRulesJson ?? null]);
-    if (slot.inSink && signature === slot.applied) return;
+    if (slot.installed && signature === slot.applied) return;
     if (signature === slot.attempted) return; // already rejected: the previous config stays in force
     try {
-      this.sink.put(info, state.samplingJson, state.txNameRulesJson ?? null);
+      this.installer.put(info, state.samplingJson, state.txNameRulesJson ?? null);
       slot.applied = signature;
       slot.attempted = undefined;
-      slot.inSink = true;
-      slot.sinkRejection = undefined;
+      slot.installed = true;
+      slot.installRejection = undefined;
     } catch (err) {
       if (isSamplingConfigError(err)) {
         slot.attempted = signature;
         const path = typeof err.path === 'string' ? err.path : null;
         const ruleId = typeof err.ruleId === 'number' ? err.ruleId : null;
-        slot.sinkRejection = { message: err.message, path, ruleId };
+        slot.installRejection = { message: err.message, path, ruleId };
         this.metrics.parseFailures.inc({ kind: 'sampling' });
         this.logger.warn(
-          { publicKey: slot.publicKey, projectId: info.projectId, ruleId, path, err: err.message, previousInForce: slot.inSink },
+          { publicKey: slot.publicKey, projectId: info.projectId, ruleId, path, err: err.message, previousInForce: slot.installed },
           'sampling config rejected; the previous config stays in force',
         );
       } else {
-        this.logger.error({ publicKey: slot.publicKey, err: describeError(err) }, 'sink failed to take a config');
+        this.logger.error({ publicKey: slot.publicKey, err: describeError(err) }, 'installer failed to take a config');
       }
     }
   }
 
-  private removeFromSink(slot: Slot): void {
-    const had = slot.inSink;
-    slot.inSink = false;
+  private uninstall(slot: Slot): void {
+    const had = slot.installed;
+    slot.installed = false;
     slot.applied = undefined;
     slot.attempted = undefined;
-    slot.sinkRejection = undefined;
+    slot.installRejection = undefined;
     if (!had) return;
     try {
-      this.sink.remove(slot.publicKey);
+      this.installer.remove(slot.publicKey);
     } catch (err) {
-      this.logger.error({ publicKey: slot.publicKey, err: describeError(err) }, 'sink failed to remove a config');
+      this.logger.error({ publicKey: slot.publicKey, err: describeError(err) }, 'installer failed to remove a config');
     }
   }
 
-  /** Drops an entry that is past its grace period: it is no longer served (nor held by the sink). */
+  /** Drops an entry that is past its grace period: it is no longer served (nor held by the installer). */
   private dropIfExpired(slot: Slot, now: number): void {
     if (slot.entry && freshnessOf(slot, slot.entry, now, this.timings) === 'expired') {
       slot.entry = undefined;
-      this.removeFromSink(slot);
+      this.uninstall(slot);
     }
   }
 
   private onEvicted(slot: Slot): void {
-    this.removeFromSink(slot);
+    this.uninstall(slot);
   }
 
   private share(entry: CacheEntry): void {

@@ -34,8 +34,8 @@ export interface CacheEntry {
   fetchedAt: number;
 }
 
-/** How a sampling config was last handed to the sink. */
-export interface SinkRejection {
+/** How a sampling config was last handed to the installer. */
+export interface InstallRejection {
   message: string;
   path: string | null;
   ruleId: number | null;
@@ -57,18 +57,18 @@ export interface Slot {
   outdated: boolean;
   /** now() of the last `get`. */
   lastAccess: number;
-  /** Sink bookkeeping: signature of the config the sink holds, and of the last one offered. */
+  /** Installer bookkeeping: signature of the config the installer holds, and of the last one offered. */
   applied?: string;
   attempted?: string;
-  inSink: boolean;
-  /** The last sampling config the sink rejected (while the previous stays in force). */
-  sinkRejection?: SinkRejection;
+  installed: boolean;
+  /** The last sampling config the installer rejected (while the previous stays in force). */
+  installRejection?: InstallRejection;
   /** The state last reported to change listeners. */
   reported?: KeyState | undefined;
 }
 
 export function newSlot(publicKey: string, now: number): Slot {
-  return { publicKey, loading: false, nextAttemptAt: 0, invalidatedAt: -Infinity, outdated: false, lastAccess: now, inSink: false };
+  return { publicKey, loading: false, nextAttemptAt: 0, invalidatedAt: -Infinity, outdated: false, lastAccess: now, installed: false };
 }
 
 export type Freshness = 'fresh' | 'stale' | 'expired';

@@ -1,9 +1,9 @@
-// Test fixtures for project configs: a loopback Relay-protocol upstream (with broken modes) and a validating sink.
+// Test fixtures for project configs: a loopback Relay-protocol upstream (with broken modes) and a validating installer.
 
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ConfigSink, ProjectInfo } from '../../src/configs/sink';
+import type { ConfigInstaller, ProjectInfo } from '../../src/configs/installer';
 
 /** How the fake upstream answers: properly, or in one of the broken ways. */
 export type UpstreamMode = 'ok' | 'http500' | 'hang' | 'close' | 'garbage';
@@ -197,7 +197,7 @@ export class FakeUpstream {
   }
 }
 
-/** The rejection the engine raises for a bad sampling config (the sink contract only needs the name). */
+/** The rejection the engine raises for a bad sampling config (the installer contract only needs the name). */
 class TestSamplingConfigError extends Error {
   constructor(message: string, readonly path: string, readonly ruleId: number | null) {
     super(message);
@@ -208,10 +208,10 @@ class TestSamplingConfigError extends Error {
 const SAMPLING_VALUE_TYPES = new Set(['sampleRate', 'factor', 'minimumSampleRate', 'reservoir']);
 
 /**
- * A small real sink standing in for the engine: it parses the sampling JSON and checks that every
+ * A small real installer standing in for the engine: it parses the sampling JSON and checks that every
  * rule has an `id`, `type`, `condition` and a known `samplingValue`, else throws SamplingConfigError.
  */
-export class ValidatingSink implements ConfigSink {
+export class ValidatingInstaller implements ConfigInstaller {
   readonly configs = new Map<string, { info: ProjectInfo; sampling: unknown }>();
   readonly events: Array<{ op: 'put' | 'remove' | 'rejected'; publicKey: string; ruleId?: number | null }> = [];
 
@@ -235,7 +235,7 @@ export class ValidatingSink implements ConfigSink {
     this.events.push({ op: 'remove', publicKey });
   }
 
-  /** The `value` of the first rule's samplingValue for a key, if the sink holds a config. */
+  /** The `value` of the first rule's samplingValue for a key, if the installer holds a config. */
   rateOf(publicKey: string): number | undefined {
     const sampling = this.configs.get(publicKey)?.sampling as { rules?: Array<{ samplingValue?: { value?: number } }> } | null;
     return sampling?.rules?.[0]?.samplingValue?.value;
