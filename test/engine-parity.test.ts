@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 
 import { generateSamplingConfig } from '../src/control/rules';
 import { EnvelopeBatch, SamplingEngine, unknownRootKey } from '../src/engine/engine';
-import { startControlPlane, startServer } from '../src/index';
+import { startControlPlane } from '../src/control';
+import { startServer } from '../src/server';
 import { createSampler } from '../src/sampler';
 import { SamplingConfigError } from '../src/engine/errors';
 import { evaluate, isTraceFullySampled, matchCondition, parseReport, randomValue } from '../src/engine/evaluate';

@@ -35,6 +35,7 @@ import { TaskRunner, type TaskRunResult } from './tasks/runner';
 import { InProcessScheduler, type TaskScheduler } from './tasks/scheduler';
 import { TrafficCounts } from './traffic/counts';
 import { CountingTrafficRecorder, type TrafficRecorder } from './traffic/recorder';
+import { checkObject } from '../engine/args';
 
 export interface ControlPlaneOptions {
   /** A JSON/YAML file path, or the document itself. */
@@ -133,6 +134,7 @@ function urlHost(host: string): string {
 }
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  checkObject('options', options);
   if (!options || options.definitions === undefined) throw new ControlPlaneOptionsError('definitions', 'a file path or a document is required');
   if (options.schedule === 'bullmq' && !options.redis) throw new ControlPlaneOptionsError('schedule', 'bullmq needs `redis`');
   const trusted = new TrustedClients(options.trustedClients, (message) => new ControlPlaneOptionsError('trustedClients', message));

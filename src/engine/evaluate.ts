@@ -4,7 +4,7 @@
 
 import { checkBoolean, checkObject, checkOneOf, checkOptionalObject, checkString, checkTime, describe } from './args';
 import { compileOrReject, handleOf, isCompiled, type CompiledSamplingConfig, type ConfigRejection } from './compiled-config';
-import { nativeCall, SamplingConfigError, SamplingRequestError } from './errors';
+import { nativeCall, SamplingConfigError, SamplingRequestError, toRequestError } from './errors';
 import { sampledReason } from './outcome';
 import { native, type CompiledConfigHandle } from './native';
 import type {
@@ -159,7 +159,8 @@ function resolveConfig(
 /** What the `reservoir` option is for this input: as given, else as the compiled configs were compiled. */
 function reservoirOf(input: EvaluateInput): boolean {
   if (input.reservoir !== undefined) return input.reservoir;
-  return [input.config, input.rootConfig].some((c) => isCompiled(c) && c.reservoir);
+  const { config, rootConfig } = input;
+  return (isCompiled(config) && config.reservoir) || (isCompiled(rootConfig) && rootConfig.reservoir);
 }
 
 /** The DSC or event as the engine takes it: JSON bytes or text. */
@@ -189,6 +190,7 @@ function flagsOf(input: { itemType?: ItemType; rootProjectKnown?: boolean }, ext
 
 /** The numbers `evaluateCompiled` writes, and the matched rule ids (grown when a call needs more). */
 const out = new Float64Array(native.EVALUATION_SLOTS);
+const { EVALUATION_SLOT_SAMPLE_RATE, EVALUATION_SLOT_RANDOM_VALUE, EVALUATION_SLOT_STAGE, EVALUATION_SLOT_MATCHED_COUNT, EVALUATION_SLOT_DSC_IGNORED } = native;
 let ids = new Uint32Array(64);
 const DECISIONS: readonly DecisionName[] = ['keep', 'drop', 'noMatch'];
 const STAGES: readonly StageName[] = ['transaction', 'project', 'trace'];
@@ -200,17 +202,21 @@ function evaluateNative(input: EvaluateInput, own: CompiledConfigHandle | null, 
   const now = timeArg(input.now);
   const flags = flagsOf(input, extraFlags);
   const eventId = input.envelopeEventId ?? null;
-  let code = nativeCall(() => native.evaluateCompiled(own, root, dsc, event, now, flags, eventId, out, ids));
-  const matched = out[native.EVALUATION_SLOT_MATCHED_COUNT];
-  if (matched > ids.length) {
-    ids = new Uint32Array(matched * 2);
-    code = nativeCall(() => native.evaluateCompiled(own, root, dsc, event, now, flags, eventId, out, ids));
+  try {
+    let code = native.evaluateCompiled(own, root, dsc, event, now, flags, eventId, out, ids);
+    const matched = out[EVALUATION_SLOT_MATCHED_COUNT];
+    if (matched > ids.length) {
+      ids = new Uint32Array(matched * 2);
+      code = native.evaluateCompiled(own, root, dsc, event, now, flags, eventId, out, ids);
+    }
+    return code;
+  } catch (error) {
+    throw toRequestError(error);
   }
-  return code;
 }
 
 function dscNote(notes: EvaluationNote[]): void {
-  if (out[native.EVALUATION_SLOT_DSC_IGNORED] === 1) notes.push({ dsc: 'ignored', reason: native.lastIgnoredDscReason() ?? '' });
+  if (out[EVALUATION_SLOT_DSC_IGNORED] === 1) notes.push({ dsc: 'ignored', reason: native.lastIgnoredDscReason() ?? '' });
 }
 
 /** The DSC or event as a value for the JSON route (JSON text and bytes parsed here). */
@@ -264,16 +270,18 @@ export function evaluate(input: EvaluateInput): EvaluateResult {
   }
   const code = evaluateNative(input, own, root);
   dscNote(notes);
-  const rate = out[native.EVALUATION_SLOT_SAMPLE_RATE];
-  const random = out[native.EVALUATION_SLOT_RANDOM_VALUE];
-  const matchedRuleIds = Array.from(ids.subarray(0, out[native.EVALUATION_SLOT_MATCHED_COUNT]));
+  const rate = out[EVALUATION_SLOT_SAMPLE_RATE];
+  const random = out[EVALUATION_SLOT_RANDOM_VALUE];
+  const count = out[EVALUATION_SLOT_MATCHED_COUNT];
+  const matchedRuleIds = new Array<number>(count);
+  for (let k = 0; k < count; k++) matchedRuleIds[k] = ids[k];
   const decision = DECISIONS[code];
   return {
     decision,
     sampleRate: Number.isNaN(rate) ? null : rate,
     matchedRuleIds,
     randomValue: Number.isNaN(random) ? null : random,
-    stage: STAGES[out[native.EVALUATION_SLOT_STAGE]] ?? null,
+    stage: STAGES[out[EVALUATION_SLOT_STAGE]] ?? null,
     notes,
     outcomeReason: decision === 'drop' ? sampledReason(matchedRuleIds) : null,
   };

@@ -24,6 +24,7 @@ import { createSink, type SinkSpec } from './sinks/create';
 import type { EnvelopeSink } from './sinks/types';
 import { ServerStats } from './stats';
 import { SummaryPrinter } from './summary';
+import { checkObject } from '../engine/args';
 
 export interface RunningServer {
   /** `http://host:port` */
@@ -66,6 +67,7 @@ function buildSampler(options: ServerOptions, logger: Logger): { sampler: Sample
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  checkObject('options', options);
   const limits = resolveLimits(options);
   const metricsGuard = createMetricsGuard(options);
   const port = resolvePort(options.port);
