@@ -1,5 +1,6 @@
 // The README's quick example, runnable after `npm run build`: node examples/quick-start.js
-const { SamplingEngine, evaluate, DROP, OUT } = require('../dist');
+// (inside this repository `require('dynamic-sampling')` resolves to the package itself).
+const { SamplingEngine, evaluate, compileSamplingConfig, DROP, OUT } = require('dynamic-sampling');
 
 const key = 'abd0f232775f45feab79864e580d160b';
 const engine = new SamplingEngine();
@@ -26,11 +27,13 @@ const rules = Array.from(engine.matchedRuleIds.subarray(0, engine.result[OUT.mat
 console.log(code === DROP ? 'drop' : 'keep', 'at rate', engine.result[OUT.sampleRate], 'rules', rules);
 // → drop at rate 0.25 rules [ 1000 ]   (this trace's random value is 0.8117…)
 
-// Everything else: plain objects.
+// One item at a time: a config compiled once (a bad config throws SamplingConfigError with its
+// path), the DSC and event as objects, JSON text or bytes.
+const half = compileSamplingConfig({ version: 2, rules: [{ id: 1000, type: 'trace', condition: { op: 'and', inner: [] },
+                                                           samplingValue: { type: 'sampleRate', value: 0.5 } }] });
 console.log(evaluate({
-  rootConfig: { version: 2, rules: [{ id: 1000, type: 'trace', condition: { op: 'and', inner: [] },
-                                      samplingValue: { type: 'sampleRate', value: 0.5 } }] },
+  rootConfig: half,
   dsc: { trace_id: '89143b0763095bd9c9955e8175d1fb23', public_key: key },
   now: '2024-01-01T00:00:00Z',
 }));
-// → { decision: 'keep', sampleRate: 0.5, matchedRuleIds: [ 1000 ], randomValue: 0.0460…, stage: 'trace', notes: [] }
+// → { decision: 'keep', sampleRate: 0.5, matchedRuleIds: [ 1000 ], randomValue: 0.0460…, stage: 'trace', notes: [], outcomeReason: null }

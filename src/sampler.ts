@@ -1,7 +1,7 @@
-// The public entry point: a project-config source and cache wired to the native engine.
+// createSampler: a project-config source and cache wired to the native engine (`dynamic-sampling/configs`).
 
 import { checkObject, checkPublicKey } from './engine/args';
-import { ProjectConfigService, type ProjectConfigServiceOptions, type SourceOptions } from './configs';
+import { ProjectConfigService, type ProjectConfigServiceOptions, type SourceOptions } from './configs/service';
 import type { UpstreamSourceOptions } from './configs/batcher';
 import type { FileSourceOptions } from './configs/file-source';
 import type { ConfigInstaller, ProjectInfo } from './configs/installer';

@@ -1,4 +1,7 @@
-// Public entry of project-config fetching and caching: the service, its options, the installer boundary and errors.
+// `dynamic-sampling/configs`: project configs fetched and cached, installed into an engine (createSampler),
+// or into any ConfigInstaller (ProjectConfigService); the sources, signing and errors.
+
+export { createSampler, Sampler, EngineInstaller, type SamplerOptions } from '../sampler';
 
 export { ProjectConfigService } from './service';
 export type { CacheOptions, LookupResult, ProjectConfigServiceOptions, SourceOptions, StateListener } from './service';
