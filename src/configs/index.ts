@@ -13,7 +13,8 @@ export type { ConfigSource, SourceResult, SourceListener, RequestOptions } from 
 export { UpstreamSource, type BatchingOptions, type UpstreamSourceOptions } from './batcher';
 export { UpstreamClient, PROJECT_CONFIGS_PATH, parseProjectConfigsResponse, type UpstreamConnectionOptions } from './upstream';
 export { FileSource, parseConfigFile, type FileSourceOptions } from './file-source';
-export { parseProjectState, type ParsedProjectState, type RawProjectState } from './project-state';
+export { parseProjectState, type ParsedProjectState } from './project-state';
+export type { ProjectState } from '../engine/types';
 export { RelaySigner, generateRelayKeyPair, signRelayPayload, verifyRelaySignature, parseSecretKey, parsePublicKey } from './signing';
 export { createMetrics, type ConfigMetrics } from './metrics';
 export * from './errors';

@@ -1,23 +1,11 @@
 // Parses one project state (an entry of a project-config response or file) into what the cache needs.
 
+import type { ProjectState } from '../engine/types';
 import { ProjectStateError } from './errors';
-
-/** A project state as Relay's upstream sends it (only the fields this module reads are typed). */
-export interface RawProjectState {
-  disabled?: boolean;
-  projectId?: number;
-  organizationId?: number;
-  slug?: string;
-  rev?: string | null;
-  lastChange?: string;
-  publicKeys?: unknown[];
-  config?: Record<string, unknown>;
-  [field: string]: unknown;
-}
 
 /** The parsed outcome of one project state: disabled, or enabled with its info and sampling JSON. */
 export type ParsedProjectState =
-  | { disabled: true; rev: string | null; raw: RawProjectState | null }
+  | { disabled: true; rev: string | null; raw: ProjectState | null }
   | {
       disabled: false;
       projectId: number;
@@ -27,7 +15,7 @@ export type ParsedProjectState =
       samplingJson: string | null;
       /** `config.txNameRules` (transaction-name rules), serialized; null when there are none. */
       txNameRulesJson: string | null;
-      raw: RawProjectState;
+      raw: ProjectState;
     };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -45,7 +33,7 @@ function isId(value: unknown): value is number {
 export function parseProjectState(publicKey: string, value: unknown): ParsedProjectState {
   if (value === null) return { disabled: true, rev: null, raw: null };
   if (!isPlainObject(value)) throw new ProjectStateError(publicKey, 'not an object');
-  const raw = value as RawProjectState;
+  const raw = value as ProjectState;
   if (raw.rev !== undefined && raw.rev !== null && typeof raw.rev !== 'string') {
     throw new ProjectStateError(publicKey, '`rev` is not a string');
   }

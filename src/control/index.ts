@@ -65,6 +65,7 @@ export { computeAdjustedFactor } from './tasks/recalibrate-orgs';
 export { extrapolateMonthlyVolume, tierRateForVolume } from './tasks/sliding-window-org';
 export { ProjectConfigServer, type ProjectConfigsRequest, type ProjectConfigsResponse } from './serving/config-service';
 export { ConfigInvalidator } from './serving/invalidation';
-export { ProjectStateBuilder, type ProjectStateJson } from './serving/project-state';
+export { ProjectStateBuilder } from './serving/project-state';
+export type { FullProjectState, ProjectState } from '../engine/types';
 export { createControlMetrics, type ControlMetrics } from './metrics';
 export { controlPlaneOptionsFromEnv } from './env';

@@ -1,103 +1,27 @@
-// Shared types of the control plane: Relay sampling rules, bias ids, project descriptions and model items.
+// Shared types of the control plane: bias ids, project descriptions and model items (Relay's sampling rules come from the wire types).
 
 /** A point in time accepted as input: a `Date` or an RFC 3339 string. */
 export type DateInput = Date | string;
 
-// ---------------------------------------------------------------------------
-// Relay sampling config (wire format, camelCase keys)
-// ---------------------------------------------------------------------------
-
-/** Where a rule is matched: the trace root's dynamic sampling context, or the transaction event. */
-export type RuleType = 'trace' | 'transaction';
-
-export type SamplingValue =
-  | { type: 'sampleRate'; value: number }
-  | { type: 'factor'; value: number }
-  | { type: 'reservoir'; limit: number }
-  | { type: 'minimumSampleRate'; value: number };
-
-/** Scalar and structured JSON values, as allowed in an `eq` condition's `value`. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-
-export interface EqCondition {
-  op: 'eq';
-  name: string;
-  value: JsonValue;
-  options?: { ignoreCase: boolean };
-}
-
-export interface GlobCondition {
-  op: 'glob';
-  name: string;
-  value: string[];
-}
-
-export interface CompareCondition {
-  op: 'gt' | 'gte' | 'lt' | 'lte';
-  name: string;
-  value: number | string;
-}
-
-export interface CidrCondition {
-  op: 'cidr';
-  name: string;
-  value: string[];
-}
-
-export interface LogicalCondition {
-  op: 'and' | 'or';
-  inner: RuleCondition[];
-}
-
-export interface NotCondition {
-  op: 'not';
-  inner: RuleCondition;
-}
-
-export interface ArrayCondition {
-  op: 'any' | 'all';
-  name: string;
-  inner: RuleCondition;
-}
-
-/** `{}`: "match everything" as used by the minimum-sample-rate rule. */
-export type EmptyCondition = Record<string, never>;
-
-export type RuleCondition =
-  | EqCondition
-  | GlobCondition
-  | CompareCondition
-  | CidrCondition
-  | LogicalCondition
-  | NotCondition
-  | ArrayCondition
-  | EmptyCondition;
-
-/** Rule active only inside `[start, end)`; RFC 3339 UTC strings. */
-export interface TimeRange {
-  start: string;
-  end: string;
-}
-
-export interface LinearDecayingFn {
-  type: 'linear';
-  decayedValue: number;
-}
-
-export interface SamplingRule {
-  id: number;
-  type: RuleType;
-  condition: RuleCondition;
-  samplingValue: SamplingValue;
-  timeRange?: TimeRange;
-  decayingFn?: LinearDecayingFn;
-}
-
-/** The `sampling` key of a Relay project config. */
-export interface SamplingConfig {
-  version: 2;
-  rules: SamplingRule[];
-}
+// Relay's sampling config: the wire types are defined once, with the engine's.
+export type {
+  RuleType,
+  SamplingValue,
+  JsonValue,
+  EqCondition,
+  GlobCondition,
+  CompareCondition,
+  CidrCondition,
+  LogicalCondition,
+  NotCondition,
+  ArrayCondition,
+  EmptyCondition,
+  RuleCondition,
+  TimeRange,
+  SamplingRule,
+  SamplingConfig,
+} from '../engine/types';
+import type { RuleCondition } from '../engine/types';
 
 // ---------------------------------------------------------------------------
 // Biases

@@ -10,7 +10,7 @@ import { native, type CompiledConfigHandle } from './native';
 import type {
   ConditionJson,
   DecisionName,
-  SamplingValueJson,
+  SamplingValue,
   DynamicSamplingContext,
   ItemType,
   SamplingConfigJson,
@@ -347,7 +347,7 @@ export interface RuleReport {
   /** `trace`, `transaction`, `project`, or `unsupported` for a type this engine does not know. */
   type: string;
   condition: ConditionJson;
-  samplingValue: SamplingValueJson;
+  samplingValue: SamplingValue;
   /** Both ends, `null` where open (RFC 3339 UTC). */
   timeRange: { start: string | null; end: string | null };
   decayingFn: { type: 'constant' } | { type: 'linear'; decayedValue: number };

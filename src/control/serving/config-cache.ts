@@ -2,18 +2,18 @@
 
 import { PROJECT_CONFIG_TTL_MS, projectConfigKey, projectConfigRevKey } from '../state/keys';
 import type { KeyValueStore } from '../store/kv';
-import type { ProjectStateJson } from './project-state';
+import type { FullProjectState } from '../../engine/types';
 
 export class ProjectConfigCache {
   constructor(private readonly kv: KeyValueStore, readonly ttlMs = PROJECT_CONFIG_TTL_MS) {}
 
   /** Cached states of `keys` (undefined: not cached; null: cached as disabled). */
-  async getMany(keys: readonly string[]): Promise<Array<ProjectStateJson | null | undefined>> {
+  async getMany(keys: readonly string[]): Promise<Array<FullProjectState | null | undefined>> {
     const raw = await this.kv.mget(keys.map(projectConfigKey));
-    return raw.map((text) => (text === null ? undefined : (JSON.parse(text) as ProjectStateJson | null)));
+    return raw.map((text) => (text === null ? undefined : (JSON.parse(text) as FullProjectState | null)));
   }
 
-  async get(key: string): Promise<ProjectStateJson | null | undefined> {
+  async get(key: string): Promise<FullProjectState | null | undefined> {
     return (await this.getMany([key]))[0];
   }
 
@@ -24,7 +24,7 @@ export class ProjectConfigCache {
   }
 
   /** Writes a state (null caches "disabled": `{"disabled": true}` for Relay) with the cache TTL. */
-  async set(key: string, state: ProjectStateJson | null): Promise<void> {
+  async set(key: string, state: FullProjectState | null): Promise<void> {
     await this.kv.set(projectConfigKey(key), JSON.stringify(state), this.ttlMs);
     await this.kv.set(projectConfigRevKey(key), state ? state.rev : '', this.ttlMs);
   }

@@ -5,7 +5,8 @@ import type { Clock } from '../clock';
 import type { Definitions } from '../definitions/repository';
 import type { ControlMetrics } from '../metrics';
 import type { ProjectConfigCache } from './config-cache';
-import type { ProjectStateBuilder, ProjectStateJson } from './project-state';
+import type { FullProjectState } from '../../engine/types';
+import type { ProjectStateBuilder } from './project-state';
 
 export interface ProjectConfigsRequest {
   publicKeys: string[];
@@ -15,7 +16,7 @@ export interface ProjectConfigsRequest {
 }
 
 export interface ProjectConfigsResponse {
-  configs: Record<string, ProjectStateJson | null>;
+  configs: Record<string, FullProjectState | null>;
   pending?: string[];
   unchanged?: string[];
 }
@@ -29,7 +30,7 @@ export interface ConfigServiceOptions {
   logger?: Logger;
 }
 
-function limited(state: ProjectStateJson): ProjectStateJson {
+function limited(state: FullProjectState): FullProjectState {
   const { sampling: _sampling, ...config } = state.config;
   return { ...state, config };
 }
@@ -41,7 +42,7 @@ export class ProjectConfigServer {
   constructor(private readonly options: ConfigServiceOptions) {}
 
   /** Builds a key's config and caches it. */
-  private async buildAndCache(key: string, reason: 'miss' | 'noCache'): Promise<ProjectStateJson | null> {
+  private async buildAndCache(key: string, reason: 'miss' | 'noCache'): Promise<FullProjectState | null> {
     const { builder, cache, metrics, clock } = this.options;
     const state = await builder.build(key, clock(), await cache.get(key));
     await cache.set(key, state);

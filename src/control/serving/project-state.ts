@@ -6,21 +6,8 @@ import type { Definitions } from '../definitions/repository';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
 import { generateRulesDetailed } from '../rules';
-import type { SamplingConfig } from '../types';
-import type { ProjectDefinition } from '../definitions/types';
+import type { FullProjectState } from '../../engine/types';
 import { describeProject, hasDynamicSampling } from './describe-project';
-
-/** A full project state as the project-configs protocol carries it. */
-export interface ProjectStateJson {
-  disabled: false;
-  projectId: number;
-  organizationId: number;
-  slug: string;
-  publicKeys: Array<{ publicKey: string; numericId: number; isEnabled: boolean }>;
-  lastChange: string;
-  rev: string;
-  config: { sampling?: SamplingConfig; txNameRules?: NonNullable<ProjectDefinition['txNameRules']>; features: string[] };
-}
 
 export interface ProjectStateBuilderOptions {
   definitions: Definitions;
@@ -34,7 +21,7 @@ export interface ProjectStateBuilderOptions {
 }
 
 /** The content revision: a hash of everything but `rev` and `lastChange`. */
-export function revisionOf(state: Omit<ProjectStateJson, 'rev' | 'lastChange'>): string {
+export function revisionOf(state: Omit<FullProjectState, 'rev' | 'lastChange'>): string {
   return createHash('sha1').update(JSON.stringify(state)).digest('hex');
 }
 
@@ -45,13 +32,13 @@ export class ProjectStateBuilder {
    * The project state of a key at `now`, or null when the key is unknown, disabled or belongs to
    * a disabled project. `previous` keeps `lastChange` when the content did not change.
    */
-  async build(publicKey: string, now: number, previous?: ProjectStateJson | null): Promise<ProjectStateJson | null> {
+  async build(publicKey: string, now: number, previous?: FullProjectState | null): Promise<FullProjectState | null> {
     const { definitions, logger } = this.options;
     const resolved = definitions.resolveKey(publicKey);
     if (!resolved || resolved.project.disabled || resolved.key.isEnabled === false) return null;
     const { project, organization } = resolved;
 
-    const config: ProjectStateJson['config'] = { features: [] };
+    const config: FullProjectState['config'] = { features: [] };
     if (hasDynamicSampling(organization) && !(this.options.killswitch?.() ?? false)) {
       const description = await describeProject(this.options, project, organization, now);
       const result = generateRulesDetailed(description, { reservoir: this.options.reservoir });
