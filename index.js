@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.BindingEngine = nativeBinding.BindingEngine
+module.exports.CompiledConfigHandle = nativeBinding.CompiledConfigHandle
 module.exports.compiledConfigRuleIds = nativeBinding.compiledConfigRuleIds
 module.exports.compiledConfigUnsupported = nativeBinding.compiledConfigUnsupported
 module.exports.compileSamplingConfig = nativeBinding.compileSamplingConfig

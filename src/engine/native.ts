@@ -8,4 +8,4 @@ export const native: typeof Binding = require('../../index.js');
 
 export type BindingEngine = Binding.BindingEngine;
 /** A sampling config compiled in the engine, held by a `CompiledSamplingConfig`. */
-export type CompiledConfigHandle = Parameters<typeof Binding.compiledConfigUnsupported>[0];
+export type CompiledConfigHandle = Binding.CompiledConfigHandle;

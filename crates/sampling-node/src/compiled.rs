@@ -1,11 +1,11 @@
-//! Compiled sampling configs for the convenient API: compiled once into an `External` that the
-//! JavaScript side holds, then evaluated many times with the DSC and the event as bytes or text,
+//! Compiled sampling configs for the convenient API: compiled once into a handle (a native object
+//! the JavaScript side holds, freed with it), then evaluated many times with the DSC and the event as bytes or text,
 //! and the outcome written as numbers into arrays the caller owns.
 
 use std::cell::RefCell;
 
 use chrono::{DateTime, TimeZone, Utc};
-use napi::bindgen_prelude::{Either, External, Float64ArraySlice, Uint32ArraySlice};
+use napi::bindgen_prelude::{Either, Float64ArraySlice, Uint32ArraySlice};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use sampling_core::api::{self, ItemOutcome, ItemRequest};
@@ -14,8 +14,10 @@ use sampling_core::decision::{ItemType, Scratch};
 use sampling_core::dsc::DscError;
 use sampling_core::CompiledConfig;
 
-/// A sampling config compiled once, owned by the JavaScript object that holds it.
-pub struct CompiledSamplingConfig {
+/// A sampling config compiled once, owned by the JavaScript object that holds it (only
+/// `compileSamplingConfig` makes one).
+#[napi]
+pub struct CompiledConfigHandle {
     config: CompiledConfig,
 }
 
@@ -32,13 +34,10 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// `{path, ruleId, message}` when the config is rejected. `reservoir` accepts historical
 /// reservoir rules.
 #[napi]
-pub fn compile_sampling_config(json: String, reservoir: bool) -> Result<Either<External<CompiledSamplingConfig>, String>> {
+pub fn compile_sampling_config(json: String, reservoir: bool) -> Result<Either<CompiledConfigHandle, String>> {
     guarded(|| {
         Ok(match SamplingConfig::parse_str_with(&json, ParseOptions { reservoir }) {
-            Ok(config) => {
-                let size = json.len() * 4;
-                Either::A(External::new_with_size_hint(CompiledSamplingConfig { config: CompiledConfig::new(config) }, size))
-            }
+            Ok(config) => Either::A(CompiledConfigHandle { config: CompiledConfig::new(config) }),
             Err(e) => Either::B(api::config_error_json(&e).to_string()),
         })
     })
@@ -46,13 +45,13 @@ pub fn compile_sampling_config(json: String, reservoir: bool) -> Result<Either<E
 
 /// Whether the compiled config uses something this engine does not know (it then samples as absent).
 #[napi]
-pub fn compiled_config_unsupported(config: &External<CompiledSamplingConfig>) -> bool {
+pub fn compiled_config_unsupported(config: &CompiledConfigHandle) -> bool {
     config.config.is_unsupported()
 }
 
 /// The ids of the config's rules, in evaluation order.
 #[napi]
-pub fn compiled_config_rule_ids(config: &External<CompiledSamplingConfig>) -> Vec<u32> {
+pub fn compiled_config_rule_ids(config: &CompiledConfigHandle) -> Vec<u32> {
     config.config.rules().iter().map(|r| r.id).collect()
 }
 
@@ -120,8 +119,8 @@ fn time_of(now: Option<Either<f64, String>>) -> Result<DateTime<Utc>> {
 #[napi]
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate_compiled(
-    config: Option<&External<CompiledSamplingConfig>>,
-    root_config: Option<&External<CompiledSamplingConfig>>,
+    config: Option<&CompiledConfigHandle>,
+    root_config: Option<&CompiledConfigHandle>,
     dsc: Option<Either<&[u8], String>>,
     event: Option<Either<&[u8], String>>,
     now: Option<Either<f64, String>>,
@@ -201,8 +200,8 @@ pub fn last_ignored_dsc_reason() -> Option<String> {
 /// off the hot path. The request's `config`/`rootConfig` are ignored.
 #[napi]
 pub fn evaluate_compiled_json(
-    config: Option<&External<CompiledSamplingConfig>>,
-    root_config: Option<&External<CompiledSamplingConfig>>,
+    config: Option<&CompiledConfigHandle>,
+    root_config: Option<&CompiledConfigHandle>,
     request: String,
 ) -> Result<String> {
     guarded(|| {
@@ -218,8 +217,8 @@ pub fn evaluate_compiled_json(
 /// `flags` as for `evaluateCompiled` (the item type).
 #[napi]
 pub fn evaluation_order_compiled(
-    config: Option<&External<CompiledSamplingConfig>>,
-    root_config: Option<&External<CompiledSamplingConfig>>,
+    config: Option<&CompiledConfigHandle>,
+    root_config: Option<&CompiledConfigHandle>,
     flags: u32,
 ) -> Result<String> {
     let item = match flags & 3 {
