@@ -12,5 +12,7 @@ export { UpstreamClient, PROJECT_CONFIGS_PATH, parseProjectConfigsResponse, type
 export { FileSource, parseConfigFile, type FileSourceOptions } from './file-source';
 export { parseProjectState, type ParsedProjectState, type RawProjectState } from './project-state';
 export { RelaySigner, generateRelayKeyPair, signRelayPayload, verifyRelaySignature, parseSecretKey, parsePublicKey } from './signing';
+export { RelayRegistration, RegistrationError, RelayNotTrustedError, REGISTER_CHALLENGE_PATH, REGISTER_RESPONSE_PATH, REGISTRATION_STATES, type RegistrationState, type RegistrationStatus } from './registration';
+export { DEFAULT_CREDENTIALS_FILE, CredentialsFileError, formatCredentials, generateCredentials, loadOrCreateCredentials, parseCredentials, readCredentials, type RelayCredentials } from './credentials';
 export { createMetrics, type ConfigMetrics } from './metrics';
 export * from './errors';
