@@ -24,6 +24,7 @@ import { createSink, type SinkSpec } from './sinks/create';
 import type { EnvelopeSink } from './sinks/types';
 import { ServerStats } from './stats';
 import { SummaryPrinter } from './summary';
+import { OutcomeReporter } from './outcomes/reporter';
 
 export interface RunningServer {
   /** `http://host:port` */
@@ -33,6 +34,8 @@ export interface RunningServer {
   readonly sampler: Sampler;
   readonly sink: EnvelopeSink;
   readonly stats: ServerStats;
+  /** Reports drops to the upstream (null: outcomes are not sent). */
+  readonly outcomes: OutcomeReporter | null;
   /** The server's own registry (the config service's is merged in at /metrics). */
   readonly registry: Registry;
   /** The DSN an SDK uses to send to this server for a project. */
@@ -80,6 +83,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const reservoir = options.redis ? new SharedReservoir(options.redis, { logger: logger.child({ module: 'reservoir' }), registry }) : null;
   const metrics = createServerMetrics(registry);
   const stats = new ServerStats();
+  const outcomes =
+    options.outcomes && options.outcomes.emit !== false ? new OutcomeReporter(options.outcomes, { logger: logger.child({ module: 'outcomes' }), registry }) : null;
   const registries = (): Registry[] => (sampler.configs.registry === registry ? [registry] : [registry, sampler.configs.registry]);
   const bridge = options.clusterWorker
     ? new WorkerBridge(() => stats.snapshot(), registries(), (keys) => keys.forEach((publicKey) => void sampler.configs.invalidate({ publicKey })))
@@ -105,6 +110,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
     roots: options.recorder ? new RootCounter(options.recorder, logger.child({ module: 'roots' }), metrics) : null,
     onEnvelope: options.onEnvelope,
+    outcomes,
     metricsText: async () => {
       if (bridge) return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, text: await bridge.collect('metrics') };
       const merged = Registry.merge(registries());
@@ -147,6 +153,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     sampler,
     sink,
     stats,
+    outcomes,
     registry,
     dsn: (publicKey, projectId) => `http://${publicKey}@${urlHost}:${address.port}/${projectId}`,
     close() {
@@ -156,6 +163,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           logger.warn({ reset, awaited, afterMs: limits.shutdownTimeout }, `shutdown deadline passed: ${reset} connections reset, ${awaited} still awaited (their envelope is in the sink)`),
         );
         await sink.close();
+        await outcomes?.close();
         await reservoir?.close();
         bridge?.close();
         if (owned) await sampler.close();
