@@ -1,0 +1,122 @@
+// Done-when of running in front of Sentry: `npm start -- --upstream URL` (dist/main.js, a child process) against the
+// Python upstream built on Relay's registration code registers, fetches configs, samples, forwards kept envelopes
+// like a Relay, and reports outcomes that add up to what it dropped.
+
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { parsePublicKey, verifyRelaySignature } from '../src/configs/signing';
+import { spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
+import { killIfRunning, run, type Running } from './helpers/process';
+import { startPythonUpstream, type PythonUpstream, type RawOutcome } from './helpers/relay-upstream';
+import { request, tempDir, waitFor } from './helpers/server';
+import { keyOf, projectState } from './helpers/upstream';
+
+const ROOT = path.join(__dirname, '..');
+const MAIN = path.join(ROOT, 'dist/main.js');
+const CLI = path.join(ROOT, 'dist/cli.js');
+const KEY = keyOf(0xabc);
+const PROJECT = 42;
+
+/** Keeps every trace but those of `/drop` (custom rule 1500, reported as `Sampled:1500`). */
+const SAMPLING = {
+  version: 2,
+  rules: [
+    { id: 1500, type: 'trace', condition: { op: 'eq', name: 'trace.transaction', value: ['/drop'] }, samplingValue: { type: 'sampleRate', value: 0 } },
+    { id: 1000, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 1 } },
+  ],
+};
+
+const CLIENT_AUTH = `Sentry sentry_version=7, sentry_key=${KEY}, sentry_client=sentry.javascript.node/10.0.0`;
+
+let upstream: PythonUpstream | null = null;
+let server: Running | null = null;
+afterEach(async () => {
+  await killIfRunning(server);
+  server = null;
+  await upstream?.close();
+  upstream = null;
+});
+
+/** Sums quantities per `outcome reason category`. */
+function totals(outcomes: RawOutcome[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const o of outcomes) {
+    const key = `${o.outcome} ${o.reason} ${o.category}`;
+    out[key] = (out[key] ?? 0) + (o.quantity ?? 1);
+  }
+  return out;
+}
+
+describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
+  it('registers, fetches configs, samples, forwards kept envelopes as a Relay and reports outcomes that add up to the drops', async () => {
+    if (!existsSync(MAIN) || !existsSync(path.join(ROOT, 'dist/server/outcomes/reporter.js'))) throw new Error('dist/ is not built: run `npm run build:ts` first');
+    const cwd = tempDir('ds-relay-e2e-');
+    // The credentials command creates the key pair; its public key is what the upstream trusts.
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'credentials', '--file', 'relay/credentials.json', '--json'], { cwd });
+    const credentials = JSON.parse(stdout) as { id: string; public_key: string; created: boolean };
+    expect(credentials.created).toBe(true);
+    upstream = await startPythonUpstream({ trusted: [credentials.public_key], configs: { [KEY]: projectState(KEY, PROJECT, { sampling: SAMPLING, organizationId: 7 }) } });
+
+    server = run(MAIN, ['--upstream', upstream.url, '--credentials', 'relay/credentials.json', '--port', '0', '--summary-interval', '0'], cwd);
+    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(server!.output()), 15_000, 'the banner');
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())![1];
+    expect(server.output()).toContain(`relay id ${credentials.id}`);
+    expect(server.output()).toContain(`public key ${credentials.public_key} (credentials from relay/credentials.json)`);
+
+    const send = async (body: Buffer): Promise<void> => {
+      const res = await request(`${url}/api/${PROJECT}/envelope/`, {
+        body,
+        headers: { 'x-sentry-auth': CLIENT_AUTH, 'user-agent': 'sentry.javascript.node/10.0.0', 'x-forwarded-for': '203.0.113.9' },
+      });
+      expect(res.status, res.body).toBe(200);
+    };
+    const trace = (i: number, transaction: string) => ({ traceId: `5b8efff798038103d269b633813f${String(i).padStart(4, '0')}`, publicKey: KEY, transaction });
+    const kept: Buffer[] = [];
+    for (let i = 0; i < 4; i++) {
+      const body = transactionEnvelope(trace(i, '/keep'), transactionEvent(trace(i, '/keep'), `a${String(i).padStart(31, '0')}`));
+      kept.push(body);
+      await send(body);
+    }
+    for (let i = 10; i < 13; i++) await send(transactionEnvelope(trace(i, '/drop'), transactionEvent(trace(i, '/drop'), `b${String(i).padStart(31, '0')}`)));
+    for (let i = 20; i < 22; i++) await send(spanEnvelope(trace(i, '/drop'), 3));
+    // A span v2 container without a DSC: refused before sampling, Relay's `invalid` outcome `missing_dsc`.
+    const noDsc = spanEnvelope(trace(30, '/keep'), 2).toString().split('\n');
+    noDsc[0] = '{}';
+    await send(Buffer.from(noDsc.join('\n')));
+
+    // Shutting down flushes the forwarding queue and the pending outcomes.
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    const state = await upstream.state();
+
+    expect(state.registrations).toEqual([credentials.id, credentials.id]); // the configs client and the outcome reporter
+    expect(state.refused).toEqual([]);
+    expect(state.config_requests.length).toBeGreaterThanOrEqual(1);
+    expect(state.config_requests.every((r) => r.relay_id === credentials.id && r.keys.includes(KEY))).toBe(true);
+
+    // Kept envelopes, byte for byte, with the client's auth, agent and address, and the relay's signed identity.
+    expect(state.envelopes.map((e) => e.body)).toEqual(kept.map((b) => b.toString()));
+    for (const envelope of state.envelopes) {
+      expect(envelope.project_id).toBe(String(PROJECT));
+      expect(envelope.headers).toMatchObject({
+        'x-sentry-auth': CLIENT_AUTH,
+        'user-agent': 'sentry.javascript.node/10.0.0',
+        'x-forwarded-for': '203.0.113.9, 127.0.0.1',
+        'x-sentry-relay-id': credentials.id,
+      });
+      expect(verifyRelaySignature(parsePublicKey(credentials.public_key), Buffer.from(envelope.body), envelope.headers['x-sentry-relay-signature'])).not.toBeNull();
+    }
+
+    // Outcomes add up to the drops: 3 transactions and 2×3 spans sampled out by rule 1500, 2 spans refused.
+    expect(totals(state.outcomes)).toEqual({ '1 Sampled:1500 2': 3, '1 Sampled:1500 12': 6, '3 missing_dsc 12': 2 });
+    for (const o of state.outcomes) {
+      expect(o).toMatchObject({ org_id: 7, project_id: PROJECT });
+      expect(o.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000000Z$/);
+    }
+  });
+});
