@@ -16,7 +16,7 @@ import { CredentialsFileError, loadOrCreateCredentials, readCredentials } from '
 import { RelayNotTrustedError } from '../src/configs/registration';
 import { ProjectConfigService } from '../src/configs/service';
 import { generateRelayKeyPair, parsePublicKey, parseSecretKey, RelaySigner, signRelayPayload, verifyRelaySignature } from '../src/configs/signing';
-import { UpstreamClient } from '../src/configs/upstream';
+import { FullConfigRefusedError, UpstreamClient } from '../src/configs/upstream';
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane';
 import { ChallengeTokens } from '../src/control/relays/challenge-token';
 import { OutcomeReporter } from '../src/server/outcomes/reporter';
@@ -170,6 +170,16 @@ describe('this project as a Relay, against an upstream built on create_register_
     const state = await upstream.state();
     expect(state.registrations).toEqual([relayId, relayId]);
     expect(state.refused).toEqual([{ path: '/api/0/relays/projectconfigs/?version=3', status: 401, detail: 'relay not registered' }]);
+  });
+
+  it('a relay trusted only as external is told that full configs need an internal relay (and does not loop on registering)', async () => {
+    const { secretKey, publicKey } = generateRelayKeyPair();
+    upstream = await startPythonUpstream({ trusted: [], external: [publicKey], configs: { [keyOf(1)]: projectState(keyOf(1), 11) } });
+    const c = client('9b2f1c4e-1111-4a2b-9c3d-000000000005', secretKey);
+    await expect(c.fetchConfigs([keyOf(1)], [null])).rejects.toBeInstanceOf(FullConfigRefusedError);
+    await expect(c.fetchConfigs([keyOf(1)], [null])).rejects.toThrow(/external relay only.*SENTRY_RELAY_WHITELIST_PK/);
+    expect(c.registration?.state).toBe('registered');
+    expect((await upstream.state()).registrations).toHaveLength(1);
   });
 
   it('a relay the organization does not trust is told so, with its public key, in the error, the state API and /metrics', async () => {

@@ -8,7 +8,7 @@ export { KEY_STATES } from './states';
 export type { InvalidateTarget } from './redis-cache';
 export type { ConfigSource, SourceResult, SourceListener, RequestOptions } from './source';
 export { UpstreamSource, type BatchingOptions, type UpstreamSourceOptions } from './batcher';
-export { UpstreamClient, PROJECT_CONFIGS_PATH, parseProjectConfigsResponse, type UpstreamConnectionOptions } from './upstream';
+export { UpstreamClient, FullConfigRefusedError, PROJECT_CONFIGS_PATH, parseProjectConfigsResponse, type UpstreamConnectionOptions } from './upstream';
 export { FileSource, parseConfigFile, type FileSourceOptions } from './file-source';
 export { parseProjectState, type ParsedProjectState, type RawProjectState } from './project-state';
 export { RelaySigner, generateRelayKeyPair, signRelayPayload, verifyRelaySignature, parseSecretKey, parsePublicKey } from './signing';

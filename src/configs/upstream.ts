@@ -33,6 +33,19 @@ export interface UpstreamConnectionOptions {
   register?: boolean;
 }
 
+/**
+ * Sentry gives full configs (the ones holding `sampling`) to internal relays only; a relay an
+ * organization trusts is external. Registering again would not help: say what would.
+ */
+export class FullConfigRefusedError extends UpstreamHttpError {
+  constructor(body: string) {
+    super(403, body);
+    this.message =
+      'the upstream refuses full project configs (with sampling) to this relay: it is trusted as an external relay only. ' +
+      'Make it internal (self-hosted: add its public key to SENTRY_RELAY_WHITELIST_PK in sentry.conf.py)';
+  }
+}
+
 /** The parsed answer for one batch; one bad entry never spoils the others. */
 export interface ProjectConfigsAnswer {
   /** Entries of `configs`: a parsed state (null in the response = disabled) or why it could not be parsed. */
@@ -159,6 +172,7 @@ export class UpstreamClient {
     } finally {
       clearTimeout(timer);
     }
+    if (status === 403 && /full config/i.test(text)) throw new FullConfigRefusedError(text);
     if (status === 401 || status === 403) this.registration?.invalidate(status);
     if (status < 200 || status >= 300) throw new UpstreamHttpError(status, text);
     return parseProjectConfigsResponse(text);

@@ -34,7 +34,8 @@ export interface PythonUpstream {
   close(): Promise<void>;
 }
 
-export async function startPythonUpstream(config: { trusted: string[]; configs: Record<string, unknown> }): Promise<PythonUpstream> {
+/** `trusted`: internal relays (full configs); `external`: may register, refused full configs (as Sentry does). */
+export async function startPythonUpstream(config: { trusted: string[]; external?: string[]; configs: Record<string, unknown> }): Promise<PythonUpstream> {
   const { python, script } = relayScript('relay_upstream.py');
   const file = join(mkdtempSync(join(tmpdir(), 'ds-relay-upstream-')), 'config.json');
   writeFileSync(file, JSON.stringify(config));

@@ -6,7 +6,8 @@ endpoints call them; every later request must come from a registered relay with 
 of it for the test at `GET /_state`.
 
 Usage: relay_upstream.py CONFIG_JSON_FILE   (prints {"port": N} once listening)
-CONFIG: {"trusted": [public keys], "configs": {publicKey: projectState | null}}
+CONFIG: {"trusted": [public keys], "external": [public keys], "configs": {publicKey: projectState | null}}
+(`external` keys may register but, as in Sentry, get no full configs: 403.)
 """
 
 import json
@@ -81,7 +82,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {})
         if path == "/api/0/relays/register/challenge/":
             data = json.loads(body)
-            if data.get("public_key") not in self.config["trusted"]:
+            if data.get("public_key") not in self.config["trusted"] + self.config.get("external", []):
                 return self.refuse(403, "Relay is not allowed to register")
             signature = self.headers.get("X-Sentry-Relay-Signature")
             if not signature:
@@ -102,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
             except Exception as error:
                 return self.refuse(400, str(error).splitlines()[0])
             relay_id = str(response["relay_id"])
-            if response["public_key"] not in self.config["trusted"]:
+            if response["public_key"] not in self.config["trusted"] + self.config.get("external", []):
                 return self.refuse(403, "Relay is not allowed to register")
             with LOCK:
                 REGISTERED[relay_id] = response["public_key"]
@@ -112,7 +113,10 @@ class Handler(BaseHTTPRequestHandler):
             relay_id = self.registered_relay(body)
             if relay_id is None:
                 return
-            keys = json.loads(body).get("publicKeys", [])
+            request = json.loads(body)
+            if request.get("fullConfig") and REGISTERED[relay_id] not in self.config["trusted"]:
+                return self.refuse(403, "Relay unauthorized for full config information")
+            keys = request.get("publicKeys", [])
             with LOCK:
                 STATE["config_requests"].append({"relay_id": relay_id, "keys": keys})
             return self.reply(200, {"configs": {k: self.config["configs"].get(k) for k in keys}})
