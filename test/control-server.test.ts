@@ -292,7 +292,7 @@ describe('options from the environment', () => {
   it('reads the control plane options for npm start', async () => {
     const { controlPlaneOptionsFromEnv } = await import('../src/control/env');
     expect(controlPlaneOptionsFromEnv({})).toBeNull();
-    expect(controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'defs.yaml', DS_CONTROL_TOKENS: 'a, b', DS_CONTROL_PORT: '9001', DS_CONTROL_SCHEDULE: 'bullmq', DS_CONTROL_REDIS: 'redis://127.0.0.1:6379' })).toEqual({
+    expect(controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'defs.yaml', DS_CONTROL_TOKENS: 'a, b', DS_CONTROL_PORT: '9001', DS_CONTROL_SCHEDULE: 'bullmq', DS_CONTROL_REDIS: 'redis://127.0.0.1:6379', DS_CONTROL_TRUSTED_RELAYS: 'k1, k2', DS_CONTROL_REGISTRATION_SECRET: 's' })).toEqual({
       definitions: 'defs.yaml',
       host: '127.0.0.1',
       port: 9001,
@@ -303,6 +303,8 @@ describe('options from the environment', () => {
       insecureOpen: false,
       schedule: 'bullmq',
       taskIntervalMs: undefined,
+      trustedRelays: ['k1', 'k2'],
+      registrationSecret: 's',
     });
     expect(() => controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'x', DS_CONTROL_PORT: 'eighty' })).toThrow(/DS_CONTROL_PORT/);
     expect(() => controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'x', DS_CONTROL_SCHEDULE: 'cron' })).toThrow(/DS_CONTROL_SCHEDULE/);
