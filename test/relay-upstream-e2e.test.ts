@@ -22,14 +22,20 @@ const CLI = path.join(ROOT, 'dist/cli.js');
 const KEY = keyOf(0xabc);
 const PROJECT = 42;
 
-/** Keeps every trace but those of `/drop` (custom rule 1500, reported as `Sampled:1500`). */
+/**
+ * Keeps every trace but those of `/drop` and `/orgs/*\/settings` (custom rules 1500 and 1501, both
+ * reported as `Sampled:1500`); the latter name exists only after the project's `txNameRules`.
+ */
 const SAMPLING = {
   version: 2,
   rules: [
     { id: 1500, type: 'trace', condition: { op: 'eq', name: 'trace.transaction', value: ['/drop'] }, samplingValue: { type: 'sampleRate', value: 0 } },
+    { id: 1501, type: 'trace', condition: { op: 'eq', name: 'trace.transaction', value: ['/orgs/*/settings'] }, samplingValue: { type: 'sampleRate', value: 0 } },
     { id: 1000, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 1 } },
   ],
 };
+
+const TX_NAME_RULES = [{ pattern: '/orgs/*/**', expiry: '2099-01-01T00:00:00Z', redaction: { method: 'replace', substitution: '*' } }];
 
 const CLIENT_AUTH = `Sentry sentry_version=7, sentry_key=${KEY}, sentry_client=sentry.javascript.node/10.0.0`;
 
@@ -60,7 +66,9 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'credentials', '--file', 'relay/credentials.json', '--json'], { cwd });
     const credentials = JSON.parse(stdout) as { id: string; public_key: string; created: boolean };
     expect(credentials.created).toBe(true);
-    upstream = await startPythonUpstream({ trusted: [credentials.public_key], configs: { [KEY]: projectState(KEY, PROJECT, { sampling: SAMPLING, organizationId: 7 }) } });
+    const state = projectState(KEY, PROJECT, { sampling: SAMPLING, organizationId: 7 });
+    state.config = { ...(state.config as object), txNameRules: TX_NAME_RULES };
+    upstream = await startPythonUpstream({ trusted: [credentials.public_key], configs: { [KEY]: state } });
 
     server = run(MAIN, ['--upstream', upstream.url, '--credentials', 'relay/credentials.json', '--port', '0', '--summary-interval', '0'], cwd);
     await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(server!.output()), 15_000, 'the banner');
@@ -84,6 +92,8 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
     }
     for (let i = 10; i < 13; i++) await send(transactionEnvelope(trace(i, '/drop'), transactionEvent(trace(i, '/drop'), `b${String(i).padStart(31, '0')}`)));
     for (let i = 20; i < 22; i++) await send(spanEnvelope(trace(i, '/drop'), 3));
+    // Dropped only because the upstream's txNameRules reached the engine: `/orgs/acme/settings` → `/orgs/*/settings`.
+    await send(spanEnvelope(trace(25, '/orgs/acme/settings'), 2));
     // A span v2 container without a DSC: refused before sampling, Relay's `invalid` outcome `missing_dsc`.
     const noDsc = spanEnvelope(trace(30, '/keep'), 2).toString().split('\n');
     noDsc[0] = '{}';
@@ -92,16 +102,16 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
     // Shutting down flushes the forwarding queue and the pending outcomes.
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
-    const state = await upstream.state();
+    const upstreamState = await upstream.state();
 
-    expect(state.registrations).toEqual([credentials.id, credentials.id]); // the configs client and the outcome reporter
-    expect(state.refused).toEqual([]);
-    expect(state.config_requests.length).toBeGreaterThanOrEqual(1);
-    expect(state.config_requests.every((r) => r.relay_id === credentials.id && r.keys.includes(KEY))).toBe(true);
+    expect(upstreamState.registrations).toEqual([credentials.id, credentials.id]); // the configs client and the outcome reporter
+    expect(upstreamState.refused).toEqual([]);
+    expect(upstreamState.config_requests.length).toBeGreaterThanOrEqual(1);
+    expect(upstreamState.config_requests.every((r) => r.relay_id === credentials.id && r.keys.includes(KEY))).toBe(true);
 
     // Kept envelopes, byte for byte, with the client's auth, agent and address, and the relay's signed identity.
-    expect(state.envelopes.map((e) => e.body)).toEqual(kept.map((b) => b.toString()));
-    for (const envelope of state.envelopes) {
+    expect(upstreamState.envelopes.map((e) => e.body)).toEqual(kept.map((b) => b.toString()));
+    for (const envelope of upstreamState.envelopes) {
       expect(envelope.project_id).toBe(String(PROJECT));
       expect(envelope.headers).toMatchObject({
         'x-sentry-auth': CLIENT_AUTH,
@@ -112,9 +122,9 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
       expect(verifyRelaySignature(parsePublicKey(credentials.public_key), Buffer.from(envelope.body), envelope.headers['x-sentry-relay-signature'])).not.toBeNull();
     }
 
-    // Outcomes add up to the drops: 3 transactions and 2×3 spans sampled out by rule 1500, 2 spans refused.
-    expect(totals(state.outcomes)).toEqual({ '1 Sampled:1500 2': 3, '1 Sampled:1500 12': 6, '3 missing_dsc 12': 2 });
-    for (const o of state.outcomes) {
+    // Outcomes add up to the drops: 3 transactions and 2×3 + 2 spans sampled out by rules 1500/1501, 2 spans refused.
+    expect(totals(upstreamState.outcomes)).toEqual({ '1 Sampled:1500 2': 3, '1 Sampled:1500 12': 8, '3 missing_dsc 12': 2 });
+    for (const o of upstreamState.outcomes) {
       expect(o).toMatchObject({ org_id: 7, project_id: PROJECT });
       expect(o.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000000Z$/);
     }
