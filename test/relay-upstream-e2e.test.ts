@@ -99,12 +99,16 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
     noDsc[0] = '{}';
     await send(Buffer.from(noDsc.join('\n')));
 
+    const metrics = (await request(`${url}/metrics`, { method: 'GET' })).body;
+    expect(metrics).toContain('dynamic_sampling_configs_relay_registration{state="registered"} 1');
+    expect(metrics).toContain('dynamic_sampling_configs_relay_registration{state="not_trusted"} 0');
+
     // Shutting down flushes the forwarding queue and the pending outcomes.
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
     const upstreamState = await upstream.state();
 
-    expect(upstreamState.registrations).toEqual([credentials.id, credentials.id]); // the configs client and the outcome reporter
+    expect(upstreamState.registrations).toEqual([credentials.id]); // once, shared by the configs client and the outcome reporter
     expect(upstreamState.refused).toEqual([]);
     expect(upstreamState.config_requests.length).toBeGreaterThanOrEqual(1);
     expect(upstreamState.config_requests.every((r) => r.relay_id === credentials.id && r.keys.includes(KEY))).toBe(true);

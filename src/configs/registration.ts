@@ -109,6 +109,11 @@ export class RelayRegistration {
     return this.current;
   }
 
+  /** The upstream registered with (other clients of the same upstream share this registration). */
+  get baseUrl(): string {
+    return this.options.baseUrl;
+  }
+
   status(): RegistrationStatus {
     return {
       state: this.current,

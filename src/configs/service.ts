@@ -9,7 +9,7 @@ import { FileSource, type FileSourceOptions } from './file-source';
 import { MemoryCache } from './memory-cache';
 import { createMetrics, type ConfigMetrics } from './metrics';
 import { isPlausiblePublicKey } from './project-state';
-import type { RegistrationStatus } from './registration';
+import type { RegistrationStatus, RelayRegistration } from './registration';
 import { RedisCache, type InvalidateTarget, type SharedMessage } from './redis-cache';
 import type { ConfigSink, ProjectInfo } from './sink';
 import type { ConfigSource, SourceResult } from './source';
@@ -135,7 +135,12 @@ export class ProjectConfigService {
 
   /** The relay's registration with the upstream (null: not an upstream source, or requests are not signed). */
   get registration(): RegistrationStatus | null {
-    return this.source instanceof UpstreamSource ? (this.source.client.registration?.status() ?? null) : null;
+    return this.upstreamRegistration?.status() ?? null;
+  }
+
+  /** The registration itself, for other clients of the same upstream (outcomes) to share. */
+  get upstreamRegistration(): RelayRegistration | null {
+    return this.source instanceof UpstreamSource ? this.source.client.registration : null;
   }
 
   /** Number of keys in the in-memory cache. */

@@ -68,6 +68,23 @@ function buildSampler(options: ServerOptions, logger: Logger): { sampler: Sample
   return { sampler, owned: true };
 }
 
+/** The outcome reporter, sharing the configs client's registration when both talk to the same upstream as the same relay. */
+function createOutcomeReporter(options: NonNullable<ServerOptions['outcomes']>, sampler: Sampler, logger: Logger, registry: Registry): OutcomeReporter {
+  const shared = sampler.configs.upstreamRegistration;
+  let base: string | null = null;
+  try {
+    const url = new URL(options.url);
+    base = url.origin + url.pathname.replace(/\/+$/, '');
+  } catch {
+    // The reporter refuses it with a clear error.
+  }
+  const sameRelay = shared !== null && shared.baseUrl === base && shared.status().relayId === options.relayId;
+  return new OutcomeReporter(
+    { ...options, ...(options.registration === undefined && sameRelay ? { registration: shared } : {}) },
+    { logger: logger.child({ module: 'outcomes' }), registry },
+  );
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const limits = resolveLimits(options);
   const metricsGuard = createMetricsGuard(options);
@@ -83,8 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const reservoir = options.redis ? new SharedReservoir(options.redis, { logger: logger.child({ module: 'reservoir' }), registry }) : null;
   const metrics = createServerMetrics(registry);
   const stats = new ServerStats();
-  const outcomes =
-    options.outcomes && options.outcomes.emit !== false ? new OutcomeReporter(options.outcomes, { logger: logger.child({ module: 'outcomes' }), registry }) : null;
+  const outcomes = options.outcomes && options.outcomes.emit !== false ? createOutcomeReporter(options.outcomes, sampler, logger, registry) : null;
   const registries = (): Registry[] => (sampler.configs.registry === registry ? [registry] : [registry, sampler.configs.registry]);
   const bridge = options.clusterWorker
     ? new WorkerBridge(() => stats.snapshot(), registries(), (keys) => keys.forEach((publicKey) => void sampler.configs.invalidate({ publicKey })))

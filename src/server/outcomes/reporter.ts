@@ -44,7 +44,7 @@ export interface OutcomeReporterOptions {
   maxPending?: number;
   /** Timeout of one request, ms (default 10000). */
   requestTimeout?: number;
-  /** Register before sending (default true), or use this registration (shared with the configs client). */
+  /** Register before sending (default true), or use this registration (shared with the configs client of the same upstream and relay). */
   registration?: RelayRegistration | false;
 }
 
@@ -113,10 +113,11 @@ export class OutcomeReporter {
     };
     const logger = deps.logger ?? pino({ level: 'silent' });
     this.ownsRegistration = options.registration === undefined;
+    // Its own registration reports no gauge: the configs client's is the one on /metrics.
     this.registration =
       options.registration === false
         ? null
-        : (options.registration ?? new RelayRegistration({ baseUrl: this.base, signer: this.signer, publicKey: this.signer.publicKey, requestTimeout: this.o.requestTimeout, logger, registry: deps.registry }));
+        : (options.registration ?? new RelayRegistration({ baseUrl: this.base, signer: this.signer, publicKey: this.signer.publicKey, requestTimeout: this.o.requestTimeout, logger }));
     this.metrics = reporterMetrics(deps.registry);
     this.timer = setInterval(() => void this.flush(), this.o.flushInterval);
     this.timer.unref();
