@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { parsePublicKey, verifyRelaySignature } from '../src/configs/signing';
+import { parseStartArgs } from '../src/main';
+import { relayOptions } from '../src/server/run';
 import { spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { killIfRunning, run, type Running } from './helpers/process';
 import { startPythonUpstream, type PythonUpstream, type RawOutcome } from './helpers/relay-upstream';
@@ -132,5 +134,33 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
       expect(o).toMatchObject({ org_id: 7, project_id: PROJECT });
       expect(o.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000000Z$/);
     }
+  });
+});
+
+describe('--upstream arguments', () => {
+  it('configs, forwarding and outcomes all go to the upstream, with the credentials file; the server runs without the control plane', () => {
+    const args = parseStartArgs(['--upstream', 'https://sentry.example.com', '--port', '0'], {});
+    expect(args.control).toBeNull();
+    expect(args.serve).toMatchObject({
+      configs: { upstream: { url: 'https://sentry.example.com' } },
+      sink: { type: 'upstream', url: 'https://sentry.example.com' },
+      upstream: { url: 'https://sentry.example.com', credentialsFile: '.relay/credentials.json', emitOutcomes: true },
+    });
+    const credentials = { id: '4c8f2a1e-0000-4a2b-9c3d-000000000001', secretKey: 'seed', publicKey: 'pub' };
+    expect(relayOptions(args.serve, credentials)).toEqual({
+      configs: { upstream: { url: 'https://sentry.example.com', relayId: credentials.id, secretKey: 'seed', publicKey: 'pub' } },
+      sink: { type: 'upstream', url: 'https://sentry.example.com', relay: { relayId: credentials.id, secretKey: 'seed' } },
+      outcomes: { url: 'https://sentry.example.com', relayId: credentials.id, secretKey: 'seed', emit: true },
+    });
+  });
+
+  it('reads the outcome switch, the credentials file, the forwarding encoding and another sink; refuses contradictions', () => {
+    const off = parseStartArgs(['--upstream=http://s', '--emit-outcomes=false', '--credentials', '/etc/ds/c.json', '--forward-encoding', 'gzip'], {});
+    expect(off.serve).toMatchObject({ sink: { type: 'upstream', url: 'http://s', encoding: 'gzip' }, upstream: { credentialsFile: '/etc/ds/c.json', emitOutcomes: false } });
+    expect(parseStartArgs([], { DS_UPSTREAM: 'http://s', DS_EMIT_OUTCOMES: '0', DS_CREDENTIALS: 'c.json' }).serve.upstream).toEqual({ url: 'http://s', credentialsFile: 'c.json', emitOutcomes: false });
+    expect(parseStartArgs(['--upstream', 'http://s', '--sink', 'stdout'], {}).serve.sink).toEqual({ type: 'stdout' });
+    expect(() => parseStartArgs(['--upstream', 'http://s', '--configs-file', 'p.json'], {})).toThrow(/--upstream fetches the project configs itself/);
+    expect(() => parseStartArgs(['--upstream', 'http://s', '--forward-encoding', 'zstd'], {})).toThrow(/--forward-encoding must be one of identity, gzip, deflate, br/);
+    expect(() => parseStartArgs(['--configs-file', 'p.json', '--forward-encoding', 'gzip'], {})).toThrow(/applies to forwarding only/);
   });
 });
