@@ -137,6 +137,34 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
   });
 });
 
+describe('npm start -- --upstream with a key the upstream does not trust', () => {
+  it('says so once, with the public key, and keeps accepting envelopes unchecked', async () => {
+    if (!existsSync(MAIN)) throw new Error('dist/ is not built: run `npm run build:ts` first');
+    const cwd = tempDir('ds-relay-untrusted-');
+    upstream = await startPythonUpstream({ trusted: [], configs: { [KEY]: projectState(KEY, PROJECT, { sampling: SAMPLING }) } });
+    server = run(MAIN, ['--upstream', upstream.url, '--port', '0', '--summary-interval', '0'], cwd);
+    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(server!.output()), 15_000, 'the banner');
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())![1];
+    // Created on first start (the default file under the working directory).
+    const publicKey = /public key (\S+) \(new credentials written to \.relay\/credentials\.json\)/.exec(server.output())![1];
+    const trace = { traceId: '5b8efff798038103d269b633813f0001', publicKey: KEY, transaction: '/drop' };
+    const res = await request(`${url}/api/${PROJECT}/envelope/`, { body: spanEnvelope(trace, 1), headers: { 'x-sentry-auth': CLIENT_AUTH } });
+    expect(res.status).toBe(200);
+    await waitFor(() => server!.output().includes("this relay's public key is not trusted by the organization"), 10_000, 'the not-trusted error');
+    expect(server.output()).toContain(`this relay's public key is not trusted by the organization: ${publicKey} (upstream answered 403: Relay is not allowed to register)`);
+    const state = await upstream.state();
+    expect(state.registrations).toEqual([]);
+    expect(state.config_requests).toEqual([]);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.output().match(/not trusted by the organization/g)).toHaveLength(1);
+    // Without a config the envelope is kept (never dropped for lack of one) and forwarded; no outcome.
+    const after = await upstream.state();
+    expect(after.envelopes).toHaveLength(1);
+    expect(after.outcomes).toEqual([]);
+  });
+});
+
 describe('--upstream arguments', () => {
   it('configs, forwarding and outcomes all go to the upstream, with the credentials file; the server runs without the control plane', () => {
     const args = parseStartArgs(['--upstream', 'https://sentry.example.com', '--port', '0'], {});

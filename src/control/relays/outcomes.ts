@@ -27,7 +27,9 @@ export function countOutcomes(body: Record<string, unknown>, metrics: ControlMet
   for (const entry of outcomes as Record<string, unknown>[]) {
     const quantity = (entry.quantity as number | undefined) ?? 1;
     const outcome = OUTCOME_NAMES[entry.outcome as number] ?? String(entry.outcome);
-    metrics.outcomes.inc({ outcome, reason: (entry.reason as string | undefined) ?? '', category: String(entry.category ?? '') }, quantity);
+    // Reasons come from relays: bounded in length so that labels stay bounded.
+    const reason = ((entry.reason as string | undefined) ?? '').slice(0, 100);
+    metrics.outcomes.inc({ outcome, reason, category: String(entry.category ?? '') }, quantity);
     total += quantity;
   }
   return total;
