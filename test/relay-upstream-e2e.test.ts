@@ -73,7 +73,7 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
     upstream = await startPythonUpstream({ trusted: [credentials.public_key], configs: { [KEY]: state } });
 
     server = run(MAIN, ['--upstream', upstream.url, '--credentials', 'relay/credentials.json', '--port', '0', '--summary-interval', '0'], cwd);
-    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(server!.output()), 15_000, 'the banner');
+    await waitFor(() => /metrics: http:\/\/127\.0\.0\.1:\d+\/metrics/.test(server!.output()), 15_000, 'the whole banner');
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())![1];
     expect(server.output()).toContain(`relay id ${credentials.id}`);
     expect(server.output()).toContain(`public key ${credentials.public_key} (credentials from relay/credentials.json)`);
@@ -143,7 +143,7 @@ describe('npm start -- --upstream with a key the upstream does not trust', () =>
     const cwd = tempDir('ds-relay-untrusted-');
     upstream = await startPythonUpstream({ trusted: [], configs: { [KEY]: projectState(KEY, PROJECT, { sampling: SAMPLING }) } });
     server = run(MAIN, ['--upstream', upstream.url, '--port', '0', '--summary-interval', '0'], cwd);
-    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(server!.output()), 15_000, 'the banner');
+    await waitFor(() => /metrics: http:\/\/127\.0\.0\.1:\d+\/metrics/.test(server!.output()), 15_000, 'the whole banner');
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())![1];
     // Created on first start (the default file under the working directory).
     const publicKey = /public key (\S+) \(new credentials written to \.relay\/credentials\.json\)/.exec(server.output())![1];
