@@ -207,7 +207,8 @@ export function accessLines(options: ControlStart['options'], relaysOfDefinition
   const write = options.adminTokens?.length ?? 0;
   const read = options.adminReadTokens?.length ?? 0;
   const admin = write + read > 0 ? `bearer token (${write} admin, ${read} read-only)` : noCredentials;
-  const config = (options.tokens?.length ?? 0) > 0 || (options.relays?.length ?? 0) + relaysOfDefinitions > 0 ? 'bearer token or relay signature' : noCredentials;
+  const relays = (options.relays?.length ?? 0) + relaysOfDefinitions + (options.trustedRelays?.length ?? 0);
+  const config = (options.tokens?.length ?? 0) > 0 || relays > 0 ? 'bearer token or relay signature' : noCredentials;
   return [`  access (interface ${options.host ?? '127.0.0.1'}): admin API and /metrics: ${admin}; project configs: ${config}`];
 }
 

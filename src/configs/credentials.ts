@@ -85,8 +85,8 @@ export function loadOrCreateCredentials(path: string): { credentials: RelayCrede
     if (cause?.code !== 'ENOENT') throw err;
   }
   const credentials = generateCredentials();
-  mkdirSync(dirname(path), { recursive: true });
   try {
+    mkdirSync(dirname(path), { recursive: true });
     // `wx`: never replace a file another process created meanwhile.
     writeFileSync(path, formatCredentials(credentials), { flag: 'wx', mode: 0o600 });
     chmodSync(path, 0o600);
