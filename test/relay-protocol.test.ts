@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { main } from '../src/cli';
 import { CredentialsFileError, loadOrCreateCredentials, readCredentials } from '../src/configs/credentials';
-import { RelayNotTrustedError } from '../src/configs/registration';
+import { RelayNotTrustedError, RelayRegistration } from '../src/configs/registration';
 import { ProjectConfigService } from '../src/configs/service';
 import { generateRelayKeyPair, parsePublicKey, parseSecretKey, RelaySigner, signRelayPayload, verifyRelaySignature } from '../src/configs/signing';
 import { FullConfigRefusedError, UpstreamClient } from '../src/configs/upstream';
@@ -195,6 +195,18 @@ describe('this project as a Relay, against an upstream built on create_register_
     expect(c.registration?.state).toBe('not_trusted');
     // No config request reached the upstream.
     expect((await upstream.state()).config_requests).toEqual([]);
+
+    // Attempts are spaced by the backoff (its own clock here): within it the last error answers at once.
+    let now = 1_000_000;
+    const registration = new RelayRegistration({ baseUrl: upstream.url, signer: new RelaySigner('9b2f1c4e-1111-4a2b-9c3d-000000000006', secretKey), publicKey, logger: silentLogger, now: () => now });
+    const first = await registration.ensure().catch((err: unknown) => err);
+    expect(first).toBeInstanceOf(RelayNotTrustedError);
+    now += 999;
+    await expect(registration.ensure()).rejects.toBe(first);
+    now += 1;
+    await expect(registration.ensure()).rejects.toBeInstanceOf(RelayNotTrustedError);
+    // Two challenges from this registration (the first and the one after the backoff), one from the client above.
+    expect((await upstream.state()).refused.filter((r) => r.path === '/api/0/relays/register/challenge/')).toHaveLength(3);
 
     // Through the config service: the key's state says why, the registration state is exposed, and /metrics shows it.
     const registry = new Registry();
