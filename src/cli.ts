@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 
+import { CredentialsFileError, DEFAULT_CREDENTIALS_FILE, loadOrCreateCredentials } from './configs/credentials';
 import { explain, type EvaluateInput } from './engine/evaluate';
 import { parseServeArgs, SERVE_USAGE } from './server/args';
 import { ServerOptionsError } from './server/errors';
@@ -17,6 +18,10 @@ commands:
                    which stage with which factors
   serve [OPTIONS]  run the ingestion server: Sentry SDKs send envelopes to
                    POST /api/<projectId>/envelope/, kept envelopes go to the sink
+  credentials [--file FILE] [--json]
+                   create the Relay credentials (${DEFAULT_CREDENTIALS_FILE}, or FILE; also
+                   DS_CREDENTIALS) when absent and show the relay id and public key: the key
+                   is what a Sentry admin adds to the organization's trusted relays
 
 serve ${SERVE_USAGE}`;
 
@@ -75,6 +80,39 @@ async function runServe(argv: string[]): Promise<number> {
   }
 }
 
+function runCredentials(argv: string[]): number {
+  let file = process.env.DS_CREDENTIALS || DEFAULT_CREDENTIALS_FILE;
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--json') json = true;
+    else if (arg === '--file' && argv[i + 1] !== undefined) file = argv[++i];
+    else if (arg.startsWith('--file=')) file = arg.slice('--file='.length);
+    else {
+      process.stderr.write(`dynamic-sampling credentials: unexpected argument "${arg}"\n\n${USAGE}`);
+      return 2;
+    }
+  }
+  try {
+    const { credentials, created } = loadOrCreateCredentials(file);
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ file, created, id: credentials.id, public_key: credentials.publicKey })}\n`);
+    } else {
+      process.stdout.write(
+        `${created ? 'created' : 'existing'} credentials in ${file}\n` +
+          `  relay id:   ${credentials.id}\n` +
+          `  public key: ${credentials.publicKey}\n` +
+          `add the public key to the organization's trusted relays in Sentry (Settings > Relay), then start with --upstream URL --credentials ${file}\n`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    if (!(error instanceof CredentialsFileError)) throw error;
+    process.stderr.write(`dynamic-sampling credentials: ${error.message}\n`);
+    return 1;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -82,6 +120,8 @@ export async function main(argv: string[]): Promise<number> {
       return runExplain(rest[0] === '-' ? undefined : rest[0]);
     case 'serve':
       return runServe(rest);
+    case 'credentials':
+      return runCredentials(rest);
     case undefined:
     case '-h':
     case '--help':

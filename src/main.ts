@@ -47,6 +47,9 @@ export const START_USAGE = `control plane (npm start runs it unless --no-control
   --insecure-open            DS_CONTROL_INSECURE_OPEN=1  serve what has no credentials to ANY client, and allow
                                                    --control-host beyond loopback without them (a warning says so)
   --control-redis URL        DS_CONTROL_REDIS      share its state, counts and configs through Redis
+                             DS_CONTROL_TRUSTED_RELAYS  relay public keys (comma-separated) that may register
+                                                   and fetch signed, like Sentry's trusted relays
+                             DS_CONTROL_REGISTRATION_SECRET  signs registration challenges (random per process)
                              DS_CONTROL_SCHEDULE   in-process (default), bullmq (needs Redis) or none
 
 ingestion server ${SERVE_USAGE}`;
@@ -170,6 +173,8 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         // when the server takes them.
         reservoirRules: serve.reservoirRules,
         schedule: base.schedule,
+        trustedRelays: base.trustedRelays,
+        registrationSecret: base.registrationSecret,
         taskIntervalMs,
       },
     },
@@ -202,7 +207,8 @@ export function accessLines(options: ControlStart['options'], relaysOfDefinition
   const write = options.adminTokens?.length ?? 0;
   const read = options.adminReadTokens?.length ?? 0;
   const admin = write + read > 0 ? `bearer token (${write} admin, ${read} read-only)` : noCredentials;
-  const config = (options.tokens?.length ?? 0) > 0 || (options.relays?.length ?? 0) + relaysOfDefinitions > 0 ? 'bearer token or relay signature' : noCredentials;
+  const relays = (options.relays?.length ?? 0) + relaysOfDefinitions + (options.trustedRelays?.length ?? 0);
+  const config = (options.tokens?.length ?? 0) > 0 || relays > 0 ? 'bearer token or relay signature' : noCredentials;
   return [`  access (interface ${options.host ?? '127.0.0.1'}): admin API and /metrics: ${admin}; project configs: ${config}`];
 }
 

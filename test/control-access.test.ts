@@ -48,7 +48,8 @@ function examplePath(route: RouteInfo): string {
 }
 
 const hasBody = (method: string) => method !== 'GET' && method !== 'DELETE';
-const guardedRoutes = (p: ControlPlane) => p.routes.filter((r) => r.access !== 'public');
+// Registration routes answer anyone (the relay's key is checked against the allow-list): tested in relay-upstream.test.ts.
+const guardedRoutes = (p: ControlPlane) => p.routes.filter((r) => r.access !== 'public' && r.access !== 'registration');
 
 /** Every guarded route called by `from` with `token` (or none): the statuses, by "METHOD path". */
 async function callEveryRoute(p: ControlPlane, from: string, token?: string): Promise<Record<string, number>> {
@@ -68,6 +69,7 @@ describe('protected mode (no credentials configured)', () => {
     const p = await start();
     // Only the liveness probe is public: a new public route has to be added here on purpose.
     expect(p.routes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.pattern.source}`)).toEqual(['GET ^\\/healthz\\/?$']);
+    expect(p.routes.filter((r) => r.access === 'registration').map((r) => r.pattern.source)).toEqual(['^\\/api\\/0\\/relays\\/register\\/challenge\\/?$', '^\\/api\\/0\\/relays\\/register\\/response\\/?$']);
     expect(guardedRoutes(p).map((r) => r.access)).toContain('write');
     expect(guardedRoutes(p).map((r) => r.access)).toContain('relay');
     const before = JSON.stringify(p.definitions.toDocument());
@@ -116,8 +118,11 @@ describe('with credentials', () => {
     }
     const withConfigToken = await callEveryRoute(p, REMOTE, CONFIG_TOKEN);
     const configPath = 'POST /api/0/relays/projectconfigs/?version=3';
+    const outcomesPath = 'POST /api/0/relays/outcomes/?version=3';
     expect(withConfigToken[configPath]).toBe(200);
-    expect(Object.entries(withConfigToken).filter(([k]) => k !== configPath).every(([, s]) => s === 401)).toBe(true);
+    // The config token opens the Relay endpoints (configs, outcomes), nothing of the admin API.
+    expect(withConfigToken[outcomesPath]).toBe(202);
+    expect(Object.entries(withConfigToken).filter(([k]) => k !== configPath && k !== outcomesPath).every(([, s]) => s === 401)).toBe(true);
     const adminOnConfig = await requestFrom(REMOTE, `${p.url}/api/0/relays/projectconfigs/?version=3`, { method: 'POST', token: WRITE_TOKEN, body: { publicKeys: [] } });
     expect(adminOnConfig.status).toBe(401);
     expect((await requestFrom(REMOTE, `${p.url}/metrics`, { token: READ_TOKEN })).status).toBe(200);

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateRelayKeyPair, RelaySigner } from '../src/configs/signing';
 import { UpstreamClient } from '../src/configs/upstream';
 import { UpstreamHttpError } from '../src/configs/errors';
+import { RelayNotTrustedError } from '../src/configs/registration';
 import type { ParsedProjectState } from '../src/configs/project-state';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../src/control/control-plane';
 import { KEEP, DROP } from '../src/engine/engine';
@@ -122,9 +123,16 @@ describe('project configs endpoint', () => {
     const answer = await signed.fetchConfigs([keyFor(101)], [null], true);
     expect((answer.configs.get(keyFor(101)) as Enabled).projectId).toBe(101);
 
+    expect(signed.registration?.state).toBe('registered');
+    // A key that is not on the allow-list cannot register: the error names the key.
     const forged = client({ token: undefined, relayId: 'relay-1', secretKey: other.secretKey });
-    await expect(forged.fetchConfigs([keyFor(101)], [null])).rejects.toMatchObject({ status: 401 });
-    const unknown = client({ token: undefined, relayId: 'relay-2', secretKey: other.secretKey });
+    await expect(forged.fetchConfigs([keyFor(101)], [null])).rejects.toBeInstanceOf(RelayNotTrustedError);
+    await expect(forged.fetchConfigs([keyFor(101)], [null])).rejects.toThrow(other.publicKey);
+    expect(forged.registration?.state).toBe('not_trusted');
+    // Without registering, a forged signature and an unknown relay are refused by the config endpoint itself.
+    const forgedUnregistered = client({ token: undefined, relayId: 'relay-1', secretKey: other.secretKey, register: false });
+    await expect(forgedUnregistered.fetchConfigs([keyFor(101)], [null])).rejects.toMatchObject({ status: 401 });
+    const unknown = client({ token: undefined, relayId: 'relay-2', secretKey: other.secretKey, register: false });
     await expect(unknown.fetchConfigs([keyFor(101)], [null])).rejects.toBeInstanceOf(UpstreamHttpError);
     expect((await post({ publicKeys: [] }, {})).status).toBe(401);
     // A signature from ten minutes ago is refused (replay).
@@ -284,7 +292,7 @@ describe('options from the environment', () => {
   it('reads the control plane options for npm start', async () => {
     const { controlPlaneOptionsFromEnv } = await import('../src/control/env');
     expect(controlPlaneOptionsFromEnv({})).toBeNull();
-    expect(controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'defs.yaml', DS_CONTROL_TOKENS: 'a, b', DS_CONTROL_PORT: '9001', DS_CONTROL_SCHEDULE: 'bullmq', DS_CONTROL_REDIS: 'redis://127.0.0.1:6379' })).toEqual({
+    expect(controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'defs.yaml', DS_CONTROL_TOKENS: 'a, b', DS_CONTROL_PORT: '9001', DS_CONTROL_SCHEDULE: 'bullmq', DS_CONTROL_REDIS: 'redis://127.0.0.1:6379', DS_CONTROL_TRUSTED_RELAYS: 'k1, k2', DS_CONTROL_REGISTRATION_SECRET: 's' })).toEqual({
       definitions: 'defs.yaml',
       host: '127.0.0.1',
       port: 9001,
@@ -295,6 +303,8 @@ describe('options from the environment', () => {
       insecureOpen: false,
       schedule: 'bullmq',
       taskIntervalMs: undefined,
+      trustedRelays: ['k1', 'k2'],
+      registrationSecret: 's',
     });
     expect(() => controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'x', DS_CONTROL_PORT: 'eighty' })).toThrow(/DS_CONTROL_PORT/);
     expect(() => controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'x', DS_CONTROL_SCHEDULE: 'cron' })).toThrow(/DS_CONTROL_SCHEDULE/);

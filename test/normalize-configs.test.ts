@@ -1,6 +1,10 @@
 // Transaction-name rules (`txNameRules`) travel with the sampling config from every config source
 // into the engine, where they change what `trace.transaction` and `event.transaction` read as.
 
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { parseProjectState, type ParsedProjectState } from '../src/configs/project-state';
@@ -8,6 +12,8 @@ import { UpstreamClient } from '../src/configs/upstream';
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane';
 import { DROP, KEEP, SamplingEngine } from '../src/engine/engine';
 import type { SamplingConfigJson, TxNameRuleJson } from '../src/engine/types';
+import { createSampler, type Sampler } from '../src/sampler';
+import { FakeUpstream } from './helpers/upstream';
 import { orgDef, projectDef, keyFor, silentLogger } from './helpers/control';
 
 const RULES: TxNameRuleJson[] = [{ pattern: '/orgs/*/**', expiry: '2099-01-01T00:00:00Z', redaction: { method: 'replace', substitution: '*' } }];
@@ -75,6 +81,27 @@ describe('txNameRules from project configs', () => {
       expect(without.txNameRulesJson).toBeNull();
     } finally {
       client.close();
+    }
+  });
+
+  it('reach the engine through the sampler from every source: a file and an upstream', async () => {
+    const state = { projectId: 1, organizationId: 1, config: { sampling: CONFIG, txNameRules: RULES } };
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'ds-txnames-')), 'projects.json');
+    writeFileSync(file, JSON.stringify({ configs: { [KEY]: state } }));
+    const upstream = new FakeUpstream();
+    upstream.configs.set(KEY, state);
+    const url = await upstream.start();
+    const samplers: Sampler[] = [createSampler({ file, logger: silentLogger }), createSampler({ upstream: { url, batchInterval: 1 }, logger: silentLogger })];
+    try {
+      for (const sampler of samplers) {
+        await sampler.prefetch([KEY]);
+        expect(sampler.configs.get(KEY).state).toBe('fresh');
+        expect(sampler.sampleEnvelope(spanEnvelope('/orgs/acme/settings'), KEY)).toBe(DROP);
+        expect(sampler.sampleEnvelope(spanEnvelope('/users/acme/settings'), KEY)).toBe(KEEP);
+      }
+    } finally {
+      await Promise.all(samplers.map((s) => s.close()));
+      await upstream.stop();
     }
   });
 });

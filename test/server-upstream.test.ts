@@ -8,6 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { Registry } from 'prom-client';
 
+import { gunzipSync } from 'node:zlib';
+
+import { generateRelayKeyPair, parsePublicKey, verifyRelaySignature } from '../src/configs/signing';
 import { UpstreamSink } from '../src/server/sinks/upstream';
 import type { KeptEnvelope } from '../src/server/sinks/types';
 import { captureLogger, postEnvelope, request, sampleRate, startTestServer, waitFor, type TestServer } from './helpers/server';
@@ -184,6 +187,25 @@ describe('upstream sink forwarding', () => {
     expect(byBody(proxied)['x-sentry-auth']).toContain(`sentry_client=${sdk}`);
     expect(byBody(direct)).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'user-agent': 'python-requests/2' });
     expect(byBody(direct)['x-sentry-auth']).toContain('sentry_client=sentry.python/2.1.0');
+  });
+
+  it("forwards like a Relay: the client's X-Sentry-Auth as received, the relay's signed id, and bodies compressed again on request", async () => {
+    const port = await freePort();
+    upstream = new FakeUpstream(port);
+    await upstream.start();
+    const relay = generateRelayKeyPair();
+    const relayId = '4c8f2a1e-0000-4a2b-9c3d-000000000001';
+    t = await startTestServer(projects, { sink: { type: 'upstream', url: `http://127.0.0.1:${port}`, relay: { relayId, secretKey: relay.secretKey }, encoding: 'gzip' } });
+    const [body] = envelopes(1);
+    const auth = `Sentry sentry_key=${KEY},sentry_version=7, sentry_client=custom-sdk/1.0, sentry_timestamp=1700000000`;
+    expect((await postEnvelope(t.server, 7, null, body, { 'x-sentry-auth': auth })).status).toBe(200);
+    await waitFor(() => upstream!.received.length === 1, 5000, 'the envelope upstream');
+    const [received] = upstream.received;
+    expect(received.headers).toMatchObject({ 'x-sentry-auth': auth, 'content-encoding': 'gzip', 'x-sentry-relay-id': relayId });
+    expect(gunzipSync(received.body).equals(body)).toBe(true);
+    // The signature covers the bytes sent (compressed), as the upstream reads them.
+    expect(verifyRelaySignature(parsePublicKey(relay.publicKey), received.body, received.headers['x-sentry-relay-signature'] as string)).not.toBeNull();
+    expect(() => new UpstreamSink({ url: 'http://127.0.0.1:1', encoding: 'zstd' as never }, { logger: captureLogger().logger, registry: new Registry() })).toThrow(/encoding must be one of identity, gzip, deflate, br/);
   });
 });
 

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Backoff } from './backoff';
 import { QueryDeadlineError, UpstreamHttpError, UpstreamNetworkError, UpstreamProtocolError, UpstreamTimeoutError, describeError } from './errors';
 import type { ConfigMetrics, RequestOutcome } from './metrics';
+import { RegistrationError } from './registration';
 import type { ConfigSource, RequestOptions, SourceListener, SourceResult } from './source';
 import { UpstreamClient, type UpstreamConnectionOptions } from './upstream';
 
@@ -39,6 +40,7 @@ interface Channel {
 }
 
 function outcomeOf(err: unknown): RequestOutcome {
+  if (err instanceof RegistrationError) return 'registration';
   if (err instanceof UpstreamHttpError) return 'http_error';
   if (err instanceof UpstreamTimeoutError) return 'timeout';
   if (err instanceof UpstreamProtocolError) return 'invalid_response';
@@ -69,7 +71,7 @@ export class UpstreamSource implements ConfigSource {
     options: UpstreamSourceOptions,
     private readonly deps: { metrics: ConfigMetrics; logger: Logger; now: () => number },
   ) {
-    this.client = new UpstreamClient(options);
+    this.client = new UpstreamClient(options, { logger: deps.logger, registry: deps.metrics.registry });
     this.batchInterval = options.batchInterval ?? 100;
     this.batchSize = Math.max(1, options.batchSize ?? 500);
     this.maxConcurrent = Math.max(1, options.maxConcurrent ?? 5);

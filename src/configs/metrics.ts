@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const PREFIX = 'dynamic_sampling_configs_';
 
-export type RequestOutcome = 'ok' | 'http_error' | 'timeout' | 'network' | 'invalid_response';
+export type RequestOutcome = 'ok' | 'http_error' | 'timeout' | 'network' | 'invalid_response' | 'registration';
 export type CacheLayer = 'memory' | 'redis';
 export type ParseFailureKind = 'project_state' | 'sampling' | 'file' | 'shared_entry';
 

@@ -9,6 +9,7 @@ import { FileSource, type FileSourceOptions } from './file-source';
 import { MemoryCache } from './memory-cache';
 import { createMetrics, type ConfigMetrics } from './metrics';
 import { isPlausiblePublicKey } from './project-state';
+import type { RegistrationStatus, RelayRegistration } from './registration';
 import { RedisCache, type InvalidateTarget, type SharedMessage } from './redis-cache';
 import type { ConfigInstaller, ProjectInfo } from './installer';
 import type { ConfigSource, SourceResult } from './source';
@@ -130,6 +131,16 @@ export class ProjectConfigService {
   /** The registry holding this service's metrics. */
   get registry(): Registry {
     return this.metrics.registry;
+  }
+
+  /** The relay's registration with the upstream (null: not an upstream source, or requests are not signed). */
+  get registration(): RegistrationStatus | null {
+    return this.upstreamRegistration?.status() ?? null;
+  }
+
+  /** The registration itself, for other clients of the same upstream (outcomes) to share. */
+  get upstreamRegistration(): RelayRegistration | null {
+    return this.source instanceof UpstreamSource ? this.source.client.registration : null;
   }
 
   /** Number of keys in the in-memory cache. */

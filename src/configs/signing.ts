@@ -90,13 +90,17 @@ export function verifyRelaySignature(
 /** Relay credentials for signed requests; the optional public key is checked against the secret. */
 export class RelaySigner {
   private readonly key: KeyObject;
+  /** The public key of the secret, base64url without padding (what the upstream trusts). */
+  readonly publicKey: string;
 
   constructor(readonly relayId: string, secretKey: string, publicKey?: string) {
     if (!relayId) throw new SigningKeyError('relayId is required to sign requests');
     this.key = parseSecretKey(secretKey);
-    if (publicKey !== undefined && !publicKeyBytes(parsePublicKey(publicKey)).equals(publicKeyBytes(createPublicKey(this.key)))) {
+    const own = publicKeyBytes(createPublicKey(this.key));
+    if (publicKey !== undefined && !publicKeyBytes(parsePublicKey(publicKey)).equals(own)) {
       throw new SigningKeyError('publicKey does not belong to secretKey');
     }
+    this.publicKey = base64UrlNoPad(own);
   }
 
   /** The headers that authenticate a request with `body`. */

@@ -1,7 +1,10 @@
 // One project-config request to a Relay-compatible upstream (POST /api/0/relays/projectconfigs/?version=3).
 
 import { ConfigOptionsError, ProjectStateError, UpstreamHttpError, UpstreamNetworkError, UpstreamProtocolError, UpstreamTimeoutError } from './errors';
+import pino, { type Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { parseProjectState, type ParsedProjectState } from './project-state';
+import { RelayRegistration } from './registration';
 import { RelaySigner } from './signing';
 
 export const PROJECT_CONFIGS_PATH = '/api/0/relays/projectconfigs/?version=3';
@@ -23,6 +26,24 @@ export interface UpstreamConnectionOptions {
   requestTimeout?: number;
   /** Extra headers sent with every request. */
   headers?: Record<string, string>;
+  /**
+   * Register with the upstream (challenge and response) before the first signed request, as Relay
+   * does; a real Sentry answers only registered relays (default true when signing).
+   */
+  register?: boolean;
+}
+
+/**
+ * Sentry gives full configs (the ones holding `sampling`) to internal relays only; a relay an
+ * organization trusts is external. Registering again would not help: say what would.
+ */
+export class FullConfigRefusedError extends UpstreamHttpError {
+  constructor(body: string) {
+    super(403, body);
+    this.message =
+      'the upstream refuses full project configs (with sampling) to this relay: it is trusted as an external relay only. ' +
+      'Make it internal (self-hosted: add its public key to SENTRY_RELAY_WHITELIST_PK in sentry.conf.py)';
+  }
 }
 
 /** The parsed answer for one batch; one bad entry never spoils the others. */
@@ -80,8 +101,10 @@ export class UpstreamClient {
   private readonly requestTimeout: number;
   private readonly extraHeaders: Record<string, string>;
   private readonly closing = new AbortController();
+  /** Registration with the upstream (null: requests are not signed, or `register: false`). */
+  readonly registration: RelayRegistration | null;
 
-  constructor(options: UpstreamConnectionOptions) {
+  constructor(options: UpstreamConnectionOptions, deps: { logger?: Logger; registry?: Registry } = {}) {
     let base: URL;
     try {
       base = new URL(options.url);
@@ -101,6 +124,17 @@ export class UpstreamClient {
     this.fullConfig = options.fullConfig ?? true;
     this.requestTimeout = options.requestTimeout ?? 5000;
     this.extraHeaders = options.headers ?? {};
+    this.registration =
+      this.signer && options.register !== false
+        ? new RelayRegistration({
+            baseUrl: base.origin + base.pathname.replace(/\/+$/, ''),
+            signer: this.signer,
+            publicKey: this.signer.publicKey,
+            requestTimeout: this.requestTimeout,
+            logger: deps.logger ?? pino({ level: 'silent' }),
+            registry: deps.registry,
+          })
+        : null;
   }
 
   /** Serializes the request body for `keys` (exported shape for tests and logs). */
@@ -110,6 +144,7 @@ export class UpstreamClient {
 
   /** Sends one request; throws an Upstream*Error on any failure of the request as a whole. */
   async fetchConfigs(keys: string[], revisions: (string | null)[], noCache = false): Promise<ProjectConfigsAnswer> {
+    await this.registration?.ensure();
     const body = this.body(keys, revisions, noCache);
     const headers: Record<string, string> = {
       ...this.extraHeaders,
@@ -137,6 +172,8 @@ export class UpstreamClient {
     } finally {
       clearTimeout(timer);
     }
+    if (status === 403 && /full config/i.test(text)) throw new FullConfigRefusedError(text);
+    if (status === 401 || status === 403) this.registration?.invalidate(status);
     if (status < 200 || status >= 300) throw new UpstreamHttpError(status, text);
     return parseProjectConfigsResponse(text);
   }
@@ -144,5 +181,6 @@ export class UpstreamClient {
   /** Aborts requests in flight. */
   close(): void {
     this.closing.abort();
+    this.registration?.close();
   }
 }

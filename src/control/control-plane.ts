@@ -14,6 +14,9 @@ import { AdminAccess, checkProtectedMode } from './http/access';
 import { RequestAuthenticator } from './http/auth';
 import { addAdminRoutes } from './http/admin-routes';
 import { addProjectConfigsRoute } from './http/project-configs-route';
+import { ChallengeTokens } from './relays/challenge-token';
+import { RelayRegistry } from './relays/registry';
+import { addRelayRoutes } from './relays/routes';
 import { Router, type RouteInfo } from './http/router';
 import { answerClientErrors } from '../http/client-errors';
 import { createControlMetrics, type ControlMetrics } from './metrics';
@@ -51,6 +54,13 @@ export interface ControlPlaneOptions {
   port?: number;
   /** Relays allowed to fetch with signed requests, in addition to the definitions' `relays`. */
   relays?: RelayDefinition[];
+  /**
+   * Public keys of relays allowed to register (challenge and response) under any relay id, like an
+   * organization's trusted relays in Sentry; the keys of `relays` are trusted too.
+   */
+  trustedRelays?: string[];
+  /** Secret that signs registration challenges; processes sharing `redis` give the same one (default: random per process). */
+  registrationSecret?: string;
   /** Bearer tokens accepted on the Relay endpoint (config fetching only; they give no admin access). */
   tokens?: string[];
   /**
@@ -196,7 +206,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const configServer = new ProjectConfigServer({ definitions, cache, builder, metrics, clock, logger });
     const tokens = options.tokens ?? [];
     const insecureOpen = options.insecureOpen === true;
-    const auth = new RequestAuthenticator([...definitions.relays, ...(options.relays ?? [])], tokens, insecureOpen);
+    const relays = new RelayRegistry(kv, [...definitions.relays, ...(options.relays ?? [])], options.trustedRelays ?? []);
+    const auth = new RequestAuthenticator(relays, tokens, insecureOpen);
     const admin = new AdminAccess(
       { write: [...(options.adminTokens ?? []), ...(options.adminToken !== undefined ? [options.adminToken] : [])], read: options.adminReadTokens ?? [] },
       trusted,
@@ -212,6 +223,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     const router = new Router(logger, (access, req) => (access === 'read' || access === 'write' ? admin.check(req, access) : null));
     addProjectConfigsRoute(router, { server: configServer, auth, trusted, metrics, logger });
+    addRelayRoutes(router, { registry: relays, tokens: new ChallengeTokens(options.registrationSecret), auth, trusted, metrics, logger, now: Date.now });
     addAdminRoutes(router, { definitions, state, releases, clock, runTasks, reservoir: options.reservoirRules === true });
     router.add('GET', /^\/healthz\/?$/, 'public', async () => ({ status: 200, body: { ok: true } }));
     // Metrics name projects and tasks: read access, like the admin API.

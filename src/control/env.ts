@@ -18,7 +18,9 @@ const TRUTHY = /^(1|true|yes|on)$/i;
  * the bearer tokens `DS_CONTROL_TOKENS` (config fetching), `DS_CONTROL_ADMIN_TOKEN` (admin, read and
  * write), `DS_CONTROL_READ_TOKEN` (admin, read only) — comma-separated, or one per line in the file
  * named by the same variable with `_FILE` —, `DS_CONTROL_INSECURE_OPEN` (1: no protected mode),
- * `DS_CONTROL_SCHEDULE` (`in-process` | `bullmq` | `none`), `DS_CONTROL_TASK_INTERVAL_MS`.
+ * `DS_CONTROL_SCHEDULE` (`in-process` | `bullmq` | `none`), `DS_CONTROL_TASK_INTERVAL_MS`,
+ * `DS_CONTROL_TRUSTED_RELAYS` (relay public keys allowed to register, comma-separated) and
+ * `DS_CONTROL_REGISTRATION_SECRET` (signs registration challenges; shared by processes sharing Redis).
  */
 export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlaneOptions | null {
   const definitions = env.DS_CONTROL_DEFINITIONS;
@@ -47,5 +49,7 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     insecureOpen: TRUTHY.test(env.DS_CONTROL_INSECURE_OPEN ?? ''),
     schedule,
     taskIntervalMs: integer('DS_CONTROL_TASK_INTERVAL_MS'),
+    trustedRelays: (env.DS_CONTROL_TRUSTED_RELAYS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''),
+    registrationSecret: env.DS_CONTROL_REGISTRATION_SECRET || undefined,
   };
 }

@@ -18,6 +18,10 @@ export interface ControlMetrics {
   requests: Counter<'outcome'>;
   /** Keys answered, by how (`config`, `pending`, `unchanged`, `null`). */
   keysAnswered: Counter<'answer'>;
+  /** Relay registration steps (`challenge`, `response`) by outcome (`ok` or the HTTP status refused). */
+  registrations: Counter<'step' | 'outcome'>;
+  /** Quantities reported in relays' outcome batches, by outcome, reason and data category (Relay's ids). */
+  outcomes: Counter<'outcome' | 'reason' | 'category'>;
   /** Writes of the stored state by key family (`project_rate`, `transaction_rates`, `factor`, `factor_deleted`, `sliding_window`). */
   stateWrites: Counter<'kind'>;
 }
@@ -42,6 +46,10 @@ export function createControlMetrics(registry: Registry = new Registry()): Contr
       new Counter({ name, help: 'Project config requests by outcome.', labelNames: ['outcome'], registers })),
     keysAnswered: metric('project_config_keys_total', (name) =>
       new Counter({ name, help: 'Public keys answered, by answer.', labelNames: ['answer'], registers })),
+    registrations: metric('relay_registrations_total', (name) =>
+      new Counter({ name, help: 'Relay registration steps by outcome.', labelNames: ['step', 'outcome'], registers })),
+    outcomes: metric('relay_outcomes_total', (name) =>
+      new Counter({ name, help: 'Quantities reported by relays in outcome batches, by outcome, reason and data category.', labelNames: ['outcome', 'reason', 'category'], registers })),
     stateWrites: metric('state_writes_total', (name) => new Counter({ name, help: 'Writes of the rebalancing state.', labelNames: ['kind'], registers })),
   };
 }

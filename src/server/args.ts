@@ -4,6 +4,8 @@ import { ServerOptionsError } from './errors';
 import { metricsAccessFromArgs, type MetricsAccessOptions } from './http/access';
 import { DEFAULTS } from './options';
 import { parseSinkSpec, type SinkSpec } from './sinks/create';
+import { FORWARD_ENCODINGS, type ForwardEncoding } from './sinks/upstream';
+import { DEFAULT_CREDENTIALS_FILE } from '../configs/credentials';
 import type { ConfigSourceOption } from './options';
 
 export interface ServeArgs {
@@ -27,12 +29,22 @@ export interface ServeArgs {
   rejectUnknownKeys: boolean;
   /** Accept reservoir rules (rejected by default, as current Relay does). */
   reservoirRules: boolean;
+  /** `--upstream`: run as a Relay in front of Sentry (configs, forwarding and outcomes), with these credentials. */
+  upstream: { url: string; credentialsFile: string; emitOutcomes: boolean } | null;
   help: boolean;
 }
 
 export const SERVE_USAGE = `options (flag, environment variable, default):
   --host HOST                HOST                  interface to listen on (127.0.0.1)
   --port N                   PORT                  port (3000; 0 picks a free one)
+  --upstream URL             DS_UPSTREAM           run as a Relay in front of Sentry (or a Relay): register with
+                                                   it, fetch project configs, forward kept envelopes (unless
+                                                   --sink says otherwise) and report drops as outcomes
+  --credentials FILE         DS_CREDENTIALS        Relay credentials for --upstream, created when absent
+                                                   (${DEFAULT_CREDENTIALS_FILE}; see \`dynamic-sampling credentials\`)
+  --emit-outcomes[=false]    DS_EMIT_OUTCOMES      with --upstream: send outcomes of what is dropped (true)
+  --forward-encoding ENC     DS_FORWARD_ENCODING   compress forwarded envelopes: identity, gzip, deflate, br
+                                                   (identity)
   --configs-file FILE        DS_CONFIGS_FILE       project configs from a JSON/YAML file
                                                    ({configs: {publicKey: projectState}}), reloaded on change
   --configs-upstream URL     DS_CONFIGS_UPSTREAM   or from Sentry / a Relay (project-config protocol)
@@ -62,6 +74,10 @@ export const SERVE_USAGE = `options (flag, environment variable, default):
 `;
 
 const FLAGS: Record<string, string[]> = {
+  upstream: ['DS_UPSTREAM'],
+  credentials: ['DS_CREDENTIALS'],
+  'emit-outcomes': ['DS_EMIT_OUTCOMES'],
+  'forward-encoding': ['DS_FORWARD_ENCODING'],
   host: ['HOST'],
   port: ['PORT'],
   'configs-file': ['DS_CONFIGS_FILE'],
@@ -87,7 +103,7 @@ const FLAGS: Record<string, string[]> = {
 };
 
 /** Flags that take no value. */
-export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys', 'reservoir-rules']);
+export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys', 'reservoir-rules', 'emit-outcomes']);
 
 /** A duration in seconds (fractions allowed) → ms; `positive` refuses 0. */
 function seconds(name: string, text: string | undefined, positive = true): number | undefined {
@@ -139,14 +155,25 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   const file = get('configs-file') ?? undefined;
   const upstream = get('configs-upstream');
   if (file !== undefined && upstream !== undefined) throw new ServerOptionsError('give either --configs-file or --configs-upstream, not both');
+  const relayUpstream = get('upstream');
+  if (relayUpstream !== undefined && (file !== undefined || upstream !== undefined)) throw new ServerOptionsError('--upstream fetches the project configs itself: leave out --configs-file and --configs-upstream');
   let configs: ConfigSourceOption | null = null;
-  if (upstream !== undefined) {
+  if (relayUpstream !== undefined) {
+    // Credentials are read (or created) when the server starts: runServer fills them in.
+    configs = { upstream: { url: relayUpstream } };
+  } else if (upstream !== undefined) {
     configs = { upstream: { url: upstream, relayId: get('relay-id'), secretKey: get('relay-secret'), token: get('configs-token') } };
   } else if (file !== undefined || defaults.configsFile !== undefined) {
     configs = { file: file ?? defaults.configsFile! };
   }
 
-  let sink = get('sink') === undefined ? DEFAULTS.sink : parseSinkSpec(get('sink')!);
+  let sink = get('sink') === undefined ? (relayUpstream !== undefined ? parseSinkSpec(relayUpstream) : DEFAULTS.sink) : parseSinkSpec(get('sink')!);
+  const encoding = get('forward-encoding');
+  if (encoding !== undefined) {
+    if (!(FORWARD_ENCODINGS as readonly string[]).includes(encoding)) throw new ServerOptionsError(`--forward-encoding must be one of ${FORWARD_ENCODINGS.join(', ')}, got "${encoding}"`);
+    if (sink.type !== 'upstream') throw new ServerOptionsError('--forward-encoding applies to forwarding only (--upstream, or --sink http(s)://...)');
+    sink = { ...sink, encoding: encoding as ForwardEncoding };
+  }
   if (sink.type === 'upstream') {
     const size = get('queue-size');
     const bytes = get('queue-bytes');
@@ -173,6 +200,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     shutdownTimeout: seconds('shutdown-timeout', get('shutdown-timeout'), false),
     rejectUnknownKeys: truthy(get('reject-unknown-keys')),
     reservoirRules: truthy(get('reservoir-rules')),
+    upstream:
+      relayUpstream === undefined
+        ? null
+        : { url: relayUpstream, credentialsFile: get('credentials') ?? DEFAULT_CREDENTIALS_FILE, emitOutcomes: get('emit-outcomes') === undefined || truthy(get('emit-outcomes')) },
     help,
   };
 }

@@ -13,6 +13,7 @@ import { ServerOptionsError } from './errors';
 import type { MetricsAccessOptions } from './http/access';
 import { DEFAULT_SINK_FILE, type SinkSpec } from './sinks/create';
 import type { EnvelopeSink } from './sinks/types';
+import type { OutcomeReporterOptions } from './outcomes/reporter';
 
 /** Where project configs come from: a file shaped like an upstream answer, or Sentry/Relay. */
 export type ConfigSourceOption = { file: string | FileSourceOptions } | { upstream: UpstreamSourceOptions };
@@ -89,6 +90,12 @@ export interface ServerOptions extends MetricsAccessOptions {
    * transactions and segments are observed. Default: none (nothing is parsed for it).
    */
   recorder?: TrafficRecorder;
+  /**
+   * Report what the server drops (sampling) or refuses (invalid items) to the upstream as Relay's
+   * outcomes: aggregated, signed batches to `POST /api/0/relays/outcomes/`. `emit: false` turns them
+   * off (Relay's `outcomes.emit_outcomes`). Default: none.
+   */
+  outcomes?: OutcomeReporterOptions & { emit?: boolean };
   /** Called for every envelope accepted (after the sink took it). */
   onEnvelope?: (observation: EnvelopeObservation) => void;
   /** @internal Set in cluster workers: /metrics and /stats are answered for the whole cluster. */

@@ -5,12 +5,14 @@ import { readFileSync } from 'node:fs';
 
 import pino from 'pino';
 
+import { loadOrCreateCredentials, type RelayCredentials } from '../configs/credentials';
 import { parseConfigFile } from '../configs/file-source';
 import type { TrafficRecorder } from '../control/traffic/recorder';
 import type { ServeArgs } from './args';
 import { runPrimary } from './cluster';
 import { ServerOptionsError } from './errors';
 import { startServer, type RunningServer } from './server';
+import type { ServerOptions } from './options';
 
 export interface ProjectListing {
   publicKey: string;
@@ -80,13 +82,46 @@ function describeSink(args: ServeArgs): string {
   return sink.type === 'file' ? `file:${sink.path}` : sink.type === 'stdout' ? 'stdout' : `upstream:${sink.url}`;
 }
 
+/** With `--upstream`: the credentials (read, or created on first start) filled into configs, sink and outcomes. */
+export function relayOptions(args: ServeArgs, credentials: RelayCredentials): Pick<ServerOptions, 'configs' | 'sink' | 'outcomes'> & { sink: ServeArgs['sink'] } {
+  const upstream = args.upstream!;
+  const relay = { relayId: credentials.id, secretKey: credentials.secretKey };
+  return {
+    configs: { upstream: { url: upstream.url, ...relay, publicKey: credentials.publicKey } },
+    sink: args.sink.type === 'upstream' ? { ...args.sink, relay } : args.sink,
+    outcomes: { url: upstream.url, ...relay, emit: upstream.emitOutcomes },
+  };
+}
+
+/** Banner lines about the relay identity (what a Sentry admin must trust). */
+function relayLines(args: ServeArgs, credentials: RelayCredentials, created: boolean): string[] {
+  const upstream = args.upstream!;
+  return [
+    `relay in front of ${upstream.url}: relay id ${credentials.id}`,
+    `  public key ${credentials.publicKey} (${created ? 'new credentials written to' : 'credentials from'} ${upstream.credentialsFile})`,
+    `  add this public key to the organization's trusted relays in Sentry; outcomes ${upstream.emitOutcomes ? 'are reported' : 'are off'}`,
+  ];
+}
+
 /** Starts the server (or the cluster) from parsed arguments and stops it on SIGINT/SIGTERM. */
 export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promise<void> {
   const toStderr = args.sink.type === 'stdout';
   const console = (line: string): void => void (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
   const logger = pino({ name: 'dynamic-sampling', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(toStderr ? 2 : 1));
 
-  if (args.configs === null) throw new ServerOptionsError('no project configs: give --configs-file FILE or --configs-upstream URL');
+  if (args.configs === null) throw new ServerOptionsError('no project configs: give --upstream URL, --configs-file FILE or --configs-upstream URL');
+  let relay: ReturnType<typeof relayOptions> | null = null;
+  if (args.upstream) {
+    // Created by the first process to start (the cluster primary); workers read the same file.
+    let loaded: ReturnType<typeof loadOrCreateCredentials>;
+    try {
+      loaded = loadOrCreateCredentials(args.upstream.credentialsFile);
+    } catch (error) {
+      throw new ServerOptionsError((error as Error).message);
+    }
+    relay = relayOptions(args, loaded.credentials);
+    if (!cluster.isWorker) extras = { ...extras, banner: [...relayLines(args, loaded.credentials, loaded.created), ...(extras.banner ?? [])] };
+  }
   if (args.workers > 1 && cluster.isPrimary) {
     const primary = runPrimary({
       workers: args.workers,
@@ -105,9 +140,10 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
   const server: RunningServer = await startServer({
     host: args.host,
     port: args.port,
-    configs: args.configs,
+    configs: relay?.configs ?? args.configs,
     redis: args.redis,
-    sink: args.sink,
+    sink: relay?.sink ?? args.sink,
+    outcomes: relay?.outcomes,
     maxBodySize: args.maxBodySize,
     summaryInterval: args.summaryInterval,
     summaryWriter: console,

@@ -25,6 +25,7 @@ import type { EnvelopeSink } from './sinks/types';
 import { ServerStats } from './stats';
 import { SummaryPrinter } from './summary';
 import { checkObject } from '../engine/args';
+import { OutcomeReporter } from './outcomes/reporter';
 
 export interface RunningServer {
   /** `http://host:port` */
@@ -34,6 +35,8 @@ export interface RunningServer {
   readonly sampler: Sampler;
   readonly sink: EnvelopeSink;
   readonly stats: ServerStats;
+  /** Reports drops to the upstream (null: outcomes are not sent). */
+  readonly outcomes: OutcomeReporter | null;
   /** The server's own registry (the config service's is merged in at /metrics). */
   readonly registry: Registry;
   /** The DSN an SDK uses to send to this server for a project. */
@@ -66,6 +69,23 @@ function buildSampler(options: ServerOptions, logger: Logger): { sampler: Sample
   return { sampler, owned: true };
 }
 
+/** The outcome reporter, sharing the configs client's registration when both talk to the same upstream as the same relay. */
+function createOutcomeReporter(options: NonNullable<ServerOptions['outcomes']>, sampler: Sampler, logger: Logger, registry: Registry): OutcomeReporter {
+  const shared = sampler.configs.upstreamRegistration;
+  let base: string | null = null;
+  try {
+    const url = new URL(options.url);
+    base = url.origin + url.pathname.replace(/\/+$/, '');
+  } catch {
+    // The reporter refuses it with a clear error.
+  }
+  const sameRelay = shared !== null && shared.baseUrl === base && shared.status().relayId === options.relayId;
+  return new OutcomeReporter(
+    { ...options, ...(options.registration === undefined && sameRelay ? { registration: shared } : {}) },
+    { logger: logger.child({ module: 'outcomes' }), registry },
+  );
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   checkObject('options', options);
   const limits = resolveLimits(options);
@@ -82,6 +102,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const reservoir = options.redis ? new SharedReservoir(options.redis, { logger: logger.child({ module: 'reservoir' }), registry }) : null;
   const metrics = createServerMetrics(registry);
   const stats = new ServerStats();
+  const outcomes = options.outcomes && options.outcomes.emit !== false ? createOutcomeReporter(options.outcomes, sampler, logger, registry) : null;
   const registries = (): Registry[] => (sampler.configs.registry === registry ? [registry] : [registry, sampler.configs.registry]);
   const bridge = options.clusterWorker
     ? new WorkerBridge(() => stats.snapshot(), registries(), (keys) => keys.forEach((publicKey) => void sampler.configs.invalidate({ publicKey })))
@@ -107,6 +128,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
     roots: options.recorder ? new RootCounter(options.recorder, logger.child({ module: 'roots' }), metrics) : null,
     onEnvelope: options.onEnvelope,
+    outcomes,
     metricsText: async () => {
       if (bridge) return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, text: await bridge.collect('metrics') };
       const merged = Registry.merge(registries());
@@ -149,6 +171,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     sampler,
     sink,
     stats,
+    outcomes,
     registry,
     dsn: (publicKey, projectId) => `http://${publicKey}@${urlHost}:${address.port}/${projectId}`,
     close() {
@@ -158,6 +181,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           logger.warn({ reset, awaited, afterMs: limits.shutdownTimeout }, `shutdown deadline passed: ${reset} connections reset, ${awaited} still awaited (their envelope is in the sink)`),
         );
         await sink.close();
+        await outcomes?.close();
         await reservoir?.close();
         bridge?.close();
         if (owned) await sampler.close();

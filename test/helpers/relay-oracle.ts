@@ -14,6 +14,13 @@ export type OracleRequest =
   | { op: 'validate_rule_condition'; json: string }
   | { op: 'normalize_project_config'; config: unknown }
   | { op: 'normalize_event'; event: unknown; options?: Record<string, unknown> }
+  | { op: 'generate_key_pair' }
+  /** `SecretKey.sign` over raw bytes (base64 `data`). */
+  | { op: 'sign'; secret_key: string; data: string }
+  /** `SecretKey.pack`: compact JSON of `value` and its signature (the form Sentry's Python signs). */
+  | { op: 'pack'; secret_key: string; value: unknown }
+  /** `PublicKey.verify` (with `max_age` seconds: also the signature's age). */
+  | { op: 'verify'; public_key: string; data: string; signature: string; max_age?: number }
   | { op: 'ping' };
 
 export type OracleAnswer = { ok: true; result: unknown } | { ok: false; error: string };
@@ -25,6 +32,11 @@ export interface RelayOracle {
 }
 
 /** Installs sentry-relay into .venv/relay when it is missing (the same script .ci/run calls). */
+/** A script of test/oracle run with the venv's Python (Relay's code importable). */
+export function relayScript(name: string): { python: string; script: string } {
+  return { python: ensureRelayVenv(), script: join(ROOT, 'test', 'oracle', name) };
+}
+
 export function ensureRelayVenv(): string {
   execFileSync(join(ROOT, 'scripts', 'relay-oracle-venv.sh'), { stdio: 'inherit' });
   if (!existsSync(PYTHON)) throw new Error(`sentry-relay virtual environment missing at ${PYTHON}`);

@@ -4,10 +4,12 @@ Each request is {"op": ..., ...}; each answer one JSON line: {"ok": true, "resul
 {"ok": false, "error": "..."}. The ops map one to one onto sentry_relay's Python API.
 """
 
+import base64
 import json
 import sys
 
 from sentry_relay import processing
+from sentry_relay.auth import PublicKey, SecretKey, generate_key_pair
 
 _normalizers = {}
 
@@ -31,6 +33,17 @@ def handle(request):
         return processing.normalize_project_config(request["config"])
     if op == "normalize_event":
         return _normalizer(request.get("options", {})).normalize_event(request["event"])
+    if op == "generate_key_pair":
+        secret, public = generate_key_pair()
+        return {"secret_key": str(secret), "public_key": str(public)}
+    if op == "sign":
+        return SecretKey.parse(request["secret_key"]).sign(base64.b64decode(request["data"]))
+    if op == "pack":
+        body, signature = SecretKey.parse(request["secret_key"]).pack(request["value"])
+        return {"body": body.decode(), "signature": signature}
+    if op == "verify":
+        data = base64.b64decode(request["data"])
+        return PublicKey.parse(request["public_key"]).verify(data, request["signature"], request.get("max_age"))
     if op == "ping":
         return "pong"
     raise ValueError(f"unknown op {op!r}")

@@ -7,10 +7,11 @@ import { ControlPlaneOptionsError } from '../errors';
 import type { Reply } from './router';
 
 /**
- * What a route needs: nothing (`public`: liveness), an admin token that reads or writes, or Relay
- * credentials checked by the route itself over the body (`relay`: signatures cover the body).
+ * What a route needs: nothing (`public`: liveness), an admin token that reads or writes, Relay
+ * credentials checked by the route itself over the body (`relay`: signatures cover the body), or a
+ * relay key on the allow-list, checked by the route (`registration`: any client may ask, as in Sentry).
  */
-export type RouteAccess = 'public' | 'read' | 'write' | 'relay';
+export type RouteAccess = 'public' | 'read' | 'write' | 'relay' | 'registration';
 
 export interface AdminCredentials {
   /** Tokens that may read and change (every admin route). */

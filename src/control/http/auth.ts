@@ -1,11 +1,9 @@
 // Authenticates config requests: Relay signatures from known relays (Ed25519, relay-auth format) and bearer tokens.
 
-import type { KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { bearerToken, matchesAny } from '../../access/tokens';
-import { parsePublicKey, verifyRelaySignature } from '../../configs/signing';
-import { ControlPlaneOptionsError } from '../errors';
-import type { RelayDefinition } from '../definitions/types';
+import { verifyRelaySignature } from '../../configs/signing';
+import type { RelayRegistry } from '../relays/registry';
 
 /** Signatures older (or newer) than this are refused (replay protection), ms. */
 export const SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000;
@@ -14,27 +12,18 @@ export const SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000;
 export type AuthResult = { ok: true; via: 'relay' | 'token' | 'open'; relayId?: string } | { ok: false; status: 401 | 403; reason: string };
 
 export class RequestAuthenticator {
-  private readonly relays = new Map<string, KeyObject>();
-
   constructor(
-    relays: readonly RelayDefinition[],
+    /** Configured and registered relays: their signed requests are accepted. */
+    private readonly relays: RelayRegistry,
     private readonly tokens: readonly string[],
     /** With neither relays nor tokens configured, accept any client, not only trusted ones (`insecureOpen`). */
     private readonly open: boolean,
     private readonly wallClock: () => number = Date.now,
-  ) {
-    for (const relay of relays) {
-      try {
-        this.relays.set(relay.relayId, parsePublicKey(relay.publicKey));
-      } catch (err) {
-        throw new ControlPlaneOptionsError(`relays[${relay.relayId}]`, (err as Error).message);
-      }
-    }
-  }
+  ) {}
 
   /** Whether any credential is configured. */
   get configured(): boolean {
-    return this.relays.size > 0 || this.tokens.length > 0;
+    return this.relays.configured || this.tokens.length > 0;
   }
 
   /** Checks a bearer token against the configured tokens (constant time). */
@@ -46,11 +35,11 @@ export class RequestAuthenticator {
    * A signed request from a known relay, or a valid bearer token. Without any credential configured:
    * trusted (loopback) clients only, or anyone when `open`.
    */
-  authenticate(headers: IncomingHttpHeaders, body: Buffer, clientTrusted: boolean): AuthResult {
+  async authenticate(headers: IncomingHttpHeaders, body: Buffer, clientTrusted: boolean): Promise<AuthResult> {
     const relayId = headers['x-sentry-relay-id'];
     const signature = headers['x-sentry-relay-signature'];
     if (typeof relayId === 'string' && typeof signature === 'string') {
-      const key = this.relays.get(relayId);
+      const key = await this.relays.verifierOf(relayId);
       if (key) {
         const header = verifyRelaySignature(key, body, signature);
         if (!header) return { ok: false, status: 401, reason: 'invalid relay signature' };

@@ -38,7 +38,7 @@ export function addProjectConfigsRoute(
       deps.metrics.requests.inc({ outcome: 'bad_request' });
       throw new ApiError(400, 'unsupported_version', `unsupported protocol version ${version ?? '(none)'}: only version=3`);
     }
-    const auth = deps.auth.authenticate(ctx.req.headers, ctx.body, deps.trusted.has(ctx.req.socket.remoteAddress));
+    const auth = await deps.auth.authenticate(ctx.req.headers, ctx.body, deps.trusted.has(ctx.req.socket.remoteAddress));
     if (!auth.ok) {
       deps.metrics.requests.inc({ outcome: 'unauthorized' });
       deps.logger.warn({ reason: auth.reason, relayId: ctx.req.headers['x-sentry-relay-id'] }, 'project config request refused');

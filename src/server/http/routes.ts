@@ -13,6 +13,8 @@ import type { EnvelopeIngestor, IngestResult } from '../ingest';
 import { RepeatLimiter } from '../log-limit';
 import { itemTypeLabel, type OutcomeName, type ProjectLabels, type ServerMetrics } from '../metrics';
 import type { EnvelopeObservation, ResolvedLimits } from '../options';
+import { itemCategories } from '../outcomes/categories';
+import type { OutcomeReporter } from '../outcomes/reporter';
 import type { RootCounter } from '../roots';
 import type { EnvelopeSink, SinkHealth } from '../sinks/types';
 import type { ServerStats, StatsSnapshot } from '../stats';
@@ -44,6 +46,8 @@ export interface RouteDeps {
   /** Counts trace roots for the control plane (null: no recorder configured). */
   roots?: RootCounter | null;
   onEnvelope?: (observation: EnvelopeObservation) => void;
+  /** Reports what was dropped or refused to the upstream (null: outcomes are not sent). */
+  outcomes?: OutcomeReporter | null;
 }
 
 export interface ServerHealth {
@@ -69,7 +73,14 @@ function reasonClass(error: HttpError): string {
   return 'request';
 }
 
-function recordOutcomes(deps: RouteDeps, project: string, result: IngestResult, forwardedOk: boolean): void {
+/** Where an envelope's outcomes belong (for the upstream's outcome reports). */
+interface OutcomeScope {
+  projectId: number;
+  organizationId: number | null;
+  receivedAt: number;
+}
+
+function recordOutcomes(deps: RouteDeps, project: string, scope: OutcomeScope, result: IngestResult, forwardedOk: boolean): void {
   const filtered = sampledReason(result.decision);
   result.items.forEach((item, index) => {
     let outcome: OutcomeName = 'accepted';
@@ -87,6 +98,11 @@ function recordOutcomes(deps: RouteDeps, project: string, result: IngestResult, 
       reason = 'sink_unavailable';
     }
     deps.metrics.outcomes.inc({ project_id: project, item_type: itemTypeLabel(item.type), outcome, reason }, itemQuantity(item));
+    if (deps.outcomes && (outcome === 'filtered_sampling' || outcome === 'invalid')) {
+      for (const { category, quantity } of itemCategories(item)) {
+        deps.outcomes.record({ ...scope, at: scope.receivedAt, outcome: outcome === 'invalid' ? 'invalid' : 'filtered', reason, category, quantity });
+      }
+    }
   });
 }
 
@@ -116,6 +132,7 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
           modified: result.plan.modified,
           envelope: forward,
           client: {
+            auth: headerText(req.headers['x-sentry-auth']),
             address: req.socket.remoteAddress ?? null,
             forwardedFor: headerText(req.headers['x-forwarded-for']),
             userAgent: req.headers['user-agent'] ?? null,
@@ -123,12 +140,12 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
           },
         });
       } catch (error) {
-        recordOutcomes(deps, deps.projectLabels.label(projectId), result, false);
+        recordOutcomes(deps, deps.projectLabels.label(projectId), { projectId, organizationId: project.organizationId, receivedAt }, result, false);
         throw error;
       }
     }
     const label = deps.projectLabels.label(projectId);
-    recordOutcomes(deps, label, result, true);
+    recordOutcomes(deps, label, { projectId, organizationId: project.organizationId, receivedAt }, result, true);
     deps.metrics.envelopes.inc({ project_id: label, kind: result.decision.kind, decision: result.decision.decision });
     deps.stats.recordDecision(label, result.decision);
     // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).

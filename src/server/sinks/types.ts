@@ -4,6 +4,8 @@ import type { Decision } from '../decision';
 
 /** Who sent an envelope: what forwarding passes on (`X-Forwarded-For`, `User-Agent`, `sentry_client`). */
 export interface ClientInfo {
+  /** The request's `X-Sentry-Auth` as received (forwarded as is; absent when the SDK authenticated in the query). */
+  auth?: string | null;
   /** The peer address of the request. */
   address: string | null;
   /** The request's own `X-Forwarded-For` (proxies before this server). */

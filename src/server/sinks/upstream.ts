@@ -2,11 +2,14 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 import { Backoff } from '../../configs/backoff';
+import { RelaySigner } from '../../configs/signing';
 import { QueueFullError, ServerOptionsError } from '../errors';
 import { RepeatLimiter } from '../log-limit';
 import type { EnvelopeSink, KeptEnvelope, SinkHealth } from './types';
@@ -29,7 +32,20 @@ export interface UpstreamSinkOptions {
   retryAfter?: number;
   /** `sentry_client` of forwarded requests whose SDK gave none. */
   client?: string;
+  /** Relay credentials: forwarded requests carry `X-Sentry-Relay-Id` and a signature of the body, as a Relay's do. */
+  relay?: { relayId: string; secretKey: string };
+  /** Compress forwarded bodies again (Relay's `http.encoding`; default `identity`: as they are). */
+  encoding?: ForwardEncoding;
 }
+
+export const FORWARD_ENCODINGS = ['identity', 'gzip', 'deflate', 'br'] as const;
+export type ForwardEncoding = (typeof FORWARD_ENCODINGS)[number];
+
+const compressors: Record<Exclude<ForwardEncoding, 'identity'>, (body: Buffer) => Promise<Buffer>> = {
+  gzip: promisify(zlib.gzip),
+  deflate: promisify(zlib.deflate),
+  br: promisify(zlib.brotliCompress),
+};
 
 /** Why an attempt failed: retried (`transient`) or given up (`permanent`, the upstream refused the envelope). */
 type AttemptResult = { ok: true } | { ok: false; permanent: boolean; reason: string; retryAfterMs?: number };
@@ -90,6 +106,10 @@ class EnvelopeQueue {
   }
 }
 
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
 function retryAfterMs(header: string | string[] | undefined): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined) return undefined;
@@ -111,7 +131,8 @@ export class UpstreamSink implements EnvelopeSink {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private drainWaiters: (() => void)[] = [];
-  private readonly o: Required<Omit<UpstreamSinkOptions, 'url'>>;
+  private readonly o: Required<Omit<UpstreamSinkOptions, 'url' | 'relay'>>;
+  private readonly signer: RelaySigner | null;
   /** Per-envelope failures (queue full, refusals) are logged once per interval with a count. */
   private readonly log: RepeatLimiter;
 
@@ -131,7 +152,10 @@ export class UpstreamSink implements EnvelopeSink {
       maxBackoff: options.maxBackoff ?? 30_000,
       retryAfter: options.retryAfter ?? 5,
       client: options.client ?? 'dynamic-sampling/0.1.0',
+      encoding: options.encoding ?? 'identity',
     };
+    if (!FORWARD_ENCODINGS.includes(this.o.encoding)) throw new ServerOptionsError(`the forwarding encoding must be one of ${FORWARD_ENCODINGS.join(', ')}, got ${String(options.encoding)}`);
+    this.signer = options.relay ? new RelaySigner(options.relay.relayId, options.relay.secretKey) : null;
     this.description = `upstream:${this.base.origin}${this.base.pathname.replace(/\/$/, '')}`;
     this.backoff = new Backoff({ initial: this.o.initialBackoff, multiplier: 2, max: this.o.maxBackoff });
     const Agent = this.base.protocol === 'https:' ? https.Agent : http.Agent;
@@ -220,12 +244,25 @@ export class UpstreamSink implements EnvelopeSink {
     if (this.queue.length === 0 && this.inFlight === 0) this.drainWaiters.splice(0).forEach((fn) => fn());
   }
 
-  private send(kept: KeptEnvelope): Promise<AttemptResult> {
+  private async send(kept: KeptEnvelope): Promise<AttemptResult> {
+    let body = kept.envelope;
+    if (this.o.encoding !== 'identity') {
+      try {
+        body = await compressors[this.o.encoding](kept.envelope);
+      } catch (err) {
+        return { ok: false, permanent: true, reason: `compression failed: ${(err as Error).message}` };
+      }
+    }
+    return this.post(kept, body);
+  }
+
+  private post(kept: KeptEnvelope, body: Buffer): Promise<AttemptResult> {
     const prefix = this.base.pathname.replace(/\/$/, '');
-    // The SDK's identity and the client's address travel on, as a proxy passes them (the upstream's
-    // inbound filters and rate limits read them); this server appends the address it saw.
+    // The SDK's identity and the client's address travel on, as a Relay passes them (the upstream's
+    // inbound filters and rate limits read them); this server appends the address it saw. The
+    // client's own X-Sentry-Auth goes as received; clients that authenticated in the query get one.
     const client = kept.client;
-    const auth = `Sentry sentry_version=7, sentry_key=${kept.publicKey}, sentry_client=${client?.sentryClient ?? this.o.client}`;
+    const auth = client?.auth ?? `Sentry sentry_version=7, sentry_key=${kept.publicKey}, sentry_client=${client?.sentryClient ?? this.o.client}`;
     const forwardedFor = client?.address ? (client.forwardedFor ? `${client.forwardedFor}, ${client.address}` : client.address) : client?.forwardedFor;
     const transport = this.base.protocol === 'https:' ? https : http;
     return new Promise((resolve) => {
@@ -240,10 +277,12 @@ export class UpstreamSink implements EnvelopeSink {
           timeout: this.o.requestTimeout,
           headers: {
             'content-type': 'application/x-sentry-envelope',
-            'content-length': kept.envelope.length,
+            'content-length': body.length,
             'x-sentry-auth': auth,
+            ...(this.o.encoding !== 'identity' ? { 'content-encoding': this.o.encoding } : {}),
             ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
             ...(client?.userAgent ? { 'user-agent': client.userAgent } : {}),
+            ...(this.signer ? lowerCaseKeys(this.signer.headers(body)) : {}),
           },
         },
         (res) => {
@@ -259,7 +298,7 @@ export class UpstreamSink implements EnvelopeSink {
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.o.requestTimeout} ms`)));
       req.on('error', (err) => resolve({ ok: false, permanent: false, reason: err.message }));
-      req.end(kept.envelope);
+      req.end(body);
     });
   }
 

@@ -1,0 +1,93 @@
+// Relay's data categories (relay-base-schema `DataCategory`, numeric ids) of envelope items, with the quantity reported.
+
+import type { EnvelopeItem } from '../envelope/items';
+
+/** The ids of the categories this server reports (the Python package's `sentry_relay.consts.DataCategory`). */
+export const DATA_CATEGORY = {
+  default: 0,
+  error: 1,
+  transaction: 2,
+  security: 3,
+  attachment: 4,
+  session: 5,
+  profile: 6,
+  replay: 7,
+  monitor: 10,
+  span: 12,
+  feedback: 14,
+  profileChunk: 18,
+  attachmentItem: 22,
+  logItem: 23,
+  logByte: 24,
+  traceMetric: 33,
+} as const;
+
+export interface CategoryQuantity {
+  category: number;
+  quantity: number;
+}
+
+/** How many spans a span item holds (`item_count` of a span v2 container, else one). */
+function spanQuantity(item: EnvelopeItem): number {
+  const count = item.header.item_count;
+  return typeof count === 'number' && Number.isSafeInteger(count) && count > 0 ? count : 1;
+}
+
+/**
+ * What dropping `item` loses, per data category, as Relay counts it for a relay that has not
+ * extracted metrics (so the total categories, not the `*_indexed` ones): attachments in bytes and
+ * items, spans by count, the rest by one. Item types with no category (client reports, metric
+ * buckets) report nothing.
+ */
+export function itemCategories(item: EnvelopeItem): CategoryQuantity[] {
+  const bytes = item.payloadEnd - item.payloadStart;
+  switch (item.type) {
+    case 'event':
+    case 'unreal_report':
+      return [{ category: DATA_CATEGORY.error, quantity: 1 }];
+    case 'transaction':
+      return [{ category: DATA_CATEGORY.transaction, quantity: 1 }];
+    case 'security':
+    case 'raw_security':
+    case 'nel':
+      return [{ category: DATA_CATEGORY.security, quantity: 1 }];
+    case 'attachment':
+      return [
+        { category: DATA_CATEGORY.attachment, quantity: bytes },
+        { category: DATA_CATEGORY.attachmentItem, quantity: 1 },
+      ];
+    case 'session':
+    case 'sessions':
+      return [{ category: DATA_CATEGORY.session, quantity: 1 }];
+    case 'profile':
+      return [{ category: DATA_CATEGORY.profile, quantity: 1 }];
+    case 'profile_chunk':
+      return [{ category: DATA_CATEGORY.profileChunk, quantity: 1 }];
+    case 'replay_event':
+    case 'replay_recording':
+    case 'replay_video':
+      return [{ category: DATA_CATEGORY.replay, quantity: 1 }];
+    case 'check_in':
+      return [{ category: DATA_CATEGORY.monitor, quantity: 1 }];
+    case 'span':
+    case 'otel_span':
+      return [{ category: DATA_CATEGORY.span, quantity: spanQuantity(item) }];
+    case 'feedback':
+    case 'user_report':
+      return [{ category: DATA_CATEGORY.feedback, quantity: 1 }];
+    case 'log':
+    case 'otel_log':
+      return [
+        { category: DATA_CATEGORY.logItem, quantity: spanQuantity(item) },
+        { category: DATA_CATEGORY.logByte, quantity: bytes },
+      ];
+    case 'trace_metric':
+      return [{ category: DATA_CATEGORY.traceMetric, quantity: spanQuantity(item) }];
+    case 'client_report':
+    case 'statsd':
+    case 'metric_buckets':
+      return [];
+    default:
+      return [{ category: DATA_CATEGORY.default, quantity: 1 }];
+  }
+}
