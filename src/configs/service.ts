@@ -9,10 +9,11 @@ import { FileSource, type FileSourceOptions } from './file-source';
 import { MemoryCache } from './memory-cache';
 import { createMetrics, type ConfigMetrics } from './metrics';
 import { isPlausiblePublicKey } from './project-state';
-import { RedisCache, type InvalidateTarget, type SharedMessage } from './redis-cache';
+import type { InvalidateTarget } from './redis-cache';
+import { ConfigSharing } from './sharing';
 import type { ConfigSink, ProjectInfo } from './sink';
 import type { ConfigSource, SourceResult } from './source';
-import { freshnessOf, newSlot, remainingLife, stateOf, type CacheEntry, type CacheTimings, type KeyState, type SinkRejection, type Slot } from './states';
+import { freshnessOf, newSlot, stateOf, type CacheEntry, type CacheTimings, type KeyState, type SinkRejection, type Slot } from './states';
 
 export interface CacheOptions extends Partial<CacheTimings> {
   /** Bound of the in-memory cache, in keys (default 50000). Evicted keys are removed from the sink. */
@@ -70,7 +71,7 @@ export class ProjectConfigService {
   private readonly sink: ConfigSink;
   private readonly source: ConfigSource;
   private readonly cache: MemoryCache;
-  private readonly redis: RedisCache | null;
+  private readonly sharing: ConfigSharing | null;
   private readonly failureRetry: number;
   private readonly listeners = new Set<StateListener>();
   /** Internal waiters (prefetch), told about every result and at close. */
@@ -102,15 +103,27 @@ export class ProjectConfigService {
     this.cache = new MemoryCache(cache.maxEntries ?? 50_000, (slot) => this.onEvicted(slot));
     this.source = this.createSource(options.source);
     this.source.setListener((result) => this.onSourceResult(result));
-    this.redis = options.redis
-      ? new RedisCache(
+    this.sharing = options.redis
+      ? new ConfigSharing(
           { connection: options.redis, prefix: options.redisPrefix },
           {
-            metrics: this.metrics,
-            logger: this.logger,
-            onMessage: (message) => this.onSharedMessage(message),
-            onReconnect: () => this.reshare(),
+            now: this.now,
+            timings: this.timings,
+            slotOf: (publicKey) => this.cache.peek(publicKey),
+            slots: () => this.cache.slots(),
+            accepts: (slot, entry) => this.accepts(slot, entry),
+            adopt: (slot, entry) => {
+              this.applyEntry(slot, entry);
+              if (freshnessOf(slot, entry, this.now(), this.timings) === 'fresh') slot.lastError = undefined;
+              this.report(slot);
+            },
+            invalidated: (target) => {
+              const matched = this.markInvalid(target, this.now());
+              this.metrics.invalidations.inc({ scope: this.scopeOf(target) });
+              for (const slot of matched) this.report(slot);
+            },
           },
+          { metrics: this.metrics, logger: this.logger },
         )
       : null;
     this.sweeper = setInterval(() => this.sweep(), options.sweepInterval ?? 1000);
@@ -139,7 +152,7 @@ export class ProjectConfigService {
 
   /** Whether the shared cache (Redis) is configured and reachable now. */
   get sharedCacheAvailable(): boolean {
-    return this.redis?.available ?? false;
+    return this.sharing?.available ?? false;
   }
 
   /**
@@ -228,8 +241,8 @@ export class ProjectConfigService {
       const now = this.now();
       const matched = this.markInvalid(target, now);
       this.metrics.invalidations.inc({ scope: this.scopeOf(target) });
-      if (this.redis) {
-        const ok = await this.redis.invalidate(target, matched.map((slot) => slot.publicKey));
+      if (this.sharing) {
+        const ok = await this.sharing.invalidate(target, matched.map((slot) => slot.publicKey));
         if (!ok) this.logger.warn({ target }, 'invalidation applied locally only: redis unavailable');
       }
       for (const slot of matched) {
@@ -254,7 +267,7 @@ export class ProjectConfigService {
     clearInterval(this.sweeper);
     await Promise.all([
       this.source.close().catch((err: unknown) => this.logger.warn({ err: describeError(err) }, 'closing source failed')),
-      this.redis?.close(),
+      this.sharing?.close(),
     ]);
     for (const hook of [...this.activityHooks]) hook(null);
     this.listeners.clear();
@@ -308,11 +321,11 @@ export class ProjectConfigService {
       const revision = entry && !entry.state.disabled && !slot.outdated ? entry.state.rev : null;
       this.source.request(slot.publicKey, revision, { noCache: options.noCache });
     };
-    if (!this.redis || options.skipShared) {
+    if (!this.sharing || options.skipShared) {
       request();
       return;
     }
-    void this.redis.load(slot.publicKey).then((shared) => {
+    void this.sharing.load(slot.publicKey).then((shared) => {
       if (this.closed) return;
       const current = this.cache.peek(slot.publicKey);
       if (current !== slot) {
@@ -469,40 +482,7 @@ export class ProjectConfigService {
   }
 
   private share(entry: CacheEntry): void {
-    if (!this.redis) return;
-    const ttlMs = remainingLife(entry, this.now(), this.timings);
-    void this.redis.store([{ entry, ttlMs }], { announce: true });
-  }
-
-  /** After a Redis outage: writes what this process holds, keeping entries others wrote meanwhile. */
-  private reshare(): void {
-    if (!this.redis || this.closed) return;
-    const now = this.now();
-    const items = this.cache
-      .slots()
-      .filter((slot) => slot.entry && freshnessOf(slot, slot.entry, now, this.timings) === 'fresh')
-      .map((slot) => ({ entry: slot.entry!, ttlMs: remainingLife(slot.entry!, now, this.timings) }));
-    void this.redis.store(items, { onlyIfAbsent: true });
-  }
-
-  private onSharedMessage(message: SharedMessage): void {
-    if (this.closed) return;
-    if (message.type === 'invalidate') {
-      const matched = this.markInvalid(message.target, this.now());
-      this.metrics.invalidations.inc({ scope: this.scopeOf(message.target) });
-      for (const slot of matched) this.report(slot);
-      return;
-    }
-    if (message.type === 'updated' && typeof message.publicKey === 'string') {
-      const slot = this.cache.peek(message.publicKey);
-      if (!slot || !this.redis) return; // keys this process never asked for are loaded lazily
-      void this.redis.load(message.publicKey).then((entry) => {
-        if (this.closed || !entry || this.cache.peek(message.publicKey) !== slot || !this.accepts(slot, entry)) return;
-        this.applyEntry(slot, entry);
-        if (freshnessOf(slot, entry, this.now(), this.timings) === 'fresh') slot.lastError = undefined;
-        this.report(slot);
-      });
-    }
+    this.sharing?.share(entry);
   }
 
   private scopeOf(target: InvalidateTarget): string {
