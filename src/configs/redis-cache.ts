@@ -48,6 +48,9 @@ const SUBSCRIBER_DEFAULTS: RedisOptions = {
   retryStrategy: (times: number) => Math.min(100 * times, 2000),
 };
 
+// Deletes the claim only while it still holds this process's id.
+const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+
 function connect(connection: string | RedisOptions, defaults: RedisOptions, name: string): Redis {
   if (typeof connection === 'string') return new Redis(connection, { ...defaults, connectionName: name });
   return new Redis({ ...defaults, connectionName: name, ...connection });
@@ -158,6 +161,24 @@ export class RedisCache {
       this.deps.logger.warn({ publicKey, err: describeError(err) }, 'unreadable shared config entry ignored');
       return undefined;
     }
+  }
+
+  private lockKey(publicKey: string): string {
+    return `${this.prefix}lock:${publicKey}`;
+  }
+
+  /**
+   * Claims the fetch of a key for `ttlMs` (one fetcher per key in the fleet). True when this
+   * process may fetch: it holds the claim, or Redis is unavailable (then every process fetches).
+   */
+  async claim(publicKey: string, ttlMs: number): Promise<boolean> {
+    const answer = await this.attempt('claim', () => this.client.set(this.lockKey(publicKey), this.instanceId, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    return answer === undefined || answer === 'OK';
+  }
+
+  /** Gives a claim back (only this process's own: a claim that ran out may be another's by now). */
+  async release(publicKey: string): Promise<void> {
+    await this.attempt('release', () => this.client.eval(RELEASE_SCRIPT, 1, this.lockKey(publicKey), this.instanceId));
   }
 
   /**

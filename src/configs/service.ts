@@ -13,11 +13,18 @@ import type { InvalidateTarget } from './redis-cache';
 import { ConfigSharing } from './sharing';
 import type { ConfigSink, ProjectInfo } from './sink';
 import type { ConfigSource, SourceResult } from './source';
-import { freshnessOf, newSlot, stateOf, type CacheEntry, type CacheTimings, type KeyState, type SinkRejection, type Slot } from './states';
+import { freshnessOf, newSlot, refreshPoint, stateOf, type CacheEntry, type CacheTimings, type KeyState, type SinkRejection, type Slot } from './states';
 
 export interface CacheOptions extends Partial<CacheTimings> {
   /** Bound of the in-memory cache, in keys (default 50000). Evicted keys are removed from the sink. */
   maxEntries?: number;
+  /**
+   * With Redis: a lookup refreshes a config up to this fraction of the expiry early, at a random
+   * point per process and fetch, so a fleet's expiries do not align (default 0.1; 0 without Redis).
+   */
+  refreshAhead?: number;
+  /** With Redis: how long one process's claim on fetching a key lasts, ms; the others wait for its result meanwhile (default 10000). */
+  fetchClaim?: number;
 }
 
 export type SourceOptions =
@@ -73,6 +80,7 @@ export class ProjectConfigService {
   private readonly cache: MemoryCache;
   private readonly sharing: ConfigSharing | null;
   private readonly failureRetry: number;
+  private readonly refreshAhead: number;
   private readonly listeners = new Set<StateListener>();
   /** Internal waiters (prefetch), told about every result and at close. */
   private readonly activityHooks = new Set<(publicKey: string | null) => void>();
@@ -100,12 +108,16 @@ export class ProjectConfigService {
       }
     }
     this.failureRetry = options.failureRetry ?? 0;
+    this.refreshAhead = options.redis ? (cache.refreshAhead ?? 0.1) : 0;
+    if (!(this.refreshAhead >= 0 && this.refreshAhead < 1)) throw new ConfigOptionsError('cache.refreshAhead must be a fraction in [0, 1)');
+    const fetchClaimMs = cache.fetchClaim ?? 10_000;
+    if (!(fetchClaimMs > 0 && Number.isFinite(fetchClaimMs))) throw new ConfigOptionsError('cache.fetchClaim must be a positive number of ms');
     this.cache = new MemoryCache(cache.maxEntries ?? 50_000, (slot) => this.onEvicted(slot));
     this.source = this.createSource(options.source);
     this.source.setListener((result) => this.onSourceResult(result));
     this.sharing = options.redis
       ? new ConfigSharing(
-          { connection: options.redis, prefix: options.redisPrefix },
+          { connection: options.redis, prefix: options.redisPrefix, fetchClaimMs },
           {
             now: this.now,
             timings: this.timings,
@@ -118,10 +130,22 @@ export class ProjectConfigService {
               this.report(slot);
             },
             invalidated: (target) => {
-              const matched = this.markInvalid(target, this.now());
+              const now = this.now();
+              const matched = this.markInvalid(target, now);
               this.metrics.invalidations.inc({ scope: this.scopeOf(target) });
-              for (const slot of matched) this.report(slot);
+              // Refetched at once, once for the fleet: the first process to claim a key fetches it.
+              for (const slot of matched) {
+                if (slot.entry) this.load(slot, now, { force: true });
+                this.report(slot);
+              }
             },
+            settled: (slot) => this.settled(slot, this.now()),
+            finish: (slot) => {
+              slot.loading = false;
+              slot.lastError = undefined;
+              this.report(slot);
+            },
+            retry: (slot) => this.load(slot, this.now(), { force: true }),
           },
           { metrics: this.metrics, logger: this.logger },
         )
@@ -168,7 +192,7 @@ export class ProjectConfigService {
       const freshness = slot.entry ? freshnessOf(slot, slot.entry, now, this.timings) : 'expired';
       if (freshness === 'expired') this.metrics.cacheMisses.inc({ cache: 'memory' });
       else this.metrics.cacheHits.inc({ cache: 'memory' });
-      if (freshness !== 'fresh') this.load(slot, now);
+      if (freshness !== 'fresh' || now >= slot.refreshAt) this.load(slot, now);
       return this.describe(slot, now);
     } catch (err) {
       this.logger.error({ publicKey, err: describeError(err) }, 'project config lookup failed');
@@ -310,7 +334,10 @@ export class ProjectConfigService {
     return result;
   }
 
-  /** Starts loading a key: shared cache first, then the source. At most one load per key at a time. */
+  /**
+   * Starts loading a key: shared cache first, then the source (with Redis, one process of the
+   * fleet fetches a key at a time). At most one load per key at a time.
+   */
   private load(slot: Slot, now: number, options: { noCache?: boolean; skipShared?: boolean; force?: boolean } = {}): void {
     if (this.closed || slot.loading) return;
     if (!options.force && now < slot.nextAttemptAt) return;
@@ -321,33 +348,17 @@ export class ProjectConfigService {
       const revision = entry && !entry.state.disabled && !slot.outdated ? entry.state.rev : null;
       this.source.request(slot.publicKey, revision, { noCache: options.noCache });
     };
-    if (!this.sharing || options.skipShared) {
+    // A refetch asked for explicitly (noCache) is this process's own.
+    if (!this.sharing || options.noCache) {
       request();
       return;
     }
-    void this.sharing.load(slot.publicKey).then((shared) => {
-      if (this.closed) return;
-      const current = this.cache.peek(slot.publicKey);
-      if (current !== slot) {
-        // Evicted while Redis answered: start over from a fresh slot if anyone still asks.
-        slot.loading = false;
-        return;
-      }
-      if (shared && this.accepts(slot, shared)) {
-        this.metrics.cacheHits.inc({ cache: 'redis' });
-        this.applyEntry(slot, shared);
-      } else {
-        this.metrics.cacheMisses.inc({ cache: 'redis' });
-      }
-      const t = this.now();
-      if (slot.entry && freshnessOf(slot, slot.entry, t, this.timings) === 'fresh') {
-        slot.loading = false;
-        slot.lastError = undefined;
-        this.report(slot);
-        return;
-      }
-      request();
-    });
+    void this.sharing.fetchOnce(slot, request, { readShared: !options.skipShared });
+  }
+
+  /** A fresh entry that is not yet due for its early refresh. */
+  private settled(slot: Slot, now: number): boolean {
+    return slot.entry !== undefined && freshnessOf(slot, slot.entry, now, this.timings) === 'fresh' && now < slot.refreshAt;
   }
 
   /** Whether a shared entry is newer than what the slot holds and not older than its last invalidation. */
@@ -378,6 +389,7 @@ export class ProjectConfigService {
         if (slot.entry && !slot.entry.state.disabled) {
           slot.entry = { ...slot.entry, fetchedAt: now };
           slot.outdated = false;
+          slot.refreshAt = refreshPoint(slot.entry, this.timings, this.refreshAhead);
           slot.lastError = undefined;
           slot.nextAttemptAt = 0;
           this.share(slot.entry);
@@ -399,6 +411,7 @@ export class ProjectConfigService {
         slot.loading = false;
         slot.lastError = result.error;
         slot.nextAttemptAt = now + this.timings.missExpiry;
+        this.sharing?.release(result.publicKey);
         this.report(slot);
         return;
       }
@@ -413,6 +426,7 @@ export class ProjectConfigService {
         slot.loading = false;
         slot.lastError = result.error;
         slot.nextAttemptAt = now + this.failureRetry;
+        this.sharing?.release(result.publicKey);
         this.report(slot);
         return;
       }
@@ -423,6 +437,7 @@ export class ProjectConfigService {
   private applyEntry(slot: Slot, entry: CacheEntry): void {
     slot.entry = entry;
     slot.outdated = false;
+    slot.refreshAt = refreshPoint(entry, this.timings, this.refreshAhead);
     const state = entry.state;
     if (state.disabled) {
       this.removeFromSink(slot);

@@ -18,23 +18,38 @@ export interface SharedConfigHost {
   accepts(slot: Slot, entry: CacheEntry): boolean;
   /** Makes a shared entry the slot's state (and tells the sink and listeners). */
   adopt(slot: Slot, entry: CacheEntry): void;
-  /** Applies an invalidation another process published. */
+  /** Applies an invalidation another process (or the control plane) published. */
   invalidated(target: InvalidateTarget): void;
+  /** Whether the slot holds a fresh entry that is not due for refresh: nothing to fetch. */
+  settled(slot: Slot): boolean;
+  /** Ends a load that the shared cache answered (or that another process's fetch answered). */
+  finish(slot: Slot): void;
+  /** Starts the slot's load again (after waiting for another process's fetch in vain). */
+  retry(slot: Slot): void;
 }
 
 export interface ConfigSharingOptions {
   connection: string | RedisOptions;
   prefix?: string;
+  /**
+   * How long one process's claim on fetching a key lasts, ms: the others wait that long for its
+   * result (its `updated` notice) before trying themselves.
+   */
+  fetchClaimMs: number;
 }
 
 export class ConfigSharing {
   private readonly redis: RedisCache;
+  /** Keys whose fetch this process claimed. */
+  private readonly claimed = new Set<string>();
+  /** Keys waiting for another process's fetch, with the timer that gives up waiting. */
+  private readonly waiting = new Map<string, NodeJS.Timeout>();
   private closed = false;
 
   constructor(
-    options: ConfigSharingOptions,
+    private readonly options: ConfigSharingOptions,
     private readonly host: SharedConfigHost,
-    deps: { metrics: ConfigMetrics; logger: Logger },
+    private readonly deps: { metrics: ConfigMetrics; logger: Logger },
   ) {
     this.redis = new RedisCache(
       { connection: options.connection, prefix: options.prefix },
@@ -52,10 +67,66 @@ export class ConfigSharing {
     return this.redis.load(publicKey);
   }
 
-  /** Writes an entry this process fetched and tells the others. */
+  /**
+   * Loads a slot once for the fleet: from Redis when another process already fetched it; else
+   * the first process to claim the key fetches (`request`) and the others wait for its result.
+   */
+  async fetchOnce(slot: Slot, request: () => void, options: { readShared: boolean }): Promise<void> {
+    const { publicKey } = slot;
+    if (options.readShared) {
+      const shared = await this.redis.load(publicKey);
+      if (this.closed) return;
+      if (this.host.slotOf(publicKey) !== slot) {
+        // Evicted while Redis answered: start over from a fresh slot if anyone still asks.
+        slot.loading = false;
+        return;
+      }
+      if (shared && this.host.accepts(slot, shared)) {
+        this.deps.metrics.cacheHits.inc({ cache: 'redis' });
+        this.host.adopt(slot, shared);
+      } else {
+        this.deps.metrics.cacheMisses.inc({ cache: 'redis' });
+      }
+      if (this.host.settled(slot)) {
+        this.host.finish(slot);
+        return;
+      }
+    }
+    const mine = await this.redis.claim(publicKey, this.options.fetchClaimMs);
+    if (this.closed) return;
+    if (mine) {
+      this.claimed.add(publicKey);
+      request();
+      return;
+    }
+    this.deps.metrics.fetchesAwaited.inc();
+    this.await(slot);
+  }
+
+  /** Waits for the `updated` notice of the process that claimed the key; past the claim, tries again. */
+  private await(slot: Slot): void {
+    clearTimeout(this.waiting.get(slot.publicKey));
+    const timer = setTimeout(() => {
+      this.waiting.delete(slot.publicKey);
+      if (this.closed || this.host.slotOf(slot.publicKey) !== slot || !slot.loading) return;
+      slot.loading = false;
+      this.host.retry(slot);
+    }, this.options.fetchClaimMs);
+    timer.unref();
+    this.waiting.set(slot.publicKey, timer);
+  }
+
+  /** Writes an entry this process fetched, tells the others, and gives its claim back. */
   share(entry: CacheEntry): void {
     const ttlMs = remainingLife(entry, this.host.now(), this.host.timings);
-    void this.redis.store([{ entry, ttlMs }], { announce: true });
+    const { publicKey } = entry;
+    void this.redis.store([{ entry, ttlMs }], { announce: true }).then(() => this.release(publicKey));
+  }
+
+  /** Gives back the claim on a key whose fetch ended (failed, invalid) so that others need not wait it out. */
+  release(publicKey: string): void {
+    if (!this.claimed.delete(publicKey)) return;
+    void this.redis.release(publicKey);
   }
 
   /** Deletes the shared entries of `target` and tells the other processes; whether Redis took it. */
@@ -86,12 +157,21 @@ export class ConfigSharing {
       void this.redis.load(message.publicKey).then((entry) => {
         if (this.closed || !entry || this.host.slotOf(message.publicKey) !== slot || !this.host.accepts(slot, entry)) return;
         this.host.adopt(slot, entry);
+        const timer = this.waiting.get(slot.publicKey);
+        if (timer !== undefined && this.host.settled(slot)) {
+          // The fetch this process waited for.
+          clearTimeout(timer);
+          this.waiting.delete(slot.publicKey);
+          this.host.finish(slot);
+        }
       });
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.waiting.values()) clearTimeout(timer);
+    this.waiting.clear();
     await this.redis.close();
   }
 }
