@@ -146,6 +146,10 @@ export class ProjectConfigService {
               this.report(slot);
             },
             retry: (slot) => this.load(slot, this.now(), { force: true }),
+            revalidate: () => {
+              const now = this.now();
+              for (const slot of this.cache.slots()) if (slot.entry) this.load(slot, now, { skipShared: true, force: true });
+            },
           },
           { metrics: this.metrics, logger: this.logger },
         )

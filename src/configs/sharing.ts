@@ -26,6 +26,8 @@ export interface SharedConfigHost {
   finish(slot: Slot): void;
   /** Starts the slot's load again (after waiting for another process's fetch in vain). */
   retry(slot: Slot): void;
+  /** After a Redis outage: refetches every key held (invalidations published meanwhile were missed). */
+  revalidate(): void;
 }
 
 export interface ConfigSharingOptions {
@@ -53,7 +55,7 @@ export class ConfigSharing {
   ) {
     this.redis = new RedisCache(
       { connection: options.connection, prefix: options.prefix },
-      { metrics: deps.metrics, logger: deps.logger, onMessage: (message) => this.onMessage(message), onReconnect: () => this.reshare() },
+      { metrics: deps.metrics, logger: deps.logger, onMessage: (message) => this.onMessage(message), onReconnect: (connectedBefore) => this.recover(connectedBefore) },
     );
   }
 
@@ -134,9 +136,19 @@ export class ConfigSharing {
     return this.redis.invalidate(target, knownKeys);
   }
 
-  /** After a Redis outage: writes what this process holds, keeping entries others wrote meanwhile. */
-  private reshare(): void {
+  /**
+   * After a Redis outage: writes back what this process holds (keeping entries others wrote
+   * meanwhile), then refetches it, since invalidations published while it was away were lost;
+   * the claims make that about one fetch per key for the fleet.
+   */
+  private recover(connectedBefore: boolean): void {
     if (this.closed) return;
+    this.reshare();
+    // A process that was never connected had nothing to miss.
+    if (connectedBefore) this.host.revalidate();
+  }
+
+  private reshare(): void {
     const now = this.host.now();
     const items = this.host
       .slots()

@@ -21,6 +21,7 @@ import { ProjectConfigCache } from './serving/config-cache';
 import { ProjectConfigServer } from './serving/config-service';
 import { hasDynamicSampling } from './serving/describe-project';
 import { ConfigInvalidator } from './serving/invalidation';
+import { FleetInvalidationPublisher } from './serving/fleet-invalidation';
 import { ProjectStateBuilder } from './serving/project-state';
 import { DynamicSamplingState } from './state/ds-state';
 import { ReleaseBoosts } from './state/releases';
@@ -35,6 +36,8 @@ import { TaskRunner, type TaskRunResult } from './tasks/runner';
 import { InProcessScheduler, type TaskScheduler } from './tasks/scheduler';
 import { TrafficCounts } from './traffic/counts';
 import { CountingTrafficRecorder, type TrafficRecorder } from './traffic/recorder';
+import type { PublishedRelease } from './traffic/shared-recorder';
+import { RELEASES_OBSERVED_CHANNEL } from './state/keys';
 
 export interface ControlPlaneOptions {
   /** A JSON/YAML file path, or the document itself. */
@@ -76,6 +79,11 @@ export interface ControlPlaneOptions {
   cleanupIntervalMs?: number;
   /** Countdown of invalidations, ms (default 5000). */
   invalidationCountdownMs?: number;
+  /**
+   * With `redis`: prefix of the ingestion processes' shared config cache in that Redis (their
+   * `redisPrefix`, default `dynamic-sampling:configs:`); invalidations are published there.
+   */
+  configsRedisPrefix?: string;
   /** TTL of cached project configs, ms (default 1 h). */
   configCacheTtlMs?: number;
   /** How often the recorder writes its counts, ms (default 1000). */
@@ -142,7 +150,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const controlOptions: ControlOptions = { ...DEFAULT_CONTROL_OPTIONS, ...options.options };
   const metrics = createControlMetrics(options.registry);
 
-  const kv: KeyValueStore = options.redis ? new RedisKeyValueStore(options.redis) : new MemoryKeyValueStore(clock);
+  const kv: KeyValueStore = options.redis ? new RedisKeyValueStore(options.redis, logger) : new MemoryKeyValueStore(clock);
   const cleanup: Array<() => Promise<void> | void> = [() => kv.close()];
   try {
     const definitions = await Definitions.load(options.definitions, persistenceFor(options.definitions, kv));
@@ -163,21 +171,39 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       countdownMs: options.invalidationCountdownMs,
     });
     cleanup.unshift(() => invalidator.close());
+    if (kv instanceof RedisKeyValueStore) {
+      // Every ingestion process sharing the configs Redis hears of every invalidation, cached or not.
+      const fleet = new FleetInvalidationPublisher(kv, options.configsRedisPrefix, logger);
+      const stop = invalidator.onRun((_record, keys) => void fleet.publish(keys));
+      cleanup.unshift(() => {
+        stop();
+        fleet.close();
+      });
+    }
     definitions.onChange((event) => void invalidator.schedule(event.trigger, event.scope));
     await definitions.watch();
 
-    const recorder = new CountingTrafficRecorder({
-      counts,
-      clock,
-      logger,
-      flushIntervalMs: options.recorderFlushIntervalMs,
-      onRelease: async (observation) => {
-        const found = definitions.project(observation.projectId);
-        if (!found || !hasDynamicSampling(found.organization)) return;
-        const outcome = await releases.observe({ ...observation, platform: found.project.platform });
-        if (outcome === 'boosted') await invalidator.schedule('dynamic_sampling:boost_release', { projectId: observation.projectId });
-      },
-    });
+    const onRelease = async (observation: PublishedRelease): Promise<void> => {
+      const found = definitions.project(observation.projectId);
+      if (!found || !hasDynamicSampling(found.organization)) return;
+      const outcome = await releases.observe({ ...observation, platform: found.project.platform });
+      if (outcome === 'boosted') await invalidator.schedule('dynamic_sampling:boost_release', { projectId: observation.projectId });
+    };
+    const recorder = new CountingTrafficRecorder({ counts, clock, logger, flushIntervalMs: options.recorderFlushIntervalMs, onRelease });
+    if (kv.kind === 'redis') {
+      // Ingestion processes counting into the same Redis (`serve --count-roots`) publish the releases they see.
+      const stop = await kv.subscribe(RELEASES_OBSERVED_CHANNEL, (message) => {
+        let observation: PublishedRelease;
+        try {
+          observation = JSON.parse(message) as PublishedRelease;
+        } catch {
+          return;
+        }
+        if (typeof observation?.projectId !== 'number' || typeof observation.release !== 'string' || typeof observation.at !== 'number') return;
+        onRelease({ ...observation, environment: observation.environment ?? null }).catch((err: unknown) => logger.error({ err, projectId: observation.projectId }, 'release observation failed'));
+      });
+      cleanup.unshift(stop);
+    }
     cleanup.unshift(() => recorder.close());
 
     const deps: TaskDeps = { definitions, state, counts, invalidator, metrics, clock, monotonic, options: controlOptions, logger };

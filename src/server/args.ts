@@ -27,6 +27,8 @@ export interface ServeArgs {
   rejectUnknownKeys: boolean;
   /** Accept reservoir rules (rejected by default, as current Relay does). */
   reservoirRules: boolean;
+  /** Count trace roots into `redis` for the control plane. */
+  countRoots: boolean;
   help: boolean;
 }
 
@@ -40,6 +42,8 @@ export const SERVE_USAGE = `options (flag, environment variable, default):
   --relay-secret KEY         DS_RELAY_SECRET
   --configs-token TOKEN      DS_CONFIGS_TOKEN      or a bearer token for the upstream
   --redis URL                DS_REDIS, REDIS_URL   share configs and reservoir counters with other processes
+  --count-roots              DS_COUNT_ROOTS        count trace roots into --redis for the control plane that keeps
+                                                   its state there (--control-redis), wherever it runs
   --sink SPEC                DS_SINK               where kept envelopes go: file:PATH (JSON Lines), stdout,
                                                    or http(s)://relay-or-sentry (file:./data/kept.jsonl)
   --queue-size N             DS_QUEUE_SIZE         upstream sink: queued envelopes before 503 (10000)
@@ -84,10 +88,11 @@ const FLAGS: Record<string, string[]> = {
   'shutdown-timeout': ['DS_SHUTDOWN_TIMEOUT'],
   'reject-unknown-keys': ['DS_REJECT_UNKNOWN_KEYS'],
   'reservoir-rules': ['DS_RESERVOIR_RULES'],
+  'count-roots': ['DS_COUNT_ROOTS'],
 };
 
 /** Flags that take no value. */
-export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys', 'reservoir-rules']);
+export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys', 'reservoir-rules', 'count-roots']);
 
 /** A duration in seconds (fractions allowed) → ms; `positive` refuses 0. */
 function seconds(name: string, text: string | undefined, positive = true): number | undefined {
@@ -152,6 +157,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     const bytes = get('queue-bytes');
     sink = { ...sink, ...(size ? { maxQueue: integer('queue-size', size, 1) } : {}), ...(bytes ? { maxQueueBytes: integer('queue-bytes', bytes, 1) } : {}) };
   }
+  if (truthy(get('count-roots')) && get('redis') === undefined) throw new ServerOptionsError('--count-roots needs --redis (the Redis the control plane keeps its counts in)');
   const port = get('port');
   const maxBody = get('max-body');
   const workers = get('workers');
@@ -173,6 +179,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     shutdownTimeout: seconds('shutdown-timeout', get('shutdown-timeout'), false),
     rejectUnknownKeys: truthy(get('reject-unknown-keys')),
     reservoirRules: truthy(get('reservoir-rules')),
+    countRoots: truthy(get('count-roots')),
     help,
   };
 }

@@ -89,6 +89,12 @@ export interface ServerOptions extends MetricsAccessOptions {
    * transactions and segments are observed. Default: none (nothing is parsed for it).
    */
   recorder?: TrafficRecorder;
+  /**
+   * Count trace roots into `redis` for a control plane keeping its state there (its `redis`,
+   * `--control-redis`), whichever process hosts it: batched every second, buffered in memory while
+   * Redis is down. Ignored when `recorder` is given.
+   */
+  countRoots?: boolean;
   /** Called for every envelope accepted (after the sink took it). */
   onEnvelope?: (observation: EnvelopeObservation) => void;
   /** @internal Set in cluster workers: /metrics and /stats are answered for the whole cluster. */

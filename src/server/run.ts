@@ -118,6 +118,7 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
     shutdownTimeout: args.shutdownTimeout,
     rejectUnknownKeys: args.rejectUnknownKeys,
     reservoirRules: args.reservoirRules,
+    countRoots: args.countRoots,
     logger,
     clusterWorker: cluster.isWorker,
     recorder: extras.recorder,
