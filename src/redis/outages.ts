@@ -9,6 +9,8 @@ type Connection = Pick<EventEmitter, 'on'>;
 export interface OutageWatch {
   /** Whether the connection failed and has not been ready since. */
   readonly down: boolean;
+  /** Reports the connection ready (for sources that do not emit `ready` themselves, like a BullMQ queue). */
+  ready(): void;
 }
 
 /**
@@ -17,17 +19,20 @@ export interface OutageWatch {
  * `onRecovered` runs after each outage (e.g. to flush what was buffered meanwhile).
  */
 export function watchOutages(connection: Connection, logger: Logger | undefined, what: string, onRecovered?: () => void): OutageWatch {
-  const watch = { down: false };
+  const watch: { down: boolean; ready(): void } = {
+    down: false,
+    ready() {
+      if (!watch.down) return;
+      watch.down = false;
+      logger?.info({ redis: what }, `redis reachable again (${what})`);
+      onRecovered?.();
+    },
+  };
   connection.on('error', (err: Error) => {
     if (watch.down) return;
     watch.down = true;
     logger?.warn({ redis: what, err: err?.message ?? String(err) }, `redis unreachable (${what}); retrying`);
   });
-  connection.on('ready', () => {
-    if (!watch.down) return;
-    watch.down = false;
-    logger?.info({ redis: what }, `redis reachable again (${what})`);
-    onRecovered?.();
-  });
+  connection.on('ready', () => watch.ready());
   return watch;
 }
