@@ -64,45 +64,51 @@ export class ConfigSharing {
     return this.redis.available;
   }
 
-  /** The shared entry of a key (undefined: missing, unreadable, or Redis unavailable). */
-  load(publicKey: string): Promise<CacheEntry | undefined> {
-    return this.redis.load(publicKey);
-  }
-
   /**
    * Loads a slot once for the fleet: from Redis when another process already fetched it; else
    * the first process to claim the key fetches (`request`) and the others wait for its result.
    */
   async fetchOnce(slot: Slot, request: () => void, options: { readShared: boolean }): Promise<void> {
     const { publicKey } = slot;
-    if (options.readShared) {
-      const shared = await this.redis.load(publicKey);
-      if (this.closed) return;
-      if (this.host.slotOf(publicKey) !== slot) {
-        // Evicted while Redis answered: start over from a fresh slot if anyone still asks.
-        slot.loading = false;
-        return;
-      }
-      if (shared && this.host.accepts(slot, shared)) {
-        this.deps.metrics.cacheHits.inc({ cache: 'redis' });
-        this.host.adopt(slot, shared);
-      } else {
-        this.deps.metrics.cacheMisses.inc({ cache: 'redis' });
-      }
-      if (this.host.settled(slot)) {
-        this.host.finish(slot);
-        return;
-      }
-    }
+    if (options.readShared && (await this.adoptShared(slot))) return;
+    if (this.closed || this.host.slotOf(publicKey) !== slot) return;
     const mine = await this.redis.claim(publicKey, this.options.fetchClaimMs);
     if (this.closed) return;
     if (mine) {
       this.claimed.add(publicKey);
+      // Another process may have written the key between the read above and the claim.
+      if (options.readShared && (await this.adoptShared(slot))) {
+        this.release(publicKey);
+        return;
+      }
       request();
       return;
     }
     this.deps.metrics.fetchesAwaited.inc();
     this.await(slot);
+  }
+
+  /**
+   * Takes the shared entry of the slot's key if it is newer; true when that ends the load (the
+   * entry is fresh, or the slot was evicted meanwhile).
+   */
+  private async adoptShared(slot: Slot): Promise<boolean> {
+    const shared = await this.redis.load(slot.publicKey);
+    if (this.closed) return true;
+    if (this.host.slotOf(slot.publicKey) !== slot) {
+      // Evicted while Redis answered: start over from a fresh slot if anyone still asks.
+      slot.loading = false;
+      return true;
+    }
+    if (shared && this.host.accepts(slot, shared)) {
+      this.deps.metrics.cacheHits.inc({ cache: 'redis' });
+      this.host.adopt(slot, shared);
+    } else {
+      this.deps.metrics.cacheMisses.inc({ cache: 'redis' });
+    }
+    if (!this.host.settled(slot)) return false;
+    this.host.finish(slot);
+    return true;
   }
 
   /** Waits for the `updated` notice of the process that claimed the key; past the claim, tries again. */

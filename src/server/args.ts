@@ -29,6 +29,8 @@ export interface ServeArgs {
   reservoirRules: boolean;
   /** Count trace roots into `redis` for the control plane. */
   countRoots: boolean;
+  /** How long a fetched config is fresh, ms (undefined: 300 s, Relay's default). */
+  configsExpiry?: number;
   help: boolean;
 }
 
@@ -42,6 +44,8 @@ export const SERVE_USAGE = `options (flag, environment variable, default):
   --relay-secret KEY         DS_RELAY_SECRET
   --configs-token TOKEN      DS_CONFIGS_TOKEN      or a bearer token for the upstream
   --redis URL                DS_REDIS, REDIS_URL   share configs and reservoir counters with other processes
+  --configs-expiry SEC       DS_CONFIGS_EXPIRY     how long a fetched project config is fresh (300); with --redis the
+                                                   fleet fetches each key once per expiry
   --count-roots              DS_COUNT_ROOTS        count trace roots into --redis for the control plane that keeps
                                                    its state there (--control-redis), wherever it runs
   --sink SPEC                DS_SINK               where kept envelopes go: file:PATH (JSON Lines), stdout,
@@ -89,6 +93,7 @@ const FLAGS: Record<string, string[]> = {
   'reject-unknown-keys': ['DS_REJECT_UNKNOWN_KEYS'],
   'reservoir-rules': ['DS_RESERVOIR_RULES'],
   'count-roots': ['DS_COUNT_ROOTS'],
+  'configs-expiry': ['DS_CONFIGS_EXPIRY'],
 };
 
 /** Flags that take no value. */
@@ -180,6 +185,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     rejectUnknownKeys: truthy(get('reject-unknown-keys')),
     reservoirRules: truthy(get('reservoir-rules')),
     countRoots: truthy(get('count-roots')),
+    configsExpiry: seconds('configs-expiry', get('configs-expiry')),
     help,
   };
 }

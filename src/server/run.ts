@@ -119,6 +119,7 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
     rejectUnknownKeys: args.rejectUnknownKeys,
     reservoirRules: args.reservoirRules,
     countRoots: args.countRoots,
+    cache: args.configsExpiry !== undefined ? { expiry: args.configsExpiry } : undefined,
     logger,
     clusterWorker: cluster.isWorker,
     recorder: extras.recorder,
