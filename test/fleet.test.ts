@@ -3,13 +3,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane';
+import { CountingProxy } from '../src/demo/counting-proxy';
 import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { SharedTrafficRecorder } from '../src/control/traffic/shared-recorder';
 import { keyFor, sampleDefinitions, silentLogger } from './helpers/control';
@@ -32,53 +31,6 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Forwards project-config requests to the control plane and counts, per key, the answers that carried a config (or `unchanged`). */
-class CountingProxy {
-  readonly answered = new Map<string, number>();
-  private server!: Server;
-  url = '';
-
-  constructor(private readonly target: string) {}
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string' && !['host', 'content-length', 'connection', 'accept-encoding'].includes(name)) headers[name] = value;
-        fetch(`${this.target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : body })
-          .then(async (answer) => {
-            const text = await answer.text();
-            try {
-              const answer = JSON.parse(text) as { configs?: Record<string, unknown>; unchanged?: string[] };
-              for (const key of [...Object.keys(answer.configs ?? {}), ...(answer.unchanged ?? [])]) this.answered.set(key, (this.answered.get(key) ?? 0) + 1);
-            } catch {
-              // not a config answer
-            }
-            res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-            res.end(text);
-          })
-          .catch(() => {
-            res.writeHead(502);
-            res.end();
-          });
-      });
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  fetches(key: string): number {
-    return this.answered.get(key) ?? 0;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
 
