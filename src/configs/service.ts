@@ -350,6 +350,7 @@ export class ProjectConfigService {
       const entry = slot.entry;
       // An invalidated config is asked for in full (no revision, so never `unchanged`).
       const revision = entry && !entry.state.disabled && !slot.outdated ? entry.state.rev : null;
+      slot.requestedAt = this.now();
       this.source.request(slot.publicKey, revision, { noCache: options.noCache });
     };
     // A refetch asked for explicitly (noCache) is this process's own.
@@ -385,6 +386,7 @@ export class ProjectConfigService {
         this.applyEntry(slot, entry);
         this.share(entry);
         this.report(slot);
+        this.refetchIfInvalidatedMeanwhile(slot, now);
         return;
       }
       case 'unchanged': {
@@ -397,6 +399,7 @@ export class ProjectConfigService {
           slot.lastError = undefined;
           slot.nextAttemptAt = 0;
           this.share(slot.entry);
+          this.refetchIfInvalidatedMeanwhile(slot, now);
         } else {
           // Nothing cached to keep (evicted or expired meanwhile): ask again without a revision.
           slot.loading = true;
@@ -435,6 +438,11 @@ export class ProjectConfigService {
         return;
       }
     }
+  }
+
+  /** An answer to a request sent before the key's last invalidation may predate the change: asked again. */
+  private refetchIfInvalidatedMeanwhile(slot: Slot, now: number): void {
+    if (slot.invalidatedAt > slot.requestedAt) this.load(slot, now, { skipShared: true, force: true });
   }
 
   /** Makes `entry` the slot's state and hands any change of config to the sink. */

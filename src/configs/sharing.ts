@@ -85,6 +85,11 @@ export class ConfigSharing {
       return;
     }
     this.deps.metrics.fetchesAwaited.inc();
+    // Its `updated` notice may have come while the claim was asked for.
+    if (this.host.settled(slot)) {
+      this.host.finish(slot);
+      return;
+    }
     this.await(slot);
   }
 

@@ -51,6 +51,8 @@ export interface Slot {
   lastError?: Error;
   /** No new load is started before this time. */
   nextAttemptAt: number;
+  /** When the source was last asked for the key (-Infinity: never). */
+  requestedAt: number;
   /** When the key was last invalidated (-Infinity: never). */
   invalidatedAt: number;
   /** The entry held was invalidated: it is stale from `invalidatedAt` on, until a new one arrives. */
@@ -70,7 +72,7 @@ export interface Slot {
 }
 
 export function newSlot(publicKey: string, now: number): Slot {
-  return { publicKey, loading: false, nextAttemptAt: 0, invalidatedAt: -Infinity, outdated: false, lastAccess: now, inSink: false, refreshAt: Infinity };
+  return { publicKey, loading: false, nextAttemptAt: 0, requestedAt: -Infinity, invalidatedAt: -Infinity, outdated: false, lastAccess: now, inSink: false, refreshAt: Infinity };
 }
 
 export type Freshness = 'fresh' | 'stale' | 'expired';
