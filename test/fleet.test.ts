@@ -143,6 +143,8 @@ describe('a fleet of ingestion processes behind one control plane on one Redis',
     // 4. Redis restarts (empty): roots counted meanwhile are buffered and written once it is back.
     await redis.stop();
     await send('/d', 15);
+    // Every process has seen the outage (its one line) before Redis comes back.
+    await until(() => servers.every((server) => /redis unreachable/.test(server.process.output())), 'both processes noticed the outage');
     await redis.start();
     await until(async () => (await counted('/d')).keep === 30, 'the outage roots flushed after the restart');
     expect(await counted('/d')).toEqual({ keep: 30, drop: 0 });
