@@ -133,7 +133,6 @@ async function main(): Promise<void> {
         // A key expires seconds/expiry times in the run; fetched once per expiry by the whole fleet whatever its size
         // (refreshing up to 10 % ahead of expiry brings it to at most ~1.1).
         const perExpiry = Math.max(...DEMO_PROJECTS.map((p) => proxy.fetches(p.publicKey))) / (seconds / expiry);
-        if (process.env.DEBUG_FLEET) process.stdout.write(`${JSON.stringify([...proxy.answered])} ${seconds}\n`);
         process.stdout.write(`${String(n).padStart(9)} | ${(requests / seconds).toFixed(0).padStart(10)} | ${String(p99).padStart(22)} | ${String(non2xx).padStart(7)} | ${perExpiry.toFixed(2)}\n`);
         if (non2xx > 0) process.exitCode = 1;
       } finally {
