@@ -35,8 +35,8 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 }
 
 /** A trace root of project 101 named `name` (a transaction whose DSC carries the name). */
-function root(name: string): { projectId: number; publicKey: string; body: Buffer } {
-  const shape = { traceId: randomBytes(16).toString('hex'), publicKey: KEY, transaction: name };
+function root(name: string, release?: string): { projectId: number; publicKey: string; body: Buffer } {
+  const shape = { traceId: randomBytes(16).toString('hex'), publicKey: KEY, transaction: name, release };
   return { projectId: PROJECT, publicKey: KEY, body: transactionEnvelope(shape, transactionEvent(shape, randomBytes(16).toString('hex'), 1, Date.now() / 1000)) };
 }
 
@@ -195,6 +195,16 @@ describe('a fleet of ingestion processes behind one control plane on one Redis',
       expect(outages.length).toBeLessThanOrEqual(3);
     }
   }, 120_000);
+
+  it('hands the releases a serve process sees to the control plane, which boosts them', async () => {
+    const server = servers[1];
+    await until(async () => {
+      const statuses = await server.sender.sendAll(Array.from({ length: 20 }, () => root('/r', 'fleet@1.0')));
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      return (await raw.hget(`dsctl:releases:p:${PROJECT}`, 'fleet@1.0')) !== null;
+    }, 'the release observed by the control plane');
+    await until(async () => (await raw.exists(`ds::p:${PROJECT}:boosted_releases`)) === 1, 'the release boosted');
+  }, 60_000);
 
   it('bounds what it buffers during an outage and counts what it dropped beyond', async () => {
     const recorder = new SharedTrafficRecorder({ redis: redis.url, flushIntervalMs: 0, maxBufferedRecords: 2, logger: silentLogger });
