@@ -77,7 +77,7 @@ export class ConfigSharing {
     if (mine) {
       this.claimed.add(publicKey);
       // Another process may have written the key between the read above and the claim.
-      if (options.readShared && (await this.adoptShared(slot))) {
+      if (options.readShared && (await this.adoptShared(slot, false))) {
         this.release(publicKey);
         return;
       }
@@ -97,7 +97,7 @@ export class ConfigSharing {
    * Takes the shared entry of the slot's key if it is newer; true when that ends the load (the
    * entry is fresh, or the slot was evicted meanwhile).
    */
-  private async adoptShared(slot: Slot): Promise<boolean> {
+  private async adoptShared(slot: Slot, counted = true): Promise<boolean> {
     const shared = await this.redis.load(slot.publicKey);
     if (this.closed) return true;
     if (this.host.slotOf(slot.publicKey) !== slot) {
@@ -105,12 +105,10 @@ export class ConfigSharing {
       slot.loading = false;
       return true;
     }
-    if (shared && this.host.accepts(slot, shared)) {
-      this.deps.metrics.cacheHits.inc({ cache: 'redis' });
-      this.host.adopt(slot, shared);
-    } else {
-      this.deps.metrics.cacheMisses.inc({ cache: 'redis' });
-    }
+    const hit = shared !== undefined && this.host.accepts(slot, shared);
+    if (hit) this.host.adopt(slot, shared);
+    // The second look after a won claim is not another lookup.
+    if (counted) (hit ? this.deps.metrics.cacheHits : this.deps.metrics.cacheMisses).inc({ cache: 'redis' });
     if (!this.host.settled(slot)) return false;
     this.host.finish(slot);
     return true;
