@@ -29,11 +29,11 @@ export class RedisKeyValueStore implements KeyValueStore {
   private readonly outage: OutageWatch;
   private readonly recoveryListeners = new Set<() => void>();
 
-  /** `logger` gets one line per outage and one on recovery (none without it, and never ioredis's unhandled-error lines). */
-  constructor(connection: RedisConnection, private readonly logger?: Logger) {
+  /** `logger` gets one line per outage and one on recovery, naming `purpose` (none without it, and never ioredis's unhandled-error lines). */
+  constructor(connection: RedisConnection, private readonly logger?: Logger, purpose = 'control state') {
     this.connection = connection;
     this.client = connectRedis(connection, 'dynamic-sampling-control');
-    this.outage = watchOutages(this.client, logger, 'control state', () => {
+    this.outage = watchOutages(this.client, logger, purpose, () => {
       for (const listener of this.recoveryListeners) listener();
     });
   }

@@ -31,7 +31,7 @@ export class SharedTrafficRecorder implements TrafficRecorder {
   private readonly stopRecovery: () => void;
 
   constructor(options: SharedRecorderOptions) {
-    this.kv = new RedisKeyValueStore(options.redis, options.logger);
+    this.kv = new RedisKeyValueStore(options.redis, options.logger, 'traffic counts');
     this.recorder = new CountingTrafficRecorder({
       counts: new TrafficCounts(this.kv),
       logger: options.logger,
