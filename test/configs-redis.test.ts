@@ -238,6 +238,24 @@ describe('Redis shared cache', () => {
     await waitFor(() => b.sink.rateOf(k3) === 0.9, 'b got the invalidated key anew');
   });
 
+  it('after a Redis outage every process refetches what it holds: invalidations sent meanwhile were lost', async () => {
+    const key = keyOf(71);
+    upstream.configs.set(key, projectState(key, 71, { rev: 'a', sampling: samplingConfig(0.1) }));
+    const a = member();
+    const b = member();
+    await ready(a, b);
+    await a.s.prefetch([key]);
+    await b.s.prefetch([key]);
+    await redis.stop();
+    await waitFor(() => !a.s.sharedCacheAvailable && !b.s.sharedCacheAvailable, 'redis seen down');
+    upstream.configs.set(key, projectState(key, 71, { rev: 'b', sampling: samplingConfig(0.8) }));
+    await a.s.invalidate({ publicKey: key }); // reaches a only
+    await waitFor(() => a.sink.rateOf(key) === 0.8, 'a refetched by itself');
+    expect(b.sink.rateOf(key)).toBe(0.1);
+    await redis.start();
+    await waitFor(() => b.sink.rateOf(key) === 0.8, 'b revalidated after the outage', 10_000);
+  });
+
   it('starts without Redis and begins sharing once it comes up', async () => {
     await redis.stop();
     const key = keyOf(41);
