@@ -257,8 +257,11 @@ async function startWithControl(serve: ServeArgs, control: ControlStart): Promis
           ...accessLines(control.options, plane.definitions.relays.length),
         ],
         workerEnv: { DS_CONTROL_URL: plane.url },
-        // Configs the control plane rebuilt (rebalancing, release boosts, API changes) are refetched at once.
-        onStarted: ({ invalidate }) => void plane.invalidator.onRun((record) => invalidate(record.rebuilt)),
+        // Configs the control plane invalidated (rebalancing, release boosts, API changes) are refetched at once. A server
+        // sharing the plane's Redis hears it there (with the rest of the fleet): told twice, it would fetch twice.
+        onStarted: ({ invalidate }) => {
+          if (serve.redis === undefined || serve.redis !== control.options.redis) void plane.invalidator.onRun((_record, keys) => invalidate(keys));
+        },
         onStopped: () => plane.close(),
       },
     );

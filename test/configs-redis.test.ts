@@ -143,19 +143,55 @@ describe('Redis shared cache', () => {
     expect(c.installer.rateOf(k3)).toBe(0.4);
   });
 
-  it('an invalidated key is marked stale in the other processes and refetched when asked for', async () => {
+  it('an invalidated key is refetched at once by the processes holding it, once for the fleet', async () => {
     const key = keyOf(21);
     upstream.configs.set(key, projectState(key, 21, { rev: 'a', sampling: samplingConfig(0.1) }));
     const a = member();
     const b = member();
-    await ready(a, b);
+    const c = member();
+    await ready(a, b, c);
     await b.s.prefetch([key]);
+    await c.s.prefetch([key]);
+    expect(upstream.requestsFor(key)).toBe(1);
     upstream.configs.set(key, projectState(key, 21, { rev: 'b', sampling: samplingConfig(0.5) }));
     await a.s.invalidate({ publicKey: key }); // a never loaded the key itself
-    await waitFor(() => b.s.stateOf(key) === 'stale', 'b marks it stale');
-    expect(b.installer.rateOf(key)).toBe(0.1); // still in force until refreshed
-    b.s.get(key);
-    await waitFor(() => b.installer.rateOf(key) === 0.5, 'refetched on demand');
+    await waitFor(() => b.installer.rateOf(key) === 0.5 && c.installer.rateOf(key) === 0.5, 'b and c refetched without being asked');
+    expect(upstream.requestsFor(key)).toBe(2);
+  });
+
+  it('at expiry, processes asking for a key at the same moment fetch it once (one claims, the others wait for its result)', async () => {
+    const keys = [keyOf(51), keyOf(52), keyOf(53)];
+    for (const [i, key] of keys.entries()) upstream.configs.set(key, projectState(key, 51 + i, { rev: 'a', sampling: samplingConfig(0.1) }));
+    const fleet = [member(), member(), member()];
+    await ready(...fleet);
+    await Promise.all(fleet.map((m) => m.s.prefetch(keys)));
+    for (const key of keys) expect(upstream.requestsFor(key)).toBe(1);
+
+    for (const key of keys) upstream.configs.set(key, projectState(key, 0, { rev: 'b', sampling: samplingConfig(0.7) }));
+    clock.advance(300_000); // expired everywhere at once
+    for (const m of fleet) for (const key of keys) expect(m.s.get(key).state).toBe('stale');
+    await waitFor(() => fleet.every((m) => keys.every((key) => m.installer.rateOf(key) === 0.7)), 'every process has the new configs');
+    for (const key of keys) expect(upstream.requestsFor(key)).toBe(2);
+    const awaited = await Promise.all(fleet.map(async (m) => /fetches_awaited_total (\d+)/.exec(await m.s.registry.metrics())?.[1]));
+    expect(awaited.map(Number).reduce((x, y) => x + y, 0)).toBeGreaterThan(0);
+  });
+
+  it('refreshes ahead of expiry at a random point per process, so the fleet does not expire at once', async () => {
+    const key = keyOf(61);
+    upstream.configs.set(key, projectState(key, 61, { rev: 'a', sampling: samplingConfig(0.1) }));
+    const a = member({ cache: { refreshAhead: 0.5 } });
+    await ready(a);
+    await a.s.prefetch([key]);
+    upstream.configs.set(key, projectState(key, 61, { rev: 'b', sampling: samplingConfig(0.6) }));
+    // Within the first half of the expiry nothing is refreshed; by its end it is, while still fresh.
+    clock.advance(140_000);
+    expect(a.s.get(key).state).toBe('fresh');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(upstream.requestsFor(key)).toBe(1);
+    clock.advance(159_999);
+    expect(a.s.get(key).state).toBe('fresh');
+    await waitFor(() => a.installer.rateOf(key) === 0.6, 'refreshed before expiry');
+    expect(upstream.requestsFor(key)).toBe(2);
   });
 
   it('keeps working from memory when Redis stops, and shares again once it is back', async () => {
@@ -200,6 +236,24 @@ describe('Redis shared cache', () => {
     upstream.configs.set(k3, projectState(k3, 33, { rev: 'new', sampling: samplingConfig(0.9) }));
     await a.s.invalidate({ publicKey: k3 });
     await waitFor(() => b.installer.rateOf(k3) === 0.9, 'b got the invalidated key anew');
+  });
+
+  it('after a Redis outage every process refetches what it holds: invalidations sent meanwhile were lost', async () => {
+    const key = keyOf(71);
+    upstream.configs.set(key, projectState(key, 71, { rev: 'a', sampling: samplingConfig(0.1) }));
+    const a = member();
+    const b = member();
+    await ready(a, b);
+    await a.s.prefetch([key]);
+    await b.s.prefetch([key]);
+    await redis.stop();
+    await waitFor(() => !a.s.sharedCacheAvailable && !b.s.sharedCacheAvailable, 'redis seen down');
+    upstream.configs.set(key, projectState(key, 71, { rev: 'b', sampling: samplingConfig(0.8) }));
+    await a.s.invalidate({ publicKey: key }); // reaches a only
+    await waitFor(() => a.installer.rateOf(key) === 0.8, 'a refetched by itself');
+    expect(b.installer.rateOf(key)).toBe(0.1);
+    await redis.start();
+    await waitFor(() => b.installer.rateOf(key) === 0.8, 'b revalidated after the outage', 10_000);
   });
 
   it('starts without Redis and begins sharing once it comes up', async () => {

@@ -45,7 +45,7 @@ type Enabled = Extract<ParsedProjectState, { disabled: false }>;
 const uniform = (state: Enabled): number => JSON.parse(state.samplingJson!).rules.at(-1).samplingValue.value;
 
 describe('shared state', () => {
-  it('persists API changes in Redis (not the file) and every process serves them', async () => {
+  it('persists API changes in the file (durable) and in Redis (shared), and every process serves them', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dsctl-'));
     const file = path.join(dir, 'defs.json');
     writeFileSync(file, JSON.stringify(sampleDefinitions()));
@@ -67,7 +67,7 @@ describe('shared state', () => {
       });
       expect(response.status).toBe(200);
       expect(JSON.parse((await raw.hget('dsctl:definitions', 'o:1'))!)).toEqual({ targetSampleRate: 0.3 });
-      expect(JSON.parse(readFileSync(file, 'utf8')).organizations[0].targetSampleRate).toBe(0.1);
+      expect(JSON.parse(readFileSync(file, 'utf8')).organizations[0].targetSampleRate).toBe(0.3);
       await waitFor(() => b.definitions.organization(1)!.targetSampleRate === 0.3, 'B reloads the definitions');
       // A's invalidation rebuilt the shared entry: B serves the new rate.
       await waitFor(() => a.invalidator.history.length > 0, 'the invalidation ran');
@@ -77,6 +77,14 @@ describe('shared state', () => {
       // A third process starting later loads the stored changes over the file.
       const c = await start({ definitions: file });
       expect(c.definitions.organization(1)!.targetSampleRate).toBe(0.3);
+
+      // Redis restarted without persistence: the change survives in the file, also for processes
+      // that loaded the file before it was made (their reload, as before every task run, reads it again).
+      await raw.flushdb();
+      await b.definitions.reload();
+      expect(b.definitions.organization(1)!.targetSampleRate).toBe(0.3);
+      const d = await start({ definitions: file });
+      expect(d.definitions.organization(1)!.targetSampleRate).toBe(0.3);
     } finally {
       clientA.close();
       clientB.close();
@@ -97,6 +105,23 @@ describe('shared state', () => {
     expect(await raw.pttl('ds::o:1:prioritise_projects')).toBeGreaterThan(24 * 3600_000 - 5000);
     expect(Number(await raw.get('ds::o:1:rate_rebalance_factor2'))).toBeCloseTo((0.1 * 1010) / 110, 12);
   });
+});
+
+describe('in-process scheduling with a shared Redis', () => {
+  it('runs each period of a task once in the fleet: the process that claims it', async () => {
+    const runs: string[] = [];
+    const task = (name: string): TaskDefinition[] => [{ id: 'recalibrate_orgs', intervalMs: 200, run: async () => void runs.push(name) }];
+    const a = await start({ schedule: 'in-process', tasks: task('a') });
+    const b = await start({ schedule: 'in-process', tasks: task('b') });
+    await waitFor(() => runs.length >= 6, 'six runs', 15_000);
+    await a.close();
+    await b.close();
+    const claims = await raw.keys('dsctl:schedule:recalibrate_orgs:*');
+    // One run per claimed period; two processes each ticking every period would run twice as often.
+    expect(runs.length).toBe(claims.length);
+    const owners = await Promise.all(claims.map((key) => raw.get(key)));
+    expect(owners.every((owner) => typeof owner === 'string' && owner.length > 0)).toBe(true);
+  }, 20_000);
 });
 
 describe('tasks as BullMQ jobs', () => {
@@ -129,6 +154,18 @@ describe('tasks as BullMQ jobs', () => {
     expect(new Set(jobs.map((j) => j.id)).size).toBe(jobs.length);
     const starts = async (p: ControlPlane) => (await p.metrics.taskStarts.get()).values.reduce((s, v) => s + v.value, 0);
     expect((await starts(a)) + (await starts(b))).toBe(runs.length);
+  }, 20_000);
+
+  it('keeps the fleet\'s interval when a process starts with another one (replacing it only when asked)', async () => {
+    const runs: string[] = [];
+    const queueName = 'dsctl-interval-conflict';
+    const a = await start({ schedule: 'bullmq', bullmq: { queueName, worker: false }, tasks: countingTask(runs, 'a', undefined, 60_000) });
+    const queue = (a.scheduler as BullmqScheduler).queue;
+    await start({ schedule: 'bullmq', bullmq: { queueName, worker: false }, tasks: countingTask(runs, 'b', undefined, 120_000) });
+    expect(Number((await queue.getJobScheduler('recalibrate_orgs'))!.every)).toBe(60_000);
+    await start({ schedule: 'bullmq', bullmq: { queueName, worker: false, replaceSchedules: true }, tasks: countingTask(runs, 'c', undefined, 120_000) });
+    expect(Number((await queue.getJobScheduler('recalibrate_orgs'))!.every)).toBe(120_000);
+    await queue.removeJobScheduler('recalibrate_orgs');
   }, 20_000);
 
   it('retries a failed run', async () => {

@@ -21,6 +21,7 @@ export interface ConfigMetrics {
   keysFailed: Counter<string>;
   redisErrors: Counter<'operation'>;
   invalidations: Counter<'scope'>;
+  fetchesAwaited: Counter<string>;
   cacheEntries: Gauge<string>;
 }
 
@@ -97,6 +98,11 @@ export function createMetrics(registry: Registry = new Registry()): ConfigMetric
       name: PREFIX + 'invalidations_total',
       help: 'Invalidations applied, local or received from other processes.',
       labelNames: ['scope'] as const,
+      registers,
+    })),
+    fetchesAwaited: metric('fetches_awaited_total', () => new Counter({
+      name: PREFIX + 'fetches_awaited_total',
+      help: 'Loads that waited for another process of the fleet to fetch the key (instead of asking the upstream).',
       registers,
     })),
     cacheEntries: metric('cache_entries', () => new Gauge({

@@ -16,6 +16,13 @@ export type SharedMessage =
   | { type: 'updated'; publicKey: string }
   | { type: 'invalidate'; target: InvalidateTarget };
 
+/** Default prefix of the shared cache's keys and channel. */
+export const DEFAULT_SHARED_PREFIX = 'dynamic-sampling:configs:';
+
+/** Where the shared cache keeps a key's entry, and the channel of its messages (for publishers outside the service). */
+export const sharedEntryKey = (prefix: string, publicKey: string): string => `${prefix}cfg:${publicKey}`;
+export const sharedChannel = (prefix: string): string => `${prefix}events`;
+
 export interface RedisCacheOptions {
   /** A redis:// URL or ioredis options. */
   connection: string | RedisOptions;
@@ -48,6 +55,9 @@ const SUBSCRIBER_DEFAULTS: RedisOptions = {
   retryStrategy: (times: number) => Math.min(100 * times, 2000),
 };
 
+// Deletes the claim only while it still holds this process's id.
+const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+
 function connect(connection: string | RedisOptions, defaults: RedisOptions, name: string): Redis {
   if (typeof connection === 'string') return new Redis(connection, { ...defaults, connectionName: name });
   return new Redis({ ...defaults, connectionName: name, ...connection });
@@ -70,21 +80,22 @@ export class RedisCache {
       metrics: ConfigMetrics;
       logger: Logger;
       onMessage: (message: SharedMessage) => void;
-      /** Called when Redis becomes reachable again after an outage. */
-      onReconnect: () => void;
+      /** Called when Redis becomes reachable again after an outage (`connectedBefore`: not the first connection). */
+      onReconnect: (connectedBefore: boolean) => void;
     },
   ) {
-    this.prefix = options.prefix ?? 'dynamic-sampling:configs:';
-    this.channel = `${this.prefix}events`;
+    this.prefix = options.prefix ?? DEFAULT_SHARED_PREFIX;
+    this.channel = sharedChannel(this.prefix);
     this.client = connect(options.connection, COMMAND_DEFAULTS, 'dynamic-sampling-configs');
     this.subscriber = connect(options.connection, SUBSCRIBER_DEFAULTS, 'dynamic-sampling-configs-sub');
     for (const conn of [this.client, this.subscriber]) conn.on('error', (err) => this.onConnectionError(err));
     this.client.on('ready', () => {
       if (this.downLogged || this.wasReady) this.deps.logger.info('redis reachable again; sharing configs resumes');
       const reconnect = this.wasReady || this.downLogged;
+      const connectedBefore = this.wasReady;
       this.downLogged = false;
       this.wasReady = true;
-      if (reconnect) this.deps.onReconnect();
+      if (reconnect) this.deps.onReconnect(connectedBefore);
     });
     this.subscriber.on('message', (channel: string, text: string) => this.onRawMessage(channel, text));
     this.subscriber.subscribe(this.channel).catch((err: unknown) => {
@@ -123,7 +134,7 @@ export class RedisCache {
   }
 
   private entryKey(publicKey: string): string {
-    return `${this.prefix}cfg:${publicKey}`;
+    return sharedEntryKey(this.prefix, publicKey);
   }
 
   private projectKey(projectId: number): string {
@@ -158,6 +169,24 @@ export class RedisCache {
       this.deps.logger.warn({ publicKey, err: describeError(err) }, 'unreadable shared config entry ignored');
       return undefined;
     }
+  }
+
+  private lockKey(publicKey: string): string {
+    return `${this.prefix}lock:${publicKey}`;
+  }
+
+  /**
+   * Claims the fetch of a key for `ttlMs` (one fetcher per key in the fleet). True when this
+   * process may fetch: it holds the claim, or Redis is unavailable (then every process fetches).
+   */
+  async claim(publicKey: string, ttlMs: number): Promise<boolean> {
+    const answer = await this.attempt('claim', () => this.client.set(this.lockKey(publicKey), this.instanceId, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    return answer === undefined || answer === 'OK';
+  }
+
+  /** Gives a claim back (only this process's own: a claim that ran out may be another's by now). */
+  async release(publicKey: string): Promise<void> {
+    await this.attempt('release', () => this.client.eval(RELEASE_SCRIPT, 1, this.lockKey(publicKey), this.instanceId));
   }
 
   /**

@@ -2,66 +2,21 @@
 
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { RedisOptions } from 'ioredis';
-import { UpstreamSource, type UpstreamSourceOptions } from './batcher';
+import { UpstreamSource } from './batcher';
 import { ConfigOptionsError, describeError, isSamplingConfigError } from './errors';
-import { FileSource, type FileSourceOptions } from './file-source';
+import { FileSource } from './file-source';
 import { MemoryCache } from './memory-cache';
 import { createMetrics, type ConfigMetrics } from './metrics';
 import { isPlausiblePublicKey } from './project-state';
+import type { InvalidateTarget } from './redis-cache';
+import { DEFAULT_TIMINGS, type LookupResult, type ProjectConfigServiceOptions, type SourceOptions, type StateListener } from './service-options';
 import type { RegistrationStatus, RelayRegistration } from './registration';
-import { RedisCache, type InvalidateTarget, type SharedMessage } from './redis-cache';
+import { ConfigSharing } from './sharing';
 import type { ConfigInstaller, ProjectInfo } from './installer';
 import type { ConfigSource, SourceResult } from './source';
-import { freshnessOf, newSlot, remainingLife, stateOf, type CacheEntry, type CacheTimings, type KeyState, type InstallRejection, type Slot } from './states';
+import { freshnessOf, newSlot, refreshPoint, stateOf, type CacheEntry, type CacheTimings, type KeyState, type Slot } from './states';
 
-export interface CacheOptions extends Partial<CacheTimings> {
-  /** Bound of the in-memory cache, in keys (default 50000). Evicted keys are removed from the installer. */
-  maxEntries?: number;
-}
-
-export type SourceOptions =
-  | { upstream: UpstreamSourceOptions }
-  | { file: string | FileSourceOptions }
-  /** Any other implementation of the source interface. */
-  | { custom: ConfigSource };
-
-export interface ProjectConfigServiceOptions {
-  source: SourceOptions;
-  /** Shared cache: a redis:// URL or ioredis options. Without it the cache is in memory only. */
-  redis?: string | RedisOptions;
-  /** Prefix of Redis keys and channel (default `dynamic-sampling:configs:`); processes sharing configs use the same. */
-  redisPrefix?: string;
-  cache?: CacheOptions;
-  /** Receives every change of a key's config (the sampling engine). */
-  installer: ConfigInstaller;
-  /** Registry for the metrics; a new one is created when absent (see `service.registry`). */
-  registry?: Registry;
-  logger?: Logger;
-  /** Clock, ms since the epoch (default Date.now). Expiry, grace and deadlines follow it. */
-  now?: () => number;
-  /** How often expiry is checked and failed keys in use are retried, ms (default 1000). */
-  sweepInterval?: number;
-  /** After a key was given up (deadline), no new attempt before this many ms (default 0: the upstream backoff spaces attempts). */
-  failureRetry?: number;
-}
-
-/** What `get` answers. */
-export interface LookupResult {
-  state: KeyState;
-  /** Present when the key has a usable config (fresh or stale). */
-  info?: ProjectInfo;
-  /** The `rev` of the project state in use, if the upstream sent one. */
-  rev?: string | null;
-  /** Why the last attempt failed, if it did and nothing succeeded since. */
-  error?: string;
-  /** The last sampling config the installer rejected (the previous one stays in force). */
-  rejected?: InstallRejection;
-}
-
-export type StateListener = (publicKey: string, state: KeyState) => void;
-
-const DEFAULT_TIMINGS: CacheTimings = { expiry: 300_000, missExpiry: 60_000, grace: 120_000 };
+export type { CacheOptions, LookupResult, ProjectConfigServiceOptions, SourceOptions, StateListener } from './service-options';
 
 export class ProjectConfigService {
   readonly metrics: ConfigMetrics;
@@ -71,8 +26,9 @@ export class ProjectConfigService {
   private readonly installer: ConfigInstaller;
   private readonly source: ConfigSource;
   private readonly cache: MemoryCache;
-  private readonly redis: RedisCache | null;
+  private readonly sharing: ConfigSharing | null;
   private readonly failureRetry: number;
+  private readonly refreshAhead: number;
   private readonly listeners = new Set<StateListener>();
   /** Internal waiters (prefetch), told about every result and at close. */
   private readonly activityHooks = new Set<(publicKey: string | null) => void>();
@@ -100,18 +56,50 @@ export class ProjectConfigService {
       }
     }
     this.failureRetry = options.failureRetry ?? 0;
+    this.refreshAhead = options.redis ? (cache.refreshAhead ?? 0.1) : 0;
+    if (!(this.refreshAhead >= 0 && this.refreshAhead < 1)) throw new ConfigOptionsError('cache.refreshAhead must be a fraction in [0, 1)');
+    const fetchClaimMs = cache.fetchClaim ?? 10_000;
+    if (!(fetchClaimMs > 0 && Number.isFinite(fetchClaimMs))) throw new ConfigOptionsError('cache.fetchClaim must be a positive number of ms');
     this.cache = new MemoryCache(cache.maxEntries ?? 50_000, (slot) => this.onEvicted(slot));
     this.source = this.createSource(options.source);
     this.source.setListener((result) => this.onSourceResult(result));
-    this.redis = options.redis
-      ? new RedisCache(
-          { connection: options.redis, prefix: options.redisPrefix },
+    this.sharing = options.redis
+      ? new ConfigSharing(
+          { connection: options.redis, prefix: options.redisPrefix, fetchClaimMs },
           {
-            metrics: this.metrics,
-            logger: this.logger,
-            onMessage: (message) => this.onSharedMessage(message),
-            onReconnect: () => this.reshare(),
+            now: this.now,
+            timings: this.timings,
+            slotOf: (publicKey) => this.cache.peek(publicKey),
+            slots: () => this.cache.slots(),
+            accepts: (slot, entry) => this.accepts(slot, entry),
+            adopt: (slot, entry) => {
+              this.applyEntry(slot, entry);
+              if (freshnessOf(slot, entry, this.now(), this.timings) === 'fresh') slot.lastError = undefined;
+              this.report(slot);
+            },
+            invalidated: (target) => {
+              const now = this.now();
+              const matched = this.markInvalid(target, now);
+              this.metrics.invalidations.inc({ scope: this.scopeOf(target) });
+              // Refetched at once, once for the fleet: the first process to claim a key fetches it.
+              for (const slot of matched) {
+                if (slot.entry) this.load(slot, now, { force: true });
+                this.report(slot);
+              }
+            },
+            settled: (slot) => this.settled(slot, this.now()),
+            finish: (slot) => {
+              slot.loading = false;
+              slot.lastError = undefined;
+              this.report(slot);
+            },
+            retry: (slot) => this.load(slot, this.now(), { force: true }),
+            revalidate: () => {
+              const now = this.now();
+              for (const slot of this.cache.slots()) if (slot.entry) this.load(slot, now, { skipShared: true, force: true });
+            },
           },
+          { metrics: this.metrics, logger: this.logger },
         )
       : null;
     this.sweeper = setInterval(() => this.sweep(), options.sweepInterval ?? 1000);
@@ -133,16 +121,6 @@ export class ProjectConfigService {
     return this.metrics.registry;
   }
 
-  /** The relay's registration with the upstream (null: not an upstream source, or requests are not signed). */
-  get registration(): RegistrationStatus | null {
-    return this.upstreamRegistration?.status() ?? null;
-  }
-
-  /** The registration itself, for other clients of the same upstream (outcomes) to share. */
-  get upstreamRegistration(): RelayRegistration | null {
-    return this.source instanceof UpstreamSource ? this.source.client.registration : null;
-  }
-
   /** Number of keys in the in-memory cache. */
   get size(): number {
     return this.cache.size;
@@ -150,7 +128,7 @@ export class ProjectConfigService {
 
   /** Whether the shared cache (Redis) is configured and reachable now. */
   get sharedCacheAvailable(): boolean {
-    return this.redis?.available ?? false;
+    return this.sharing?.available ?? false;
   }
 
   /**
@@ -166,7 +144,7 @@ export class ProjectConfigService {
       const freshness = slot.entry ? freshnessOf(slot, slot.entry, now, this.timings) : 'expired';
       if (freshness === 'expired') this.metrics.cacheMisses.inc({ cache: 'memory' });
       else this.metrics.cacheHits.inc({ cache: 'memory' });
-      if (freshness !== 'fresh') this.load(slot, now);
+      if (freshness !== 'fresh' || now >= slot.refreshAt) this.load(slot, now);
       return this.describe(slot, now);
     } catch (err) {
       this.logger.error({ publicKey, err: describeError(err) }, 'project config lookup failed');
@@ -239,8 +217,8 @@ export class ProjectConfigService {
       const now = this.now();
       const matched = this.markInvalid(target, now);
       this.metrics.invalidations.inc({ scope: this.scopeOf(target) });
-      if (this.redis) {
-        const ok = await this.redis.invalidate(target, matched.map((slot) => slot.publicKey));
+      if (this.sharing) {
+        const ok = await this.sharing.invalidate(target, matched.map((slot) => slot.publicKey));
         if (!ok) this.logger.warn({ target }, 'invalidation applied locally only: redis unavailable');
       }
       for (const slot of matched) {
@@ -258,6 +236,16 @@ export class ProjectConfigService {
     return () => this.listeners.delete(listener);
   }
 
+  /** The relay's registration with the upstream (null: not an upstream source, or requests are not signed). */
+  get registration(): RegistrationStatus | null {
+    return this.upstreamRegistration?.status() ?? null;
+  }
+
+  /** The registration itself, for other clients of the same upstream (outcomes) to share. */
+  get upstreamRegistration(): RelayRegistration | null {
+    return this.source instanceof UpstreamSource ? this.source.client.registration : null;
+  }
+
   /** Stops timers, the source, and the Redis connections. The installer keeps what it has. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -265,7 +253,7 @@ export class ProjectConfigService {
     clearInterval(this.sweeper);
     await Promise.all([
       this.source.close().catch((err: unknown) => this.logger.warn({ err: describeError(err) }, 'closing source failed')),
-      this.redis?.close(),
+      this.sharing?.close(),
     ]);
     for (const hook of [...this.activityHooks]) hook(null);
     this.listeners.clear();
@@ -308,7 +296,10 @@ export class ProjectConfigService {
     return result;
   }
 
-  /** Starts loading a key: shared cache first, then the source. At most one load per key at a time. */
+  /**
+   * Starts loading a key: shared cache first, then the source (with Redis, one process of the
+   * fleet fetches a key at a time). At most one load per key at a time.
+   */
   private load(slot: Slot, now: number, options: { noCache?: boolean; skipShared?: boolean; force?: boolean } = {}): void {
     if (this.closed || slot.loading) return;
     if (!options.force && now < slot.nextAttemptAt) return;
@@ -317,35 +308,20 @@ export class ProjectConfigService {
       const entry = slot.entry;
       // An invalidated config is asked for in full (no revision, so never `unchanged`).
       const revision = entry && !entry.state.disabled && !slot.outdated ? entry.state.rev : null;
+      slot.requestedAt = this.now();
       this.source.request(slot.publicKey, revision, { noCache: options.noCache });
     };
-    if (!this.redis || options.skipShared) {
+    // A refetch asked for explicitly (noCache) is this process's own.
+    if (!this.sharing || options.noCache) {
       request();
       return;
     }
-    void this.redis.load(slot.publicKey).then((shared) => {
-      if (this.closed) return;
-      const current = this.cache.peek(slot.publicKey);
-      if (current !== slot) {
-        // Evicted while Redis answered: start over from a fresh slot if anyone still asks.
-        slot.loading = false;
-        return;
-      }
-      if (shared && this.accepts(slot, shared)) {
-        this.metrics.cacheHits.inc({ cache: 'redis' });
-        this.applyEntry(slot, shared);
-      } else {
-        this.metrics.cacheMisses.inc({ cache: 'redis' });
-      }
-      const t = this.now();
-      if (slot.entry && freshnessOf(slot, slot.entry, t, this.timings) === 'fresh') {
-        slot.loading = false;
-        slot.lastError = undefined;
-        this.report(slot);
-        return;
-      }
-      request();
-    });
+    void this.sharing.fetchOnce(slot, request, { readShared: !options.skipShared });
+  }
+
+  /** A fresh entry that is not yet due for its early refresh. */
+  private settled(slot: Slot, now: number): boolean {
+    return slot.entry !== undefined && freshnessOf(slot, slot.entry, now, this.timings) === 'fresh' && now < slot.refreshAt;
   }
 
   /** Whether a shared entry is newer than what the slot holds and not older than its last invalidation. */
@@ -368,6 +344,7 @@ export class ProjectConfigService {
         this.applyEntry(slot, entry);
         this.share(entry);
         this.report(slot);
+        this.refetchIfInvalidatedMeanwhile(slot, now);
         return;
       }
       case 'unchanged': {
@@ -376,9 +353,11 @@ export class ProjectConfigService {
         if (slot.entry && !slot.entry.state.disabled) {
           slot.entry = { ...slot.entry, fetchedAt: now };
           slot.outdated = false;
+          slot.refreshAt = refreshPoint(slot.entry, this.timings, this.refreshAhead);
           slot.lastError = undefined;
           slot.nextAttemptAt = 0;
           this.share(slot.entry);
+          this.refetchIfInvalidatedMeanwhile(slot, now);
         } else {
           // Nothing cached to keep (evicted or expired meanwhile): ask again without a revision.
           slot.loading = true;
@@ -397,6 +376,7 @@ export class ProjectConfigService {
         slot.loading = false;
         slot.lastError = result.error;
         slot.nextAttemptAt = now + this.timings.missExpiry;
+        this.sharing?.release(result.publicKey);
         this.report(slot);
         return;
       }
@@ -411,16 +391,23 @@ export class ProjectConfigService {
         slot.loading = false;
         slot.lastError = result.error;
         slot.nextAttemptAt = now + this.failureRetry;
+        this.sharing?.release(result.publicKey);
         this.report(slot);
         return;
       }
     }
   }
 
+  /** An answer to a request sent before the key's last invalidation may predate the change: asked again. */
+  private refetchIfInvalidatedMeanwhile(slot: Slot, now: number): void {
+    if (slot.invalidatedAt > slot.requestedAt) this.load(slot, now, { skipShared: true, force: true });
+  }
+
   /** Makes `entry` the slot's state and hands any change of config to the installer. */
   private applyEntry(slot: Slot, entry: CacheEntry): void {
     slot.entry = entry;
     slot.outdated = false;
+    slot.refreshAt = refreshPoint(entry, this.timings, this.refreshAhead);
     const state = entry.state;
     if (state.disabled) {
       this.uninstall(slot);
@@ -480,40 +467,7 @@ export class ProjectConfigService {
   }
 
   private share(entry: CacheEntry): void {
-    if (!this.redis) return;
-    const ttlMs = remainingLife(entry, this.now(), this.timings);
-    void this.redis.store([{ entry, ttlMs }], { announce: true });
-  }
-
-  /** After a Redis outage: writes what this process holds, keeping entries others wrote meanwhile. */
-  private reshare(): void {
-    if (!this.redis || this.closed) return;
-    const now = this.now();
-    const items = this.cache
-      .slots()
-      .filter((slot) => slot.entry && freshnessOf(slot, slot.entry, now, this.timings) === 'fresh')
-      .map((slot) => ({ entry: slot.entry!, ttlMs: remainingLife(slot.entry!, now, this.timings) }));
-    void this.redis.store(items, { onlyIfAbsent: true });
-  }
-
-  private onSharedMessage(message: SharedMessage): void {
-    if (this.closed) return;
-    if (message.type === 'invalidate') {
-      const matched = this.markInvalid(message.target, this.now());
-      this.metrics.invalidations.inc({ scope: this.scopeOf(message.target) });
-      for (const slot of matched) this.report(slot);
-      return;
-    }
-    if (message.type === 'updated' && typeof message.publicKey === 'string') {
-      const slot = this.cache.peek(message.publicKey);
-      if (!slot || !this.redis) return; // keys this process never asked for are loaded lazily
-      void this.redis.load(message.publicKey).then((entry) => {
-        if (this.closed || !entry || this.cache.peek(message.publicKey) !== slot || !this.accepts(slot, entry)) return;
-        this.applyEntry(slot, entry);
-        if (freshnessOf(slot, entry, this.now(), this.timings) === 'fresh') slot.lastError = undefined;
-        this.report(slot);
-      });
-    }
+    this.sharing?.share(entry);
   }
 
   private scopeOf(target: InvalidateTarget): string {

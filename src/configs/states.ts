@@ -51,6 +51,8 @@ export interface Slot {
   lastError?: Error;
   /** No new load is started before this time. */
   nextAttemptAt: number;
+  /** When the source was last asked for the key (-Infinity: never). */
+  requestedAt: number;
   /** When the key was last invalidated (-Infinity: never). */
   invalidatedAt: number;
   /** The entry held was invalidated: it is stale from `invalidatedAt` on, until a new one arrives. */
@@ -63,12 +65,14 @@ export interface Slot {
   installed: boolean;
   /** The last sampling config the installer rejected (while the previous stays in force). */
   installRejection?: InstallRejection;
+  /** From this time on a lookup refreshes the (still fresh) entry: a random point before expiry, so a fleet's expiries do not align. */
+  refreshAt: number;
   /** The state last reported to change listeners. */
   reported?: KeyState | undefined;
 }
 
 export function newSlot(publicKey: string, now: number): Slot {
-  return { publicKey, loading: false, nextAttemptAt: 0, invalidatedAt: -Infinity, outdated: false, lastAccess: now, installed: false };
+  return { publicKey, loading: false, nextAttemptAt: 0, requestedAt: -Infinity, invalidatedAt: -Infinity, outdated: false, lastAccess: now, installed: false, refreshAt: Infinity };
 }
 
 export type Freshness = 'fresh' | 'stale' | 'expired';
@@ -81,6 +85,15 @@ export function freshnessOf(slot: Pick<Slot, 'invalidatedAt' | 'outdated'>, entr
   if (now < staleFrom) return 'fresh';
   if (now < staleFrom + timings.grace) return 'stale';
   return 'expired';
+}
+
+/**
+ * When a lookup starts refreshing `entry`: its expiry, brought forward by a random part of
+ * `ahead` (a fraction of the expiry, 0 for none).
+ */
+export function refreshPoint(entry: CacheEntry, timings: CacheTimings, ahead: number): number {
+  const ttl = entry.state.disabled ? timings.missExpiry : timings.expiry;
+  return entry.fetchedAt + ttl - Math.random() * ahead * ttl;
 }
 
 /** Milliseconds until the entry expires past its grace period (for shared-cache TTLs). */

@@ -1,12 +1,13 @@
 // startControlPlane: definitions, state, recorder, tasks, scheduler and the config server wired together on 127.0.0.1.
 
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { systemClock, systemMonotonic, type Clock, type MonotonicClock } from './clock';
 import { ControlPlaneOptionsError } from './errors';
-import { FilePersistence, NoPersistence, RedisPersistence, type DefinitionsPersistence } from './definitions/persistence';
+import { FileAndRedisPersistence, FilePersistence, NoPersistence, RedisPersistence, type DefinitionsPersistence } from './definitions/persistence';
 import { Definitions } from './definitions/repository';
 import type { DefinitionsDocument, RelayDefinition } from './definitions/types';
 import { TrustedClients } from '../access/clients';
@@ -24,6 +25,7 @@ import { ProjectConfigCache } from './serving/config-cache';
 import { ProjectConfigServer } from './serving/config-service';
 import { hasDynamicSampling } from './serving/describe-project';
 import { ConfigInvalidator } from './serving/invalidation';
+import { FleetInvalidationPublisher } from './serving/fleet-invalidation';
 import { ProjectStateBuilder } from './serving/project-state';
 import { DynamicSamplingState } from './state/ds-state';
 import { ReleaseBoosts } from './state/releases';
@@ -35,16 +37,23 @@ import type { TaskDeps } from './tasks/common';
 import { DEFAULT_CONTROL_OPTIONS, type ControlOptions } from './tasks/options';
 import { defaultTasks, TEN_MINUTES_MS, type TaskDefinition, type TaskId } from './tasks/registry';
 import { TaskRunner, type TaskRunResult } from './tasks/runner';
-import { InProcessScheduler, type TaskScheduler } from './tasks/scheduler';
+import { InProcessScheduler, type PeriodClaim, type TaskScheduler } from './tasks/scheduler';
 import { TrafficCounts } from './traffic/counts';
 import { CountingTrafficRecorder, type TrafficRecorder } from './traffic/recorder';
 import { checkObject } from '../engine/args';
+import type { PublishedRelease } from './traffic/shared-recorder';
+import { RELEASES_OBSERVED_CHANNEL, scheduleClaimKey } from './state/keys';
 
 export interface ControlPlaneOptions {
   /** A JSON/YAML file path, or the document itself. */
   definitions: string | DefinitionsDocument;
   /** Shared state for several processes (rates, counts, configs, definition changes, BullMQ). */
   redis?: RedisConnection;
+  /**
+   * The operator declares `redis` persistent (AOF/RDB): admin changes are then kept there only,
+   * not written into the definitions file. Default false: with a file they go into both.
+   */
+  durableRedis?: boolean;
   /**
    * Listen address; only loopback by default (127.0.0.1). Beyond loopback it needs `adminTokens` (or
    * `adminReadTokens`) and `tokens` or `relays`, unless `insecureOpen` (protected mode).
@@ -87,6 +96,11 @@ export interface ControlPlaneOptions {
   cleanupIntervalMs?: number;
   /** Countdown of invalidations, ms (default 5000). */
   invalidationCountdownMs?: number;
+  /**
+   * With `redis`: prefix of the ingestion processes' shared config cache in that Redis (their
+   * `redisPrefix`, default `dynamic-sampling:configs:`); invalidations are published there.
+   */
+  configsRedisPrefix?: string;
   /** TTL of cached project configs, ms (default 1 h). */
   configCacheTtlMs?: number;
   /** How often the recorder writes its counts, ms (default 1000). */
@@ -131,8 +145,8 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
-function persistenceFor(definitions: string | DefinitionsDocument, kv: KeyValueStore): DefinitionsPersistence {
-  if (kv.kind === 'redis') return new RedisPersistence(kv);
+function persistenceFor(definitions: string | DefinitionsDocument, kv: KeyValueStore, durableRedis: boolean): DefinitionsPersistence {
+  if (kv.kind === 'redis') return typeof definitions === 'string' && !durableRedis ? new FileAndRedisPersistence(definitions, kv) : new RedisPersistence(kv, durableRedis);
   return typeof definitions === 'string' ? new FilePersistence(definitions) : new NoPersistence();
 }
 
@@ -154,10 +168,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const controlOptions: ControlOptions = { ...DEFAULT_CONTROL_OPTIONS, ...options.options };
   const metrics = createControlMetrics(options.registry);
 
-  const kv: KeyValueStore = options.redis ? new RedisKeyValueStore(options.redis) : new MemoryKeyValueStore(clock);
+  const kv: KeyValueStore = options.redis ? new RedisKeyValueStore(options.redis, logger) : new MemoryKeyValueStore(clock);
   const cleanup: Array<() => Promise<void> | void> = [() => kv.close()];
   try {
-    const definitions = await Definitions.load(options.definitions, persistenceFor(options.definitions, kv));
+    const definitions = await Definitions.load(options.definitions, persistenceFor(options.definitions, kv, options.durableRedis === true));
+    if (definitions.persistence.kind === 'redis' && !definitions.persistence.durable) {
+      logger.warn(
+        { store: definitions.persistence.kind },
+        'changes made through the admin API live in redis only, not declared durable: a redis restart loses them (give a definitions file, or durableRedis if it persists)',
+      );
+    }
     cleanup.unshift(() => definitions.close());
     const state = new DynamicSamplingState(kv, { factorTtlMs: controlOptions.recalibrationFactorTtlMs, logger });
     const releases = new ReleaseBoosts(kv);
@@ -175,21 +195,39 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       countdownMs: options.invalidationCountdownMs,
     });
     cleanup.unshift(() => invalidator.close());
+    if (kv instanceof RedisKeyValueStore) {
+      // Every ingestion process sharing the configs Redis hears of every invalidation, cached or not.
+      const fleet = new FleetInvalidationPublisher(kv, options.configsRedisPrefix, logger);
+      const stop = invalidator.onRun((_record, keys) => void fleet.publish(keys));
+      cleanup.unshift(() => {
+        stop();
+        fleet.close();
+      });
+    }
     definitions.onChange((event) => void invalidator.schedule(event.trigger, event.scope));
     await definitions.watch();
 
-    const recorder = new CountingTrafficRecorder({
-      counts,
-      clock,
-      logger,
-      flushIntervalMs: options.recorderFlushIntervalMs,
-      onRelease: async (observation) => {
-        const found = definitions.project(observation.projectId);
-        if (!found || !hasDynamicSampling(found.organization)) return;
-        const outcome = await releases.observe({ ...observation, platform: found.project.platform });
-        if (outcome === 'boosted') await invalidator.schedule('dynamic_sampling:boost_release', { projectId: observation.projectId });
-      },
-    });
+    const onRelease = async (observation: PublishedRelease): Promise<void> => {
+      const found = definitions.project(observation.projectId);
+      if (!found || !hasDynamicSampling(found.organization)) return;
+      const outcome = await releases.observe({ ...observation, platform: found.project.platform });
+      if (outcome === 'boosted') await invalidator.schedule('dynamic_sampling:boost_release', { projectId: observation.projectId });
+    };
+    const recorder = new CountingTrafficRecorder({ counts, clock, logger, flushIntervalMs: options.recorderFlushIntervalMs, onRelease });
+    if (kv.kind === 'redis') {
+      // Ingestion processes counting into the same Redis (`serve --count-roots`) publish the releases they see.
+      const stop = await kv.subscribe(RELEASES_OBSERVED_CHANNEL, (message) => {
+        let observation: PublishedRelease;
+        try {
+          observation = JSON.parse(message) as PublishedRelease;
+        } catch {
+          return;
+        }
+        if (typeof observation?.projectId !== 'number' || typeof observation.release !== 'string' || typeof observation.at !== 'number') return;
+        onRelease({ ...observation, environment: observation.environment ?? null }).catch((err: unknown) => logger.error({ err, projectId: observation.projectId }, 'release observation failed'));
+      });
+      cleanup.unshift(stop);
+    }
     cleanup.unshift(() => recorder.close());
 
     const deps: TaskDeps = { definitions, state, counts, invalidator, metrics, clock, monotonic, options: controlOptions, logger };
@@ -251,7 +289,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     let scheduler: TaskScheduler | null = null;
     const schedule = options.schedule ?? 'in-process';
-    if (schedule === 'in-process') scheduler = new InProcessScheduler(runner, logger);
+    if (schedule === 'in-process') {
+      // With a shared Redis every control-plane process schedules, but each period of a task is
+      // claimed by one of them: the fleet runs each task once per period.
+      const instance = randomUUID();
+      const claim: PeriodClaim | undefined =
+        kv.kind === 'redis' ? (taskId, period, intervalMs) => kv.setnx(scheduleClaimKey(taskId, period), instance, Math.max(2 * intervalMs, 60_000)) : undefined;
+      scheduler = new InProcessScheduler(runner, logger, claim);
+      if (claim) logger.info('in-process scheduling with a shared redis: each task period is claimed by one process of the fleet');
+    }
     else if (schedule === 'bullmq') scheduler = new BullmqScheduler(runner, { ...options.bullmq, connection: options.redis! }, logger);
     if (scheduler) {
       const s = scheduler;

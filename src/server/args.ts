@@ -31,6 +31,10 @@ export interface ServeArgs {
   reservoirRules: boolean;
   /** `--upstream`: run as a Relay in front of Sentry (configs, forwarding and outcomes), with these credentials. */
   upstream: { url: string; credentialsFile: string; emitOutcomes: boolean } | null;
+  /** Count trace roots into `redis` for the control plane. */
+  countRoots: boolean;
+  /** How long a fetched config is fresh, ms (undefined: 300 s, Relay's default). */
+  configsExpiry?: number;
   help: boolean;
 }
 
@@ -52,6 +56,10 @@ export const SERVE_USAGE = `options (flag, environment variable, default):
   --relay-secret KEY         DS_RELAY_SECRET
   --configs-token TOKEN      DS_CONFIGS_TOKEN      or a bearer token for the upstream
   --redis URL                DS_REDIS, REDIS_URL   share configs and reservoir counters with other processes
+  --configs-expiry SEC       DS_CONFIGS_EXPIRY     how long a fetched project config is fresh (300); with --redis the
+                                                   fleet fetches each key once per expiry
+  --count-roots              DS_COUNT_ROOTS        count trace roots into --redis for the control plane that keeps
+                                                   its state there (--control-redis), wherever it runs
   --sink SPEC                DS_SINK               where kept envelopes go: file:PATH (JSON Lines), stdout,
                                                    or http(s)://relay-or-sentry (file:./data/kept.jsonl)
   --queue-size N             DS_QUEUE_SIZE         upstream sink: queued envelopes before 503 (10000)
@@ -100,10 +108,12 @@ const FLAGS: Record<string, string[]> = {
   'shutdown-timeout': ['DS_SHUTDOWN_TIMEOUT'],
   'reject-unknown-keys': ['DS_REJECT_UNKNOWN_KEYS'],
   'reservoir-rules': ['DS_RESERVOIR_RULES'],
+  'count-roots': ['DS_COUNT_ROOTS'],
+  'configs-expiry': ['DS_CONFIGS_EXPIRY'],
 };
 
 /** Flags that take no value. */
-export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys', 'reservoir-rules', 'emit-outcomes']);
+export const BOOLEAN_FLAGS = new Set(['reject-unknown-keys', 'reservoir-rules', 'emit-outcomes', 'count-roots']);
 
 /** A duration in seconds (fractions allowed) → ms; `positive` refuses 0. */
 function seconds(name: string, text: string | undefined, positive = true): number | undefined {
@@ -179,6 +189,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     const bytes = get('queue-bytes');
     sink = { ...sink, ...(size ? { maxQueue: integer('queue-size', size, 1) } : {}), ...(bytes ? { maxQueueBytes: integer('queue-bytes', bytes, 1) } : {}) };
   }
+  if (truthy(get('count-roots')) && get('redis') === undefined) throw new ServerOptionsError('--count-roots needs --redis (the Redis the control plane keeps its counts in)');
   const port = get('port');
   const maxBody = get('max-body');
   const workers = get('workers');
@@ -204,6 +215,8 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       relayUpstream === undefined
         ? null
         : { url: relayUpstream, credentialsFile: get('credentials') ?? DEFAULT_CREDENTIALS_FILE, emitOutcomes: get('emit-outcomes') === undefined || truthy(get('emit-outcomes')) },
+    countRoots: truthy(get('count-roots')),
+    configsExpiry: seconds('configs-expiry', get('configs-expiry')),
     help,
   };
 }

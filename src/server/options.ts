@@ -96,6 +96,12 @@ export interface ServerOptions extends MetricsAccessOptions {
    * off (Relay's `outcomes.emit_outcomes`). Default: none.
    */
   outcomes?: OutcomeReporterOptions & { emit?: boolean };
+  /**
+   * Count trace roots into `redis` for a control plane keeping its state there (its `redis`,
+   * `--control-redis`), whichever process hosts it: batched every second, buffered in memory while
+   * Redis is down. Ignored when `recorder` is given.
+   */
+  countRoots?: boolean;
   /** Called for every envelope accepted (after the sink took it). */
   onEnvelope?: (observation: EnvelopeObservation) => void;
   /** @internal Set in cluster workers: /metrics and /stats are answered for the whole cluster. */

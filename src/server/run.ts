@@ -154,6 +154,8 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
     shutdownTimeout: args.shutdownTimeout,
     rejectUnknownKeys: args.rejectUnknownKeys,
     reservoirRules: args.reservoirRules,
+    countRoots: args.countRoots,
+    cache: args.configsExpiry !== undefined ? { expiry: args.configsExpiry } : undefined,
     logger,
     clusterWorker: cluster.isWorker,
     recorder: extras.recorder,

@@ -19,6 +19,7 @@ import { createServerMetrics, ProjectLabels } from './metrics';
 import { DEFAULTS, resolveLimits, resolvePort, type ServerOptions } from './options';
 import { ReservoirAwareEngine } from './reservoir/engine';
 import { RootCounter } from './roots';
+import { SharedTrafficRecorder } from '../control/traffic/shared-recorder';
 import { SharedReservoir } from './reservoir/shared';
 import { createSink, type SinkSpec } from './sinks/create';
 import type { EnvelopeSink } from './sinks/types';
@@ -96,7 +97,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const registry = options.registry ?? new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
+  if (options.countRoots && !options.recorder && !options.redis) throw new ServerOptionsError('countRoots needs redis (the Redis the control plane keeps its counts in)');
   const { sampler, owned } = buildSampler(options, logger);
+  const sharedRecorder = options.countRoots && !options.recorder ? new SharedTrafficRecorder({ redis: options.redis!, logger: logger.child({ module: 'roots' }) }) : null;
+  const recorder = options.recorder ?? sharedRecorder ?? undefined;
   const sinkOption = options.sink ?? DEFAULTS.sink;
   const sink = isSink(sinkOption) ? sinkOption : createSink(sinkOption, { logger: logger.child({ module: 'sink' }), registry });
   const reservoir = options.redis ? new SharedReservoir(options.redis, { logger: logger.child({ module: 'reservoir' }), registry }) : null;
@@ -126,7 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     projectLabels: new ProjectLabels(limits.maxTrackedProjects),
     stats,
     logger,
-    roots: options.recorder ? new RootCounter(options.recorder, logger.child({ module: 'roots' }), metrics) : null,
+    roots: recorder ? new RootCounter(recorder, logger.child({ module: 'roots' }), metrics) : null,
     onEnvelope: options.onEnvelope,
     outcomes,
     metricsText: async () => {
@@ -161,7 +165,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const summaryToStderr = !isSink(sinkOption) && sinkOption.type === 'stdout';
   const writeSummary = options.summaryWriter ?? ((line: string) => (summaryToStderr ? process.stderr : process.stdout).write(`${line}\n`));
   const summary = !bridge && limits.summaryInterval > 0 ? new SummaryPrinter(async () => stats.snapshot(), writeSummary, limits.summaryInterval) : null;
-  logger.info({ url, sink: sink.description, redis: options.redis ? 'configured' : 'none', recorder: options.recorder ? 'configured' : 'none' }, 'ingestion server listening');
+  logger.info({ url, sink: sink.description, redis: options.redis ? 'configured' : 'none', recorder: sharedRecorder ? 'redis' : recorder ? 'configured' : 'none' }, 'ingestion server listening');
 
   let closing: Promise<void> | null = null;
   return {
@@ -183,6 +187,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await sink.close();
         await outcomes?.close();
         await reservoir?.close();
+        await sharedRecorder?.close();
         bridge?.close();
         if (owned) await sampler.close();
       })();

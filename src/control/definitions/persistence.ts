@@ -23,7 +23,10 @@ export interface StoredOverrides {
 }
 
 export interface DefinitionsPersistence {
-  readonly kind: 'file' | 'redis' | 'none';
+  /** `file+redis`: written to the file (durable) and to Redis (shared with the fleet). */
+  readonly kind: 'file' | 'redis' | 'file+redis' | 'none';
+  /** Whether a change survives the loss of Redis (the file, or a Redis declared durable). */
+  readonly durable?: boolean;
   /** Changes stored outside the document (Redis); empty for the file, which holds them itself. */
   load(): Promise<StoredOverrides>;
   /** Persists one change; `document` is the whole document after it. */
@@ -37,6 +40,7 @@ export const emptyOverrides = (): StoredOverrides => ({ organizations: new Map()
 /** Changes stay in memory only (definitions given as an object). */
 export class NoPersistence implements DefinitionsPersistence {
   readonly kind = 'none' as const;
+  readonly durable = false;
   async load(): Promise<StoredOverrides> {
     return emptyOverrides();
   }
@@ -57,6 +61,7 @@ function findById(seq: unknown, id: number): YAMLMap | undefined {
  */
 export class FilePersistence implements DefinitionsPersistence {
   readonly kind = 'file' as const;
+  readonly durable = true;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(readonly file: string) {}
@@ -112,7 +117,8 @@ export class FilePersistence implements DefinitionsPersistence {
 export class RedisPersistence implements DefinitionsPersistence {
   readonly kind = 'redis' as const;
 
-  constructor(private readonly kv: KeyValueStore) {}
+  /** `durable`: the operator declares this Redis persistent (AOF or RDB), so changes kept only there survive. */
+  constructor(private readonly kv: KeyValueStore, readonly durable = false) {}
 
   async load(): Promise<StoredOverrides> {
     const hash = await this.kv.hgetall(DEFINITIONS_OVERRIDES_KEY);
@@ -147,5 +153,34 @@ export class RedisPersistence implements DefinitionsPersistence {
 
   subscribe(listener: () => void): Promise<() => Promise<void>> {
     return this.kv.subscribe(DEFINITIONS_CHANNEL, () => listener());
+  }
+}
+
+/**
+ * A fleet with a definitions file: changes go into the file (durable: a Redis restart loses
+ * nothing) and into Redis (the other processes load them and are told at once).
+ */
+export class FileAndRedisPersistence implements DefinitionsPersistence {
+  readonly kind = 'file+redis' as const;
+  readonly durable = true;
+  private readonly file: FilePersistence;
+  private readonly redis: RedisPersistence;
+
+  constructor(file: string, kv: KeyValueStore) {
+    this.file = new FilePersistence(file);
+    this.redis = new RedisPersistence(kv);
+  }
+
+  load(): Promise<StoredOverrides> {
+    return this.redis.load();
+  }
+
+  async save(change: DefinitionsChange, document: DefinitionsDocument): Promise<void> {
+    await this.file.save(change, document);
+    await this.redis.save(change);
+  }
+
+  subscribe(listener: () => void): Promise<() => Promise<void>> {
+    return this.redis.subscribe(listener);
   }
 }

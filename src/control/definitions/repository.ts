@@ -61,7 +61,7 @@ export class Definitions {
   private serial: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private readonly base: DefinitionsDocument,
+    private base: DefinitionsDocument,
     private readonly source: string | null,
     readonly persistence: DefinitionsPersistence,
   ) {
@@ -78,9 +78,11 @@ export class Definitions {
     return definitions;
   }
 
-  /** Re-applies the persisted changes (from Redis) over the file's document. */
+  /** Re-applies the persisted changes (from Redis) over the file's document (read again when changes are written to it). */
   async reload(): Promise<void> {
     await this.exclusive(async () => {
+      // The file holds changes made by other processes on this machine too (Redis may have lost them).
+      if (this.persistence.kind === 'file+redis' && this.source !== null) this.base = parseDefinitions(await fs.readFile(this.source, 'utf8'), this.source);
       const overrides = await this.persistence.load();
       this.document = Definitions.merge(this.base, overrides);
       this.index();

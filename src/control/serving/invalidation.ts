@@ -41,12 +41,15 @@ export interface InvalidationRecord {
   rebuilt: string[];
 }
 
+/** Told of every executed invalidation with every key of its scope, cached or not: consumers holding any of them must refetch it. */
+export type InvalidationListener = (record: InvalidationRecord, keys: string[]) => void;
+
 export class ConfigInvalidator {
   private readonly scheduled = new Set<Scheduled>();
   private readonly countdownMs: number;
   private readonly debounceTtlMs: number;
   private closed = false;
-  private readonly listeners = new Set<(record: InvalidationRecord) => void>();
+  private readonly listeners = new Set<InvalidationListener>();
   /** Every executed invalidation, most recent last (bounded). */
   readonly history: InvalidationRecord[] = [];
 
@@ -112,9 +115,10 @@ export class ConfigInvalidator {
   async run(trigger: string, scope: InvalidationScope): Promise<InvalidationRecord> {
     const { kv, cache, builder, metrics, clock, logger } = this.options;
     const record: InvalidationRecord = { trigger, scope, rebuilt: [] };
+    const keys = this.keysOf(scope);
     try {
       await kv.del([debounceKey(scope)]);
-      const cached = await cache.cachedAmong(this.keysOf(scope));
+      const cached = await cache.cachedAmong(keys);
       const previous = await cache.getMany(cached);
       const now = clock();
       for (let i = 0; i < cached.length; i++) {
@@ -131,7 +135,7 @@ export class ConfigInvalidator {
     if (this.history.length > 1000) this.history.splice(0, this.history.length - 1000);
     for (const listener of this.listeners) {
       try {
-        listener(record);
+        listener(record, keys);
       } catch (err) {
         logger?.error({ err, trigger }, 'invalidation listener failed');
       }
@@ -140,10 +144,10 @@ export class ConfigInvalidator {
   }
 
   /**
-   * Calls `listener` after every executed invalidation, with the keys rebuilt (`npm start` uses it
-   * to make its in-process ingestion server refetch them at once). Returns a function that stops it.
+   * Calls `listener` after every executed invalidation, with the keys of its scope (`npm start`
+   * uses it to make its in-process ingestion server refetch them at once). Returns a function that stops it.
    */
-  onRun(listener: (record: InvalidationRecord) => void): () => void {
+  onRun(listener: InvalidationListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

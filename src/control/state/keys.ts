@@ -64,3 +64,8 @@ export const buildDebounceKey = (publicKey: string): string => `relayconfig-buil
 /** Definitions changed through the API, per entity (when Redis is configured). */
 export const DEFINITIONS_OVERRIDES_KEY = 'dsctl:definitions';
 export const DEFINITIONS_CHANNEL = 'dsctl:definitions:changed';
+
+/** Releases seen by ingestion processes that count into Redis without a control plane of their own. */
+export const RELEASES_OBSERVED_CHANNEL = 'dsctl:releases:observed';
+/** Claim of one scheduled run of a task: `dsctl:schedule:<task>:<period>` (one run per period in the fleet). */
+export const scheduleClaimKey = (taskId: string, period: number): string => `dsctl:schedule:${taskId}:${period}`;

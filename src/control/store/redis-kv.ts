@@ -1,6 +1,8 @@
 // KeyValueStore over Redis (ioredis): the state shared by several control-plane processes.
 
 import Redis, { type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { watchOutages, type OutageWatch } from '../../redis/outages';
 import type { HashIncrement, KeyValueStore } from './kv';
 
 /** A redis:// URL or ioredis options. */
@@ -24,10 +26,27 @@ export class RedisKeyValueStore implements KeyValueStore {
   private subscriber: Redis | null = null;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
   private readonly connection: RedisConnection;
+  private readonly outage: OutageWatch;
+  private readonly recoveryListeners = new Set<() => void>();
 
-  constructor(connection: RedisConnection) {
+  /** `logger` gets one line per outage and one on recovery, naming `purpose` (none without it, and never ioredis's unhandled-error lines). */
+  constructor(connection: RedisConnection, private readonly logger?: Logger, purpose = 'control state') {
     this.connection = connection;
     this.client = connectRedis(connection, 'dynamic-sampling-control');
+    this.outage = watchOutages(this.client, logger, purpose, () => {
+      for (const listener of this.recoveryListeners) listener();
+    });
+  }
+
+  /** Whether Redis failed and has not been reachable since. */
+  get down(): boolean {
+    return this.outage.down;
+  }
+
+  /** Calls `listener` each time Redis is reachable again after an outage; returns a function that stops it. */
+  onRecovered(listener: () => void): () => void {
+    this.recoveryListeners.add(listener);
+    return () => this.recoveryListeners.delete(listener);
   }
 
   async get(key: string): Promise<string | null> {
@@ -140,6 +159,7 @@ export class RedisKeyValueStore implements KeyValueStore {
   async subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
     if (!this.subscriber) {
       this.subscriber = connectRedis(this.connection, 'dynamic-sampling-control-sub', { maxRetriesPerRequest: null, autoResubscribe: true });
+      watchOutages(this.subscriber, this.logger, 'control notices');
       this.subscriber.on('message', (ch: string, message: string) => {
         for (const l of this.listeners.get(ch) ?? []) l(message);
       });

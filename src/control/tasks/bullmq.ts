@@ -3,6 +3,7 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisConnection } from '../store/redis-kv';
+import { watchOutages, type OutageWatch } from '../../redis/outages';
 import type { TaskId } from './registry';
 import type { TaskRunner } from './runner';
 import type { TaskScheduler } from './scheduler';
@@ -22,6 +23,11 @@ export interface BullmqSchedulerOptions {
   stalledIntervalMs?: number;
   /** Run a worker in this process (default true); false only schedules. */
   worker?: boolean;
+  /**
+   * When the fleet's job scheduler of a task has another interval than this process's: replace it
+   * (true) or keep the fleet's and warn (default false: the first process to start sets it).
+   */
+  replaceSchedules?: boolean;
 }
 
 function connectionOf(connection: RedisConnection): ConnectionOptions {
@@ -35,10 +41,12 @@ export class BullmqScheduler implements TaskScheduler {
   readonly queue: Queue;
   worker: Worker | null = null;
   private readonly queueName: string;
+  private readonly outage: OutageWatch;
 
   constructor(private readonly runner: TaskRunner, private readonly options: BullmqSchedulerOptions, private readonly logger: Logger) {
     this.queueName = options.queueName ?? 'dynamic-sampling-tasks';
     this.queue = new Queue(this.queueName, { connection: connectionOf(options.connection), prefix: options.prefix });
+    this.outage = watchOutages(this.queue, logger, 'task queue');
   }
 
   /**
@@ -49,6 +57,14 @@ export class BullmqScheduler implements TaskScheduler {
     for (const task of this.runner.tasks) {
       const existing = await this.queue.getJobScheduler(task.id);
       if (existing && Number(existing.every) === task.intervalMs) continue;
+      if (existing && !this.options.replaceSchedules) {
+        this.logger.warn(
+          { task: task.id, fleetIntervalMs: Number(existing.every), ownIntervalMs: task.intervalMs },
+          'the fleet schedules this task at another interval: keeping the fleet\'s (bullmq.replaceSchedules to replace it)',
+        );
+        continue;
+      }
+      if (existing) this.logger.warn({ task: task.id, fleetIntervalMs: Number(existing.every), ownIntervalMs: task.intervalMs }, 'replacing the fleet\'s interval of this task');
       await this.queue.upsertJobScheduler(
         task.id,
         { every: task.intervalMs },
@@ -84,7 +100,12 @@ export class BullmqScheduler implements TaskScheduler {
       },
     );
     this.worker.on('failed', (job, err) => this.logger.warn({ task: job?.name, attempt: job?.attemptsMade, err }, 'task job failed'));
-    this.worker.on('error', (err) => this.logger.error({ err }, 'task worker error'));
+    // A queue does not say when it is connected again; a job taken does.
+    this.worker.on('active', () => this.outage.ready());
+    // Connection errors are the queue's outage (logged once); others are logged.
+    this.worker.on('error', (err) => {
+      if (!this.outage.down && !/ECONNREFUSED|ECONNRESET|Connection is closed/.test(String(err?.message))) this.logger.error({ err }, 'task worker error');
+    });
   }
 
   /** Removes the job schedulers (e.g. when retiring the fleet); `close` keeps them. */

@@ -10,12 +10,36 @@ export interface TaskScheduler {
   close(): Promise<void>;
 }
 
+/**
+ * Claims one period of a task for this process (true: it runs it). With a shared Redis, the first
+ * process of the fleet to tick in a period claims it, so each task runs once per period.
+ */
+export type PeriodClaim = (taskId: string, period: number, intervalMs: number) => Promise<boolean>;
+
 export class InProcessScheduler implements TaskScheduler {
   readonly kind = 'in-process' as const;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<string>();
 
-  constructor(private readonly runner: TaskRunner, private readonly logger: Logger) {}
+  /** `claim`: with a fleet, asked before each tick's run (none: every tick runs); `now` gives the period (default Date.now). */
+  constructor(
+    private readonly runner: TaskRunner,
+    private readonly logger: Logger,
+    private readonly claim?: PeriodClaim,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether this tick runs here: always alone, else when this process claims the period. */
+  private async mine(taskId: string, intervalMs: number): Promise<boolean> {
+    if (!this.claim) return true;
+    try {
+      return await this.claim(taskId, Math.floor(this.now() / intervalMs), intervalMs);
+    } catch (err) {
+      // Without the shared store the tasks cannot run anyway; the next tick tries again.
+      this.logger.warn({ task: taskId, err }, 'claiming a scheduled run failed: tick skipped');
+      return false;
+    }
+  }
 
   async start(): Promise<void> {
     for (const task of this.runner.tasks) {
@@ -25,8 +49,8 @@ export class InProcessScheduler implements TaskScheduler {
           return;
         }
         this.running.add(task.id);
-        this.runner
-          .run(task.id)
+        this.mine(task.id, task.intervalMs)
+          .then((mine) => (mine ? this.runner.run(task.id) : undefined))
           .catch(() => {}) // logged and counted by the runner
           .finally(() => this.running.delete(task.id));
       }, task.intervalMs);

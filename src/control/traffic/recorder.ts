@@ -50,6 +50,12 @@ export interface CountingRecorderOptions {
    * long, ms (default 60000): the store's observed marker lasts 24 h, so repeats would be no-ops.
    */
   releaseRepeatMs?: number;
+  /**
+   * Bound of the counts held in memory while the store cannot be written (Redis outage), in
+   * aggregated records (one per minute, project, decision and transaction; default 100000).
+   * Roots beyond it are dropped and counted (`droppedRoots`).
+   */
+  maxBufferedRecords?: number;
 }
 
 /** Bound of the recently observed releases remembered in memory. */
@@ -67,13 +73,20 @@ export class CountingTrafficRecorder implements TrafficRecorder {
   private pending: Promise<void>[] = [];
   private readonly maxNames: number;
   private readonly recentReleases = new Map<string, number>();
+  private readonly maxBuffered: number;
+  private flushing: Promise<void> | null = null;
+  /** Whether the last write failed (one log line per outage). */
+  private failing = false;
+  private dropped = 0;
   private closed = false;
 
   constructor(private readonly options: CountingRecorderOptions) {
     this.clock = options.clock ?? systemClock;
     this.maxNames = options.maxTransactionsPerProjectMinute ?? 5000;
+    this.maxBuffered = options.maxBufferedRecords ?? 100_000;
     const interval = options.flushIntervalMs ?? 1000;
-    this.timer = interval > 0 ? setInterval(() => void this.flush(), interval) : null;
+    // A write still waiting (Redis down) is not doubled by the next tick.
+    this.timer = interval > 0 ? setInterval(() => void (this.flushing ?? this.flush()), interval) : null;
     this.timer?.unref();
   }
 
@@ -92,10 +105,25 @@ export class CountingTrafficRecorder implements TrafficRecorder {
       if (names.size >= this.maxNames) transaction = OVERFLOW_TRANSACTION;
       else names.add(transaction);
     }
-    const id = `${bucket}:${root.decision}:${transaction}`;
+    this.add(`${bucket}:${root.decision}:${transaction}`, { orgId: root.orgId, projectId: root.projectId, transaction, decision: root.decision, count, at: minute * MINUTE_MS });
+  }
+
+  /** Adds to the buffer; a new record beyond the bound is dropped and counted. */
+  private add(id: string, record: RootCount): void {
     const entry = this.buffer.get(id);
-    if (entry) entry.count += count;
-    else this.buffer.set(id, { orgId: root.orgId, projectId: root.projectId, transaction, decision: root.decision, count, at: minute * MINUTE_MS });
+    if (entry) entry.count += record.count;
+    else if (this.buffer.size < this.maxBuffered) this.buffer.set(id, { ...record });
+    else this.dropped += record.count;
+  }
+
+  /** Roots dropped because the buffer was full while the store could not be written. */
+  get droppedRoots(): number {
+    return this.dropped;
+  }
+
+  /** Aggregated records waiting to be written. */
+  get bufferedRecords(): number {
+    return this.buffer.size;
   }
 
   observeRelease(observation: ReleaseObservation): void {
@@ -116,18 +144,46 @@ export class CountingTrafficRecorder implements TrafficRecorder {
     });
   }
 
-  /** Writes buffered counts and waits for release observations in flight. */
+  /**
+   * Writes buffered counts and waits for release observations in flight. Counts that cannot be
+   * written stay buffered (bounded) and go with the next flush, e.g. once Redis is back.
+   */
   async flush(): Promise<void> {
-    const batch = [...this.buffer.values()];
+    while (this.flushing) await this.flushing;
+    const run = this.write();
+    this.flushing = run;
+    try {
+      await run;
+    } finally {
+      this.flushing = null;
+    }
+    await Promise.all(this.pending);
+  }
+
+  private async write(): Promise<void> {
+    const written = this.buffer;
+    const batch = [...written.values()];
     this.buffer = new Map();
     const now = Math.floor(this.clock() / MINUTE_MS);
     for (const key of this.namesPerBucket.keys()) if (Number(key.slice(0, key.indexOf(':'))) < now - 1) this.namesPerBucket.delete(key);
+    if (batch.length === 0) return;
     try {
-      if (batch.length > 0) await this.options.counts.add(batch);
+      await this.options.counts.add(batch);
+      if (this.failing) {
+        this.failing = false;
+        this.options.logger?.info({ records: batch.length, droppedRoots: this.dropped }, 'traffic counts written again; what was buffered meanwhile is flushed');
+      }
     } catch (err) {
-      this.options.logger?.error({ err, records: batch.length }, 'writing traffic counts failed');
+      // Kept for the next flush, merged with what was counted meanwhile.
+      const meanwhile = this.buffer;
+      this.buffer = new Map();
+      for (const [id, record] of written) this.add(id, record);
+      for (const [id, record] of meanwhile) this.add(id, record);
+      if (!this.failing) {
+        this.failing = true;
+        this.options.logger?.warn({ err, records: batch.length, bound: this.maxBuffered }, 'writing traffic counts failed; buffering them in memory until the store is back');
+      }
     }
-    await Promise.all(this.pending);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 // Reservoir counters shared by a fleet through Redis: `INCR reservoir:<org>:<rule>` for each item a reservoir rule keeps.
 
 import Redis, { type RedisOptions } from 'ioredis';
+import { watchOutages } from '../../redis/outages';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 
@@ -48,9 +49,8 @@ export class SharedReservoir {
       this.client.once('error', () => resolve());
     });
     void this.firstAttempt.then(() => (this.startupSettled = true));
-    this.client.on('error', () => {
-      // Reported per command (verdict "unavailable"); ioredis reconnects by itself.
-    });
+    // Counted per command (verdict "unavailable"); logged once per outage. ioredis reconnects by itself.
+    watchOutages(this.client, deps.logger, 'reservoir counters');
     const name = 'dynamic_sampling_server_reservoir_checks_total';
     this.counted =
       (deps.registry.getSingleMetric(name) as Counter<'verdict'> | undefined) ??
