@@ -13,7 +13,7 @@ export type * from './engine/types';
 export * from './sampler';
 export { ProjectConfigService, KEY_STATES, generateRelayKeyPair } from './configs';
 export type { KeyState, LookupResult, ProjectConfigServiceOptions, ProjectInfo } from './configs';
-export { generateSamplingConfig } from './control/rules';
+export { generateSamplingConfig } from './rules/generate';
 
 // ---- The services: the ingestion server and the control plane ------------------------------------
 // Loaded on first use, so that `require('dynamic-sampling')` for the engine stays light.

@@ -10,7 +10,7 @@ import { FilePersistence, RedisPersistence, type DefinitionsChange, type Definit
 import { Definitions } from '../src/control/definitions/repository';
 import { parseDefinitions } from '../src/control/definitions/validate';
 import { DefinitionsError, TooManyRulesError, UnsupportedQueryError } from '../src/control/errors';
-import { generateRulesDetailed } from '../src/control/rules';
+import { generateRulesDetailed } from '../src/rules/generate';
 import { describeProject } from '../src/control/serving/describe-project';
 import { DynamicSamplingState } from '../src/control/state/ds-state';
 import { ReleaseBoosts } from '../src/control/state/releases';

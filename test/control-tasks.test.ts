@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane';
 import type { DefinitionsDocument } from '../src/control/definitions/types';
-import { rebalanceProjects, rebalanceTransactions } from '../src/control/models';
+import { rebalanceProjects, rebalanceTransactions } from '../src/rules/models';
 import { extrapolateMonthlyVolume, tierRateForVolume } from '../src/control/tasks/sliding-window-org';
 import { computeAdjustedFactor } from '../src/control/tasks/recalibrate-orgs';
 import { keyFor, orgDef, projectDef, sampleDefinitions, silentLogger, TestClock } from './helpers/control';

@@ -1,11 +1,11 @@
 // The control plane: rebalancing models and rule generation (pure), and the services around them (definitions, state, counting, tasks, config server).
 
-export * from './types';
+export * from '../rules/types';
 export * from './errors';
-export * from './constants';
-export { toEpochMicros, unixSecondsToEpochMicros, formatUtcSeconds, formatUtcMicros, InvalidDateError, type EpochMicros } from './time';
-export { readStoredFloat, type StoredFloatResult } from './stored-values';
-export { validateRuleCondition, isSupportedRuleCondition, type ConditionValidator } from './condition';
+export * from '../rules/constants';
+export { toEpochMicros, unixSecondsToEpochMicros, formatUtcSeconds, formatUtcMicros, InvalidDateError, type EpochMicros } from '../rules/time';
+export { readStoredFloat, type StoredFloatResult } from '../rules/stored-values';
+export { validateRuleCondition, isSupportedRuleCondition, type ConditionValidator } from '../rules/condition';
 export {
   fullRebalancing,
   rebalanceProjects,
@@ -17,9 +17,9 @@ export {
   type ProjectsRebalancingInput,
   type TransactionsRebalancingInput,
   type TransactionsRebalancingResult,
-} from './models';
-export { resolveBaseSampleRate, isProjectModeSampling, isRecentlyAdded, type BaseSampleRate, type BaseRateSource } from './base-rate';
-export * from './biases';
+} from '../rules/models';
+export { resolveBaseSampleRate, isProjectModeSampling, isRecentlyAdded, type BaseSampleRate, type BaseRateSource } from '../rules/base-rate';
+export * from '../rules/biases';
 export {
   generateSamplingConfig,
   generateRulesDetailed,
@@ -31,7 +31,7 @@ export {
   type RuleGenerationOptions,
   type RuleGenerationResult,
   type RuleGenerationIssue,
-} from './rules';
+} from '../rules/generate';
 
 // ---- Control plane services (I/O): definitions, state, counting, tasks, config server -------------
 export { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './control-plane';

@@ -1,9 +1,9 @@
 // Custom (investigation) rules as Sentry manages them (§9): condition hash, merge, limits, rule ids, expiry, query translation.
 
 import { createHash } from 'node:crypto';
-import { MAX_CUSTOM_RULE_ID, MAX_CUSTOM_RULES_PER_PROJECT } from '../constants';
+import { MAX_CUSTOM_RULE_ID, MAX_CUSTOM_RULES_PER_PROJECT } from '../../rules/constants';
 import { TooManyRulesError, UnsupportedQueryError } from '../errors';
-import type { RuleCondition } from '../types';
+import type { RuleCondition } from '../../rules/types';
 import type { CustomRuleDefinition, OrganizationDefinition } from './types';
 
 /** Default window and sample count of a rule created through the API. */

@@ -2,7 +2,7 @@
 
 import { promises as fs } from 'node:fs';
 import { NotFoundError } from '../errors';
-import type { ActivatableBias } from '../types';
+import type { ActivatableBias } from '../../rules/types';
 import { deactivateOldRules, isRuleLive, ruleAppliesTo, upsertCustomRule, type CustomRuleRequest, type UpsertResult } from './custom-rules';
 import { NoPersistence, type DefinitionsChange, type DefinitionsPersistence, type StoredOverrides } from './persistence';
 import type {

@@ -1,7 +1,7 @@
 // The control plane's own HTTP API: organisation and project options, biases, custom rules, generated configs, tasks.
 
-import { generateRulesDetailed, getEnabledBiases } from '../rules';
-import { DEFAULT_BIASES } from '../constants';
+import { generateRulesDetailed, getEnabledBiases } from '../../rules/generate';
+import { DEFAULT_BIASES } from '../../rules/constants';
 import {
   CUSTOM_RULE_DEFAULT_DURATION_MS,
   CUSTOM_RULE_DEFAULT_NUM_SAMPLES,
@@ -9,13 +9,13 @@ import {
 } from '../definitions/custom-rules';
 import type { Definitions } from '../definitions/repository';
 import { validateBiases, validateOrganizationPatch, validateProjectPatch } from '../definitions/validate';
-import { validateRuleCondition } from '../condition';
+import { validateRuleCondition } from '../../rules/condition';
 import { ApiError, NotFoundError } from '../errors';
 import type { Clock } from '../clock';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
 import { describeProject } from '../serving/describe-project';
-import type { RuleCondition } from '../types';
+import type { RuleCondition } from '../../rules/types';
 import type { TaskRunResult } from '../tasks/runner';
 import { idParam, jsonBody, type RequestContext, type Router } from './router';
 

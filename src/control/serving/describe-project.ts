@@ -1,11 +1,11 @@
 // Turns a project's definitions and its stored state (§6, §8) into the input of rule generation.
 
-import { isProjectModeSampling } from '../base-rate';
+import { isProjectModeSampling } from '../../rules/base-rate';
 import type { Definitions } from '../definitions/repository';
 import type { CustomRuleDefinition, OrganizationDefinition, ProjectDefinition } from '../definitions/types';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
-import type { CustomRuleInput, OrganizationFeatures, ProjectDescription } from '../types';
+import type { CustomRuleInput, OrganizationFeatures, ProjectDescription } from '../../rules/types';
 
 /** Organisation features as rule generation sees them. */
 export function featuresOf(org: OrganizationDefinition): OrganizationFeatures {

@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import type { Definitions } from '../definitions/repository';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
-import { generateRulesDetailed } from '../rules';
-import type { SamplingConfig } from '../types';
+import { generateRulesDetailed } from '../../rules/generate';
+import type { SamplingConfig } from '../../rules/types';
 import type { ProjectDefinition } from '../definitions/types';
 import { describeProject, hasDynamicSampling } from './describe-project';
 

@@ -1,6 +1,6 @@
 // Task boost_low_volume_projects: rebalances each organisation's rate over its projects and stores the project rates.
 
-import { rebalanceProjects } from '../models';
+import { rebalanceProjects } from '../../rules/models';
 import { hasDynamicSampling, isProjectMode } from '../serving/describe-project';
 import { lastWindow, type ProjectVolume } from '../traffic/counts';
 import type { OrganizationDefinition } from '../definitions/types';

@@ -12,7 +12,7 @@ import { minimumSampleRateRules } from './biases/minimum-sample-rate';
 import { recalibrationRules } from './biases/recalibration';
 import type { ConditionValidator } from './condition';
 import { DEFAULT_BIASES, HEALTH_CHECK_GLOBS } from './constants';
-import { BiasGenerationError, InvalidCustomRuleError, InvalidProjectInputError } from './errors';
+import { BiasGenerationError, InvalidCustomRuleError, InvalidProjectInputError } from '../control/errors';
 import { toEpochMicros, type EpochMicros } from './time';
 import type { ActivatableBias, BiasId, OrganizationFeatures, ProjectDescription, SamplingConfig, SamplingRule } from './types';
 
