@@ -122,6 +122,16 @@ describe('custom rules', () => {
     expect(deactivateOldRules(rules, now + 3600_000 + 61_000).rules[0].isActive).toBe(false);
   });
 
+  it('that have not started yet are not active (Sentry filters start < now)', async () => {
+    const definitions = await Definitions.load(sampleDefinitions());
+    const future = { condition, projects: [101], start: now + 3600_000, end: now + 2 * 3600_000, numSamples: 10, sampleRate: 1 };
+    await definitions.upsertCustomRule(1, future, now);
+    await definitions.upsertCustomRule(1, { ...future, condition: { ...condition, value: ['/started'] }, start: now - 1000 }, now);
+    const { project, organization } = definitions.project(101)!;
+    expect(definitions.customRulesFor(project, organization, now).map((r) => r.condition)).toEqual([{ ...condition, value: ['/started'] }]);
+    expect(definitions.customRulesFor(project, organization, now + 3600_000 + 1).length).toBe(2);
+  });
+
   it('translate small queries to Relay conditions', () => {
     expect(queryToCondition('')).toEqual({ op: 'and', inner: [] });
     expect(queryToCondition('event.type:transaction transaction:"/a b"')).toEqual({ op: 'eq', name: 'event.transaction', value: ['/a b'], options: { ignoreCase: true } });

@@ -266,6 +266,20 @@ describe('control API', () => {
     expect((await api('POST', '/organizations/1/custom-rules', { query: 'transaction:/x', projects: [999] })).status).toBe(404);
   });
 
+  it('lists the seven default biases of Sentry (the minimum sample rate has its own project option)', async () => {
+    await start();
+    const biases = await api('GET', '/projects/101/biases');
+    expect(biases.body).toEqual([
+      { id: 'boostEnvironments', active: true },
+      { id: 'boostLatestRelease', active: true },
+      { id: 'ignoreHealthChecks', active: true },
+      { id: 'boostKeyTransactions', active: true },
+      { id: 'boostLowVolumeTransactions', active: true },
+      { id: 'boostReplayId', active: true },
+      { id: 'recalibrationRule', active: true },
+    ]);
+  });
+
   it('runs the tasks on request', async () => {
     await start();
     const response = await api('POST', '/tasks/run');

@@ -101,6 +101,29 @@ describe.each(['memory', 'redis'] as const)('tasks with the %s store', (kind) =>
     expect(plane.invalidator.pendingCount).toBe(0);
   });
 
+  it('boost_low_volume_projects balances the active projects only: counts of disabled or removed projects are left out', async () => {
+    const definitions = sampleDefinitions();
+    definitions.organizations[0].projects[4].disabled = true; // 105
+    await start(definitions);
+    record(101, '/a', 100, 900);
+    record(102, '/b', 30, 270);
+    record(105, '/c', 500, 4500); // disabled
+    record(999, '/d', 800, 7200); // no longer in the definitions
+    await plane.recorder.flush();
+    await plane.runTask('boost_low_volume_projects');
+    const expected = rebalanceProjects({ classes: [101, 102, 103, 104].map((id) => ({ id, count: { 101: 1000, 102: 300 }[id] ?? 0 })), sampleRate: 0.1 });
+    const hash = await plane.kv.hgetall('ds::o:1:prioritise_projects');
+    expect(Object.keys(hash).sort()).toEqual(['101', '102', '103', '104']);
+    for (const item of expected) expect(Number(hash[String(item.id)])).toBeCloseTo(item.newSampleRate, 12);
+  });
+
+  it('scheduling an invalidation needs exactly one scope', async () => {
+    await start();
+    await expect(plane.invalidator.schedule('t', {} as never)).rejects.toThrow(TypeError);
+    await expect(plane.invalidator.schedule('t', { projectId: 101, organizationId: 1 } as never)).rejects.toThrow(/exactly one/);
+    expect(plane.invalidator.pendingCount).toBe(0);
+  });
+
   it('boost_low_volume_transactions stores per-transaction rates (24 h) and always invalidates', async () => {
     await start();
     for (let i = 0; i < 40; i++) record(101, `/t${i}`, 0, i === 0 ? 5000 : 10 + i);

@@ -39,6 +39,11 @@ export function isRuleLive(rule: CustomRuleDefinition, now: number): boolean {
   return rule.isActive && time(rule.endDate) > now;
 }
 
+/** Active and inside its window at `now` (`start < now < end`, as Sentry's `get_project_rules` filters). */
+export function isRuleInForce(rule: CustomRuleDefinition, now: number): boolean {
+  return isRuleLive(rule, now) && time(rule.startDate) < now;
+}
+
 /** Whether a rule applies to a project: organisation-level rules apply to all of them. */
 export function ruleAppliesTo(rule: CustomRuleDefinition, projectId: number): boolean {
   return rule.projects.length === 0 || rule.projects.includes(projectId);

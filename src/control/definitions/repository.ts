@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import { NotFoundError } from '../errors';
 import type { ActivatableBias } from '../../rules/types';
-import { deactivateOldRules, isRuleLive, ruleAppliesTo, upsertCustomRule, type CustomRuleRequest, type UpsertResult } from './custom-rules';
+import { deactivateOldRules, isRuleInForce, ruleAppliesTo, upsertCustomRule, type CustomRuleRequest, type UpsertResult } from './custom-rules';
 import { NoPersistence, type DefinitionsChange, type DefinitionsPersistence, type StoredOverrides } from './persistence';
 import type {
   CustomRuleDefinition,
@@ -176,9 +176,9 @@ export class Definitions {
     return org.samplingTiers ?? this.document.defaults?.samplingTiers ?? null;
   }
 
-  /** Organisation-level and project rules of the project that are active and not ended at `now`. */
+  /** Organisation-level and project rules of the project that are active and in their window at `now`. */
   customRulesFor(project: ProjectDefinition, organization: OrganizationDefinition, now: number): CustomRuleDefinition[] {
-    return (organization.customRules ?? []).filter((r) => isRuleLive(r, now) && ruleAppliesTo(r, project.id));
+    return (organization.customRules ?? []).filter((r) => isRuleInForce(r, now) && ruleAppliesTo(r, project.id));
   }
 
   onChange(listener: (event: DefinitionsChangeEvent) => void): () => void {
