@@ -508,8 +508,10 @@ describe('base sample rate', () => {
 
 describe('enabled biases', () => {
   it('defaults to every default bias', () => {
-    expect([...getEnabledBiases(null)].sort()).toEqual(DEFAULT_BIASES.map((b) => b.id).sort());
-    expect([...getEnabledBiases(undefined)].sort()).toEqual(DEFAULT_BIASES.map((b) => b.id).sort());
+    // The seven toggles, plus the minimum sample rate (it has its own project option).
+    expect(DEFAULT_BIASES.length).toBe(7);
+    expect([...getEnabledBiases(null)].sort()).toEqual([...DEFAULT_BIASES.map((b) => b.id), 'minimumSampleRate'].sort());
+    expect([...getEnabledBiases(undefined)].sort()).toEqual([...DEFAULT_BIASES.map((b) => b.id), 'minimumSampleRate'].sort());
   });
 
   it('merges the option by id; missing ids keep their default; unknown ids are ignored', () => {
