@@ -280,37 +280,28 @@ describe('control API', () => {
     ]);
   });
 
-  it('runs the tasks on request', async () => {
+  it('runs the tasks on request: the per-org pipeline by default, the classic tasks as a mode, custom-rule tasks only with reservoir rules', async () => {
     await start();
-    const response = await api('POST', '/tasks/run');
-    expect(response.status).toBe(200);
-    expect(response.body.map((r: { task: string; outcome: string }) => [r.task, r.outcome])).toEqual([
+    const tasks = async () => (await api('POST', '/tasks/run')).body.map((r: { task: string; outcome: string }) => [r.task, r.outcome]);
+    expect(await tasks()).toEqual([['sentry.tasks.dynamic_sampling.schedule_per_org_calculations', 'ok']]);
+    await plane!.close();
+    await start({ pipeline: 'classic', reservoirRules: true });
+    expect(await tasks()).toEqual([
       ['sentry.tasks.dynamic_sampling.sliding_window_org', 'ok'],
       ['sentry.tasks.dynamic_sampling.boost_low_volume_projects', 'ok'],
       ['sentry.tasks.dynamic_sampling.boost_low_volume_transactions', 'ok'],
       ['sentry.tasks.dynamic_sampling.recalibrate_orgs', 'ok'],
+      ['sentry.tasks.dynamic_sampling.custom_rule_notifications', 'ok'],
       ['sentry.tasks.dynamic_sampling.clean_custom_rule_notifications', 'ok'],
     ]);
   });
-});
 
-describe('options from the environment', () => {
-  it('reads the control plane options for npm start', async () => {
-    const { controlPlaneOptionsFromEnv } = await import('../src/control/env');
-    expect(controlPlaneOptionsFromEnv({})).toBeNull();
-    expect(controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'defs.yaml', DS_CONTROL_TOKENS: 'a, b', DS_CONTROL_PORT: '9001', DS_CONTROL_SCHEDULE: 'bullmq', DS_CONTROL_REDIS: 'redis://127.0.0.1:6379' })).toEqual({
-      definitions: 'defs.yaml',
-      host: '127.0.0.1',
-      port: 9001,
-      redis: 'redis://127.0.0.1:6379',
-      tokens: ['a', 'b'],
-      adminTokens: [],
-      adminReadTokens: [],
-      insecureOpen: false,
-      schedule: 'bullmq',
-      taskIntervalMs: undefined,
-    });
-    expect(() => controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'x', DS_CONTROL_PORT: 'eighty' })).toThrow(/DS_CONTROL_PORT/);
-    expect(() => controlPlaneOptionsFromEnv({ DS_CONTROL_DEFINITIONS: 'x', DS_CONTROL_SCHEDULE: 'cron' })).toThrow(/DS_CONTROL_SCHEDULE/);
+  it('has no custom rules without reservoir rules (an opt-in extension)', async () => {
+    await start();
+    const created = await api('POST', '/organizations/1/custom-rules', { query: 'transaction:/checkout', projects: [101] });
+    expect(created.status).toBe(404);
+    expect(created.body.detail ?? created.body.message ?? JSON.stringify(created.body)).toMatch(/reservoir/);
+    expect((await api('GET', '/organizations/1/custom-rules')).status).toBe(404);
+    expect((await api('DELETE', '/organizations/1/custom-rules/1')).status).toBe(404);
   });
 });

@@ -30,13 +30,15 @@ function uniformRate(config: unknown): number {
   return rules.find((r) => r.id === 1000)!.samplingValue.value;
 }
 
-describe.each(['memory', 'redis'] as const)('tasks with the %s store', (kind) => {
+describe.each(['memory', 'redis'] as const)('classic tasks with the %s store', (kind) => {
   let clock: TestClock;
   let plane: ControlPlane;
 
-  async function start(definitions: DefinitionsDocument = sampleDefinitions()): Promise<ControlPlane> {
+  async function start(definitions: DefinitionsDocument = sampleDefinitions(), reservoirRules = false): Promise<ControlPlane> {
     plane = await startControlPlane({
       definitions,
+      pipeline: 'classic',
+      reservoirRules,
       redis: kind === 'redis' ? redis.url : undefined,
       schedule: 'none',
       clock: clock.now,
@@ -230,7 +232,7 @@ describe.each(['memory', 'redis'] as const)('tasks with the %s store', (kind) =>
   });
 
   it('clean_custom_rule_notifications deactivates rules that ended over a minute ago', async () => {
-    await start();
+    await start(sampleDefinitions(), true);
     const now = clock.now();
     const condition = { op: 'eq' as const, name: 'event.transaction', value: ['/x'] };
     const live = await plane.definitions.upsertCustomRule(1, { condition, projects: [102], start: now, end: now + HOUR, numSamples: 10, sampleRate: 1 }, now);

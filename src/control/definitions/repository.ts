@@ -273,6 +273,13 @@ export class Definitions {
     return { ...rule, isActive: false };
   }
 
+  /** Records that a rule's notification was sent (`notification_sent`). */
+  async markNotificationSent(orgId: number, ruleId: number): Promise<void> {
+    const org = this.requireOrg(orgId);
+    const rules = (org.customRules ?? []).map((r) => (r.ruleId === ruleId && r.isActive ? { ...r, notificationSent: true } : r));
+    await this.saveRules(org, rules);
+  }
+
   /** Deactivates rules that ended more than a minute ago, in every organisation; returns them. */
   async deactivateOldRules(now: number): Promise<CustomRuleDefinition[]> {
     const all: CustomRuleDefinition[] = [];

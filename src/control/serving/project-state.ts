@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Definitions } from '../definitions/repository';
+import type { PerOrgState } from '../per-org/store';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
 import { generateRulesDetailed } from '../../rules/generate';
@@ -31,6 +32,8 @@ export interface ProjectStateBuilderOptions {
   killswitch?: () => boolean;
   /** Emit reservoir (custom) rules: only for engines with their reservoir option on. */
   reservoir?: boolean;
+  /** Serve the per-org pipeline's results (absent: the classic tasks' keys). */
+  perOrg?: PerOrgState | null;
 }
 
 /** The content revision: a hash of everything but `rev` and `lastChange`. */
