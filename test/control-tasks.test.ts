@@ -244,6 +244,35 @@ describe.each(['memory', 'redis'] as const)('classic tasks with the %s store', (
     expect(rules.find((r) => r.ruleId === live.rule.ruleId)!.isActive).toBe(true);
   });
 
+  it('custom_rule_notifications notifies once a rule collected 10 samples; the cleanup deactivates it after its end', async () => {
+    await start(sampleDefinitions(), true);
+    const now = clock.now();
+    const condition = { op: 'eq' as const, name: 'event.transaction', value: ['/x'] };
+    const { rule } = await plane.definitions.upsertCustomRule(1, { condition, projects: [101], start: now - MINUTE, end: now + HOUR, numSamples: 100, sampleRate: 1, createdBy: 'ann' }, now - MINUTE);
+    const notified: Array<{ ruleId: number; samples: number }> = [];
+    plane.onCustomRuleNotification((n) => notified.push({ ruleId: n.rule.ruleId, samples: n.samples }));
+    // Kept items whose decision matched the rule (3001), and one that matched another rule only.
+    for (let i = 0; i < 9; i++) await plane.customRuleSamples!.observe(101, [3000 + rule.ruleId, 1000], now);
+    await plane.customRuleSamples!.observe(101, [1000], now);
+    await plane.runTask('custom_rule_notifications');
+    expect(notified).toEqual([]);
+    await plane.customRuleSamples!.observe(101, [3000 + rule.ruleId], now);
+    await plane.runTask('custom_rule_notifications');
+    expect(notified).toEqual([{ ruleId: rule.ruleId, samples: 10 }]);
+    expect(plane.definitions.organization(1)!.customRules![0].notificationSent).toBe(true);
+    await plane.runTask('custom_rule_notifications');
+    expect(notified).toHaveLength(1);
+    clock.advance(HOUR + 2 * MINUTE);
+    await plane.runTask('clean_custom_rule_notifications');
+    expect(plane.definitions.organization(1)!.customRules![0].isActive).toBe(false);
+  });
+
+  it('has no custom-rule tasks or samples without reservoir rules', async () => {
+    await start();
+    expect(plane.customRuleSamples).toBeNull();
+    await expect(plane.runTask('custom_rule_notifications')).rejects.toThrow(/unknown task/);
+  });
+
   it('debounces invalidations within enclosing scopes until they run', async () => {
     await start();
     const inv = plane.invalidator;
