@@ -76,6 +76,14 @@ describe('npm start arguments', () => {
     expect(parseStartArgs([], { DS_CONTROL_TASK_INTERVAL_MS: '30000', DS_CONTROL_DEFINITIONS: 'd.json' }).control).toMatchObject({ taskIntervalMs: 30_000, definitionsFile: 'd.json' });
   });
 
+  it('runs the per-org pipeline by default, the classic tasks with --pipeline classic', () => {
+    expect(parseStartArgs([], {}).control!.options.pipeline).toBe('per-org');
+    expect(parseStartArgs(['--pipeline', 'classic'], {}).control!.options.pipeline).toBe('classic');
+    expect(parseStartArgs([], { DS_CONTROL_PIPELINE: 'classic' }).control!.options.pipeline).toBe('classic');
+    expect(() => parseStartArgs(['--pipeline', 'batch'], {})).toThrow(/--pipeline must be per-org or classic/);
+    expect(() => parseStartArgs([], { DS_CONTROL_PIPELINE: 'batch' })).toThrow(/DS_CONTROL_PIPELINE/);
+  });
+
   it('runs the server alone with --no-control or a configs source', () => {
     expect(parseStartArgs(['--no-control'], {})).toMatchObject({ control: null, serve: { configs: { file: EMBEDDED_PROJECTS_FILE } } });
     expect(parseStartArgs([], { DS_NO_CONTROL: '1' }).control).toBeNull();
