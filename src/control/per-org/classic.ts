@@ -5,7 +5,7 @@ import type { OrganizationDefinition } from '../definitions/types';
 import { orgSampleRate, type TaskDeps } from '../tasks/common';
 import { explicitTransactions } from '../tasks/boost-low-volume-transactions';
 import { computeAdjustedFactor } from '../tasks/recalibrate-orgs';
-import { RECALIBRATION_QUERY_WINDOW_MS } from '../tasks/options';
+import { RECALIBRATION_QUERY_WINDOW_MS, TRANSACTIONS_QUERY_WINDOW_MS } from '../tasks/options';
 import { lastWindow } from '../traffic/counts';
 import { boundFactor } from './calculations';
 import { compare, type Comparison } from './comparisons';
@@ -38,10 +38,13 @@ export async function classicComparisons(
     const classic = new Map(rebalanceProjects({ classes: cfg.projectIds.map((id) => ({ id, count: counts.get(id) ?? 0 })), sampleRate: classicRate }).map((i) => [i.id, i.newSampleRate]));
     for (const item of results.rebalancedProjects) out.push(compare(`project_rate:${item.id}`, item.newSampleRate, classic.get(item.id) ?? null));
 
-    for (const [projectId, balance] of results.rebalancedTransactions ?? []) {
+    const balanced = results.rebalancedTransactions ?? new Map();
+    // The classic task reads every transaction of a project (its largest and smallest ones).
+    const hourly = balanced.size > 0 ? await deps.counts.projectVolumes(lastWindow(now, TRANSACTIONS_QUERY_WINDOW_MS), new Set([org.id])) : [];
+    for (const [projectId, balance] of balanced) {
       const volume = traffic.projectVolumes.find((v) => v.projectId === projectId);
       const rate = classic.get(projectId);
-      const all = (await deps.counts.projectVolumes(lastWindow(now, 60 * 60_000), new Set([org.id]))).find((v) => v.projectId === projectId)?.transactions;
+      const all = hourly.find((v) => v.projectId === projectId)?.transactions;
       if (!volume || rate === undefined || rate === 1.0 || !all) continue;
       const { options } = deps;
       const classes = explicitTransactions(all, options.numExplicitLargeTransactions, options.numExplicitSmallTransactions);
