@@ -57,7 +57,14 @@ export { conditionHash, queryToCondition, upsertCustomRule, deactivateOldRules }
 export { FilePersistence, RedisPersistence, NoPersistence, type DefinitionsPersistence } from './definitions/persistence';
 export { TaskContext, Timers, TimedIterator, timedFunction, newLogState, type LogState, type TaskContextSummary } from './tasks/context';
 export { TaskRunner, type TaskRunResult } from './tasks/runner';
-export { defaultTasks, taskName, type TaskId, type TaskDefinition } from './tasks/registry';
+export { defaultTasks, plannedTasks, taskName, type Pipeline, type TaskPlan, type TaskId, type TaskDefinition } from './tasks/registry';
+export { PerOrgPipeline, isOrgInRollout } from './per-org/pipeline';
+export { PerOrgState } from './per-org/store';
+export { runOrgPass, countedRootsMeasure, DEFAULT_PASS_STEPS, type PassReport, type PassStatus, type PassSteps, type PassResults, type RecalibrationMeasure } from './per-org/pass';
+export { balanceProjects, balanceTransactions, recalibrationFactor, boundFactor, projectsModelSolver, type BaseRateSolver, type BaseRateProblem } from './per-org/calculations';
+export { relativeDeviation, isWithinRelativeTolerance, type Comparison } from './per-org/comparisons';
+export { CustomRuleSamples } from './traffic/custom-rule-samples';
+export type { CustomRuleNotification } from './tasks/custom-rule-notifications';
 export { DEFAULT_CONTROL_OPTIONS, type ControlOptions } from './tasks/options';
 export { InProcessScheduler, type TaskScheduler } from './tasks/scheduler';
 export { BullmqScheduler, type BullmqSchedulerOptions } from './tasks/bullmq';

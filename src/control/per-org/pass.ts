@@ -110,7 +110,8 @@ async function computeStages(deps: TaskDeps, store: PerOrgState, steps: PassStep
   const end = Math.floor(now / MINUTE_MS) * MINUTE_MS;
   results.organizationVolume = await steps.measureRecalibration({ deps, configuration: cfg, end });
   if (results.organizationVolume === null) return 'no_org_volume';
-  const traffic = await orgTraffic(deps.counts, cfg.orgId, cfg.projectIds, end, deps.options.numExplicitLargeTransactions);
+  // Project and transaction volumes cover the hour up to now (the current minute included); only the org volume ends on a minute.
+  const traffic = await orgTraffic(deps.counts, cfg.orgId, cfg.projectIds, end + MINUTE_MS, deps.options.numExplicitLargeTransactions);
   results.traffic = traffic;
   if (traffic.projectVolumes.length === 0) return 'no_project_volumes';
   if (cfg.balancesProjects && cfg.sampleRate !== null) {
