@@ -67,6 +67,28 @@ describe('npm start (dist/main.js)', () => {
   });
 });
 
+describe('npm start --reservoir-rules (dist/main.js)', () => {
+  it('counts the samples of the demo investigation rule from the server decisions and notifies once it has 10', async () => {
+    assertBuilt();
+    running = run(MAIN, ['--port', '0', '--summary-interval', '0', '--task-interval', '1h', '--reservoir-rules'], tempDir('ds-start-'));
+    await waitFor(() => /shop-backend\s+http:\/\/\w+@127\.0\.0\.1:\d+\/42/.test(running!.output()), 15_000, 'the banner');
+    const url = /listening on (http:\/\/\S+)/.exec(running.output())![1];
+    const controlUrl = /control plane listening on (http:\/\/\S+):/.exec(running.output())![1];
+    const rule = async () => (await request(`${controlUrl}/api/control/organizations/1/custom-rules`, { method: 'GET' })).json().find((r: { ruleId: number }) => r.ruleId === 7);
+    expect((await rule()).notificationSent).not.toBe(true);
+    const checkout = (i: number) => ({ ...trace(i), transaction: '/api/checkout' });
+    const now = Date.now() / 1000;
+    for (let i = 0; i < 10; i++) {
+      const body = transactionEnvelope(checkout(i), transactionEvent(checkout(i), checkout(i).traceId, 3, now));
+      expect((await request(`${url}/api/42/envelope/?sentry_key=${BACKEND}`, { body })).status).toBe(200);
+    }
+    expect((await request(`${controlUrl}/api/control/tasks/run`, { method: 'POST' })).status).toBe(200);
+    expect((await rule()).notificationSent).toBe(true);
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+  });
+});
+
 describe('npm start arguments', () => {
   it('runs the control plane by default, next to the server, every 10 minutes', () => {
     const args = parseStartArgs([], {});
