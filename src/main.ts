@@ -46,6 +46,8 @@ export const START_USAGE = `control plane (npm start runs it unless --no-control
                                                    endpoint too; a --control-host beyond loopback needs both
   --insecure-open            DS_CONTROL_INSECURE_OPEN=1  serve what has no credentials to ANY client, and allow
                                                    --control-host beyond loopback without them (a warning says so)
+  --pipeline NAME            DS_CONTROL_PIPELINE   rebalancing: per-org (default: Sentry's per-organization pipeline)
+                                                   or classic (the fleet-wide tasks of 2024-2025)
   --control-redis URL        DS_CONTROL_REDIS      share its state, counts and configs through Redis
                              DS_CONTROL_TRUSTED_RELAYS  relay public keys (comma-separated) that may register
                                                    and fetch signed, like Sentry's trusted relays
@@ -82,6 +84,7 @@ const START_FLAGS: Record<string, { env: string[]; boolean?: boolean }> = {
   'control-read-token-file': { env: ['DS_CONTROL_READ_TOKEN_FILE'] },
   'insecure-open': { env: ['DS_CONTROL_INSECURE_OPEN'], boolean: true },
   'control-redis': { env: ['DS_CONTROL_REDIS'] },
+  pipeline: { env: ['DS_CONTROL_PIPELINE'] },
 };
 
 /** `90s`, `10m`, `1h`, `500ms`, or a bare number of seconds → ms. */
@@ -148,6 +151,8 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     port = serve.port === 0 ? 0 : serve.port + 1;
     if (port > 65535) port = 0;
   }
+  const pipeline = get('pipeline') ?? base.pipeline ?? 'per-org';
+  if (pipeline !== 'per-org' && pipeline !== 'classic') throw new ServerOptionsError(`--pipeline must be per-org or classic, got "${pipeline}"`);
   const intervalText = get('task-interval');
   const taskIntervalMs = intervalText !== undefined ? parseDuration('--task-interval', intervalText) : (base.taskIntervalMs ?? DEFAULT_TASK_INTERVAL_MS);
   if (!(taskIntervalMs >= 1000)) throw new ServerOptionsError(`the task interval must be at least 1 s, got ${taskIntervalMs} ms`);
@@ -175,6 +180,7 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         schedule: base.schedule,
         trustedRelays: base.trustedRelays,
         registrationSecret: base.registrationSecret,
+        pipeline,
         taskIntervalMs,
       },
     },
@@ -252,7 +258,7 @@ async function startWithControl(serve: ServeArgs, control: ControlStart): Promis
         projects: projectsOfDefinitions(plane.definitions.toDocument()),
         banner: [
           `control plane listening on ${plane.url}: definitions ${source}`,
-          `  rebalancing every ${formatInterval(control.taskIntervalMs)} (${control.options.schedule ?? 'in-process'}); the server fetches its configs there and counts every trace root into it`,
+          `  rebalancing every ${formatInterval(control.taskIntervalMs)} (${plane.pipeline} pipeline, ${control.options.schedule ?? 'in-process'}); the server fetches its configs there and counts every trace root into it`,
           `  admin API: ${plane.url}/api/control/definitions, /api/control/projects/<id>/sampling, POST /api/control/tasks/run`,
           ...accessLines(control.options, plane.definitions.relays.length),
         ],
@@ -263,6 +269,12 @@ async function startWithControl(serve: ServeArgs, control: ControlStart): Promis
           if (serve.redis === undefined || serve.redis !== control.options.redis) void plane.invalidator.onRun((_record, keys) => invalidate(keys));
         },
         onStopped: () => plane.close(),
+        // Custom rules on: kept items that matched one are its samples (for its notification).
+        onEnvelope: plane.customRuleSamples
+          ? (o) => {
+              if (o.forwarded !== null && o.decision.matchedRuleIds.some((id) => id > 3000)) void plane.customRuleSamples!.observe(o.projectId, o.decision.matchedRuleIds, Date.now()).catch(() => {});
+            }
+          : undefined,
       },
     );
   } catch (error) {

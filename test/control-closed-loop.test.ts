@@ -9,12 +9,14 @@ import { DROP, KEEP, OUT } from '../src/engine/engine';
 import { createSampler, type Sampler } from '../src/sampler';
 import { UpstreamClient } from '../src/configs/upstream';
 import { keyFor, orgDef, projectDef, SeededRandom, silentLogger, TestClock } from './helpers/control';
-import { expand, Tally, type ProjectTraffic } from './helpers/traffic';
+import { expand, StratifiedTraceIds, Tally, type ProjectTraffic } from './helpers/traffic';
 
 const TARGET = 0.1;
 const CYCLE_MS = 10 * 60 * 1000;
 const CYCLES = 12;
 const NEW_RELEASE_CYCLE = 3;
+/** Share of api's traffic on the new release once it is out. */
+const NEW_RELEASE_SHARE = 0.25;
 const TOKEN = 'closed-loop-token';
 
 const TRAFFIC: ProjectTraffic[] = [
@@ -58,9 +60,11 @@ interface CycleFigures {
 
 const fmt = (x: number, digits = 4): string => (Number.isNaN(x) ? '   -  ' : x.toFixed(digits));
 
-describe('closed loop: traffic → engine → counts → tasks → configs', () => {
+describe.each(['per-org', 'classic'] as const)('closed loop (%s pipeline): traffic → engine → counts → tasks → configs', (pipeline) => {
   const clock = new TestClock(Date.UTC(2024, 4, 1, 10, 0, 0));
   const random = new SeededRandom(42);
+  // Trace ids whose sampling randoms follow a low-discrepancy sequence per traffic class: the figures show the loop, not binomial noise.
+  const ids = new StratifiedTraceIds(random);
   let plane: ControlPlane;
   let sampler: Sampler;
   let client: UpstreamClient;
@@ -68,7 +72,7 @@ describe('closed loop: traffic → engine → counts → tasks → configs', () 
   const keys = TRAFFIC.map((t) => keyFor(t.id));
 
   beforeAll(async () => {
-    plane = await startControlPlane({ definitions, tokens: [TOKEN], schedule: 'none', clock: clock.now, monotonic: clock.monotonic, logger: silentLogger, recorderFlushIntervalMs: 0 });
+    plane = await startControlPlane({ definitions, pipeline, tokens: [TOKEN], schedule: 'none', clock: clock.now, monotonic: clock.monotonic, logger: silentLogger, recorderFlushIntervalMs: 0 });
     sampler = createSampler({ upstream: { url: plane.url, token: TOKEN, batchInterval: 5 }, now: clock.now, logger: silentLogger });
     client = new UpstreamClient({ url: plane.url, token: TOKEN });
     // The current release was first seen three hours ago: its boost is long over.
@@ -99,8 +103,8 @@ describe('closed loop: traffic → engine → counts → tasks → configs', () 
         const health = random.next() < t.healthShare;
         const transaction = health ? '/health' : random.pick(shape.names, shape.weights);
         const environment = random.next() < t.devShare ? 'development' : 'production';
-        const release = t.id === 101 && cycle >= NEW_RELEASE_CYCLE && random.next() < 0.5 ? '2.0' : '1.0';
-        const traceId = random.hex32();
+        const release = t.id === 101 && cycle >= NEW_RELEASE_CYCLE && random.next() < NEW_RELEASE_SHARE ? '2.0' : '1.0';
+        const traceId = ids.next(`${t.id}|${shape.small.has(transaction) ? 'small' : transaction}|${environment}|${release}`);
         const publicKey = keyFor(t.id);
         const event = {
           event_id: traceId,
@@ -134,7 +138,7 @@ describe('closed loop: traffic → engine → counts → tasks → configs', () 
       figures.push(fig);
       clock.advance(start + CYCLE_MS - clock.now());
       await plane.runTasks();
-      fig.factor = await plane.state.factor({ organizationId: 1 });
+      fig.factor = plane.perOrg ? await plane.perOrg.store.factor(1) : await plane.state.factor({ organizationId: 1 });
     }
   }, 120_000);
 
@@ -151,7 +155,7 @@ describe('closed loop: traffic → engine → counts → tasks → configs', () 
         `${String(f.cycle).padStart(5)} | ${fmt(f.org.keptRate)}   | ${fmt(f.factor, 3)}  | ${fmt(f.apiBase)}   |           ${p(101)} ${p(102)} ${p(103)}  ${p(104)}   ${p(105)} | ${fmt(f.big.keptRate, 3)}       ${fmt(f.small.keptRate, 3)}    | ${fmt(f.health.meanRate)} (${fmt(f.health.meanRate / f.apiBase, 3)})     |                  ${fmt(f.releaseOld.meanRate, 5)} ${fmt(f.releaseNew.meanRate, 5)} (${fmt(f.releaseNew.meanRate / f.releaseOld.meanRate, 3)})`,
       );
     }
-    console.log(`\nclosed-loop figures\n${lines.join('\n')}\n`);
+    console.log(`\nclosed-loop figures (${pipeline} pipeline)\n${lines.join('\n')}\n`);
   });
 
   const converged = (): CycleFigures[] => figures.slice(3);

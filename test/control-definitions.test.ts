@@ -10,7 +10,7 @@ import { FilePersistence, RedisPersistence, type DefinitionsChange, type Definit
 import { Definitions } from '../src/control/definitions/repository';
 import { parseDefinitions } from '../src/control/definitions/validate';
 import { DefinitionsError, TooManyRulesError, UnsupportedQueryError } from '../src/control/errors';
-import { generateRulesDetailed } from '../src/control/rules';
+import { generateRulesDetailed } from '../src/rules/generate';
 import { describeProject } from '../src/control/serving/describe-project';
 import { DynamicSamplingState } from '../src/control/state/ds-state';
 import { ReleaseBoosts } from '../src/control/state/releases';
@@ -120,6 +120,16 @@ describe('custom rules', () => {
     const { rules } = upsertCustomRule(org, request(), now);
     expect(deactivateOldRules(rules, now + 3600_000 + 59_000).deactivated).toEqual([]);
     expect(deactivateOldRules(rules, now + 3600_000 + 61_000).rules[0].isActive).toBe(false);
+  });
+
+  it('that have not started yet are not active (Sentry filters start < now)', async () => {
+    const definitions = await Definitions.load(sampleDefinitions());
+    const future = { condition, projects: [101], start: now + 3600_000, end: now + 2 * 3600_000, numSamples: 10, sampleRate: 1 };
+    await definitions.upsertCustomRule(1, future, now);
+    await definitions.upsertCustomRule(1, { ...future, condition: { ...condition, value: ['/started'] }, start: now - 1000 }, now);
+    const { project, organization } = definitions.project(101)!;
+    expect(definitions.customRulesFor(project, organization, now).map((r) => r.condition)).toEqual([{ ...condition, value: ['/started'] }]);
+    expect(definitions.customRulesFor(project, organization, now + 3600_000 + 1).length).toBe(2);
   });
 
   it('translate small queries to Relay conditions', () => {

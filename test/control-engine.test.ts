@@ -2,8 +2,8 @@
 
 import { describe, expect, it } from 'vitest';
 
-import { generateSamplingConfig } from '../src/control/rules';
-import type { ProjectDescription } from '../src/control/types';
+import { generateSamplingConfig } from '../src/rules/generate';
+import type { ProjectDescription } from '../src/rules/types';
 import { evaluate, parseSamplingConfig } from '../src/engine/evaluate';
 
 const NOW = new Date('2024-05-01T12:00:00Z');

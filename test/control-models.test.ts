@@ -12,8 +12,8 @@ import {
   rebalanceProjects,
   rebalanceTransactions,
   sortClassesDescending,
-} from '../src/control/models';
-import type { ClassId, ModelClass, RebalancedItem } from '../src/control/types';
+} from '../src/rules/models';
+import type { ClassId, ModelClass, RebalancedItem } from '../src/rules/types';
 
 // ---------------------------------------------------------------------------
 // Conformance vectors

@@ -91,19 +91,24 @@ describe('shared state', () => {
     }
   });
 
-  it('adds up the counts of several recorders, which one process rebalances', async () => {
-    const a = await start();
-    const b = await start();
-    a.recorder.recordRoot({ orgId: 1, projectId: 101, transaction: '/a', decision: 'drop', count: 900 });
-    b.recorder.recordRoot({ orgId: 1, projectId: 101, transaction: '/a', decision: 'keep', count: 100 });
-    b.recorder.recordRoot({ orgId: 1, projectId: 104, transaction: '/b', decision: 'keep', count: 10 });
+  it.each([
+    ['per-org', 'ds::per_org:o:1:project_sample_rates', 'ds::per_org:o:1:recalibration_factor'],
+    ['classic', 'ds::o:1:prioritise_projects', 'ds::o:1:rate_rebalance_factor2'],
+  ] as const)('adds up the counts of several recorders, which one process rebalances (%s pipeline)', async (pipeline, ratesKey, factorKey) => {
+    const a = await start({ pipeline });
+    const b = await start({ pipeline });
+    // A minute ago: the per-org pass reads whole minutes only.
+    const at = Date.now() - 60_000;
+    a.recorder.recordRoot({ orgId: 1, projectId: 101, transaction: '/a', decision: 'drop', count: 900, at });
+    b.recorder.recordRoot({ orgId: 1, projectId: 101, transaction: '/a', decision: 'keep', count: 100, at });
+    b.recorder.recordRoot({ orgId: 1, projectId: 104, transaction: '/b', decision: 'keep', count: 10, at });
     await Promise.all([a.recorder.flush(), b.recorder.flush()]);
     await a.runTasks();
-    const rates = await raw.hgetall('ds::o:1:prioritise_projects');
+    const rates = await raw.hgetall(ratesKey);
     expect(Number(rates['104'])).toBe(1);
     expect(Number(rates['101']) * 1000 + 10).toBeCloseTo(0.1 * 1010, 6);
-    expect(await raw.pttl('ds::o:1:prioritise_projects')).toBeGreaterThan(24 * 3600_000 - 5000);
-    expect(Number(await raw.get('ds::o:1:rate_rebalance_factor2'))).toBeCloseTo((0.1 * 1010) / 110, 12);
+    expect(await raw.pttl(ratesKey)).toBeGreaterThan(24 * 3600_000 - 5000);
+    expect(Number(await raw.get(factorKey))).toBeCloseTo((0.1 * 1010) / 110, 12);
   });
 });
 

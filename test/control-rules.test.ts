@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 
-import { resolveBaseSampleRate } from '../src/control/base-rate';
+import { resolveBaseSampleRate } from '../src/rules/base-rate';
 import {
   boostEnvironmentsRules,
   boostLatestReleasesRules,
@@ -14,8 +14,8 @@ import {
   latestReleaseBoostFactor,
   minimumSampleRateRules,
   recalibrationRules,
-} from '../src/control/biases';
-import { validateRuleCondition } from '../src/control/condition';
+} from '../src/rules/biases';
+import { validateRuleCondition } from '../src/rules/condition';
 import {
   DEFAULT_BIASES,
   ENVIRONMENT_GLOBS,
@@ -23,11 +23,11 @@ import {
   HEALTH_CHECK_GLOBS_2024,
   LATEST_RELEASE_TTAS,
   timeToAdoption,
-} from '../src/control/constants';
+} from '../src/rules/constants';
 import { BiasGenerationError, InvalidCustomRuleError, InvalidProjectInputError } from '../src/control/errors';
-import { generateRulesDetailed, generateSamplingConfig, getEnabledBiases, relayBiasOrder } from '../src/control/rules';
-import { formatUtcMicros, formatUtcSeconds, toEpochMicros, unixSecondsToEpochMicros } from '../src/control/time';
-import type { CustomRuleInput, ProjectDescription, SamplingConfig, SamplingRule } from '../src/control/types';
+import { generateRulesDetailed, generateSamplingConfig, getEnabledBiases, relayBiasOrder } from '../src/rules/generate';
+import { formatUtcMicros, formatUtcSeconds, toEpochMicros, unixSecondsToEpochMicros } from '../src/rules/time';
+import type { CustomRuleInput, ProjectDescription, SamplingConfig, SamplingRule } from '../src/rules/types';
 
 const NOW = '2022-10-21T18:50:25Z';
 const NOW_SECONDS = Date.parse(NOW) / 1000;
@@ -508,8 +508,10 @@ describe('base sample rate', () => {
 
 describe('enabled biases', () => {
   it('defaults to every default bias', () => {
-    expect([...getEnabledBiases(null)].sort()).toEqual(DEFAULT_BIASES.map((b) => b.id).sort());
-    expect([...getEnabledBiases(undefined)].sort()).toEqual(DEFAULT_BIASES.map((b) => b.id).sort());
+    // The seven toggles, plus the minimum sample rate (it has its own project option).
+    expect(DEFAULT_BIASES.length).toBe(7);
+    expect([...getEnabledBiases(null)].sort()).toEqual([...DEFAULT_BIASES.map((b) => b.id), 'minimumSampleRate'].sort());
+    expect([...getEnabledBiases(undefined)].sort()).toEqual([...DEFAULT_BIASES.map((b) => b.id), 'minimumSampleRate'].sort());
   });
 
   it('merges the option by id; missing ids keep their default; unknown ids are ignored', () => {

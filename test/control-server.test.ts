@@ -274,17 +274,43 @@ describe('control API', () => {
     expect((await api('POST', '/organizations/1/custom-rules', { query: 'transaction:/x', projects: [999] })).status).toBe(404);
   });
 
-  it('runs the tasks on request', async () => {
+  it('lists the seven default biases of Sentry (the minimum sample rate has its own project option)', async () => {
     await start();
-    const response = await api('POST', '/tasks/run');
-    expect(response.status).toBe(200);
-    expect(response.body.map((r: { task: string; outcome: string }) => [r.task, r.outcome])).toEqual([
+    const biases = await api('GET', '/projects/101/biases');
+    expect(biases.body).toEqual([
+      { id: 'boostEnvironments', active: true },
+      { id: 'boostLatestRelease', active: true },
+      { id: 'ignoreHealthChecks', active: true },
+      { id: 'boostKeyTransactions', active: true },
+      { id: 'boostLowVolumeTransactions', active: true },
+      { id: 'boostReplayId', active: true },
+      { id: 'recalibrationRule', active: true },
+    ]);
+  });
+
+  it('runs the tasks on request: the per-org pipeline by default, the classic tasks as a mode, custom-rule tasks only with reservoir rules', async () => {
+    await start();
+    const tasks = async () => (await api('POST', '/tasks/run')).body.map((r: { task: string; outcome: string }) => [r.task, r.outcome]);
+    expect(await tasks()).toEqual([['sentry.tasks.dynamic_sampling.schedule_per_org_calculations', 'ok']]);
+    await plane!.close();
+    await start({ pipeline: 'classic', reservoirRules: true });
+    expect(await tasks()).toEqual([
       ['sentry.tasks.dynamic_sampling.sliding_window_org', 'ok'],
       ['sentry.tasks.dynamic_sampling.boost_low_volume_projects', 'ok'],
       ['sentry.tasks.dynamic_sampling.boost_low_volume_transactions', 'ok'],
       ['sentry.tasks.dynamic_sampling.recalibrate_orgs', 'ok'],
+      ['sentry.tasks.dynamic_sampling.custom_rule_notifications', 'ok'],
       ['sentry.tasks.dynamic_sampling.clean_custom_rule_notifications', 'ok'],
     ]);
+  });
+
+  it('has no custom rules without reservoir rules (an opt-in extension)', async () => {
+    await start();
+    const created = await api('POST', '/organizations/1/custom-rules', { query: 'transaction:/checkout', projects: [101] });
+    expect(created.status).toBe(404);
+    expect(created.body.detail ?? created.body.message ?? JSON.stringify(created.body)).toMatch(/reservoir/);
+    expect((await api('GET', '/organizations/1/custom-rules')).status).toBe(404);
+    expect((await api('DELETE', '/organizations/1/custom-rules/1')).status).toBe(404);
   });
 });
 

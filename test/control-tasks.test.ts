@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane';
 import type { DefinitionsDocument } from '../src/control/definitions/types';
-import { rebalanceProjects, rebalanceTransactions } from '../src/control/models';
+import { rebalanceProjects, rebalanceTransactions } from '../src/rules/models';
 import { extrapolateMonthlyVolume, tierRateForVolume } from '../src/control/tasks/sliding-window-org';
 import { computeAdjustedFactor } from '../src/control/tasks/recalibrate-orgs';
 import { keyFor, orgDef, projectDef, sampleDefinitions, silentLogger, TestClock } from './helpers/control';
@@ -30,13 +30,15 @@ function uniformRate(config: unknown): number {
   return rules.find((r) => r.id === 1000)!.samplingValue.value;
 }
 
-describe.each(['memory', 'redis'] as const)('tasks with the %s store', (kind) => {
+describe.each(['memory', 'redis'] as const)('classic tasks with the %s store', (kind) => {
   let clock: TestClock;
   let plane: ControlPlane;
 
-  async function start(definitions: DefinitionsDocument = sampleDefinitions()): Promise<ControlPlane> {
+  async function start(definitions: DefinitionsDocument = sampleDefinitions(), reservoirRules = false): Promise<ControlPlane> {
     plane = await startControlPlane({
       definitions,
+      pipeline: 'classic',
+      reservoirRules,
       redis: kind === 'redis' ? redis.url : undefined,
       schedule: 'none',
       clock: clock.now,
@@ -98,6 +100,29 @@ describe.each(['memory', 'redis'] as const)('tasks with the %s store', (kind) =>
     // Same volumes: the same rates, so nothing is invalidated.
     await plane.runTask('boost_low_volume_projects');
     expect(await scheduled('dynamic_sampling_boost_low_volume_projects')).toBe(5);
+    expect(plane.invalidator.pendingCount).toBe(0);
+  });
+
+  it('boost_low_volume_projects balances the active projects only: counts of disabled or removed projects are left out', async () => {
+    const definitions = sampleDefinitions();
+    definitions.organizations[0].projects[4].disabled = true; // 105
+    await start(definitions);
+    record(101, '/a', 100, 900);
+    record(102, '/b', 30, 270);
+    record(105, '/c', 500, 4500); // disabled
+    record(999, '/d', 800, 7200); // no longer in the definitions
+    await plane.recorder.flush();
+    await plane.runTask('boost_low_volume_projects');
+    const expected = rebalanceProjects({ classes: [101, 102, 103, 104].map((id) => ({ id, count: { 101: 1000, 102: 300 }[id] ?? 0 })), sampleRate: 0.1 });
+    const hash = await plane.kv.hgetall('ds::o:1:prioritise_projects');
+    expect(Object.keys(hash).sort()).toEqual(['101', '102', '103', '104']);
+    for (const item of expected) expect(Number(hash[String(item.id)])).toBeCloseTo(item.newSampleRate, 12);
+  });
+
+  it('scheduling an invalidation needs exactly one scope', async () => {
+    await start();
+    await expect(plane.invalidator.schedule('t', {} as never)).rejects.toThrow(TypeError);
+    await expect(plane.invalidator.schedule('t', { projectId: 101, organizationId: 1 } as never)).rejects.toThrow(/exactly one/);
     expect(plane.invalidator.pendingCount).toBe(0);
   });
 
@@ -207,7 +232,7 @@ describe.each(['memory', 'redis'] as const)('tasks with the %s store', (kind) =>
   });
 
   it('clean_custom_rule_notifications deactivates rules that ended over a minute ago', async () => {
-    await start();
+    await start(sampleDefinitions(), true);
     const now = clock.now();
     const condition = { op: 'eq' as const, name: 'event.transaction', value: ['/x'] };
     const live = await plane.definitions.upsertCustomRule(1, { condition, projects: [102], start: now, end: now + HOUR, numSamples: 10, sampleRate: 1 }, now);
@@ -217,6 +242,35 @@ describe.each(['memory', 'redis'] as const)('tasks with the %s store', (kind) =>
     const rules = plane.definitions.organization(1)!.customRules!;
     expect(rules.find((r) => r.ruleId === ended.rule.ruleId)!.isActive).toBe(false);
     expect(rules.find((r) => r.ruleId === live.rule.ruleId)!.isActive).toBe(true);
+  });
+
+  it('custom_rule_notifications notifies once a rule collected 10 samples; the cleanup deactivates it after its end', async () => {
+    await start(sampleDefinitions(), true);
+    const now = clock.now();
+    const condition = { op: 'eq' as const, name: 'event.transaction', value: ['/x'] };
+    const { rule } = await plane.definitions.upsertCustomRule(1, { condition, projects: [101], start: now - MINUTE, end: now + HOUR, numSamples: 100, sampleRate: 1, createdBy: 'ann' }, now - MINUTE);
+    const notified: Array<{ ruleId: number; samples: number }> = [];
+    plane.onCustomRuleNotification((n) => notified.push({ ruleId: n.rule.ruleId, samples: n.samples }));
+    // Kept items whose decision matched the rule (3001), and one that matched another rule only.
+    for (let i = 0; i < 9; i++) await plane.customRuleSamples!.observe(101, [3000 + rule.ruleId, 1000], now);
+    await plane.customRuleSamples!.observe(101, [1000], now);
+    await plane.runTask('custom_rule_notifications');
+    expect(notified).toEqual([]);
+    await plane.customRuleSamples!.observe(101, [3000 + rule.ruleId], now);
+    await plane.runTask('custom_rule_notifications');
+    expect(notified).toEqual([{ ruleId: rule.ruleId, samples: 10 }]);
+    expect(plane.definitions.organization(1)!.customRules![0].notificationSent).toBe(true);
+    await plane.runTask('custom_rule_notifications');
+    expect(notified).toHaveLength(1);
+    clock.advance(HOUR + 2 * MINUTE);
+    await plane.runTask('clean_custom_rule_notifications');
+    expect(plane.definitions.organization(1)!.customRules![0].isActive).toBe(false);
+  });
+
+  it('has no custom-rule tasks or samples without reservoir rules', async () => {
+    await start();
+    expect(plane.customRuleSamples).toBeNull();
+    await expect(plane.runTask('custom_rule_notifications')).rejects.toThrow(/unknown task/);
   });
 
   it('debounces invalidations within enclosing scopes until they run', async () => {

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 
-import { generateSamplingConfig } from '../src/control/rules';
+import { generateSamplingConfig } from '../src/rules/generate';
 import { EnvelopeBatch, SamplingEngine, unknownRootKey } from '../src/engine/engine';
 import { startControlPlane } from '../src/control';
 import { startServer } from '../src/server';

@@ -7,8 +7,8 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { generateSamplingConfig } from '../src/control/rules';
-import type { ProjectDescription } from '../src/control/types';
+import { generateSamplingConfig } from '../src/rules/generate';
+import type { ProjectDescription } from '../src/rules/types';
 import { parseReport, type ParseReport } from '../src/engine/evaluate';
 import { SeededRandom } from '../src/demo/random';
 import { configCorpus, generatedConfigs } from './helpers/config-mutations';

@@ -2,6 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { minimumSampleRateRules } from '../src/rules/biases/minimum-sample-rate';
 import { startRelayOracle, type RelayOracle } from './helpers/relay-oracle';
 
 describe("Relay's own code as the oracle", () => {
@@ -20,5 +21,17 @@ describe("Relay's own code as the oracle", () => {
     ]);
     expect(a).toEqual({ ok: true, result: null });
     expect(b.ok).toBe(false);
+  });
+
+  it("rejects Sentry's minimum-sample-rate rule with condition {}, and accepts ours with the match-all and", async () => {
+    const rule = minimumSampleRateRules(0.25, true)[0];
+    expect(rule.condition).toEqual({ op: 'and', inner: [] });
+    const config = (condition: object) => JSON.stringify({ version: 2, rules: [{ ...rule, condition }] });
+    const [sentrys, ours] = await oracle.call([
+      { op: 'validate_sampling_configuration', json: config({}) },
+      { op: 'validate_sampling_configuration', json: config(rule.condition) },
+    ]);
+    expect(sentrys.ok).toBe(false);
+    expect(ours).toEqual({ ok: true, result: null });
   });
 });

@@ -42,7 +42,7 @@ describe('npm start (dist/main.js)', () => {
     running = run(MAIN, ['--port', '0', '--summary-interval', '0.2', '--task-interval', '1h'], cwd);
     await waitFor(() => /shop-backend\s+http:\/\/\w+@127\.0\.0\.1:\d+\/42/.test(running!.output()), 15_000, 'the banner');
     expect(running.output()).toMatch(/control plane listening on http:\/\/127\.0\.0\.1:\d+: definitions .*control\.json/);
-    expect(running.output()).toContain('rebalancing every 1 h (in-process)');
+    expect(running.output()).toContain('rebalancing every 1 h (per-org pipeline, in-process)');
     const controlUrl = /control plane listening on (http:\/\/\S+):/.exec(running.output())![1];
     const dsn = /shop-backend\s+(http:\/\/\S+)/.exec(running.output())![1];
     const { username, host, pathname } = new URL(dsn);
@@ -52,15 +52,40 @@ describe('npm start (dist/main.js)', () => {
     const res = await request(`http://${host}/api${pathname}/envelope/?sentry_key=${username}`, { body });
     expect(res.status).toBe(200);
     await waitFor(() => /envelopes\/s \| project 42: kept 1, dropped 0/.test(running!.output()), 5000, 'a summary line');
-    // The span segment was a trace root: counted into the control plane, whose tasks then rebalance project 42.
+    // The span segment was a trace root, counted into the control plane; its per-org pass reads whole
+    // minutes only (the root's minute may not be over yet: then it stops at no_org_volume).
     expect(await baseRateSource(controlUrl, 42)).toBe('fallback');
     expect((await request(`${controlUrl}/api/control/tasks/run`, { method: 'POST' })).status).toBe(200);
-    expect(await baseRateSource(controlUrl, 42)).toBe('rebalanced');
+    const pass = (await request(`${controlUrl}/api/control/organizations/1/per-org`, { method: 'GET' })).json();
+    expect(['no_org_volume', 'completed']).toContain(pass.status);
+    expect(await baseRateSource(controlUrl, 42)).toBe(pass.status === 'completed' ? 'rebalanced' : 'fallback');
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
     const records = parseJsonLines(readFileSync(path.join(cwd, 'data', 'kept.jsonl'), 'utf8'));
     expect(records.map((r) => r.bytes.equals(body))).toEqual([true]);
     expect(records[0]).toMatchObject({ projectId: 42, publicKey: BACKEND, decision: { decision: 'keep', kind: 'spans', matchedRuleIds: [1001] } });
+  });
+});
+
+describe('npm start --reservoir-rules (dist/main.js)', () => {
+  it('counts the samples of the demo investigation rule from the server decisions and notifies once it has 10', async () => {
+    assertBuilt();
+    running = run(MAIN, ['--port', '0', '--summary-interval', '0', '--task-interval', '1h', '--reservoir-rules'], tempDir('ds-start-'));
+    await waitFor(() => /shop-backend\s+http:\/\/\w+@127\.0\.0\.1:\d+\/42/.test(running!.output()), 15_000, 'the banner');
+    const url = /listening on (http:\/\/\S+)/.exec(running.output())![1];
+    const controlUrl = /control plane listening on (http:\/\/\S+):/.exec(running.output())![1];
+    const rule = async () => (await request(`${controlUrl}/api/control/organizations/1/custom-rules`, { method: 'GET' })).json().find((r: { ruleId: number }) => r.ruleId === 7);
+    expect((await rule()).notificationSent).not.toBe(true);
+    const checkout = (i: number) => ({ ...trace(i), transaction: '/api/checkout' });
+    const now = Date.now() / 1000;
+    for (let i = 0; i < 10; i++) {
+      const body = transactionEnvelope(checkout(i), transactionEvent(checkout(i), checkout(i).traceId, 3, now));
+      expect((await request(`${url}/api/42/envelope/?sentry_key=${BACKEND}`, { body })).status).toBe(200);
+    }
+    expect((await request(`${controlUrl}/api/control/tasks/run`, { method: 'POST' })).status).toBe(200);
+    expect((await rule()).notificationSent).toBe(true);
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
   });
 });
 
@@ -74,6 +99,14 @@ describe('npm start arguments', () => {
     expect(custom.control).toMatchObject({ definitionsFile: 'defs.yaml', taskIntervalMs: 60_000, options: { port: 0, tokens: ['a', 'b'], schedule: 'none', taskIntervalMs: 60_000 } });
     expect(parseStartArgs(['--control-port', '4000'], { DS_TASK_INTERVAL: '2m', DS_CONTROL_TOKENS: 'x' }).control).toMatchObject({ taskIntervalMs: 120_000, options: { port: 4000, tokens: ['x'] } });
     expect(parseStartArgs([], { DS_CONTROL_TASK_INTERVAL_MS: '30000', DS_CONTROL_DEFINITIONS: 'd.json' }).control).toMatchObject({ taskIntervalMs: 30_000, definitionsFile: 'd.json' });
+  });
+
+  it('runs the per-org pipeline by default, the classic tasks with --pipeline classic', () => {
+    expect(parseStartArgs([], {}).control!.options.pipeline).toBe('per-org');
+    expect(parseStartArgs(['--pipeline', 'classic'], {}).control!.options.pipeline).toBe('classic');
+    expect(parseStartArgs([], { DS_CONTROL_PIPELINE: 'classic' }).control!.options.pipeline).toBe('classic');
+    expect(() => parseStartArgs(['--pipeline', 'batch'], {})).toThrow(/--pipeline must be per-org or classic/);
+    expect(() => parseStartArgs([], { DS_CONTROL_PIPELINE: 'batch' })).toThrow(/DS_CONTROL_PIPELINE/);
   });
 
   it('runs the server alone with --no-control or a configs source', () => {
@@ -120,7 +153,8 @@ describe('npm start variants', () => {
   it('--workers 2: the workers count into the primary\'s control plane over IPC', async () => {
     assertBuilt();
     const cwd = tempDir('ds-start-');
-    running = run(MAIN, ['--port', '0', '--summary-interval', '0', '--workers', '2', '--sink', 'stdout'], cwd);
+    // The classic tasks read the current minute's counts at once.
+    running = run(MAIN, ['--port', '0', '--summary-interval', '0', '--workers', '2', '--sink', 'stdout', '--pipeline', 'classic'], cwd);
     await waitFor(() => /listening on (http:\/\/\S+) \(2 workers\)/.test(running!.output()), 15_000, 'the banner');
     const url = /listening on (http:\/\/\S+) /.exec(running.output())![1];
     const controlUrl = /control plane listening on (http:\/\/\S+):/.exec(running.output())![1];

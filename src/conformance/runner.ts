@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 
 import { InvalidModelInputError } from '../control/errors';
-import { rebalanceProjects, rebalanceTransactions } from '../control/models';
+import { rebalanceProjects, rebalanceTransactions } from '../rules/models';
 import { evaluate, evaluationOrder, isTraceFullySampled, matchCondition, parseReport, type ParseTarget } from '../engine/evaluate';
 
 /** One vector: `{name, kind, ..., expected}`. */

@@ -35,7 +35,12 @@ import { RedisKeyValueStore, type RedisConnection } from './store/redis-kv';
 import { BullmqScheduler, type BullmqSchedulerOptions } from './tasks/bullmq';
 import type { TaskDeps } from './tasks/common';
 import { DEFAULT_CONTROL_OPTIONS, type ControlOptions } from './tasks/options';
-import { defaultTasks, TEN_MINUTES_MS, type TaskDefinition, type TaskId } from './tasks/registry';
+import { plannedTasks, TEN_MINUTES_MS, type Pipeline, type TaskDefinition, type TaskId } from './tasks/registry';
+import { DEFAULT_PASS_STEPS, type PassSteps } from './per-org/pass';
+import { PerOrgPipeline } from './per-org/pipeline';
+import { PerOrgState } from './per-org/store';
+import type { CustomRuleNotification } from './tasks/custom-rule-notifications';
+import { CustomRuleSamples } from './traffic/custom-rule-samples';
 import { TaskRunner, type TaskRunResult } from './tasks/runner';
 import { InProcessScheduler, type PeriodClaim, type TaskScheduler } from './tasks/scheduler';
 import { TrafficCounts } from './traffic/counts';
@@ -105,7 +110,14 @@ export interface ControlPlaneOptions {
   configCacheTtlMs?: number;
   /** How often the recorder writes its counts, ms (default 1000). */
   recorderFlushIntervalMs?: number;
-  /** The tasks to run (default `defaultTasks(taskIntervalMs, cleanupIntervalMs)`). */
+  /**
+   * Which rebalancing runs: `per-org` (default), Sentry's 2026 per-organization pipeline, served
+   * from its results; or `classic`, the fleet-wide tasks of 2024–2025 and their keys.
+   */
+  pipeline?: Pipeline;
+  /** Replaceable steps of the per-org pass (base-rate solver, recalibration measure). */
+  perOrgSteps?: Partial<PassSteps>;
+  /** The tasks to run (default: the pipeline's, and the custom-rule tasks when `reservoirRules` is on). */
   tasks?: TaskDefinition[];
   /** Task options (Sentry's `dynamic-sampling.*` options). */
   options?: Partial<ControlOptions>;
@@ -142,6 +154,14 @@ export interface ControlPlane {
   readonly configServer: ProjectConfigServer;
   readonly metrics: ControlMetrics;
   readonly scheduler: TaskScheduler | null;
+  /** The rebalancing that runs (`per-org` or `classic`). */
+  readonly pipeline: Pipeline;
+  /** The per-org pipeline: its last pass of every organisation (with the comparison to the classic computation). Null in classic mode. */
+  readonly perOrg: PerOrgPipeline | null;
+  /** Samples of custom rules (null unless `reservoirRules`): the server reports kept items matching a rule. */
+  readonly customRuleSamples: CustomRuleSamples | null;
+  /** Calls `listener` for every custom-rule notification (a rule collected its samples); returns a function that stops it. */
+  onCustomRuleNotification(listener: (notification: CustomRuleNotification) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -183,7 +203,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const releases = new ReleaseBoosts(kv);
     const counts = new TrafficCounts(kv);
     const cache = new ProjectConfigCache(kv, options.configCacheTtlMs);
-    const builder = new ProjectStateBuilder({ definitions, state, releases, logger, killswitch: () => controlOptions.killswitch, reservoir: options.reservoirRules === true });
+    const pipeline: Pipeline = options.pipeline ?? 'per-org';
+    if (pipeline !== 'per-org' && pipeline !== 'classic') throw new ControlPlaneOptionsError('pipeline', `expected "per-org" or "classic", got ${String(pipeline)}`);
+    const reservoir = options.reservoirRules === true;
+    const perOrgState = pipeline === 'per-org' ? new PerOrgState(kv, controlOptions.recalibrationFactorTtlMs, logger) : null;
+    const perOrg = perOrgState ? new PerOrgPipeline(perOrgState, { ...DEFAULT_PASS_STEPS, ...options.perOrgSteps }) : null;
+    const builder = new ProjectStateBuilder({ definitions, state, releases, logger, killswitch: () => controlOptions.killswitch, reservoir, perOrg: perOrgState });
     const invalidator = new ConfigInvalidator({
       kv,
       definitions,
@@ -230,9 +255,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     }
     cleanup.unshift(() => recorder.close());
 
-    const deps: TaskDeps = { definitions, state, counts, invalidator, metrics, clock, monotonic, options: controlOptions, logger };
+    const customRuleSamples = reservoir ? new CustomRuleSamples(kv, definitions) : null;
+    const notified = new Set<(notification: CustomRuleNotification) => void>();
+    const deps: TaskDeps = { definitions, state, counts, invalidator, metrics, clock, monotonic, options: controlOptions, logger, customRuleSamples, customRuleNotified: notified };
     // Another process may have changed the definitions: tasks start from the stored ones.
-    const tasks = options.tasks ?? defaultTasks(options.taskIntervalMs ?? TEN_MINUTES_MS, options.cleanupIntervalMs);
+    const tasks =
+      options.tasks ??
+      plannedTasks({ pipeline, perOrg, customRules: reservoir, intervalMs: options.taskIntervalMs ?? TEN_MINUTES_MS, cleanupIntervalMs: options.cleanupIntervalMs });
     const runner = new TaskRunner(deps, tasks, kv.kind === 'redis' ? () => definitions.reload() : undefined);
     const runTasks = async (): Promise<TaskRunResult[]> => {
       await recorder.flush();
@@ -262,7 +291,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const router = new Router(logger, (access, req) => (access === 'read' || access === 'write' ? admin.check(req, access) : null));
     addProjectConfigsRoute(router, { server: configServer, auth, trusted, metrics, logger });
     addRelayRoutes(router, { registry: relays, tokens: new ChallengeTokens(options.registrationSecret), auth, trusted, metrics, logger, now: Date.now });
-    addAdminRoutes(router, { definitions, state, releases, clock, runTasks, reservoir: options.reservoirRules === true });
+    addAdminRoutes(router, { definitions, state, releases, clock, runTasks, reservoir, perOrg });
     router.add('GET', /^\/healthz\/?$/, 'public', async () => ({ status: 200, body: { ok: true } }));
     // Metrics name projects and tasks: read access, like the admin API.
     router.add('GET', /^\/metrics\/?$/, 'read', async () => ({ status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));
@@ -323,6 +352,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       configServer,
       metrics,
       scheduler,
+      pipeline,
+      perOrg,
+      customRuleSamples,
+      onCustomRuleNotification(listener) {
+        notified.add(listener);
+        return () => notified.delete(listener);
+      },
       async close() {
         if (closed) return;
         closed = true;

@@ -36,6 +36,10 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
   if (schedule !== undefined && schedule !== 'in-process' && schedule !== 'bullmq' && schedule !== 'none') {
     throw new ControlPlaneOptionsError('DS_CONTROL_SCHEDULE', 'expected in-process, bullmq or none');
   }
+  const pipeline = env.DS_CONTROL_PIPELINE || undefined;
+  if (pipeline !== undefined && pipeline !== 'per-org' && pipeline !== 'classic') {
+    throw new ControlPlaneOptionsError('DS_CONTROL_PIPELINE', 'expected per-org or classic');
+  }
   const port = integer('DS_CONTROL_PORT');
   if (port !== undefined && port > 65535) throw new ControlPlaneOptionsError('DS_CONTROL_PORT', 'not a port');
   return {
@@ -48,6 +52,7 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     adminReadTokens: tokensFromEnv(env, 'DS_CONTROL_READ_TOKEN'),
     insecureOpen: TRUTHY.test(env.DS_CONTROL_INSECURE_OPEN ?? ''),
     schedule,
+    pipeline,
     taskIntervalMs: integer('DS_CONTROL_TASK_INTERVAL_MS'),
     trustedRelays: (env.DS_CONTROL_TRUSTED_RELAYS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''),
     registrationSecret: env.DS_CONTROL_REGISTRATION_SECRET || undefined,

@@ -1,11 +1,11 @@
 // The control plane: rebalancing models and rule generation (pure), and the services around them (definitions, state, counting, tasks, config server).
 
-export * from './types';
+export * from '../rules/types';
 export * from './errors';
-export * from './constants';
-export { toEpochMicros, unixSecondsToEpochMicros, formatUtcSeconds, formatUtcMicros, InvalidDateError, type EpochMicros } from './time';
-export { readStoredFloat, type StoredFloatResult } from './stored-values';
-export { validateRuleCondition, isSupportedRuleCondition, type ConditionValidator } from './condition';
+export * from '../rules/constants';
+export { toEpochMicros, unixSecondsToEpochMicros, formatUtcSeconds, formatUtcMicros, InvalidDateError, type EpochMicros } from '../rules/time';
+export { readStoredFloat, type StoredFloatResult } from '../rules/stored-values';
+export { validateRuleCondition, isSupportedRuleCondition, type ConditionValidator } from '../rules/condition';
 export {
   fullRebalancing,
   rebalanceProjects,
@@ -17,9 +17,9 @@ export {
   type ProjectsRebalancingInput,
   type TransactionsRebalancingInput,
   type TransactionsRebalancingResult,
-} from './models';
-export { resolveBaseSampleRate, isProjectModeSampling, isRecentlyAdded, type BaseSampleRate, type BaseRateSource } from './base-rate';
-export * from './biases';
+} from '../rules/models';
+export { resolveBaseSampleRate, isProjectModeSampling, isRecentlyAdded, type BaseSampleRate, type BaseRateSource } from '../rules/base-rate';
+export * from '../rules/biases';
 export {
   generateSamplingConfig,
   generateRulesDetailed,
@@ -31,7 +31,7 @@ export {
   type RuleGenerationOptions,
   type RuleGenerationResult,
   type RuleGenerationIssue,
-} from './rules';
+} from '../rules/generate';
 
 // ---- Control plane services (I/O): definitions, state, counting, tasks, config server -------------
 export { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './control-plane';
@@ -57,7 +57,14 @@ export { conditionHash, queryToCondition, upsertCustomRule, deactivateOldRules }
 export { FilePersistence, RedisPersistence, NoPersistence, type DefinitionsPersistence } from './definitions/persistence';
 export { TaskContext, Timers, TimedIterator, timedFunction, newLogState, type LogState, type TaskContextSummary } from './tasks/context';
 export { TaskRunner, type TaskRunResult } from './tasks/runner';
-export { defaultTasks, taskName, type TaskId, type TaskDefinition } from './tasks/registry';
+export { defaultTasks, plannedTasks, taskName, type Pipeline, type TaskPlan, type TaskId, type TaskDefinition } from './tasks/registry';
+export { PerOrgPipeline, isOrgInRollout } from './per-org/pipeline';
+export { PerOrgState } from './per-org/store';
+export { runOrgPass, countedRootsMeasure, DEFAULT_PASS_STEPS, type PassReport, type PassStatus, type PassSteps, type PassResults, type RecalibrationMeasure } from './per-org/pass';
+export { balanceProjects, balanceTransactions, recalibrationFactor, boundFactor, projectsModelSolver, type BaseRateSolver, type BaseRateProblem } from './per-org/calculations';
+export { relativeDeviation, isWithinRelativeTolerance, type Comparison } from './per-org/comparisons';
+export { CustomRuleSamples } from './traffic/custom-rule-samples';
+export type { CustomRuleNotification } from './tasks/custom-rule-notifications';
 export { DEFAULT_CONTROL_OPTIONS, type ControlOptions } from './tasks/options';
 export { InProcessScheduler, type TaskScheduler } from './tasks/scheduler';
 export { BullmqScheduler, type BullmqSchedulerOptions } from './tasks/bullmq';

@@ -24,6 +24,10 @@ export interface ControlMetrics {
   outcomes: Counter<'outcome' | 'reason' | 'category'>;
   /** Writes of the stored state by key family (`project_rate`, `transaction_rates`, `factor`, `factor_deleted`, `sliding_window`). */
   stateWrites: Counter<'kind'>;
+  /** Per-org passes by status (`completed`, `no_org_volume`, …, `rollout_excluded`, `killswitched`). */
+  perOrgRuns: Counter<'status'>;
+  /** Per-org values compared with the classic computation, by value kind and outcome (`equal`, `differs`, `missing`). */
+  perOrgComparisons: Counter<'value' | 'outcome'>;
 }
 
 const PREFIX = 'dynamic_sampling_control_';
@@ -51,5 +55,8 @@ export function createControlMetrics(registry: Registry = new Registry()): Contr
     outcomes: metric('relay_outcomes_total', (name) =>
       new Counter({ name, help: 'Quantities reported by relays in outcome batches, by outcome, reason and data category.', labelNames: ['outcome', 'reason', 'category'], registers })),
     stateWrites: metric('state_writes_total', (name) => new Counter({ name, help: 'Writes of the rebalancing state.', labelNames: ['kind'], registers })),
+    perOrgRuns: metric('per_org_runs_total', (name) => new Counter({ name, help: 'Per-org passes by status.', labelNames: ['status'], registers })),
+    perOrgComparisons: metric('per_org_comparisons_total', (name) =>
+      new Counter({ name, help: 'Per-org results compared with the classic computation (5% relative tolerance).', labelNames: ['value', 'outcome'], registers })),
   };
 }

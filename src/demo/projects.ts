@@ -2,8 +2,8 @@
 
 import { conditionHash } from '../control/definitions/custom-rules';
 import type { DefinitionsDocument, ProjectDefinition } from '../control/definitions/types';
-import { generateSamplingConfig } from '../control/rules';
-import type { ProjectDescription } from '../control/types';
+import { generateSamplingConfig } from '../rules/generate';
+import type { ProjectDescription } from '../rules/types';
 import type { RuleCondition } from '../engine/types';
 import { DEMO_ORGANIZATION_ID, DEMO_PROJECT_ID, DEMO_PUBLIC_KEY } from './config';
 

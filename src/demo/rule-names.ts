@@ -1,6 +1,6 @@
 // Human-readable names of generated rules (by reserved id range), for the demo's per-rule table.
 
-import { RESERVED_IDS } from '../control/constants';
+import { RESERVED_IDS } from '../rules/constants';
 
 interface RuleLike {
   id: number;

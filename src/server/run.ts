@@ -47,6 +47,8 @@ export interface RunExtras {
   onStarted?: (started: { server: RunningServer | null; invalidate: (publicKeys: string[]) => void }) => void;
   /** Runs once the server (or every worker) stopped, before the process exits. */
   onStopped?: () => Promise<void>;
+  /** Sees every envelope's decision (one process only; `startServer`'s `onEnvelope`). */
+  onEnvelope?: ServerOptions['onEnvelope'];
 }
 
 function dsnLines(projects: readonly ProjectListing[], host: string, port: string): string[] {
@@ -159,6 +161,7 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
     logger,
     clusterWorker: cluster.isWorker,
     recorder: extras.recorder,
+    onEnvelope: extras.onEnvelope,
   });
   if (!cluster.isWorker) bannerLines(server.url, args, server.sink.description, extras).forEach(console);
   extras.onStarted?.({ server, invalidate: (keys) => keys.forEach((publicKey) => void server.sampler.configs.invalidate({ publicKey })) });

@@ -5,8 +5,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { SeededRandom } from '../../src/demo/random';
-import { generateSamplingConfig } from '../../src/control/rules';
-import type { ProjectDescription } from '../../src/control/types';
+import { generateSamplingConfig } from '../../src/rules/generate';
+import type { ProjectDescription } from '../../src/rules/types';
 
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

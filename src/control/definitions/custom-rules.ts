@@ -1,9 +1,9 @@
 // Custom (investigation) rules as Sentry manages them (§9): condition hash, merge, limits, rule ids, expiry, query translation.
 
 import { createHash } from 'node:crypto';
-import { MAX_CUSTOM_RULE_ID, MAX_CUSTOM_RULES_PER_PROJECT } from '../constants';
+import { MAX_CUSTOM_RULE_ID, MAX_CUSTOM_RULES_PER_PROJECT } from '../../rules/constants';
 import { TooManyRulesError, UnsupportedQueryError } from '../errors';
-import type { RuleCondition } from '../types';
+import type { RuleCondition } from '../../rules/types';
 import type { CustomRuleDefinition, OrganizationDefinition } from './types';
 
 /** Default window and sample count of a rule created through the API. */
@@ -37,6 +37,11 @@ const time = (iso: string): number => Date.parse(iso);
 /** Active and not yet ended at `now`. */
 export function isRuleLive(rule: CustomRuleDefinition, now: number): boolean {
   return rule.isActive && time(rule.endDate) > now;
+}
+
+/** Active and inside its window at `now` (`start < now < end`, as Sentry's `get_project_rules` filters). */
+export function isRuleInForce(rule: CustomRuleDefinition, now: number): boolean {
+  return isRuleLive(rule, now) && time(rule.startDate) < now;
 }
 
 /** Whether a rule applies to a project: organisation-level rules apply to all of them. */

@@ -2,8 +2,8 @@
 
 import { promises as fs } from 'node:fs';
 import { NotFoundError } from '../errors';
-import type { ActivatableBias } from '../types';
-import { deactivateOldRules, isRuleLive, ruleAppliesTo, upsertCustomRule, type CustomRuleRequest, type UpsertResult } from './custom-rules';
+import type { ActivatableBias } from '../../rules/types';
+import { deactivateOldRules, isRuleInForce, ruleAppliesTo, upsertCustomRule, type CustomRuleRequest, type UpsertResult } from './custom-rules';
 import { NoPersistence, type DefinitionsChange, type DefinitionsPersistence, type StoredOverrides } from './persistence';
 import type {
   CustomRuleDefinition,
@@ -178,9 +178,9 @@ export class Definitions {
     return org.samplingTiers ?? this.document.defaults?.samplingTiers ?? null;
   }
 
-  /** Organisation-level and project rules of the project that are active and not ended at `now`. */
+  /** Organisation-level and project rules of the project that are active and in their window at `now`. */
   customRulesFor(project: ProjectDefinition, organization: OrganizationDefinition, now: number): CustomRuleDefinition[] {
-    return (organization.customRules ?? []).filter((r) => isRuleLive(r, now) && ruleAppliesTo(r, project.id));
+    return (organization.customRules ?? []).filter((r) => isRuleInForce(r, now) && ruleAppliesTo(r, project.id));
   }
 
   onChange(listener: (event: DefinitionsChangeEvent) => void): () => void {
@@ -273,6 +273,13 @@ export class Definitions {
     if (rule.projects.length === 0) this.emit({ trigger, scope: { organizationId: orgId } });
     else for (const projectId of rule.projects) this.emit({ trigger, scope: { projectId } });
     return { ...rule, isActive: false };
+  }
+
+  /** Records that a rule's notification was sent (`notification_sent`). */
+  async markNotificationSent(orgId: number, ruleId: number): Promise<void> {
+    const org = this.requireOrg(orgId);
+    const rules = (org.customRules ?? []).map((r) => (r.ruleId === ruleId && r.isActive ? { ...r, notificationSent: true } : r));
+    await this.saveRules(org, rules);
   }
 
   /** Deactivates rules that ended more than a minute ago, in every organisation; returns them. */

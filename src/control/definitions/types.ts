@@ -1,6 +1,6 @@
 // The declarative definitions: organisations, projects, keys, target rates, sampling modes, biases and custom rules.
 
-import type { ActivatableBias, RuleCondition, SamplingMode } from '../types';
+import type { ActivatableBias, RuleCondition, SamplingMode } from '../../rules/types';
 
 /** A Relay allowed to fetch configs with signed requests. */
 export interface RelayDefinition {

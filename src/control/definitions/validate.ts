@@ -1,11 +1,11 @@
 // Parses and validates the definitions document (JSON or YAML) and run-time patches, with the path of every problem.
 
 import YAML from 'yaml';
-import { validateRuleCondition } from '../condition';
+import { validateRuleCondition } from '../../rules/condition';
 import { DefinitionsError } from '../errors';
 import { isPlausiblePublicKey } from '../../configs/project-state';
-import { toEpochMicros } from '../time';
-import type { ActivatableBias } from '../types';
+import { toEpochMicros } from '../../rules/time';
+import type { ActivatableBias } from '../../rules/types';
 import type {
   CustomRuleDefinition,
   DefinitionsDocument,

@@ -1,7 +1,7 @@
 // The control plane's own HTTP API: organisation and project options, biases, custom rules, generated configs, tasks.
 
-import { generateRulesDetailed, getEnabledBiases } from '../rules';
-import { DEFAULT_BIASES } from '../constants';
+import { generateRulesDetailed, getEnabledBiases } from '../../rules/generate';
+import { DEFAULT_BIASES } from '../../rules/constants';
 import {
   CUSTOM_RULE_DEFAULT_DURATION_MS,
   CUSTOM_RULE_DEFAULT_NUM_SAMPLES,
@@ -9,15 +9,17 @@ import {
 } from '../definitions/custom-rules';
 import type { Definitions } from '../definitions/repository';
 import { validateBiases, validateOrganizationPatch, validateProjectPatch } from '../definitions/validate';
-import { validateRuleCondition } from '../condition';
+import { validateRuleCondition } from '../../rules/condition';
 import { ApiError, NotFoundError } from '../errors';
 import type { Clock } from '../clock';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
 import { describeProject } from '../serving/describe-project';
-import type { RuleCondition } from '../types';
+import type { RuleCondition } from '../../rules/types';
 import type { TaskRunResult } from '../tasks/runner';
 import { idParam, jsonBody, type RequestContext, type Router } from './router';
+import type { PerOrgPipeline } from '../per-org/pipeline';
+import type { PassReport } from '../per-org/pass';
 
 export interface AdminDeps {
   definitions: Definitions;
@@ -25,8 +27,24 @@ export interface AdminDeps {
   releases: ReleaseBoosts;
   clock: Clock;
   runTasks: () => Promise<TaskRunResult[]>;
-  /** Emit reservoir (custom) rules, as the config endpoint does. */
+  /** Emit reservoir (custom) rules, as the config endpoint does; custom rules exist only then. */
   reservoir?: boolean;
+  /** The per-org pipeline (null in classic mode): configs are described from its results. */
+  perOrg?: PerOrgPipeline | null;
+}
+
+/** A pass report as JSON (maps as objects). */
+function reportJson(report: PassReport): unknown {
+  const { results } = report;
+  return {
+    ...report,
+    results: {
+      ...results,
+      rebalancedTransactions: results.rebalancedTransactions
+        ? Object.fromEntries([...results.rebalancedTransactions].map(([id, b]) => [id, { named: b.named.map((i) => [i.id, i.newSampleRate]), implicit: b.implicit }]))
+        : null,
+    },
+  };
 }
 
 const P = '/api/control';
@@ -51,6 +69,10 @@ function numberField(value: unknown, name: string, check: (n: number) => boolean
 
 export function addAdminRoutes(router: Router, deps: AdminDeps): void {
   const { definitions } = deps;
+  // Custom rules are reservoir rules: an extension that exists only with the reservoir option.
+  const requireCustomRules = (): void => {
+    if (!deps.reservoir) throw new ApiError(404, 'custom_rules_off', 'custom (investigation) rules are off: they need reservoir rules (server --reservoir-rules, control plane reservoirRules)');
+  };
   // The router checks the admin token before the handler runs: reads need a read or write token, changes a write token.
   const guarded = (method: string, pattern: RegExp, handler: (ctx: RequestContext) => Promise<{ status: number; body?: unknown }>): void => {
     router.add(method, pattern, method === 'GET' ? 'read' : 'write', handler);
@@ -94,18 +116,34 @@ export function addAdminRoutes(router: Router, deps: AdminDeps): void {
 
   guarded('GET', new RegExp(`^${P}/projects/(\\d+)/sampling/?$`), async (ctx) => {
     const { project: p, organization: org } = project(definitions, idParam(ctx.params[0], 'project'));
-    const description = await describeProject(deps, p, org, deps.clock());
+    const description = await describeProject({ ...deps, perOrg: deps.perOrg?.store ?? null }, p, org, deps.clock());
     const result = generateRulesDetailed(description, { reservoir: deps.reservoir });
     return { status: 200, body: { baseSampleRate: result.baseSampleRate, config: result.config, issues: result.issues.map((e) => e.message), state: description.state } };
   });
 
+  // The last per-org pass of one organisation, or of all: status, results, comparison with the classic computation.
+  guarded('GET', new RegExp(`^${P}/per-org/?$`), async () => {
+    if (!deps.perOrg) throw new ApiError(404, 'not_found', 'the per-org pipeline is not running (classic pipeline)');
+    return { status: 200, body: [...deps.perOrg.reports.values()].sort((a, b) => a.orgId - b.orgId).map(reportJson) };
+  });
+  guarded('GET', new RegExp(`^${P}/organizations/(\\d+)/per-org/?$`), async (ctx) => {
+    const id = idParam(ctx.params[0], 'organization');
+    organization(definitions, id);
+    if (!deps.perOrg) throw new ApiError(404, 'not_found', 'the per-org pipeline is not running (classic pipeline)');
+    const report = deps.perOrg.reports.get(id);
+    if (!report) throw new ApiError(404, 'not_found', `no per-org pass of organization ${id} yet`);
+    return { status: 200, body: reportJson(report) };
+  });
+
   guarded('GET', new RegExp(`^${P}/organizations/(\\d+)/custom-rules/?$`), async (ctx) => {
+    requireCustomRules();
     const org = organization(definitions, idParam(ctx.params[0], 'organization'));
     const now = deps.clock();
     return { status: 200, body: (org.customRules ?? []).filter((r) => r.isActive && Date.parse(r.endDate) > now) };
   });
 
   guarded('POST', new RegExp(`^${P}/organizations/(\\d+)/custom-rules/?$`), async (ctx) => {
+    requireCustomRules();
     const orgId = idParam(ctx.params[0], 'organization');
     organization(definitions, orgId);
     const body = jsonBody(ctx) as Record<string, unknown>;
@@ -144,6 +182,7 @@ export function addAdminRoutes(router: Router, deps: AdminDeps): void {
   });
 
   guarded('DELETE', new RegExp(`^${P}/organizations/(\\d+)/custom-rules/(\\d+)/?$`), async (ctx) => {
+    requireCustomRules();
     const rule = await definitions.deleteCustomRule(idParam(ctx.params[0], 'organization'), idParam(ctx.params[1], 'rule'));
     return { status: 200, body: rule };
   });

@@ -1,11 +1,12 @@
 // Turns a project's definitions and its stored state (§6, §8) into the input of rule generation.
 
-import { isProjectModeSampling } from '../base-rate';
+import { isProjectModeSampling } from '../../rules/base-rate';
 import type { Definitions } from '../definitions/repository';
 import type { CustomRuleDefinition, OrganizationDefinition, ProjectDefinition } from '../definitions/types';
+import type { PerOrgState } from '../per-org/store';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
-import type { CustomRuleInput, OrganizationFeatures, ProjectDescription } from '../types';
+import type { CustomRuleInput, OrganizationFeatures, ProjectDescription } from '../../rules/types';
 
 /** Organisation features as rule generation sees them. */
 export function featuresOf(org: OrganizationDefinition): OrganizationFeatures {
@@ -63,14 +64,44 @@ export function describeFromDefinitions(
   };
 }
 
+/** Where served rates come from: the classic tasks' keys, or the per-org pipeline's results. */
+export interface ServingDeps {
+  definitions: Definitions;
+  state: DynamicSamplingState;
+  releases: ReleaseBoosts;
+  /** Set when the per-org pipeline runs: rates, transaction rates and factors are read from its keys. */
+  perOrg?: PerOrgState | null;
+}
+
+/**
+ * Serving from the per-org results (Sentry's per_org/serving.py): a project missing from a hash
+ * the pass wrote was unseen (no volume): 1.0; before any pass the organisation's rate applies.
+ * Project-mode organisations get no recalibration rule.
+ */
+async function describePerOrgState(deps: ServingDeps & { perOrg: PerOrgState }, project: ProjectDefinition, org: OrganizationDefinition, now: number): Promise<NonNullable<ProjectDescription['state']>> {
+  const [rate, factor, releases, transactionRates] = await Promise.all([
+    deps.perOrg.rawProjectRate(org.id, project.id),
+    isProjectMode(org) ? Promise.resolve(null) : deps.perOrg.rawFactor(org.id),
+    deps.releases.boostedReleases(project.id, project.platform, now),
+    deps.perOrg.transactionRates(org.id, project.id),
+  ]);
+  return {
+    rebalancedProjectRate: rate.raw,
+    slidingWindowOrgExecuted: rate.orgHasRates,
+    organizationRecalibrationFactor: factor,
+    projectRecalibrationFactor: null,
+    boostedReleases: releases,
+    transactionRates,
+  };
+}
+
 /** The full description: definitions plus the rates, factors, releases and transaction rates in the store. */
-export async function describeProject(
-  deps: { definitions: Definitions; state: DynamicSamplingState; releases: ReleaseBoosts },
-  project: ProjectDefinition,
-  org: OrganizationDefinition,
-  now: number,
-): Promise<ProjectDescription> {
+export async function describeProject(deps: ServingDeps, project: ProjectDefinition, org: OrganizationDefinition, now: number): Promise<ProjectDescription> {
   const description = describeFromDefinitions(deps.definitions, project, org, now);
+  if (deps.perOrg) {
+    description.state = await describePerOrgState({ ...deps, perOrg: deps.perOrg }, project, org, now);
+    return description;
+  }
   const projectMode = isProjectModeSampling(description);
   const [rate, executed, orgFactor, projectFactor, releases, transactionRates] = await Promise.all([
     deps.state.rawProjectRate(org.id, project.id),

@@ -27,6 +27,16 @@ export interface InvalidatorOptions {
   debounceTtlMs?: number;
 }
 
+const SCOPE_FIELDS = ['organizationId', 'projectId', 'publicKey'] as const;
+
+/** Sentry raises when an invalidation names no scope or more than one (`TypeError`). */
+function requireOneScope(scope: InvalidationScope): void {
+  const given = scope !== null && typeof scope === 'object' ? SCOPE_FIELDS.filter((f) => (scope as Record<string, unknown>)[f] !== undefined) : [];
+  if (given.length !== 1) {
+    throw new TypeError(`an invalidation needs exactly one of organizationId, projectId, publicKey; got ${given.length === 0 ? 'none' : given.join(', ')}`);
+  }
+}
+
 interface Scheduled {
   scope: InvalidationScope;
   trigger: string;
@@ -77,6 +87,7 @@ export class ConfigInvalidator {
    * scheduled (debounced); else runs after the countdown and marks the scope as scheduled.
    */
   async schedule(trigger: string, scope: InvalidationScope): Promise<boolean> {
+    requireOneScope(scope);
     if (this.closed) return false;
     const { kv, metrics, logger } = this.options;
     const markers = await kv.mget(this.enclosing(scope).map(debounceKey));

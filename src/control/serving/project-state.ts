@@ -3,9 +3,10 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Definitions } from '../definitions/repository';
+import type { PerOrgState } from '../per-org/store';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
-import { generateRulesDetailed } from '../rules';
+import { generateRulesDetailed } from '../../rules/generate';
 import type { FullProjectState } from '../../engine/types';
 import { describeProject, hasDynamicSampling } from './describe-project';
 
@@ -18,6 +19,8 @@ export interface ProjectStateBuilderOptions {
   killswitch?: () => boolean;
   /** Emit reservoir (custom) rules: only for engines with their reservoir option on. */
   reservoir?: boolean;
+  /** Serve the per-org pipeline's results (absent: the classic tasks' keys). */
+  perOrg?: PerOrgState | null;
 }
 
 /** The content revision: a hash of everything but `rev` and `lastChange`. */

@@ -2,9 +2,9 @@
 
 import type { Logger } from 'pino';
 import { StoredStateError } from '../errors';
-import { readStoredFloat } from '../stored-values';
+import { readStoredFloat } from '../../rules/stored-values';
 import type { KeyValueStore } from '../store/kv';
-import type { TransactionRates } from '../types';
+import type { TransactionRates } from '../../rules/types';
 import { formatStoredFloat } from './floats';
 import {
   DEFAULT_REDIS_CACHE_KEY_TTL_MS,

@@ -1,7 +1,7 @@
 // Reads and writes `ds::o:{org}:p:{proj}:pri_tran` (`[{name: rate}, implicit]`) keeping the names' stored order.
 
 import { StoredStateError } from '../errors';
-import type { TransactionRates } from '../types';
+import type { TransactionRates } from '../../rules/types';
 import { formatStoredFloat } from './floats';
 
 /** Serializes like Python's `json.dumps([{name: rate, ...}, implicit])` (names in the given order). */

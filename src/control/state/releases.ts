@@ -1,8 +1,8 @@
 // Latest-release boosting (§8): release rows, the observed marker, the latest release date and the boosted-releases hash.
 
-import { BOOSTED_RELEASES_LIMIT, timeToAdoption } from '../constants';
+import { BOOSTED_RELEASES_LIMIT, timeToAdoption } from '../../rules/constants';
 import type { KeyValueStore } from '../store/kv';
-import type { BoostedRelease } from '../types';
+import type { BoostedRelease } from '../../rules/types';
 import { formatStoredFloat } from './floats';
 import {
   BOOSTED_RELEASES_TTL_MS,

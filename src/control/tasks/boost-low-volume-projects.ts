@@ -1,6 +1,6 @@
 // Task boost_low_volume_projects: rebalances each organisation's rate over its projects and stores the project rates.
 
-import { rebalanceProjects } from '../models';
+import { rebalanceProjects } from '../../rules/models';
 import { hasDynamicSampling, isProjectMode } from '../serving/describe-project';
 import { lastWindow, type ProjectVolume } from '../traffic/counts';
 import type { OrganizationDefinition } from '../definitions/types';
@@ -18,11 +18,13 @@ export const boostLowVolumeProjectsOfOrg = timedFunction(
     if (!hasDynamicSampling(org)) return;
     const rate = await orgSampleRate(deps, org);
     state.numDbCalls += 1;
+    // Sentry queries active projects only: counts of disabled or removed projects are left out.
+    const active = new Set(org.projects.filter((p) => !p.disabled).map((p) => p.id));
     const counts = new Map<number, number>();
-    for (const v of volumes) counts.set(v.projectId, v.keep + v.drop);
+    for (const v of volumes) if (active.has(v.projectId)) counts.set(v.projectId, v.keep + v.drop);
     if ([...counts.values()].every((c) => c === 0)) return;
     // Every active project of the organisation takes part, with 0 when it had no traffic.
-    for (const project of org.projects) if (!project.disabled && !counts.has(project.id)) counts.set(project.id, 0);
+    for (const id of active) if (!counts.has(id)) counts.set(id, 0);
 
     const rebalanced = rebalanceProjects({ classes: [...counts].map(([id, count]) => ({ id, count })), sampleRate: rate });
     for (const item of rebalanced) {

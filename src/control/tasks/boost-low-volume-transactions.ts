@@ -1,7 +1,7 @@
 // Task boost_low_volume_transactions: rebalances each project's rate over its transactions and stores the rates.
 
 import type { OrganizationDefinition, ProjectDefinition } from '../definitions/types';
-import { rebalanceTransactions } from '../models';
+import { rebalanceTransactions } from '../../rules/models';
 import { hasDynamicSampling, isProjectMode } from '../serving/describe-project';
 import { lastWindow, type ProjectVolume } from '../traffic/counts';
 import { ActiveOrgBatches, activeOrgsOf, projectRateFallback, type TaskDeps } from './common';

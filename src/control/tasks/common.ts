@@ -9,6 +9,8 @@ import { featuresOf } from '../serving/describe-project';
 import type { ConfigInvalidator } from '../serving/invalidation';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { TrafficCounts } from '../traffic/counts';
+import type { CustomRuleSamples } from '../traffic/custom-rule-samples';
+import type { CustomRuleNotification } from './custom-rule-notifications';
 import { newLogState, type LogState, type StatefulIterator } from './context';
 import type { ControlOptions } from './options';
 
@@ -22,6 +24,10 @@ export interface TaskDeps {
   monotonic: MonotonicClock;
   options: ControlOptions;
   logger: Logger;
+  /** Samples of custom rules (only when custom rules are on). */
+  customRuleSamples?: CustomRuleSamples | null;
+  /** Called for every custom-rule notification. */
+  customRuleNotified?: ReadonlySet<(notification: CustomRuleNotification) => void>;
 }
 
 /** Python's `math.isclose(a, b)` (relative tolerance 1e-9); a missing value is never close. */

@@ -28,6 +28,12 @@ export interface ControlOptions {
   maxProjectsPerQuery: number;
   /** `MAX_TASK_SECONDS`: the time budget of every task. */
   maxTaskSeconds: number;
+  /** `dynamic-sampling.per_org.killswitch`: no per-org pass runs. */
+  perOrgKillswitch: boolean;
+  /** `dynamic-sampling.per_org.rollout-rate`: organisations with `(id % 100000) / 100000 < rate` run per-org passes. */
+  perOrgRolloutRate: number;
+  /** `dynamic-sampling.sample-rate-override-per-project`: project id → rate replacing its balanced rate (per-org pipeline). */
+  sampleRateOverridePerProject: Record<string, number>;
 }
 
 export const DEFAULT_CONTROL_OPTIONS: ControlOptions = {
@@ -42,6 +48,9 @@ export const DEFAULT_CONTROL_OPTIONS: ControlOptions = {
   maxOrgsPerQuery: 80,
   maxProjectsPerQuery: 4000,
   maxTaskSeconds: 7 * 60,
+  perOrgKillswitch: false,
+  perOrgRolloutRate: 1.0,
+  sampleRateOverridePerProject: {},
 };
 
 /** `MIN_REBALANCE_FACTOR`, `MAX_REBALANCE_FACTOR`. */

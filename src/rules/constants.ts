@@ -33,10 +33,7 @@ export const TARGET_SAMPLE_RATE_DEFAULT = 1.0;
 /** Projects and organisations younger than this are sampled at 100%. */
 export const NEW_MODEL_THRESHOLD_IN_MINUTES = 10;
 
-/**
- * Biases active by default, in Sentry's order. `minimumSampleRate` is listed so that its
- * "always allowed" gate can fire; the bias itself also needs the feature and the project option.
- */
+/** Biases active by default, in Sentry's order: the toggles of `sentry:dynamic_sampling_biases` (seven). */
 export const DEFAULT_BIASES: readonly Readonly<ActivatableBias>[] = [
   { id: 'boostEnvironments', active: true },
   { id: 'boostLatestRelease', active: true },
@@ -45,8 +42,13 @@ export const DEFAULT_BIASES: readonly Readonly<ActivatableBias>[] = [
   { id: 'boostLowVolumeTransactions', active: true },
   { id: 'boostReplayId', active: true },
   { id: 'recalibrationRule', active: true },
-  { id: 'minimumSampleRate', active: true },
 ];
+
+/**
+ * Biases that are not among the toggles but have their own switch (the minimum sample rate: its
+ * feature and project option). They count as enabled unless the biases option turns them off.
+ */
+export const OPTION_GATED_BIASES: readonly BiasId[] = ['minimumSampleRate'];
 
 /** Environments boosted to 100% (`ENVIRONMENT_GLOBS`). */
 export const ENVIRONMENT_GLOBS: readonly string[] = ['*debug*', '*dev*', '*local*', '*qa*', '*test*'];

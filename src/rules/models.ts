@@ -1,6 +1,6 @@
 // Rebalancing models (full, projects, transactions): deterministic budget splits as Sentry computes them.
 
-import { InvalidModelInputError } from './errors';
+import { InvalidModelInputError } from '../control/errors';
 import type { ClassId, ModelClass, RebalancedItem } from './types';
 
 // ---------------------------------------------------------------------------

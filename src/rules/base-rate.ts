@@ -1,7 +1,7 @@
 // Base sample rate of a project: target/blended rate, new-project boost and the rebalanced rate from Redis.
 
 import { NEW_MODEL_THRESHOLD_IN_MINUTES, TARGET_SAMPLE_RATE_DEFAULT } from './constants';
-import { InvalidProjectInputError } from './errors';
+import { InvalidProjectInputError } from '../control/errors';
 import { readStoredFloat } from './stored-values';
 import { toEpochMicros, type EpochMicros } from './time';
 import type { DateInput, ProjectDescription } from './types';

@@ -2,7 +2,7 @@
 
 import { validateRuleCondition, type ConditionValidator } from '../condition';
 import { MAX_CUSTOM_RULE_ID, MAX_CUSTOM_RULES_PER_PROJECT, RESERVED_IDS } from '../constants';
-import { InvalidCustomRuleError } from '../errors';
+import { InvalidCustomRuleError } from '../../control/errors';
 import { formatUtcMicros, toEpochMicros, type EpochMicros } from '../time';
 import type { CustomRuleInput, RuleCondition, SamplingRule } from '../types';
 

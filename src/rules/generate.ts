@@ -11,8 +11,8 @@ import { ignoreHealthChecksRules } from './biases/ignore-health-checks';
 import { minimumSampleRateRules } from './biases/minimum-sample-rate';
 import { recalibrationRules } from './biases/recalibration';
 import type { ConditionValidator } from './condition';
-import { DEFAULT_BIASES, HEALTH_CHECK_GLOBS } from './constants';
-import { BiasGenerationError, InvalidCustomRuleError, InvalidProjectInputError } from './errors';
+import { DEFAULT_BIASES, HEALTH_CHECK_GLOBS, OPTION_GATED_BIASES } from './constants';
+import { BiasGenerationError, InvalidCustomRuleError, InvalidProjectInputError } from '../control/errors';
 import { toEpochMicros, type EpochMicros } from './time';
 import type { ActivatableBias, BiasId, OrganizationFeatures, ProjectDescription, SamplingConfig, SamplingRule } from './types';
 
@@ -23,16 +23,14 @@ export const ALWAYS_ALLOWED_BIASES: ReadonlySet<BiasId> = new Set<BiasId>(['mini
 
 /** Merges the project option onto the defaults (by id, unknown ids ignored) and returns the active ids. */
 export function getEnabledBiases(userBiases: readonly ActivatableBias[] | null | undefined): Set<string> {
-  if (userBiases === null || userBiases === undefined) {
-    return new Set(DEFAULT_BIASES.filter((b) => b.active).map((b) => b.id));
-  }
   const byId = new Map<string, ActivatableBias>();
-  for (const bias of userBiases) byId.set(bias.id, bias);
+  for (const bias of userBiases ?? []) byId.set(bias.id, bias);
   const enabled = new Set<string>();
   for (const bias of DEFAULT_BIASES) {
     const chosen = byId.get(bias.id) ?? bias;
     if (chosen.active) enabled.add(bias.id);
   }
+  for (const id of OPTION_GATED_BIASES) if (byId.get(id)?.active !== false) enabled.add(id);
   return enabled;
 }
 
