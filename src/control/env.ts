@@ -18,7 +18,8 @@ const TRUTHY = /^(1|true|yes|on)$/i;
  * the bearer tokens `DS_CONTROL_TOKENS` (config fetching), `DS_CONTROL_ADMIN_TOKEN` (admin, read and
  * write), `DS_CONTROL_READ_TOKEN` (admin, read only) — comma-separated, or one per line in the file
  * named by the same variable with `_FILE` —, `DS_CONTROL_INSECURE_OPEN` (1: no protected mode),
- * `DS_CONTROL_SCHEDULE` (`in-process` | `bullmq` | `none`), `DS_CONTROL_TASK_INTERVAL_MS`.
+ * `DS_CONTROL_SCHEDULE` (`in-process` | `bullmq` | `none`), `DS_CONTROL_TASK_INTERVAL_MS`,
+ * `DS_CONTROL_RATE_BUDGET` (`predictive` | `feedback`).
  */
 export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlaneOptions | null {
   const definitions = env.DS_CONTROL_DEFINITIONS;
@@ -34,6 +35,10 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
   if (schedule !== undefined && schedule !== 'in-process' && schedule !== 'bullmq' && schedule !== 'none') {
     throw new ControlPlaneOptionsError('DS_CONTROL_SCHEDULE', 'expected in-process, bullmq or none');
   }
+  const rateBudget = env.DS_CONTROL_RATE_BUDGET || undefined;
+  if (rateBudget !== undefined && rateBudget !== 'predictive' && rateBudget !== 'feedback') {
+    throw new ControlPlaneOptionsError('DS_CONTROL_RATE_BUDGET', 'expected predictive or feedback');
+  }
   const port = integer('DS_CONTROL_PORT');
   if (port !== undefined && port > 65535) throw new ControlPlaneOptionsError('DS_CONTROL_PORT', 'not a port');
   return {
@@ -47,5 +52,6 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     insecureOpen: TRUTHY.test(env.DS_CONTROL_INSECURE_OPEN ?? ''),
     schedule,
     taskIntervalMs: integer('DS_CONTROL_TASK_INTERVAL_MS'),
+    ...(rateBudget ? { options: { rateBudget } } : {}),
   };
 }

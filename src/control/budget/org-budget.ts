@@ -18,8 +18,8 @@ import { solveModelRate } from './solve';
 /** The measure whose mark tells which traffic the current configs decided. */
 export const BUDGET_MEASURE = 'budget';
 /** Bounds of the residual correction (measured / predicted kept). */
-const RESIDUAL_MIN = 0.5;
-const RESIDUAL_MAX = 2;
+const RESIDUAL_MIN = 0.8;
+const RESIDUAL_MAX = 1.25;
 
 /** What the budget found for an organisation (logged, and returned for tools). */
 export interface OrgBudget {
@@ -95,9 +95,12 @@ export async function solveOrgBudget(
   const now = deps.clock();
   const matcher = new MemoMatcher(match);
   const markKey = measureKey(BUDGET_MEASURE, `o:${org.id}`);
-  const residual = deps.options.budgetResidual
-    ? await residualOf(deps, org, await measureWindow(deps.state.kv, markKey, now, PROJECTS_QUERY_WINDOW_MS), matcher)
-    : 1;
+  // Only configs the budget made are measured against its prediction (the first run has none).
+  const budgeted = (await deps.state.kv.get(markKey)) !== null;
+  const residual =
+    deps.options.budgetResidual && budgeted
+      ? await residualOf(deps, org, await measureWindow(deps.state.kv, markKey, now, PROJECTS_QUERY_WINDOW_MS), matcher)
+      : 1;
   await markMeasured(deps.state.kv, markKey, now);
   if (!hasDynamicSampling(org)) return { modelRate: target, predicted: target, residual };
 
