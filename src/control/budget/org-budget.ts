@@ -9,6 +9,7 @@ import { ReleaseBoosts } from '../state/releases';
 import type { TaskDeps } from '../tasks/common';
 import { transactionRatesFor } from '../tasks/boost-low-volume-transactions';
 import { PROJECTS_QUERY_WINDOW_MS } from '../tasks/options';
+import { MINUTE_MS } from '../state/keys';
 import { lastWindow, type RootClass, type Window } from '../traffic/counts';
 import { markMeasured, measureKey, measureWindow } from '../traffic/measure-window';
 import type { ProjectDescription, SamplingRule } from '../types';
@@ -104,10 +105,15 @@ export async function solveOrgBudget(
   await markMeasured(deps.state.kv, markKey, now);
   if (!hasDynamicSampling(org)) return { modelRate: target, predicted: target, residual };
 
-  const classes = trafficClasses(await deps.counts.rootClasses(lastWindow(now, PROJECTS_QUERY_WINDOW_MS), new Set([org.id])));
+  const orgIds = new Set([org.id]);
+  // The transactions model rebalances the hour, as its task does; the kept share is predicted on
+  // the latest interval's mix (a release that just took over half the traffic weighs half).
+  const hour = trafficClasses(await deps.counts.rootClasses(lastWindow(now, PROJECTS_QUERY_WINDOW_MS), orgIds));
+  const latest = trafficClasses(await deps.counts.rootClasses({ from: now - Math.max(MINUTE_MS, deps.options.budgetHorizonMs), to: lastWindow(now, MINUTE_MS).to }, orgIds));
+  const classes = latest.length > 0 ? latest : hour;
   const at = now + deps.options.budgetHorizonMs / 2;
   const descriptions = await describeAll(deps, org, at);
-  const volumes = transactionVolumes(classes);
+  const volumes = transactionVolumes(hour);
   const modelClasses = [...projectCounts].map(([id, count]) => ({ id, count }));
 
   const predictedShare = (rate: number): number => {
