@@ -6,6 +6,7 @@ import { classRate, MemoMatcher, predictKept, type TrafficClass } from '../src/c
 import { solveModelRate } from '../src/control/budget/solve';
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane';
 import { HEALTH_CHECK_GLOBS } from '../src/control/constants';
+import { TrafficCounts } from '../src/control/traffic/counts';
 import type { SamplingRule } from '../src/control/types';
 import { matchCondition } from '../src/engine/evaluate';
 import { Count, runFidelity, type FidelityResult } from '../src/fidelity/run';
@@ -111,6 +112,19 @@ describe('control plane: streamed health checks and recalibration windows', () =
     expect(answers).toEqual([
       { ok: true, result: null },
       { ok: true, result: null },
+    ]);
+  });
+
+  it('counts roots per class: kind, transaction, release and environment of the DSC', async () => {
+    const at = clock.now() + 10 * 60_000;
+    plane.recorder.recordRoot({ orgId: 1, projectId: 11, transaction: '/x', decision: 'keep', kind: 'segment', release: '2.0', environment: 'production', at, count: 3 });
+    plane.recorder.recordRoot({ orgId: 1, projectId: 11, transaction: '/x', decision: 'drop', kind: 'segment', release: '2.0', environment: 'production', at, count: 5 });
+    plane.recorder.recordRoot({ orgId: 1, projectId: 11, transaction: '/x', decision: 'drop', at });
+    await plane.recorder.flush();
+    const classes = await new TrafficCounts(plane.kv).rootClasses({ from: at, to: at + 60_000 });
+    expect(classes).toEqual([
+      { orgId: 1, projectId: 11, kind: 'segment', transaction: '/x', release: '2.0', environment: 'production', keep: 3, drop: 5 },
+      { orgId: 1, projectId: 11, kind: 'transaction', transaction: '/x', release: null, environment: null, keep: 0, drop: 1 },
     ]);
   });
 
