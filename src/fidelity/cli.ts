@@ -1,6 +1,6 @@
 // `npm run fidelity`: the organisation's kept rate against its target, cycle by cycle, for both budget modes, with and without a release, runs one window apart and back to back.
 
-import { formatTable, percent, runFidelity, type FidelityResult } from './run';
+import { Count, formatTable, percent, runFidelity, type FidelityResult } from './run';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,16 +21,16 @@ async function main(): Promise<void> {
         rows.push([release ? 'with a release' : 'without', await runFidelity({ rateBudget, release, cycleMinutes, cycles, rootsPerCycle })]);
       }
       const withRelease = rows[0][1];
-      const health = (r: FidelityResult) => r.cycles.slice(1).map((c) => `${c.healthTransactions.rate.toFixed(3)}/${c.healthSpans.rate.toFixed(3)}`).join(' ');
+      const health = (r: FidelityResult) => r.cycles.map((c) => `${c.healthTransactions.appliedRate.toFixed(3)}/${c.healthSpans.appliedRate.toFixed(3)}`).join(' ');
       console.log(`\n${rateBudget}, task runs ${cycleMinutes === 5 ? 'one 5-minute window apart' : 'back to back (1 minute of traffic each)'}: kept rate vs target ${withRelease.options.target}, ${rootsPerCycle} roots per cycle`);
       console.log(formatTable(rows));
-      console.log(`health checks of the big project, transactions/spans kept, cycles 2..: ${health(withRelease)}`);
+      console.log(`health checks of the big project, sample rate of transactions/spans per cycle: ${health(withRelease)}`);
       const last = withRelease.cycles.slice(1);
       const small = [...withRelease.ideal.projects].filter(([id]) => id !== 201).map(([id, ideal]) => {
-        const kept = last.reduce((n, c) => n + c.projects.get(id)!.kept, 0) / last.reduce((n, c) => n + c.projects.get(id)!.sent, 0);
+        const kept = Count.sum(last.map((c) => c.projects.get(id)!)).rate;
         return `${id} ${kept.toFixed(3)} (ideal ${ideal.toFixed(3)})`;
       });
-      const rare = last.reduce((n, c) => n + c.rare.kept, 0) / last.reduce((n, c) => n + c.rare.sent, 0);
+      const rare = Count.sum(last.map((c) => c.rare)).rate;
       console.log(`with a release, cycles 2..: small projects kept ${small.join(', ')}; rare transactions ${rare.toFixed(3)} (ideal ${withRelease.ideal.rare.toFixed(3)}); worst deviation ${percent(Math.max(...last.map((c) => Math.abs(c.deviation))))}`);
     }
   }
