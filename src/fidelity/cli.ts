@@ -14,7 +14,10 @@ async function main(): Promise<void> {
   const cycles = flag('cycles', 8);
   const rootsPerCycle = flag('roots', 3000);
   const started = Date.now();
-  for (const rateBudget of ['feedback', 'predictive'] as const) {
+  const only = process.argv.indexOf('--budget');
+  const budgets = only < 0 ? (['feedback', 'predictive'] as const) : [process.argv[only + 1]];
+  for (const rateBudget of budgets) {
+    if (rateBudget !== 'feedback' && rateBudget !== 'predictive') throw new Error(`--budget: expected feedback or predictive, got ${JSON.stringify(rateBudget)}`);
     for (const cycleMinutes of [5, 1]) {
       const rows: Array<[string, FidelityResult]> = [];
       for (const release of [true, false]) {
