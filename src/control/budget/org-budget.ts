@@ -111,6 +111,8 @@ export async function solveOrgBudget(
   const hour = trafficClasses(await deps.counts.rootClasses(lastWindow(now, PROJECTS_QUERY_WINDOW_MS), orgIds));
   const latest = trafficClasses(await deps.counts.rootClasses({ from: now - Math.max(MINUTE_MS, deps.options.budgetHorizonMs), to: lastWindow(now, MINUTE_MS).to }, orgIds));
   const classes = latest.length > 0 ? latest : hour;
+  // Nothing counted per class (e.g. counts written before this version): nothing to predict from.
+  if (classes.length === 0) return { modelRate: target, predicted: target, residual };
   const at = now + deps.options.budgetHorizonMs / 2;
   const descriptions = await describeAll(deps, org, at);
   const volumes = transactionVolumes(hour);
