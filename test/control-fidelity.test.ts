@@ -142,6 +142,53 @@ describe('control plane: streamed health checks and recalibration windows', () =
   });
 });
 
+describe('rate budget in the control plane (predictive mode)', () => {
+  const clock = new TestClock(Date.UTC(2026, 0, 1, 10, 0, 0));
+  let plane: ControlPlane;
+  beforeAll(async () => {
+    plane = await startControlPlane({
+      definitions: { organizations: [orgDef(1, [projectDef(11, { platform: 'node' }), projectDef(12)], { targetSampleRate: 0.2 })] },
+      schedule: 'none',
+      clock: clock.now,
+      monotonic: clock.monotonic,
+      logger: silentLogger,
+      recorderFlushIntervalMs: 0,
+      invalidationCountdownMs: 3_600_000,
+      options: { rateBudget: 'predictive' },
+    });
+  });
+  afterAll(async () => plane?.close());
+
+  it('serves rules whose predicted kept share, new release boost included, is the target', async () => {
+    const classes: TrafficClass[] = [
+      { projectId: 11, kind: 'transaction', transaction: '/a', release: '1.0', environment: 'production', count: 700 },
+      { projectId: 11, kind: 'segment', transaction: '/b', release: '1.0', environment: 'production', count: 250 },
+      { projectId: 11, kind: 'transaction', transaction: '/healthz', release: '1.0', environment: 'production', count: 50 },
+      { projectId: 12, kind: 'transaction', transaction: '/c', release: null, environment: 'production', count: 20 },
+    ];
+    for (const c of classes) {
+      plane.recorder.recordRoot({ orgId: 1, projectId: c.projectId, transaction: c.transaction, kind: c.kind, release: c.release, environment: c.environment, decision: 'drop', count: c.count });
+    }
+    plane.recorder.observeRelease({ projectId: 11, release: '1.0', environment: 'production' });
+    await plane.recorder.flush();
+    clock.advance(60_000);
+    await plane.runTasks();
+    const served = new Map<number, SamplingRule[]>();
+    for (const id of [11, 12]) {
+      const response = await fetch(`${plane.url}/api/control/projects/${id}/sampling`);
+      served.set(id, ((await response.json()) as { config: { rules: SamplingRule[] } }).config.rules);
+    }
+    expect(served.get(11)!.some((r) => r.id === 1500)).toBe(true); // the release boost is served
+    expect(served.get(11)!.find((r) => r.id === 1002)!.type).toBe('trace'); // the project streams spans
+    expect(served.get(11)!.some((r) => r.id === 1004)).toBe(false); // no recalibration factor on top
+    const prediction = predictKept(classes, served, clock.now() + 5 * 60_000, matcher());
+    expect(prediction.kept / prediction.total).toBeCloseTo(0.2, 6);
+    // Without the budget the big project would get the plain model rate: it gets less, to pay for the boost.
+    const base = served.get(11)!.find((r) => r.id === 1000)!.samplingValue as { value: number };
+    expect(base.value).toBeLessThan((0.2 * 1020 - 20) / 1000);
+  });
+});
+
 describe('fidelity run (short): predictive budget with a release boost, real server over HTTP', () => {
   const runs: Array<[string, FidelityResult]> = [];
   beforeAll(async () => {
