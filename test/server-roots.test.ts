@@ -85,17 +85,17 @@ describe('counting trace roots in the ingestion server', () => {
   it('counts a root transaction with the DSC name and its decision, and observes its release', async () => {
     // The event's spans all carry parent_span_id: only contexts.trace decides.
     expect(await send(KEEP_KEY, transaction(trace(KEEP_KEY)))).toEqual({
-      roots: [{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep' }],
+      roots: [{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep', kind: 'transaction', release: '1.0', environment: 'production' }],
       releases: [{ projectId: 5, release: '1.0', environment: 'production' }],
     });
-    expect(await send(DROP_KEY, transaction(trace(DROP_KEY)))).toEqual({ roots: [{ orgId: ORG, projectId: 6, transaction: '/dsc-name', decision: 'drop' }], releases: [] });
+    expect(await send(DROP_KEY, transaction(trace(DROP_KEY)))).toEqual({ roots: [{ orgId: ORG, projectId: 6, transaction: '/dsc-name', decision: 'drop', kind: 'transaction', release: '1.0', environment: 'production' }], releases: [] });
     // No rule matched: kept, counted as keep.
-    expect((await send(NO_MATCH_KEY, transaction(trace(NO_MATCH_KEY)))).roots).toEqual([{ orgId: ORG, projectId: 7, transaction: '/dsc-name', decision: 'keep' }]);
+    expect((await send(NO_MATCH_KEY, transaction(trace(NO_MATCH_KEY)))).roots).toEqual([{ orgId: ORG, projectId: 7, transaction: '/dsc-name', decision: 'keep', kind: 'transaction', release: '1.0', environment: 'production' }]);
   });
 
   it('counts the DSC name as rules read it: identifiers scrubbed', async () => {
     const named = trace(KEEP_KEY, { transaction: '/users/1234/orders/98765' });
-    expect((await send(KEEP_KEY, transaction(named))).roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/users/*/orders/*', decision: 'keep' }]);
+    expect((await send(KEEP_KEY, transaction(named))).roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/users/*/orders/*', decision: 'keep', kind: 'transaction', release: '1.0', environment: 'production' }]);
   });
 
   it('does not count transactions with a parent span; observes their own release when kept', async () => {
@@ -119,7 +119,7 @@ describe('counting trace roots in the ingestion server', () => {
       e.release = undefined;
     }, noName);
     const got = await send(KEEP_KEY, body);
-    expect(got.roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/a "quoted" \\ name', decision: 'keep' }]);
+    expect(got.roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/a "quoted" \\ name', decision: 'keep', kind: 'transaction', release: '1.0', environment: 'production' }]);
     expect(got.releases).toEqual([{ projectId: 5, release: '1.0', environment: 'production' }]); // the root's DSC
     expect(await send(KEEP_KEY, transaction(trace(KEEP_KEY), (e) => delete e.contexts.trace))).toEqual({ roots: [], releases: [] });
   });
@@ -127,7 +127,7 @@ describe('counting trace roots in the ingestion server', () => {
   it('counts root segment spans of streamed traces, not remote-parent segments or child-only containers', async () => {
     const t = trace(KEEP_KEY);
     expect(await send(KEEP_KEY, spans(t, [child(t), segment(t)]))).toEqual({
-      roots: [{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep' }],
+      roots: [{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep', kind: 'segment', release: null, environment: null }],
       releases: [{ projectId: 5, release: 'seg@3', environment: 'canary' }],
     });
     const remote = trace(KEEP_KEY);
@@ -138,12 +138,12 @@ describe('counting trace roots in the ingestion server', () => {
     const nested = trace(KEEP_KEY);
     expect(await send(KEEP_KEY, spans(nested, [{ ...child(nested), parent_span_id: undefined, attributes: { is_segment: true } }]))).toEqual({ roots: [], releases: [] });
     // The demo's (and SDKs') container, a DSC without transaction, and pretty-printed JSON.
-    expect((await send(DROP_KEY, spanEnvelope(trace(DROP_KEY), 3))).roots).toEqual([{ orgId: ORG, projectId: 6, transaction: '/dsc-name', decision: 'drop' }]);
+    expect((await send(DROP_KEY, spanEnvelope(trace(DROP_KEY), 3))).roots).toEqual([{ orgId: ORG, projectId: 6, transaction: '/dsc-name', decision: 'drop', kind: 'segment', release: '1.0', environment: 'production' }]);
     const bare = trace(KEEP_KEY);
     const pretty = Buffer.from(
       `${JSON.stringify({ trace: { trace_id: bare.traceId, public_key: KEEP_KEY } })}\n{"type":"span"}\n${JSON.stringify({ items: [segment(bare, { attributes: undefined })] }, null, 2).replace(/\n/g, ' ')}\n`,
     );
-    expect(await send(KEEP_KEY, pretty)).toEqual({ roots: [{ orgId: ORG, projectId: 5, transaction: '/segment-name', decision: 'keep' }], releases: [] });
+    expect(await send(KEEP_KEY, pretty)).toEqual({ roots: [{ orgId: ORG, projectId: 5, transaction: '/segment-name', decision: 'keep', kind: 'segment', release: null, environment: null }], releases: [] });
   });
 
   it('counts one root per envelope: 10,000 root transactions in one envelope (one DSC, one trace) are one root', async () => {
@@ -151,11 +151,11 @@ describe('counting trace roots in the ingestion server', () => {
     const payload = JSON.stringify(transactionEvent({ ...t, transaction: '/event-name' }, t.traceId, 0));
     const item = `${JSON.stringify({ type: 'transaction', length: Buffer.byteLength(payload) })}\n${payload}\n`;
     const body = Buffer.from(`${JSON.stringify({ event_id: t.traceId, trace: { trace_id: t.traceId, public_key: KEEP_KEY, transaction: '/dsc-name', release: '1.0' } })}\n${item.repeat(10_000)}`);
-    expect((await send(KEEP_KEY, body)).roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep' }]);
+    expect((await send(KEEP_KEY, body)).roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep', kind: 'transaction', release: '1.0', environment: null }]);
     // Streamed: many root segments in one envelope still make one root.
     const s = trace(KEEP_KEY);
     const segments = Array.from({ length: 500 }, (_, i) => segment(s, { span_id: i.toString(16).padStart(16, '0') }));
-    expect((await send(KEEP_KEY, spans(s, segments))).roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep' }]);
+    expect((await send(KEEP_KEY, spans(s, segments))).roots).toEqual([{ orgId: ORG, projectId: 5, transaction: '/dsc-name', decision: 'keep', kind: 'segment', release: null, environment: null }]);
   });
 
   it('counts nothing for errors, and never fails a request because of the recorder', async () => {
@@ -182,6 +182,8 @@ describe('IpcTrafficRecorder (cluster workers)', () => {
     const at = Date.UTC(2024, 0, 1, 12, 0, 30);
     for (let i = 0; i < 3; i++) ipc.recordRoot({ orgId: 1, projectId: 2, transaction: '/a', decision: 'keep', at });
     ipc.recordRoot({ orgId: 1, projectId: 2, transaction: '/a', decision: 'drop', at, count: 2 });
+    // Another release or kind is another class (the rate budget tells them apart).
+    ipc.recordRoot({ orgId: 1, projectId: 2, transaction: '/a', decision: 'drop', at, kind: 'segment', release: '2.0', environment: null });
     ipc.observeRelease({ projectId: 2, release: '1.0', environment: null });
     ipc.observeRelease({ projectId: 2, release: '1.0', environment: null });
     ipc.close();
@@ -189,6 +191,7 @@ describe('IpcTrafficRecorder (cluster workers)', () => {
     expect(sent[0].roots).toEqual([
       { orgId: 1, projectId: 2, transaction: '/a', decision: 'keep', count: 3, at: Date.UTC(2024, 0, 1, 12, 0, 0) },
       { orgId: 1, projectId: 2, transaction: '/a', decision: 'drop', count: 2, at: Date.UTC(2024, 0, 1, 12, 0, 0) },
+      { orgId: 1, projectId: 2, transaction: '/a', decision: 'drop', count: 1, at: Date.UTC(2024, 0, 1, 12, 0, 0), kind: 'segment', release: '2.0', environment: null },
     ]);
     expect(sent[0].releases).toHaveLength(1);
   });

@@ -185,7 +185,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const clock = options.clock ?? systemClock;
   const monotonic = options.monotonic ?? systemMonotonic;
   const logger = options.logger ?? pino({ name: 'dynamic-sampling:control', level: process.env.LOG_LEVEL ?? 'info' });
-  const controlOptions: ControlOptions = { ...DEFAULT_CONTROL_OPTIONS, ...options.options };
+  // The budget looks one task interval ahead unless told otherwise.
+  const controlOptions: ControlOptions = { ...DEFAULT_CONTROL_OPTIONS, budgetHorizonMs: options.taskIntervalMs ?? TEN_MINUTES_MS, ...options.options };
   const metrics = createControlMetrics(options.registry);
 
   const kv: KeyValueStore = options.redis ? new RedisKeyValueStore(options.redis, logger) : new MemoryKeyValueStore(clock);

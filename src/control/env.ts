@@ -21,6 +21,7 @@ const TRUTHY = /^(1|true|yes|on)$/i;
  * `DS_CONTROL_SCHEDULE` (`in-process` | `bullmq` | `none`), `DS_CONTROL_TASK_INTERVAL_MS`,
  * `DS_CONTROL_TRUSTED_RELAYS` (relay public keys allowed to register, comma-separated) and
  * `DS_CONTROL_REGISTRATION_SECRET` (signs registration challenges; shared by processes sharing Redis).
+ * `DS_CONTROL_RATE_BUDGET` (`predictive` | `feedback`).
  */
 export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlaneOptions | null {
   const definitions = env.DS_CONTROL_DEFINITIONS;
@@ -40,6 +41,10 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
   if (pipeline !== undefined && pipeline !== 'per-org' && pipeline !== 'classic') {
     throw new ControlPlaneOptionsError('DS_CONTROL_PIPELINE', 'expected per-org or classic');
   }
+  const rateBudget = env.DS_CONTROL_RATE_BUDGET || undefined;
+  if (rateBudget !== undefined && rateBudget !== 'predictive' && rateBudget !== 'feedback') {
+    throw new ControlPlaneOptionsError('DS_CONTROL_RATE_BUDGET', 'expected predictive or feedback');
+  }
   const port = integer('DS_CONTROL_PORT');
   if (port !== undefined && port > 65535) throw new ControlPlaneOptionsError('DS_CONTROL_PORT', 'not a port');
   return {
@@ -56,5 +61,6 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     taskIntervalMs: integer('DS_CONTROL_TASK_INTERVAL_MS'),
     trustedRelays: (env.DS_CONTROL_TRUSTED_RELAYS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''),
     registrationSecret: env.DS_CONTROL_REGISTRATION_SECRET || undefined,
+    ...(rateBudget ? { options: { rateBudget } } : {}),
   };
 }

@@ -42,7 +42,10 @@ export { RedisKeyValueStore, type RedisConnection } from './store/redis-kv';
 export * as stateKeys from './state/keys';
 export { DynamicSamplingState, type FactorOwner, type RateRead } from './state/ds-state';
 export { ReleaseBoosts, type ObserveOutcome, type ReleaseRow } from './state/releases';
-export { TrafficCounts, lastWindow, type OrgVolume, type ProjectVolume, type RootCount, type Decision } from './traffic/counts';
+export { TrafficCounts, lastWindow, type OrgVolume, type ProjectVolume, type RootCount, type RootClass, type RootKind, type Decision } from './traffic/counts';
+export { classRate, predictKept, MemoMatcher, type TrafficClass, type ConditionMatcher, type MatchTarget, type Prediction } from './budget/predict';
+export { solveModelRate, type SolveOptions } from './budget/solve';
+export { solveOrgBudget, type OrgBudget } from './budget/org-budget';
 export {
   CountingTrafficRecorder,
   OVERFLOW_TRANSACTION,

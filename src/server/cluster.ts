@@ -128,7 +128,7 @@ export class IpcTrafficRecorder implements TrafficRecorder {
   recordRoot(root: RootRecord): void {
     const at = root.at === undefined ? Date.now() : Number(root.at);
     const minute = Math.floor(at / 60_000);
-    const id = `${minute}\u0000${root.orgId}\u0000${root.projectId}\u0000${root.decision}\u0000${root.transaction ?? ''}`;
+    const id = JSON.stringify([minute, root.orgId, root.projectId, root.decision, root.transaction ?? '', root.kind ?? 'transaction', root.release ?? null, root.environment ?? null]);
     const entry = this.roots.get(id);
     if (entry) entry.count += root.count ?? 1;
     else this.roots.set(id, { ...root, count: root.count ?? 1, at: minute * 60_000 });

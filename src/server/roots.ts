@@ -106,11 +106,15 @@ export class RootCounter {
     if (this.rootCounted) return;
     this.rootCounted = true;
     const decision = input.decision.code === DROP ? 'drop' : 'keep';
+    const dsc = input.header.value.trace;
     this.recorder.recordRoot({
       orgId: input.organizationId!,
       projectId: input.projectId,
-      transaction: parametrized(dscString(input.header.value.trace, 'transaction') ?? name),
+      transaction: parametrized(dscString(dsc, 'transaction') ?? name),
       decision,
+      kind,
+      release: dscString(dsc, 'release'),
+      environment: dscString(dsc, 'environment'),
     });
     this.metrics?.roots.inc({ kind, decision });
   }

@@ -6,6 +6,7 @@ import type { CustomRuleDefinition, OrganizationDefinition, ProjectDefinition } 
 import type { PerOrgState } from '../per-org/store';
 import type { DynamicSamplingState } from '../state/ds-state';
 import type { ReleaseBoosts } from '../state/releases';
+import { segmentRootsKey } from '../traffic/counts';
 import type { CustomRuleInput, OrganizationFeatures, ProjectDescription } from '../../rules/types';
 
 /** Organisation features as rule generation sees them. */
@@ -103,14 +104,18 @@ export async function describeProject(deps: ServingDeps, project: ProjectDefinit
     return description;
   }
   const projectMode = isProjectModeSampling(description);
-  const [rate, executed, orgFactor, projectFactor, releases, transactionRates] = await Promise.all([
+  const [rate, executed, orgFactor, projectFactor, releases, transactionRates, streaming] = await Promise.all([
     deps.state.rawProjectRate(org.id, project.id),
     deps.state.slidingWindowExecuted(),
     projectMode ? Promise.resolve(null) : deps.state.rawFactor({ organizationId: org.id }),
     projectMode ? deps.state.rawFactor({ projectId: project.id }) : Promise.resolve(null),
     deps.releases.boostedReleases(project.id, project.platform, now),
     deps.state.transactionRates(org.id, project.id),
+    deps.state.kv.exists(segmentRootsKey(project.id)),
   ]);
+  // A project whose SDKs stream spans gets the trace variant of the health-check bias: a
+  // transaction rule never applies to spans, while the DSC's transaction is there for both.
+  if (streaming) description.features = { ...description.features, healthChecksTraceBased: true };
   description.state = {
     rebalancedProjectRate: rate,
     slidingWindowOrgExecuted: executed,

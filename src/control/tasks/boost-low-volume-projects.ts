@@ -1,5 +1,6 @@
 // Task boost_low_volume_projects: rebalances each organisation's rate over its projects and stores the project rates.
 
+import { solveOrgBudget } from '../budget/org-budget';
 import { rebalanceProjects } from '../../rules/models';
 import { hasDynamicSampling, isProjectMode } from '../serving/describe-project';
 import { lastWindow, type ProjectVolume } from '../traffic/counts';
@@ -26,7 +27,14 @@ export const boostLowVolumeProjectsOfOrg = timedFunction(
     // Every active project of the organisation takes part, with 0 when it had no traffic.
     for (const id of active) if (!counts.has(id)) counts.set(id, 0);
 
-    const rebalanced = rebalanceProjects({ classes: [...counts].map(([id, count]) => ({ id, count })), sampleRate: rate });
+    // Predictive budget: the rate the models get is solved so that everything served keeps the target.
+    let modelRate = rate;
+    if (deps.options.rateBudget === 'predictive' && rate > 0 && rate < 1) {
+      const budget = await solveOrgBudget(deps, org, counts, rate);
+      modelRate = budget.modelRate;
+      deps.logger.info({ orgId: org.id, target: rate, ...budget }, 'dynamic_sampling.rate_budget');
+    }
+    const rebalanced = rebalanceProjects({ classes: [...counts].map(([id, count]) => ({ id, count })), sampleRate: modelRate });
     for (const item of rebalanced) {
       const previous = await deps.state.setProjectRate(org.id, item.id, item.newSampleRate);
       state.numDbCalls += 1;

@@ -20,6 +20,25 @@ export function explicitTransactions(transactions: ReadonlyMap<string, number>, 
   return [...picked].map(([id, count]) => ({ id, count }));
 }
 
+/** The rates the transactions model gives a project at `rate` (null: no transactions to rebalance). */
+export function transactionRatesFor(
+  rate: number,
+  volume: Pick<ProjectVolume, 'keep' | 'drop' | 'transactions'>,
+  options: Pick<TaskDeps['options'], 'numExplicitLargeTransactions' | 'numExplicitSmallTransactions' | 'rebalanceIntensity' | 'transactionsMinSampleRate'>,
+): { explicit: Array<{ id: string; count: number; newSampleRate: number }>; implicitRate: number } | null {
+  if (volume.transactions.size === 0) return null;
+  const classes = explicitTransactions(volume.transactions, options.numExplicitLargeTransactions, options.numExplicitSmallTransactions);
+  if (classes.length === 0) return null;
+  return rebalanceTransactions({
+    classes,
+    sampleRate: rate,
+    total: volume.keep + volume.drop,
+    totalNumClasses: volume.transactions.size,
+    intensity: options.rebalanceIntensity,
+    minSampleRate: options.transactionsMinSampleRate,
+  });
+}
+
 /** `boost_low_volume_transactions_of_project`. */
 export const boostLowVolumeTransactionsOfProject = timedFunction(
   'boost_low_volume_transactions_of_project',
@@ -32,19 +51,10 @@ export const boostLowVolumeTransactionsOfProject = timedFunction(
       : (await deps.state.projectRate(org.id, project.id, projectRateFallback(org))).rate;
     state.numDbCalls += 1;
     if (rate === 1.0) return;
-    if (volume.transactions.size === 0) return;
-
-    const classes = explicitTransactions(volume.transactions, options.numExplicitLargeTransactions, options.numExplicitSmallTransactions);
-    if (classes.length === 0) return;
-    const { explicit, implicitRate } = rebalanceTransactions({
-      classes,
-      sampleRate: rate,
-      total: volume.keep + volume.drop,
-      totalNumClasses: volume.transactions.size,
-      intensity: options.rebalanceIntensity,
-      minSampleRate: options.transactionsMinSampleRate,
-    });
-    state.numRowsTotal += classes.length;
+    const rebalanced = transactionRatesFor(rate, volume, options);
+    if (rebalanced === null) return;
+    const { explicit, implicitRate } = rebalanced;
+    state.numRowsTotal += explicit.length;
     await deps.state.setTransactionRates(
       org.id,
       project.id,

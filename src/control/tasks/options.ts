@@ -34,6 +34,22 @@ export interface ControlOptions {
   perOrgRolloutRate: number;
   /** `dynamic-sampling.sample-rate-override-per-project`: project id → rate replacing its balanced rate (per-org pipeline). */
   sampleRateOverridePerProject: Record<string, number>;
+  /**
+   * How the organisation's rate is met. `predictive`: the projects task predicts the kept share of
+   * the counted traffic under the whole rule set that will be served (boosts with their decay,
+   * health checks, environments, transaction rates) and solves for the rate the models get, so a
+   * new release is compensated in the next cycle; recalibration then writes no factor. `feedback`:
+   * Sentry's behaviour, the models get the target and the recalibration factor corrects afterwards.
+   */
+  rateBudget: 'predictive' | 'feedback';
+  /** How far ahead the prediction looks (release boosts decay meanwhile), ms: the task interval (default 10 min). */
+  budgetHorizonMs: number;
+  /**
+   * Predictive mode: correct the prediction by what it missed on the traffic decided under the
+   * current configs (measured kept / predicted kept, from `budgetResidualMinRoots` roots up).
+   */
+  budgetResidual: boolean;
+  budgetResidualMinRoots: number;
 }
 
 export const DEFAULT_CONTROL_OPTIONS: ControlOptions = {
@@ -51,6 +67,10 @@ export const DEFAULT_CONTROL_OPTIONS: ControlOptions = {
   perOrgKillswitch: false,
   perOrgRolloutRate: 1.0,
   sampleRateOverridePerProject: {},
+  rateBudget: 'feedback',
+  budgetHorizonMs: 10 * MINUTE_MS,
+  budgetResidual: true,
+  budgetResidualMinRoots: 200,
 };
 
 /** `MIN_REBALANCE_FACTOR`, `MAX_REBALANCE_FACTOR`. */

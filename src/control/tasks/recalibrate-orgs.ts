@@ -3,10 +3,14 @@
 import type { OrganizationDefinition } from '../definitions/types';
 import { hasDynamicSampling, isProjectMode } from '../serving/describe-project';
 import type { FactorOwner } from '../state/ds-state';
-import { lastWindow, type OrgVolume } from '../traffic/counts';
+import { lastWindow, type OrgVolume, type Window } from '../traffic/counts';
+import { markMeasured, measureKey, measureWindow } from '../traffic/measure-window';
 import { orgSampleRate, type TaskDeps } from './common';
 import { newLogState, TimedIterator, timedFunction, type LogState, type StatefulIterator, type TaskContext } from './context';
 import { MAX_REBALANCE_FACTOR, MIN_REBALANCE_FACTOR, RECALIBRATION_QUERY_WINDOW_MS } from './options';
+
+/** The measure whose mark tells which traffic the current configs decided. */
+export const RECALIBRATION_MEASURE = 'recalibration';
 
 /** `compute_adjusted_factor`: `previous * target / effective`; null when previous ≤ 0 or nothing was measured. */
 export function computeAdjustedFactor(previous: number, effectiveSampleRate: number, targetSampleRate: number): number | null {
@@ -43,6 +47,11 @@ async function recalibrate(deps: TaskDeps, state: LogState, owner: FactorOwner, 
 export const recalibrateOrg = timedFunction('recalibrate_org', async (state, deps: TaskDeps, org: OrganizationDefinition, volume: OrgVolume): Promise<void> => {
   state.numOrgs += 1;
   if (!hasDynamicSampling(org)) return;
+  // The predictive budget meets the target itself: a factor on top would count the correction twice.
+  if (deps.options.rateBudget === 'predictive') {
+    await deps.state.deleteFactor({ organizationId: org.id });
+    return;
+  }
   const target = await orgSampleRate(deps, org);
   await recalibrate(deps, state, { organizationId: org.id }, volume, target);
 });
@@ -50,7 +59,12 @@ export const recalibrateOrg = timedFunction('recalibrate_org', async (state, dep
 /** `recalibrate_projects_batch` for one project-mode organisation: each project against its own target. */
 export const recalibrateProjectsOfOrg = timedFunction('recalibrate_projects', async (state, deps: TaskDeps, org: OrganizationDefinition): Promise<void> => {
   if (!hasDynamicSampling(org)) return;
-  const volumes = await deps.counts.projectVolumes(lastWindow(deps.clock(), RECALIBRATION_QUERY_WINDOW_MS), new Set([org.id]));
+  const now = deps.clock();
+  const markKey = measureKey(RECALIBRATION_MEASURE, `o:${org.id}`);
+  const window = await measureWindow(deps.state.kv, markKey, now, RECALIBRATION_QUERY_WINDOW_MS);
+  await markMeasured(deps.state.kv, markKey, now);
+  if (!(window.from < window.to)) return;
+  const volumes = await deps.counts.projectVolumes(window, new Set([org.id]));
   state.numDbCalls += 1;
   for (const v of volumes) {
     const project = org.projects.find((p) => p.id === v.projectId);
@@ -77,8 +91,41 @@ class OrgVolumeBatches implements StatefulIterator<OrgVolume[]> {
   }
 }
 
+/**
+ * The kept share measured for each organisation over the traffic decided under its configs in
+ * force: the last 5 minutes, from the first whole minute after the previous run (which changed
+ * the configs) on. Runs closer together than 5 minutes would otherwise read decisions of older
+ * configs again and compound the correction; back-to-back runs measure nothing and keep the factor.
+ */
+async function currentConfigVolumes(deps: TaskDeps): Promise<OrgVolume[]> {
+  const now = deps.clock();
+  const all = await deps.counts.orgVolumes(lastWindow(now, RECALIBRATION_QUERY_WINDOW_MS));
+  const out: OrgVolume[] = [];
+  // Organisations measured over the same window (usually all: one run marks them together) share one query.
+  const byWindow = new Map<string, { window: Window; orgIds: Set<number> }>();
+  for (const volume of all) {
+    const org = deps.definitions.organization(volume.orgId);
+    if (org && isProjectMode(org)) {
+      out.push(volume); // measured per project, with its own mark
+      continue;
+    }
+    const markKey = measureKey(RECALIBRATION_MEASURE, `o:${volume.orgId}`);
+    const window = await measureWindow(deps.state.kv, markKey, now, RECALIBRATION_QUERY_WINDOW_MS);
+    await markMeasured(deps.state.kv, markKey, now);
+    if (!(window.from < window.to)) continue;
+    const id = `${window.from}:${window.to}`;
+    let group = byWindow.get(id);
+    if (!group) byWindow.set(id, (group = { window, orgIds: new Set() }));
+    group.orgIds.add(volume.orgId);
+  }
+  for (const { window, orgIds } of byWindow.values()) {
+    for (const volume of await deps.counts.orgVolumes(window)) if (orgIds.has(volume.orgId)) out.push(volume);
+  }
+  return out.sort((a, b) => a.orgId - b.orgId);
+}
+
 export async function recalibrateOrgs(context: TaskContext, deps: TaskDeps): Promise<void> {
-  const volumes = await context.timers.time('query_volumes', () => deps.counts.orgVolumes(lastWindow(deps.clock(), RECALIBRATION_QUERY_WINDOW_MS)));
+  const volumes = await context.timers.time('query_volumes', () => currentConfigVolumes(deps));
   for await (const batch of new TimedIterator(context, new OrgVolumeBatches(volumes, deps.options.maxOrgsPerQuery), 'GetActiveOrgsVolumes')) {
     for (const volume of batch) {
       if (!isValidForRecalibration(volume)) continue;

@@ -16,6 +16,8 @@ const projectBucketKey = (minute: number, orgId: number, projectId: number): str
 const projectIndexKey = (minute: number): string => `dsctl:t:m:${minute}:projects`;
 const orgMinuteKey = (minute: number): string => `dsctl:t:m:${minute}:orgs`;
 const orgHourKey = (hour: number): string => `dsctl:t:h:${hour}:orgs`;
+/** Roots of a project per class (kind, transaction, release, environment) and decision: what the rate budget predicts from. */
+const projectClassKey = (minute: number, orgId: number, projectId: number): string => `dsctl:t:m:${minute}:c:${orgId}:${projectId}`;
 const decisionPrefix = (d: Decision): string => (d === 'keep' ? 'k:' : 'd:');
 
 /** One aggregated count to add. */
@@ -27,7 +29,34 @@ export interface RootCount {
   count: number;
   /** ms since the epoch. */
   at: number;
+  /** What the root was (default `transaction`). */
+  kind?: RootKind;
+  /** The DSC's release and environment (what trace rules match). */
+  release?: string | null;
+  environment?: string | null;
 }
+
+/** A root transaction, or the root segment span of a streamed trace. */
+export type RootKind = 'transaction' | 'segment';
+
+/** Roots of one class of a project in a window: what every rule sees of a root is the same within it. */
+export interface RootClass {
+  orgId: number;
+  projectId: number;
+  kind: RootKind;
+  transaction: string;
+  release: string | null;
+  environment: string | null;
+  keep: number;
+  drop: number;
+}
+
+/** Set while a project sends streamed traces (root segment spans): its health checks are matched on the trace. */
+export const segmentRootsKey = (projectId: number): string => `dsctl:p:${projectId}:segment_roots`;
+/** How long a project counts as streaming after its last root segment. */
+export const SEGMENT_ROOTS_TTL_MS = 24 * HOUR_MS;
+
+const classField = (c: RootCount): string => JSON.stringify([c.decision === 'keep' ? 'k' : 'd', c.kind ?? 'transaction', c.transaction, c.release ?? null, c.environment ?? null]);
 
 /** Root volume of an organisation in a window (`OrganizationDataVolume`). */
 export interface OrgVolume {
@@ -73,11 +102,14 @@ export class TrafficCounts {
     const minuteIncrements: HashIncrement[] = [];
     const hourIncrements: HashIncrement[] = [];
     const index = new Map<number, Set<string>>();
+    const streaming = new Set<number>();
     for (const c of counts) {
       if (c.count === 0) continue;
+      if (c.kind === 'segment') streaming.add(c.projectId);
       const minute = minuteOf(c.at);
       const prefix = decisionPrefix(c.decision);
       minuteIncrements.push({ key: projectBucketKey(minute, c.orgId, c.projectId), field: prefix + c.transaction, by: c.count });
+      minuteIncrements.push({ key: projectClassKey(minute, c.orgId, c.projectId), field: classField(c), by: c.count });
       minuteIncrements.push({ key: orgMinuteKey(minute), field: `${c.orgId}:${prefix[0]}`, by: c.count });
       hourIncrements.push({ key: orgHourKey(hourOf(c.at)), field: `${c.orgId}:${prefix[0]}`, by: c.count });
       let members = index.get(minute);
@@ -88,7 +120,13 @@ export class TrafficCounts {
       this.kv.hincrbyMany(minuteIncrements, MINUTE_BUCKET_TTL_MS),
       this.kv.hincrbyMany(hourIncrements, HOUR_BUCKET_TTL_MS),
       ...[...index].map(([minute, members]) => this.kv.sadd(projectIndexKey(minute), [...members], MINUTE_BUCKET_TTL_MS)),
+      ...[...streaming].map((projectId) => this.kv.set(segmentRootsKey(projectId), '1', SEGMENT_ROOTS_TTL_MS)),
     ]);
+  }
+
+  /** Whether the project sent root segment spans (streamed traces) in the last day. */
+  streamsSpans(projectId: number): Promise<boolean> {
+    return this.kv.exists(segmentRootsKey(projectId));
   }
 
   private static foldOrgs(hashes: Record<string, string>[]): Map<number, OrgVolume> {
@@ -149,6 +187,43 @@ export class TrafficCounts {
         if (field.startsWith('k:')) v.keep += n;
         else v.drop += n;
         v.transactions.set(name, (v.transactions.get(name) ?? 0) + n);
+      }
+    });
+    return [...out.values()].sort((a, b) => a.orgId - b.orgId || a.projectId - b.projectId);
+  }
+
+  /** Roots per project and class in a window, ordered by (org, project); unreadable fields are skipped. */
+  async rootClasses(window: Window, orgIds?: ReadonlySet<number>): Promise<RootClass[]> {
+    const minutes = minutesIn(window);
+    const indexes = await Promise.all(minutes.map((m) => this.kv.smembers(projectIndexKey(m))));
+    const keys: string[] = [];
+    const owners: Array<[number, number]> = [];
+    minutes.forEach((minute, i) => {
+      for (const member of indexes[i]) {
+        const [orgId, projectId] = member.split(':').map(Number);
+        if (orgIds && !orgIds.has(orgId)) continue;
+        keys.push(projectClassKey(minute, orgId, projectId));
+        owners.push([orgId, projectId]);
+      }
+    });
+    const hashes = await this.kv.hgetallMany(keys);
+    const out = new Map<string, RootClass>();
+    hashes.forEach((hash, i) => {
+      const [orgId, projectId] = owners[i];
+      for (const [field, value] of Object.entries(hash)) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(field);
+        } catch {
+          continue;
+        }
+        if (!Array.isArray(parsed) || parsed.length !== 5) continue;
+        const [decision, kind, transaction, release, environment] = parsed as [string, RootKind, string, string | null, string | null];
+        const id = `${orgId}:${projectId}:${field.slice(4)}`;
+        let c = out.get(id);
+        if (!c) out.set(id, (c = { orgId, projectId, kind: kind === 'segment' ? 'segment' : 'transaction', transaction, release, environment, keep: 0, drop: 0 }));
+        if (decision === 'k') c.keep += Number(value);
+        else c.drop += Number(value);
       }
     });
     return [...out.values()].sort((a, b) => a.orgId - b.orgId || a.projectId - b.projectId);

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { systemClock, toMillis, type Clock } from '../clock';
 import { MINUTE_MS } from '../state/keys';
-import type { Decision, RootCount, TrafficCounts } from './counts';
+import type { Decision, RootCount, RootKind, TrafficCounts } from './counts';
 
 /** One trace root (a root transaction, or the root segment span of a streamed trace) and its decision. */
 export interface RootRecord {
@@ -16,6 +16,11 @@ export interface RootRecord {
   count?: number;
   /** When the root was seen (default: now). */
   at?: Date | number;
+  /** A root transaction (default) or the root segment span of a streamed trace. */
+  kind?: RootKind;
+  /** The DSC's release and environment (what the release and environment rules match). */
+  release?: string | null;
+  environment?: string | null;
 }
 
 /** A transaction event of a project carried a release (for the latest-release bias, §8). */
@@ -105,7 +110,11 @@ export class CountingTrafficRecorder implements TrafficRecorder {
       if (names.size >= this.maxNames) transaction = OVERFLOW_TRANSACTION;
       else names.add(transaction);
     }
-    this.add(`${bucket}:${root.decision}:${transaction}`, { orgId: root.orgId, projectId: root.projectId, transaction, decision: root.decision, count, at: minute * MINUTE_MS });
+    const kind = root.kind === 'segment' ? 'segment' : 'transaction';
+    const release = root.release || null;
+    const environment = root.environment || null;
+    const id = JSON.stringify([bucket, root.decision, transaction, kind, release, environment]);
+    this.add(id, { orgId: root.orgId, projectId: root.projectId, transaction, decision: root.decision, count, at: minute * MINUTE_MS, kind, release, environment });
   }
 
   /** Adds to the buffer; a new record beyond the bound is dropped and counted. */
