@@ -77,23 +77,33 @@ export function randomTraces(count: number, seed: number): RandomTrace[] {
   return traces;
 }
 
-/** Starts each trace as a root span of the current client, with its trace id, release and environment. */
-export async function sendTraces(traces: readonly RandomTrace[], batch = 250): Promise<void> {
-  const client = Sentry.getClient()!;
-  const options = client.getOptions();
-  for (let start = 0; start < traces.length; start += batch) {
-    for (const t of traces.slice(start, start + batch)) {
-      // Release and environment are per application; the test varies them per trace.
-      options.release = t.release;
-      options.environment = t.environment;
-      Sentry.withScope((scope) => {
-        scope.setPropagationContext({ traceId: t.traceId, sampleRand: Math.random() });
-        Sentry.startSpan({ name: t.name, op: t.op }, () => {
-          Sentry.startSpan({ name: 'db.query', op: 'db' }, () => undefined);
+/**
+ * Starts each trace as a root span of the current client, with its trace id, release and
+ * environment. Those two are client options the SDK reads when it builds the DSC (later, when the
+ * envelope is made): traces are grouped by them and each group is flushed before the next.
+ */
+export async function sendTraces(traces: readonly RandomTrace[], batch = 50): Promise<void> {
+  const options = Sentry.getClient()!.getOptions();
+  const groups = new Map<string, RandomTrace[]>();
+  for (const t of traces) {
+    const key = `${t.release} ${t.environment}`;
+    groups.set(key, [...(groups.get(key) ?? []), t]);
+  }
+  for (const group of groups.values()) {
+    options.release = group[0].release;
+    options.environment = group[0].environment;
+    for (let start = 0; start < group.length; start += batch) {
+      for (const t of group.slice(start, start + batch)) {
+        Sentry.withScope((scope) => {
+          scope.setPropagationContext({ traceId: t.traceId, sampleRand: Math.random() });
+          Sentry.startSpan({ name: t.name, op: t.op }, () => {
+            Sentry.startSpan({ name: 'db.query', op: 'db' }, () => undefined);
+          });
         });
-      });
+      }
+      // The transport holds a bounded queue: let each batch drain.
+      await Sentry.flush(10_000);
     }
-    await Sentry.flush(10_000);
   }
 }
 
