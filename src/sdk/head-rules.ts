@@ -69,6 +69,8 @@ export class HeadRules {
   readonly configs: ProjectConfigService;
   readonly fallbackRate: number;
   private readonly outcomes = new Map<string, RuleOutcome>();
+  /** Projects whose rules read the DSC's user (`trace.user.*`): only for them the user id is part of the outcome key. */
+  private readonly readsUserKeys = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private readonly probeTraceValue = seededRandom(PROBE_TRACE_ID);
   private readonly probeEventValue = seededRandom(PROBE_EVENT_ID);
@@ -83,15 +85,19 @@ export class HeadRules {
     this.engine = new SamplingEngine({ reservoir: reservoir === true });
     const engineSink = new EngineSink(this.engine);
     const outcomes = this.outcomes;
+    const readsUser = this.readsUserKeys;
     // Every config change invalidates the cached outcomes (the engine keeps the previous config on a rejection).
     const sink: ConfigSink = {
       put(info: ProjectInfo, json: string | null, txNameRules?: string | null) {
         outcomes.clear();
         engineSink.put(info, json, txNameRules);
+        if (json !== null && json.includes('"trace.user')) readsUser.add(info.publicKey);
+        else readsUser.delete(info.publicKey);
       },
       remove(publicKey: string) {
         outcomes.clear();
         engineSink.remove(publicKey);
+        readsUser.delete(publicKey);
       },
     };
     this.configs = new ProjectConfigService({ ...rest, source: upstream ? { upstream } : file ? { file } : source!, sink });
@@ -106,9 +112,14 @@ export class HeadRules {
     return this.configs.prefetch(publicKeys, options);
   }
 
+  /** Whether the project's rules read the trace's user (then pass `userId` in the fields). */
+  readsUser(publicKey: string): boolean {
+    return this.readsUserKeys.has(publicKey);
+  }
+
   /** What the rules say for these fields (cached; the engine runs once per distinct fields per `outcomeTtl`). */
   outcome(fields: ProbeFields): RuleOutcome {
-    const key = fields.item + SEP + fields.publicKey + SEP + fields.rootKey + SEP + fields.release + SEP + fields.environment + SEP + fields.dscTransaction + SEP + fields.name + SEP + fields.source + SEP + fields.op + SEP + fields.method;
+    const key = fields.item + SEP + fields.publicKey + SEP + fields.rootKey + SEP + fields.release + SEP + fields.environment + SEP + fields.dscTransaction + SEP + fields.name + SEP + fields.source + SEP + fields.op + SEP + fields.method + SEP + fields.userId;
     const cached = this.outcomes.get(key);
     if (cached !== undefined) return cached;
     const outcome = this.evaluate(fields);

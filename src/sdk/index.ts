@@ -4,3 +4,4 @@
 export { createHeadRules, HeadRules, type HeadDecision, type HeadRulesOptions, type RuleOutcome, type RuleFields, type Seed } from './head-rules';
 export { createTracesSampler, EXPLICIT_DECISION_ATTRIBUTE, type ParentPolicy, type SamplingContextLike, type TracesSampler, type TracesSamplerOptions } from './traces-sampler';
 export { seededRandom } from './random';
+export { createOtelSampler, DynamicSamplingOtelSampler, type OtelSamplerOptions, type SamplingResultLike } from './otel-sampler';

@@ -20,6 +20,8 @@ export interface ProbeFields {
   op: string | undefined;
   /** The request method, when the span knows it. */
   method: string | undefined;
+  /** The DSC's user id (only set when the project's rules read user fields: it splits the outcome cache). */
+  userId?: string | undefined;
 }
 
 export const PROBE_TRACE_ID = '5b8efff798038103d269b633813fc60c';
@@ -31,6 +33,7 @@ export function buildProbe(f: ProbeFields, nowMs: number): Buffer {
   if (f.release !== undefined) dsc.release = f.release;
   if (f.environment !== undefined) dsc.environment = f.environment;
   if (f.dscTransaction !== undefined) dsc.transaction = f.dscTransaction;
+  if (f.userId !== undefined) dsc.user_id = f.userId;
   const now = nowMs / 1000;
   if (f.item === 'span') {
     const attributes: Record<string, { type: 'string'; value: string }> = {};

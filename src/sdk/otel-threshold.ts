@@ -1,0 +1,60 @@
+// OpenTelemetry consistent probability sampling in the `ot` tracestate entry: `th` (rejection
+// threshold) and `rv` (randomness), both 56-bit values as hex. A span is kept when rv >= th.
+
+const DIGITS = 14;
+const MAX = 'ffffffffffffff';
+const TWO_POW_53 = 2 ** 53;
+
+/** Hex of a non-negative integer below 2^56 (exact in a double when a multiple of 8 above 2^53), padded to 14 digits. */
+function hex56(value: number): string {
+  return value >= 2 ** 56 ? MAX : value.toString(16).padStart(DIGITS, '0');
+}
+
+/**
+ * The threshold for a rate, as `th` (trailing zeros dropped) and padded to 14 digits for comparison;
+ * null when nothing is kept (rate <= 0). Chosen so that with `randomnessFromValue(v)` the test
+ * rv >= th holds exactly when v < rate, the engine's own test.
+ */
+export function thresholdFor(rate: number): { th: string; padded: string } | null {
+  if (Number.isNaN(rate) || rate >= 1) return { th: '0', padded: '0'.repeat(DIGITS) };
+  if (!(rate > 0)) return null;
+  // v = k / 2^53 is kept iff k < ceil(rate * 2^53) = c, iff 8 * (2^53 - k) >= 8 * (2^53 - c + 1).
+  const c = Math.ceil(rate * TWO_POW_53);
+  const padded = hex56(8 * (TWO_POW_53 - c + 1));
+  return { th: padded.replace(/0+$/, '') || '0', padded };
+}
+
+/** The randomness `rv` standing for the engine's value v in [0, 1): (1 - v) * 2^56, below 2^56. */
+export function randomnessFromValue(value: number): string {
+  return hex56((1 - value) * 2 ** 56);
+}
+
+export interface OtEntry {
+  /** `rv` as 14 hex digits, when the entry holds a valid one. */
+  rv: string | undefined;
+  th: string | undefined;
+  /** Other sub-keys, kept as they are. */
+  rest: string[];
+}
+
+/** Reads an `ot` tracestate value (`th:...;rv:...;...`). */
+export function parseOtEntry(raw: string | undefined): OtEntry | undefined {
+  if (raw === undefined) return undefined;
+  const entry: OtEntry = { rv: undefined, th: undefined, rest: [] };
+  for (const part of raw.split(';')) {
+    if (part.startsWith('rv:') && /^[0-9a-f]{14}$/.test(part.slice(3))) entry.rv = part.slice(3);
+    else if (part.startsWith('th:') && /^[0-9a-f]{1,14}$/.test(part.slice(3))) entry.th = part.slice(3);
+    else if (part !== '') entry.rest.push(part);
+  }
+  return entry;
+}
+
+/** Writes an `ot` value with the threshold, the randomness and any other sub-keys. */
+export function formatOtEntry(th: string, rv: string, rest: readonly string[] = []): string {
+  return [`th:${th}`, `rv:${rv}`, ...rest].join(';');
+}
+
+/** Whether randomness `rv` (14 hex digits) passes the threshold (padded hex compare = numeric compare). */
+export function passes(rv: string, threshold: { padded: string }): boolean {
+  return rv >= threshold.padded;
+}
