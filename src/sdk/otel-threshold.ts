@@ -18,15 +18,16 @@ function hex56(value: number): string {
 export function thresholdFor(rate: number): { th: string; padded: string } | null {
   if (Number.isNaN(rate) || rate >= 1) return { th: '0', padded: '0'.repeat(DIGITS) };
   if (!(rate > 0)) return null;
-  // v = k / 2^53 is kept iff k < ceil(rate * 2^53) = c, iff 8 * (2^53 - k) >= 8 * (2^53 - c + 1).
+  // v = k / 2^53 is kept iff k < ceil(rate * 2^53) = c, iff 8 * (2^53 - 1 - k) >= 8 * (2^53 - c):
+  // the usual (1 - rate) * 2^56 whenever rate * 2^53 is whole (0.5 gives th:8).
   const c = Math.ceil(rate * TWO_POW_53);
-  const padded = hex56(8 * (TWO_POW_53 - c + 1));
+  const padded = hex56(8 * (TWO_POW_53 - c));
   return { th: padded.replace(/0+$/, '') || '0', padded };
 }
 
-/** The randomness `rv` standing for the engine's value v in [0, 1): (1 - v) * 2^56, below 2^56. */
+/** The randomness `rv` standing for the engine's value v = k / 2^53 in [0, 1): 8 * (2^53 - 1 - k), so a lower value is a higher rv. */
 export function randomnessFromValue(value: number): string {
-  return hex56((1 - value) * 2 ** 56);
+  return hex56(8 * (TWO_POW_53 - 1 - value * TWO_POW_53));
 }
 
 export interface OtEntry {
