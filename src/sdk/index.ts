@@ -5,3 +5,5 @@ export { createHeadRules, HeadRules, type HeadDecision, type HeadRulesOptions, t
 export { createTracesSampler, EXPLICIT_DECISION_ATTRIBUTE, type ParentPolicy, type SamplingContextLike, type TracesSampler, type TracesSamplerOptions } from './traces-sampler';
 export { seededRandom } from './random';
 export { createOtelSampler, DynamicSamplingOtelSampler, type OtelSamplerOptions, type SamplingResultLike } from './otel-sampler';
+export { createErrorSampler, type ErrorSampler, type ErrorSamplerOptions } from './error-sampler';
+export type { SampleResult } from './results';

@@ -6,6 +6,7 @@ import type { Client, Span } from '@sentry/core';
 
 import { checkRate, createHeadRules, HeadRules, type HeadDecision, type HeadRulesOptions } from './head-rules';
 import type { ProbeFields } from './probe';
+import { defaultWarn, onceWarner, rateOf } from './results';
 import { loadSentry, type SentryApi } from './sentry-api';
 
 /** What to do when the trace arrives with a decision from upstream. */
@@ -20,6 +21,13 @@ export interface TracesSamplerOptions extends Partial<HeadRulesOptions> {
   publicKey?: string;
   /** The Sentry SDK module to read scopes from (default: `require('@sentry/node')`). */
   sentry?: SentryApi;
+  /**
+   * The application's own decision, asked first (after an explicit `sampling.priority`): a boolean
+   * or a rate in [0, 1]; undefined falls through. Any other result is warned about and drops the span.
+   */
+  override?: (context: SamplingContextLike) => unknown;
+  /** Where warnings go (default: `process.emitWarning`, once per distinct message). */
+  warn?: (message: string) => void;
   /** Called with every decision the rules or the fallback make (not with explicit or inherited ones). */
   onDecision?: (traceId: string, name: string, decision: HeadDecision) => void;
 }
@@ -81,7 +89,9 @@ function stringAttribute(attributes: Record<string, unknown> | undefined, ...nam
  */
 export function createTracesSampler(options: TracesSamplerOptions): TracesSampler {
   if (options === null || typeof options !== 'object') throw new TypeError(`createTracesSampler needs an options object, got ${JSON.stringify(options)}`);
-  const { rules: shared, parentPolicy = 'inherit', publicKey, sentry, onDecision, ...ruleOptions } = options;
+  const { rules: shared, parentPolicy = 'inherit', publicKey, sentry, onDecision, override, warn: warnOption, ...ruleOptions } = options;
+  if (override !== undefined && typeof override !== 'function') throw new TypeError('override must be a function');
+  const warn = onceWarner(warnOption ?? defaultWarn);
   if (onDecision !== undefined && typeof onDecision !== 'function') throw new TypeError('onDecision must be a function');
   if (parentPolicy !== 'inherit' && parentPolicy !== 'rules') throw new TypeError(`parentPolicy must be 'inherit' or 'rules', got ${JSON.stringify(parentPolicy)}`);
   if (shared !== undefined && !(shared instanceof HeadRules)) throw new TypeError('rules must come from createHeadRules');
@@ -135,6 +145,10 @@ export function createTracesSampler(options: TracesSamplerOptions): TracesSample
     if (client !== undefined && !hooked.has(client)) hook(client);
     const explicit = explicitDecision(context.attributes);
     if (explicit !== undefined) return explicit ? 1 : 0;
+    if (override !== undefined) {
+      const result = override(context);
+      if (result !== undefined) return rateOf(result, 'the tracesSampler override', warn) ?? 0;
+    }
     if (typeof context.parentSampled === 'boolean' && parentPolicy === 'inherit') {
       // Keep the upstream rate in the DSC (the SDK would write 0 or 1 there).
       pending = { rate: context.parentSampleRate, random: undefined, keep: context.parentSampled, eventId: null };
