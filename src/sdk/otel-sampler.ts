@@ -10,6 +10,7 @@ import { checkRate, createHeadRules, HeadRules, type HeadRulesOptions } from './
 import type { ProbeFields } from './probe';
 import { seededRandom } from './random';
 import { EXPLICIT_DECISION_ATTRIBUTE, type ParentPolicy } from './traces-sampler';
+import { OtTraceState } from './ot-trace-state';
 import { formatOtEntry, parseOtEntry, passes, randomnessFromValue, thresholdFor } from './otel-threshold';
 
 type OtelApi = typeof import('@opentelemetry/api');
@@ -54,6 +55,9 @@ export class DynamicSamplingOtelSampler {
   private readonly api: OtelApi;
   private readonly fields: ProbeFields;
   private readonly empty: TraceState;
+  private readonly createTraceState: (raw: string) => TraceState;
+  /** `th` per rate (a project has few distinct rates). */
+  private readonly thresholds = new Map<number, ReturnType<typeof thresholdFor>>();
 
   constructor(options: OtelSamplerOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError(`the OpenTelemetry sampler needs an options object, got ${JSON.stringify(options)}`);
@@ -71,6 +75,8 @@ export class DynamicSamplingOtelSampler {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     this.api = require('@opentelemetry/api') as OtelApi;
     this.empty = this.api.createTraceState();
+    const api = this.api;
+    this.createTraceState = (raw) => api.createTraceState(raw);
     this.fields = { item: 'span', publicKey, rootKey: publicKey, release, environment, dscTransaction: undefined, name: '', source: undefined, op: undefined, method: undefined };
   }
 
@@ -105,10 +111,15 @@ export class DynamicSamplingOtelSampler {
       return { decision: RECORD_AND_SAMPLED, traceState: state.set('ot', formatOtEntry(threshold.th, incoming.rv, incoming.rest)) };
     }
     if (!decision.keep) return { decision: NOT_RECORD };
-    const threshold = thresholdFor(decision.rate);
-    const base = hasParent ? (parent!.traceState ?? this.empty) : this.empty;
+    let threshold = this.thresholds.get(decision.rate);
+    if (threshold === undefined) {
+      threshold = thresholdFor(decision.rate);
+      if (this.thresholds.size > 1000) this.thresholds.clear();
+      this.thresholds.set(decision.rate, threshold);
+    }
     const ot = formatOtEntry(threshold === null ? '0' : threshold.th, randomnessFromValue(decision.random), incoming?.rest);
-    return { decision: RECORD_AND_SAMPLED, traceState: base.set('ot', ot) };
+    if (!hasParent) return { decision: RECORD_AND_SAMPLED, traceState: new OtTraceState(ot, this.createTraceState) };
+    return { decision: RECORD_AND_SAMPLED, traceState: (parent!.traceState ?? this.empty).set('ot', ot) };
   }
 
   toString(): string {

@@ -51,8 +51,9 @@ export function parseOtEntry(raw: string | undefined): OtEntry | undefined {
 }
 
 /** Writes an `ot` value with the threshold, the randomness and any other sub-keys. */
-export function formatOtEntry(th: string, rv: string, rest: readonly string[] = []): string {
-  return [`th:${th}`, `rv:${rv}`, ...rest].join(';');
+export function formatOtEntry(th: string, rv: string, rest?: readonly string[]): string {
+  const entry = `th:${th};rv:${rv}`;
+  return rest === undefined || rest.length === 0 ? entry : `${entry};${rest.join(';')}`;
 }
 
 /** Whether randomness `rv` (14 hex digits) passes the threshold (padded hex compare = numeric compare). */

@@ -73,13 +73,9 @@ function explicitDecision(attributes: Record<string, unknown> | undefined): bool
   return undefined;
 }
 
-function stringAttribute(attributes: Record<string, unknown> | undefined, ...names: string[]): string | undefined {
-  if (attributes === undefined) return undefined;
-  for (const name of names) {
-    const value = attributes[name];
-    if (typeof value === 'string') return value;
-  }
-  return undefined;
+function stringAttribute(attributes: Record<string, unknown> | undefined, name: string): string | undefined {
+  const value = attributes?.[name];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**
@@ -103,6 +99,7 @@ export function createTracesSampler(options: TracesSamplerOptions): TracesSample
   // Transactions decided by a transaction rule, by root span id: the event id whose value decided.
   const eventIds = new Map<string, string>();
   let pending: SpanDecision | null = null;
+  const fields: ProbeFields = { item: 'transaction', publicKey: '', rootKey: '', release: undefined, environment: undefined, dscTransaction: undefined, name: '', source: undefined, op: undefined, method: undefined };
 
   function hook(client: Client): void {
     hooked.add(client);
@@ -160,22 +157,24 @@ export function createTracesSampler(options: TracesSamplerOptions): TracesSample
     const active = sdk.getActiveSpan();
     const propagation = scope.getPropagationContext();
     const traceId = active?.spanContext().traceId ?? propagation.traceId;
-    const incoming = active === undefined ? propagation.dsc : undefined;
+    // An incoming DSC (a continued trace); an empty one (sentry-trace without baggage) names no root.
+    const incoming = active === undefined && propagation.dsc?.public_key !== undefined ? propagation.dsc : undefined;
     const clientOptions = client?.getOptions();
     const attributes = context.attributes;
-    const source = stringAttribute(attributes, SOURCE_ATTRIBUTE) ?? 'custom';
-    const fields: ProbeFields = {
-      item: clientOptions?.traceLifecycle === 'stream' ? 'span' : 'transaction',
-      publicKey: key,
-      rootKey: incoming?.public_key ?? key,
-      release: incoming ? incoming.release : clientOptions?.release,
-      environment: incoming ? incoming.environment : (clientOptions?.environment ?? 'production'),
-      dscTransaction: incoming ? incoming.transaction : source === 'url' ? undefined : context.name,
-      name: context.name,
-      source,
-      op: stringAttribute(attributes, OP_ATTRIBUTE),
-      method: stringAttribute(attributes, 'http.request.method', 'http.method'),
-    };
+    const sourceAttribute = attributes?.[SOURCE_ATTRIBUTE];
+    const source = typeof sourceAttribute === 'string' ? sourceAttribute : 'custom';
+    // One fields object, rewritten per span (the outcome cache copies nothing from it).
+    fields.item = clientOptions?.traceLifecycle === 'stream' ? 'span' : 'transaction';
+    fields.publicKey = key;
+    fields.rootKey = incoming?.public_key ?? key;
+    fields.release = incoming ? incoming.release : clientOptions?.release;
+    fields.environment = incoming ? incoming.environment : (clientOptions?.environment ?? 'production');
+    fields.dscTransaction = incoming ? incoming.transaction : source === 'url' ? undefined : context.name;
+    fields.name = context.name;
+    fields.source = source;
+    fields.op = stringAttribute(attributes, OP_ATTRIBUTE);
+    fields.method = stringAttribute(attributes, 'http.request.method') ?? stringAttribute(attributes, 'http.method');
+    fields.userId = undefined;
     const decision = rules.decide(fields, traceId, () => propagation.sampleRand ?? Math.random());
     onDecision?.(traceId, context.name, decision);
     if (!decision.byRules) return decision.rate;
