@@ -135,6 +135,9 @@ describe('the ot threshold', () => {
         expect(passes(randomnessFromValue(value), thresholdFor(rate)!), `rate ${rate} value ${value}`).toBe(value < rate);
       }
     }
+    expect(randomnessFromValue(0)).toBe('fffffffffffff8');
+    expect(randomnessFromValue(0.5)).toBe('7ffffffffffff8');
+    expect(randomnessFromValue(1 - 2 ** -53)).toBe('00000000000000');
     expect(thresholdFor(1)!.th).toBe('0');
     expect(thresholdFor(0.5)!.th).toBe('8');
     expect(thresholdFor(0.25)!.th).toBe('c');

@@ -53,7 +53,8 @@ export interface HeadRulesOptions extends Omit<SamplerOptions, 'engine'> {
 
 const NOT_LOADED: RuleOutcome = { loaded: false, rate: NaN, seed: 'trace', ruleIds: [] };
 const MAX_OUTCOMES = 50_000;
-const SEP = '\u0000';
+
+type OutcomeTree = Map<string | undefined, OutcomeTree | RuleOutcome>;
 
 export function checkRate(name: string, rate: unknown): number {
   if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) throw new TypeError(`${name} must be a number in [0, 1], got ${JSON.stringify(rate)}`);
@@ -68,7 +69,9 @@ export class HeadRules {
   readonly engine: SamplingEngine;
   readonly configs: ProjectConfigService;
   readonly fallbackRate: number;
-  private readonly outcomes = new Map<string, RuleOutcome>();
+  /** Outcomes by field values, one map level per field (see `cached`). */
+  private readonly outcomes: OutcomeTree = new Map();
+  private outcomeCount = 0;
   /** Projects whose rules read the DSC's user (`trace.user.*`): only for them the user id is part of the outcome key. */
   private readonly readsUserKeys = new Set<string>();
   private readonly timer: NodeJS.Timeout;
@@ -84,18 +87,18 @@ export class HeadRules {
     if (chosen.length !== 1) throw new TypeError(`head sampling needs exactly one of upstream, file or source (got ${chosen.length === 0 ? 'none' : chosen.join(', ')})`);
     this.engine = new SamplingEngine({ reservoir: reservoir === true });
     const engineSink = new EngineSink(this.engine);
-    const outcomes = this.outcomes;
+    const clear = () => this.clearOutcomes();
     const readsUser = this.readsUserKeys;
     // Every config change invalidates the cached outcomes (the engine keeps the previous config on a rejection).
     const sink: ConfigSink = {
       put(info: ProjectInfo, json: string | null, txNameRules?: string | null) {
-        outcomes.clear();
+        clear();
         engineSink.put(info, json, txNameRules);
         if (json !== null && json.includes('"trace.user')) readsUser.add(info.publicKey);
         else readsUser.delete(info.publicKey);
       },
       remove(publicKey: string) {
-        outcomes.clear();
+        clear();
         engineSink.remove(publicKey);
         readsUser.delete(publicKey);
       },
@@ -103,7 +106,7 @@ export class HeadRules {
     this.configs = new ProjectConfigService({ ...rest, source: upstream ? { upstream } : file ? { file } : source!, sink });
     // Time-bound rules (time ranges, decaying rates) change outcomes as time passes; a lookup also
     // tells the config cache the key is in use, which refreshes it in the background.
-    this.timer = setInterval(() => outcomes.clear(), outcomeTtl);
+    this.timer = setInterval(clear, outcomeTtl);
     this.timer.unref();
   }
 
@@ -119,22 +122,56 @@ export class HeadRules {
 
   /** What the rules say for these fields (cached; the engine runs once per distinct fields per `outcomeTtl`). */
   outcome(fields: ProbeFields): RuleOutcome {
-    const key = fields.item + SEP + fields.publicKey + SEP + fields.rootKey + SEP + fields.release + SEP + fields.environment + SEP + fields.dscTransaction + SEP + fields.name + SEP + fields.source + SEP + fields.op + SEP + fields.method + SEP + fields.userId;
-    const cached = this.outcomes.get(key);
+    const cached = this.cached(fields);
     if (cached !== undefined) return cached;
     const outcome = this.evaluate(fields);
     if (outcome.loaded) {
-      if (this.outcomes.size >= MAX_OUTCOMES) this.outcomes.clear();
-      this.outcomes.set(key, outcome);
+      if (this.outcomeCount >= MAX_OUTCOMES) this.clearOutcomes();
+      this.outcomeCount++;
+      let level = this.outcomes;
+      const path = [fields.item, fields.publicKey, fields.rootKey, fields.release, fields.environment, fields.dscTransaction, fields.name, fields.source, fields.op, fields.method];
+      for (const key of path) {
+        let next = level.get(key) as OutcomeTree | undefined;
+        if (next === undefined) level.set(key, (next = new Map()));
+        level = next;
+      }
+      level.set(fields.userId, outcome);
     }
     return outcome;
   }
 
-  /** Decides for a trace: the rules with the engine's value for its trace id (or a fresh event id for transaction rules), else the fallback rate with `fallbackRandom`. */
-  decide(fields: ProbeFields, traceId: string, fallbackRandom: () => number = Math.random): HeadDecision {
+  /**
+   * The cached outcome, through one map per field: the field values are mostly strings the
+   * application already holds, whose hashes are cached, so this costs less than building a key.
+   */
+  private cached(f: ProbeFields): RuleOutcome | undefined {
+    let m = this.outcomes.get(f.item) as OutcomeTree | undefined;
+    if (m === undefined) return undefined;
+    if ((m = m.get(f.publicKey) as OutcomeTree | undefined) === undefined) return undefined;
+    if ((m = m.get(f.rootKey) as OutcomeTree | undefined) === undefined) return undefined;
+    if ((m = m.get(f.release) as OutcomeTree | undefined) === undefined) return undefined;
+    if ((m = m.get(f.environment) as OutcomeTree | undefined) === undefined) return undefined;
+    if ((m = m.get(f.dscTransaction) as OutcomeTree | undefined) === undefined) return undefined;
+    if ((m = m.get(f.name) as OutcomeTree | undefined) === undefined) return undefined;
+    if ((m = m.get(f.source) as OutcomeTree | undefined) === undefined) return undefined;
+    if ((m = m.get(f.op) as OutcomeTree | undefined) === undefined) return undefined;
+    if ((m = m.get(f.method) as OutcomeTree | undefined) === undefined) return undefined;
+    return m.get(f.userId) as RuleOutcome | undefined;
+  }
+
+  private clearOutcomes(): void {
+    this.outcomes.clear();
+    this.outcomeCount = 0;
+  }
+
+  /**
+   * Decides for a trace: the rules with the engine's value for its trace id (or a fresh event id
+   * for transaction rules), else the fallback rate with `fallbackRandom` (default: the trace id's value).
+   */
+  decide(fields: ProbeFields, traceId: string, fallbackRandom?: () => number): HeadDecision {
     const outcome = this.outcome(fields);
     if (!outcome.loaded) {
-      const random = fallbackRandom();
+      const random = fallbackRandom === undefined ? seededRandom(traceId) : fallbackRandom();
       return { keep: random < this.fallbackRate, rate: this.fallbackRate, random, byRules: false, eventId: null, ruleIds: [] };
     }
     const eventId = outcome.seed === 'event' ? randomUUID().replace(/-/g, '') : null;

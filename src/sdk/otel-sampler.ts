@@ -8,7 +8,6 @@ import type { Attributes, Context, Link, SpanKind, TraceState } from '@opentelem
 import { checkPublicKey } from '../engine/args';
 import { checkRate, createHeadRules, HeadRules, type HeadRulesOptions } from './head-rules';
 import type { ProbeFields } from './probe';
-import { seededRandom } from './random';
 import { EXPLICIT_DECISION_ATTRIBUTE, type ParentPolicy } from './traces-sampler';
 import { OtTraceState } from './ot-trace-state';
 import { formatOtEntry, parseOtEntry, passes, randomnessFromValue, thresholdFor } from './otel-threshold';
@@ -102,7 +101,7 @@ export class DynamicSamplingOtelSampler {
     fields.method = str(attributes, 'http.request.method');
     fields.userId = this.rules.readsUser(this.publicKey) ? str(attributes, 'enduser.id') : undefined;
     const incoming = hasParent ? parseOtEntry(parent.traceState?.get('ot')) : undefined;
-    const decision = this.rules.decide(fields, traceId, () => seededRandom(traceId));
+    const decision = this.rules.decide(fields, traceId);
     if (incoming?.rv !== undefined) {
       // Randomness the trace already carries wins (OTel consistency); the threshold is the rules' rate.
       const threshold = thresholdFor(decision.rate);

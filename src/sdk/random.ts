@@ -6,41 +6,23 @@ const MUL_HI = 0x5851f42d;
 const MUL_LO = 0x4c957f2d;
 const TWO_POW_32 = 0x1_0000_0000;
 
-// The generator state as two unsigned 32-bit halves; module-level scratch, so no allocation per call.
-let stateHi = 0;
-let stateLo = 0;
-let incHi = 0;
-let incLo = 0;
-
-/** state = state * MUL + inc (mod 2^64). */
-function step(): void {
-  // Low 64 bits of lo*MUL_LO, in 16-bit pieces so every partial product is exact in a double.
-  const a0 = stateLo & 0xffff;
-  const a1 = stateLo >>> 16;
-  const b0 = MUL_LO & 0xffff;
-  const b1 = MUL_LO >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
+/** High 32 bits of the unsigned product lo * MUL_LO, from 16-bit pieces (each product exact in a double). */
+function mulHiLo(lo: number): number {
+  const a0 = lo & 0xffff;
+  const a1 = lo >>> 16;
+  const p00 = a0 * 0x7f2d;
+  const p01 = a0 * 0x4c95;
+  const p10 = a1 * 0x7f2d;
   const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  const lo = (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0;
-  let hi = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
-  hi = (hi + Math.imul(stateHi, MUL_LO) + Math.imul(stateLo, MUL_HI)) >>> 0;
-  const sum = lo + incLo;
-  stateLo = sum >>> 0;
-  stateHi = (hi + incHi + (sum >= TWO_POW_32 ? 1 : 0)) >>> 0;
+  return a1 * 0x4c95 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
 }
 
-/** XSH-RR output of the current state, then one step. */
-function nextU32(): number {
-  const hi = stateHi;
-  const lo = stateLo;
+/** PCG's XSH-RR output of the state (hi, lo): ((s >> 18) ^ s) >> 27 truncated to 32 bits, rotated right by s >> 59. */
+function output(hi: number, lo: number): number {
   const rot = hi >>> 27;
-  // ((s >> 18) ^ s) >> 27, truncated to 32 bits.
   const xHi = hi ^ (hi >>> 18);
   const xLo = lo ^ ((lo >>> 18) | (hi << 14));
   const x = ((xLo >>> 27) | (xHi << 5)) >>> 0;
-  step();
   return ((x >>> rot) | (x << ((32 - rot) & 31))) >>> 0;
 }
 
@@ -76,15 +58,24 @@ export function seededRandom(id: string): number {
   const w1 = hexWord(id, 8);
   const w2 = hexWord(id, 16);
   const w3 = hexWord(id, 24);
-  // state0 = high 64 bits, stream = low 64 bits, inc = (stream << 1) | 1.
-  incHi = ((w2 << 1) | (w3 >>> 31)) >>> 0;
-  incLo = ((w3 << 1) | 1) >>> 0;
-  const sum = w1 + incLo;
-  stateLo = sum >>> 0;
-  stateHi = (w0 + incHi + (sum >= TWO_POW_32 ? 1 : 0)) >>> 0;
-  step();
-  const lo = nextU32();
-  const hi = nextU32();
-  // (u64 >> 11) * 2^-53 with u64 = lo | hi << 32.
-  return (hi * 0x20_0000 + (lo >>> 11)) / 0x20_0000_0000_0000;
+  // state0 = high 64 bits, stream = low 64 bits, inc = (stream << 1) | 1; state = state0 + inc.
+  const incHi = ((w2 << 1) | (w3 >>> 31)) >>> 0;
+  const incLo = ((w3 << 1) | 1) >>> 0;
+  let sum = w1 + incLo;
+  let lo = sum >>> 0;
+  let hi = (w0 + incHi + (sum >= TWO_POW_32 ? 1 : 0)) >>> 0;
+  // A step is state * MUL + inc (mod 2^64) in 32-bit halves: one at seeding, one after the first
+  // draw (none is needed after the second).
+  let high = mulHiLo(lo) + Math.imul(hi, MUL_LO) + Math.imul(lo, MUL_HI);
+  sum = (Math.imul(lo, MUL_LO) >>> 0) + incLo;
+  lo = sum >>> 0;
+  hi = (high + incHi + (sum >= TWO_POW_32 ? 1 : 0)) >>> 0;
+  const first = output(hi, lo);
+  high = mulHiLo(lo) + Math.imul(hi, MUL_LO) + Math.imul(lo, MUL_HI);
+  sum = (Math.imul(lo, MUL_LO) >>> 0) + incLo;
+  lo = sum >>> 0;
+  hi = (high + incHi + (sum >= TWO_POW_32 ? 1 : 0)) >>> 0;
+  const second = output(hi, lo);
+  // (u64 >> 11) * 2^-53 with u64 = first | second << 32.
+  return (second * 0x20_0000 + (first >>> 11)) / 0x20_0000_0000_0000;
 }
