@@ -213,7 +213,7 @@ async function main(): Promise<void> {
     await Sentry.close(5000);
     printReport(before, await stats(url), traces, errors, lifecycle, await currentRules(controlUrl));
     if (head) {
-      process.stdout.write(`\nSDK sampler: sent ${head.counts.kept} traces, dropped ${head.counts.dropped} before sending; the server's drops above are what it dropped of what was sent (0 when both agree)\n`);
+      process.stdout.write(`\nSDK sampler: sent ${head.counts.kept} traces, dropped ${head.counts.dropped} before sending; the server's drops above are what it dropped of what was sent (0 when both agree; a server that has not loaded a trace's root project yet, as for the first traces started in another project, evaluates without it)\n`);
       await head.sampler.close();
     }
   } finally {
