@@ -112,7 +112,10 @@ export class HeadRules {
 
   /** Resolves once these projects' configs are loaded (or known to be unavailable). */
   prefetch(publicKeys: Iterable<string>, options: { timeout?: number } = {}): Promise<unknown> {
-    return this.configs.prefetch(publicKeys, options);
+    // The config service's timers do not hold the process open (a server has its socket for that);
+    // an application awaiting its first configs at start-up must not exit meanwhile.
+    const holdOpen = setInterval(() => undefined, 60_000);
+    return this.configs.prefetch(publicKeys, options).finally(() => clearInterval(holdOpen));
   }
 
   /** Whether the project's rules read the trace's user (then pass `userId` in the fields). */
