@@ -179,7 +179,8 @@ export function createTracesSampler(options: TracesSamplerOptions): TracesSample
     onDecision?.(traceId, context.name, decision);
     if (!decision.byRules) return decision.rate;
     pending = {
-      rate: decision.rate,
+      // A degenerate decaying rule gives NaN (the engine keeps): a DSC rate must parse, so 1.
+      rate: Number.isNaN(decision.rate) ? 1 : decision.rate,
       // The value that decided: a downstream SDK comparing `sample_rand` with the rate decides the same.
       random: decision.random,
       keep: decision.keep,
