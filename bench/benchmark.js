@@ -8,6 +8,7 @@
 //   npm run bench                  full run (about 4-5 minutes on 2 cores)
 //   BENCH_QUICK=1 npm run bench    CI smoke run (under a minute)
 //   BENCH_ONLY=rules npm run bench only the workloads (and compile configs) whose name contains "rules"
+//   BENCH_ONLY=head npm run bench  only the per-span cost of the SDK samplers (head-sampling)
 //
 // Prints a table on stdout (progress on stderr) and writes bench/results.json.
 
@@ -43,6 +44,7 @@ const { loadPeer } = require('./lib/peer');
 const { PATHS, BATCH, PER_CALL, readSink } = require('./lib/paths');
 const { demoEnvelopes, generatedConfig, rulesConfig } = require('./lib/workloads');
 const report = require('./lib/report');
+const { runHeadSampling } = require('./lib/head-sampling');
 
 const INFO = { projectId: BENCH_PROJECT_ID, organizationId: BENCH_ORGANIZATION_ID };
 const ALL_PATHS = ['native-envelope', 'native-batch', 'native-compiled', 'native-objects', 'typescript-peer', 'otel-ratio', 'native-noop'];
@@ -238,6 +240,11 @@ async function main() {
     const w = make();
     mismatches += crossCheck(w);
     runWorkload(w, options, rows);
+  }
+
+  if (ONLY === '' || 'head-sampling'.includes(ONLY)) {
+    log('\nhead sampling in the application, per span (dynamic-sampling/sdk):');
+    await runHeadSampling(options, rows, log);
   }
 
   log('\ncompile time per config (putProject with the config as JSON text):');

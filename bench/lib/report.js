@@ -124,6 +124,10 @@ function table(rows, { quick, seconds, sink }) {
     const r = ns('rules-10000', 'native-envelope') / ns('rules-10', 'native-envelope');
     target('native-envelope at 10,000 rules ≤ 3× its cost at 10 rules', ratio(r), r <= 3);
   }
+  for (const p of ['sdk-traces', 'sdk-otel']) {
+    const r = ns('head-sampling', p) / ns('head-sampling', 'otel-ratio');
+    if (Number.isFinite(r)) target(`${p} per span ≤ 3× otel-ratio (TraceIdRatioBasedSampler)`, `${ratio(r)} (${formatNs(ns('head-sampling', p))} vs ${formatNs(ns('head-sampling', 'otel-ratio'))})`, r <= 3);
+  }
   out.push('');
   out.push(`results: bench/results.json (checksum ${sink % 1e9})`);
   out.push('');

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import * as Sentry from '@sentry/node';
+import pino from 'pino';
 
+import { createTracesSampler, type TracesSampler } from '../sdk';
 import { DEMO_CUSTOM_RULE, DEMO_PROJECTS } from './projects';
 import { SeededRandom } from './random';
 import { describeRule } from './rule-names';
@@ -137,6 +139,24 @@ function printReport(before: StatsSnapshot, after: StatsSnapshot, traces: number
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+/**
+ * With `--sdk-sampler` (or DS_SDK_SAMPLER=1): the application samples before sending, with the
+ * server's rules from the same source (the control plane when it answers, else the configs file).
+ */
+async function sdkSampler(controlUrl: string): Promise<{ sampler: TracesSampler; source: string; counts: { kept: number; dropped: number } } | null> {
+  if (!process.argv.includes('--sdk-sampler') && !['1', 'true', 'yes'].includes(String(process.env.DS_SDK_SAMPLER ?? '').toLowerCase())) return null;
+  const counts = { kept: 0, dropped: 0 };
+  const onDecision = (_traceId: string, _name: string, d: { keep: boolean }) => void counts[d.keep ? 'kept' : 'dropped']++;
+  const token = (process.env.DS_CONTROL_TOKENS ?? '').split(',')[0].trim();
+  const upstream = await fetch(`${controlUrl}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+  const logger = pino({ level: 'warn' });
+  const sampler = upstream
+    ? createTracesSampler({ upstream: { url: controlUrl, ...(token ? { token } : {}) }, onDecision, logger })
+    : createTracesSampler({ file: PROJECTS_FILE, onDecision, logger });
+  await sampler.rules.prefetch(DEMO_PROJECTS.map((p) => p.publicKey), { timeout: 5000 });
+  return { sampler, source: upstream ? `the control plane at ${controlUrl}` : path.relative(process.cwd(), PROJECTS_FILE), counts };
+}
+
 async function main(): Promise<void> {
   const lifecycle = process.argv.includes('--static') ? 'static' : 'stream';
   const maxTraces = Number(flag('traces') ?? 300);
@@ -146,9 +166,11 @@ async function main(): Promise<void> {
     const backend = DEMO_PROJECTS[0];
     const frontend = DEMO_PROJECTS[1];
     const { hostname, port } = new URL(url);
+    const head = await sdkSampler(controlUrl);
+    if (head) process.stdout.write(`SDK-side sampling on: tracesSampler with the rules of ${head.source}\n`);
     Sentry.init({
       dsn: `http://${backend.publicKey}@${hostname}:${port}/${backend.projectId}`,
-      tracesSampleRate: 1,
+      ...(head ? { tracesSampler: head.sampler } : { tracesSampleRate: 1 }),
       traceLifecycle: lifecycle,
       defaultIntegrations: false,
       release: RELEASES[1],
@@ -171,11 +193,11 @@ async function main(): Promise<void> {
         `sentry-release=${random.pick(RELEASES)}`,
         `sentry-environment=${random.pick(ENVIRONMENTS)}`,
         `sentry-transaction=${encodeURIComponent(name)}`,
-        'sentry-sample_rate=1',
-        'sentry-sampled=true',
+        // With the SDK sampler the incoming trace carries no decision yet: the rules make it here.
+        ...(head ? [] : ['sentry-sample_rate=1', 'sentry-sampled=true']),
       ].join(',');
       const withError = random.next() < 0.05;
-      await Sentry.continueTrace({ sentryTrace: `${traceId}-${random.hex16()}-1`, baggage }, () =>
+      await Sentry.continueTrace({ sentryTrace: `${traceId}-${random.hex16()}${head ? '' : '-1'}`, baggage }, () =>
         Sentry.startSpan({ name, op: 'http.server', forceTransaction: true }, async () => {
           for (let i = 0; i < 2 + random.int(4); i++) Sentry.startSpan({ name: `SELECT ${i}`, op: 'db.query' }, () => undefined);
           if (withError) {
@@ -190,6 +212,10 @@ async function main(): Promise<void> {
     await Sentry.flush(10_000);
     await Sentry.close(5000);
     printReport(before, await stats(url), traces, errors, lifecycle, await currentRules(controlUrl));
+    if (head) {
+      process.stdout.write(`\nSDK sampler: sent ${head.counts.kept} traces, dropped ${head.counts.dropped} before sending; the server's drops above are what it dropped of what was sent (0 when both agree; a server that has not loaded a trace's root project yet, as for the first traces started in another project, evaluates without it)\n`);
+      await head.sampler.close();
+    }
   } finally {
     child?.kill('SIGTERM');
   }
