@@ -8,6 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 
 import type { ControlPlaneOptions } from './control/control-plane';
+import { DASHBOARD_PATH } from './control/dashboard/path';
 import type { DefinitionsDocument } from './control/definitions/types';
 import { tokensFromValueOrFile } from './access/tokens';
 import { ControlPlaneOptionsError } from './control/errors';
@@ -248,11 +249,17 @@ async function startWithControl(serve: ServeArgs, control: ControlStart): Promis
           `control plane listening on ${plane.url}: definitions ${source}`,
           `  rebalancing every ${formatInterval(control.taskIntervalMs)} (${control.options.schedule ?? 'in-process'}); the server fetches its configs there and counts every trace root into it`,
           `  admin API: ${plane.url}/api/control/definitions, /api/control/projects/<id>/sampling, POST /api/control/tasks/run`,
+          `  dashboard: ${plane.url}${DASHBOARD_PATH}${(control.options.adminTokens?.length ?? 0) + (control.options.adminReadTokens?.length ?? 0) > 0 ? ' (asks for an admin or read token)' : ''}`,
           ...accessLines(control.options, plane.definitions.relays.length),
         ],
         workerEnv: { DS_CONTROL_URL: plane.url },
         // Configs the control plane rebuilt (rebalancing, release boosts, API changes) are refetched at once.
-        onStarted: ({ invalidate }) => void plane.invalidator.onRun((record) => invalidate(record.rebuilt)),
+        onStarted: ({ invalidate, stats }) => {
+          void plane.invalidator.onRun((record) => invalidate(record.rebuilt));
+          plane.dashboard.connectStats(stats);
+        },
+        // The dashboard's "explain" picks from the last envelopes (one process; a cluster's workers keep theirs).
+        onEnvelope: plane.dashboard.observeEnvelope,
         onStopped: () => plane.close(),
       },
     );

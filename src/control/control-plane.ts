@@ -13,6 +13,7 @@ import { TrustedClients } from '../access/clients';
 import { AdminAccess, checkProtectedMode } from './http/access';
 import { RequestAuthenticator } from './http/auth';
 import { addAdminRoutes } from './http/admin-routes';
+import { addDashboard, type DashboardFeed } from './dashboard';
 import { addProjectConfigsRoute } from './http/project-configs-route';
 import { Router, type RouteInfo } from './http/router';
 import { answerClientErrors } from '../http/client-errors';
@@ -117,6 +118,8 @@ export interface ControlPlane {
   readonly configServer: ProjectConfigServer;
   readonly metrics: ControlMetrics;
   readonly scheduler: TaskScheduler | null;
+  /** The dashboard (`url` + `/dashboard/`): connect the ingestion server's /stats and envelopes to it. */
+  readonly dashboard: DashboardFeed;
   close(): Promise<void>;
 }
 
@@ -208,9 +211,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       logger.info('no relays or tokens configured: the project config endpoint serves loopback clients only');
     }
 
-    const router = new Router(logger, (access, req) => (access === 'read' || access === 'write' ? admin.check(req, access) : null));
+    const router = new Router(logger, (access, req) => (access === 'read' || access === 'write' || access === 'page' ? admin.check(req, access) : null));
     addProjectConfigsRoute(router, { server: configServer, auth, trusted, metrics, logger });
     addAdminRoutes(router, { definitions, state, releases, clock, runTasks, reservoir: options.reservoirRules === true });
+    const dashboard = addDashboard(router, { definitions, state, releases, counts, cache, builder, clock, reservoir: options.reservoirRules === true });
     router.add('GET', /^\/healthz\/?$/, 'public', async () => ({ status: 200, body: { ok: true } }));
     // Metrics name projects and tasks: read access, like the admin API.
     router.add('GET', /^\/metrics\/?$/, 'read', async () => ({ status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));
@@ -263,6 +267,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       configServer,
       metrics,
       scheduler,
+      dashboard,
       async close() {
         if (closed) return;
         closed = true;

@@ -7,10 +7,13 @@ import { ControlPlaneOptionsError } from '../errors';
 import type { Reply } from './router';
 
 /**
- * What a route needs: nothing (`public`: liveness), an admin token that reads or writes, or Relay
- * credentials checked by the route itself over the body (`relay`: signatures cover the body).
+ * What a route needs: nothing (`public`: liveness), an admin token that reads or writes, Relay
+ * credentials checked by the route itself over the body (`relay`: signatures cover the body), or
+ * `page`: the dashboard's page and scripts, which hold no data (what they load needs a read token),
+ * served to whoever may reach the admin API: with admin tokens any client, without them trusted
+ * (loopback) clients only.
  */
-export type RouteAccess = 'public' | 'read' | 'write' | 'relay';
+export type RouteAccess = 'public' | 'read' | 'write' | 'relay' | 'page';
 
 export interface AdminCredentials {
   /** Tokens that may read and change (every admin route). */
@@ -35,11 +38,13 @@ export class AdminAccess {
   }
 
   /** null when the request may go on, else the answer. */
-  check(req: IncomingMessage, access: 'read' | 'write'): Reply | null {
+  check(req: IncomingMessage, access: 'read' | 'write' | 'page'): Reply | null {
     if (!this.configured) {
       if (this.insecureOpen || this.trusted.has(req.socket.remoteAddress)) return null;
       return refusal(403, 'forbidden', 'no admin token is configured: the admin API serves loopback clients only (set adminTokens / --control-admin-token)');
     }
+    // A browser loads the page without a token; the page then asks for one and sends it with every API call.
+    if (access === 'page') return null;
     const given = bearerToken(req.headers);
     if (matchesAny(given, this.credentials.write)) return null;
     if (matchesAny(given, this.credentials.read)) {
