@@ -81,6 +81,9 @@ export interface HistoryPoint {
 
 export interface KeptRateHistory {
   minutes: number;
+  /** The window shown, ms since the epoch (whole minutes, the current one included). */
+  from: number;
+  to: number;
   organizations: Array<{ id: number; slug: string | null; targetSampleRate: number | null; organizationRate: number; points: HistoryPoint[] }>;
 }
 
@@ -200,6 +203,6 @@ export class DashboardOverviewReader {
       const { rate } = await this.organizationRate(org);
       organizations.push({ id: org.id, slug: org.slug ?? null, targetSampleRate: org.targetSampleRate ?? null, organizationRate: rate, points });
     }
-    return { minutes, organizations };
+    return { minutes, from: end - minutes * MINUTE_MS, to: end, organizations };
   }
 }

@@ -130,7 +130,8 @@
     if (document.activeElement !== view.input && view.error.textContent === '') view.input.value = org.targetSampleRate ?? '';
   }
 
-  function renderChart(view, history) {
+  function renderChart(view, history, window) {
+    view.window = [window.from / 1000, window.to / 1000];
     const xs = history.points.map((p) => p.t / 1000);
     const kept = history.points.map((p) => p.keep / p.total);
     const target = history.points.map(() => history.organizationRate);
@@ -145,7 +146,7 @@
         {
           width: Math.max(400, Math.min(1000, view.section.clientWidth - 40)),
           height: 240,
-          scales: { y: { range: [0, 1] } },
+          scales: { x: { time: true, range: () => view.window }, y: { range: [0, 1] } },
           axes: [{}, { values: (u, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) }],
           series: [
             {},
@@ -289,7 +290,7 @@
           const view = orgView(org);
           renderOrgFigures(view, org);
           renderProjects(view, org);
-          renderChart(view, history.organizations.find((h) => h.id === org.id) || { points: [], organizationRate: org.organizationRate });
+          renderChart(view, history.organizations.find((h) => h.id === org.id) || { points: [], organizationRate: org.organizationRate }, history);
           for (const project of org.projects) {
             const pv = projectView(view, project);
             renderBiases(project, pv, await api('GET', `/api/control/projects/${project.id}/biases`));
