@@ -17,7 +17,7 @@ import { silentLogger, TestClock } from './control';
 import { EnvelopeSender } from './traffic';
 
 export const DEMO_DEFINITIONS: DefinitionsDocument = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'examples', 'control.json'), 'utf8'));
-const CONFIG_TOKEN = 'dashboard-test-config-token';
+export const CONFIG_TOKEN = 'dashboard-test-config-token';
 const MINUTE_MS = 60_000;
 
 /** Roots per simulated minute: a large, a middle and a small project (the small one gets boosted). */
@@ -40,7 +40,7 @@ export interface DashboardRig {
 
 export async function startDashboardRig(options: Partial<ControlPlaneOptions> = {}): Promise<DashboardRig> {
   // The history ends now: the simulated minutes lead up to the wall clock.
-  const clock = new TestClock(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 8 * MINUTE_MS);
+  const clock = new TestClock(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 20 * MINUTE_MS);
   const plane = await startControlPlane({
     definitions: structuredClone(DEMO_DEFINITIONS),
     tokens: [CONFIG_TOKEN],

@@ -33,7 +33,6 @@ export interface DashboardExplanation {
 export interface ExplainDeps {
   definitions: Definitions;
   configs: ProjectSamplingConfigs;
-  clock: () => number;
   reservoir: boolean;
 }
 
@@ -116,7 +115,7 @@ export class DashboardExplainer {
         itemType,
         rootProjectKnown: root !== null && root.organization.id === found.organization.id,
         reservoir: this.deps.reservoir,
-        now: this.deps.clock(),
+        // The engine's own clock, as the ingestion server's engine decides.
       });
     } catch (err) {
       throw invalid((err as Error).message);

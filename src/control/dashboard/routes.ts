@@ -76,10 +76,12 @@ export function addDashboardRoutes(router: Router, deps: DashboardDeps): void {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'invalid', 'body must be an object: {envelope}, {dsc, projectId?, event?} or {recent}');
     const b = body as Record<string, unknown>;
     let input: ExplainInput;
+    let recorded: { decision: string; matchedRuleIds: number[]; at: string } | null = null;
     if (b.recent !== undefined) {
       const picked = typeof b.recent === 'number' ? deps.feed.recentEnvelope(b.recent) : undefined;
       if (!picked) throw new ApiError(404, 'not_found', `recent envelope ${String(b.recent)} is no longer kept (the last ${RECENT_ENVELOPES} are)`);
       input = { envelope: picked.body.toString('utf8'), projectId: picked.projectId };
+      recorded = { decision: picked.decision, matchedRuleIds: picked.matchedRuleIds, at: new Date(picked.at).toISOString() };
     } else if (typeof b.envelope === 'string') {
       input = { envelope: b.envelope };
     } else if (b.dsc !== undefined) {
@@ -92,7 +94,8 @@ export function addDashboardRoutes(router: Router, deps: DashboardDeps): void {
       input.projectId = b.projectId;
     }
     if (b.event !== undefined && (typeof b.event !== 'object' || b.event === null || Array.isArray(b.event))) throw new ApiError(400, 'invalid', '`event` must be an object');
-    return { status: 200, body: await deps.explainer.explain(input) };
+    // A picked envelope also says what the server decided then (its config may have changed since).
+    return { status: 200, body: { ...(await deps.explainer.explain(input)), recorded } };
   });
 }
 

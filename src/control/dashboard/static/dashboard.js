@@ -323,7 +323,7 @@
     out.textContent = 'running…';
     try {
       const results = await api('POST', '/api/control/tasks/run');
-      const failed = results.filter((r) => r.outcome !== 'success');
+      const failed = results.filter((r) => r.outcome !== 'ok');
       out.className = failed.length === 0 ? 'ok' : 'error';
       out.textContent = failed.length === 0 ? `${results.length} tasks ran; configs rebuilt` : `failed: ${failed.map((r) => `${r.task}: ${r.error ?? r.outcome}`).join('; ')}`;
       await refresh();
@@ -389,6 +389,9 @@
         ` · stage ${r.stage ?? '–'} · project ${x.projectId}${x.rootProjectId !== null ? `, trace started in project ${x.rootProjectId}` : ''} · config ${x.configSource ?? 'none'}`,
         r.outcomeReason ? ` · outcome ${r.outcomeReason}` : '',
       ),
+      x.recorded
+        ? el('p', { id: 'explain-recorded', class: 'muted' }, `the server decided ${x.recorded.decision} (rules ${x.recorded.matchedRuleIds.join(', ') || 'none'}) with the config it had at ${x.recorded.at}; above, the config served now`)
+        : null,
       el('b', {}, 'steps (matched rules, in evaluation order)'),
       table(
         'explain-steps',
