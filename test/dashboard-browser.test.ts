@@ -71,7 +71,7 @@ describe('dashboard in Chromium', () => {
     expect(await page.locator('#chart-1 canvas').count()).toBe(1);
     expect(await page.textContent('#chart-caption-1')).toContain(`${MINUTES} minute(s) with traffic`);
     await page.screenshot({ path: path.join(OUT, 'overview.png'), fullPage: true });
-    await page.locator('#org-1').screenshot({ path: path.join(OUT, 'organization.png') });
+    await page.locator('#org-summary-1').screenshot({ path: path.join(OUT, 'organization.png') });
   });
 
   it('explain: a picked recent envelope shows the server\'s decision and the matched rules step by step; bad input says what is wrong', async () => {
@@ -110,7 +110,7 @@ describe('dashboard in Chromium', () => {
         pct(project.lastHour.keep / project.lastHour.total),
         String(Number(Number(rate).toFixed(4))),
         project.boosted ? 'boosted' : 'no',
-        project.boostedReleases.length === 0 ? '–' : project.boostedReleases.map((r: { version: string }) => r.version).join(', '),
+        project.boostedReleases.length === 0 ? '–' : `${project.boostedReleases.length}: ${[...new Set(project.boostedReleases.map((r: { version: string }) => r.version))].sort().join(', ')}`,
         String(s.envelopes),
         String(s.kept),
         String(s.dropped),

@@ -91,7 +91,10 @@
     const chart = el('div', { class: 'chart', id: `chart-${org.id}`, 'data-points': 0 });
     const caption = el('p', { class: 'muted', id: `chart-caption-${org.id}` });
     const projects = el('div', { id: `projects-${org.id}` });
-    section.append(el('h2', {}, `Organization ${org.slug ?? ''} (${org.id})`), figures, form, el('h3', {}, 'Kept rate per minute against the target'), chart, caption, el('h3', {}, 'Projects'), projects, el('div', { class: 'project-details' }));
+    section.append(
+      el('div', { id: `org-summary-${org.id}` }, el('h2', {}, `Organization ${org.slug ?? ''} (${org.id})`), figures, form, el('h3', {}, 'Kept rate per minute against the target'), chart, caption, el('h3', {}, 'Projects'), projects),
+      el('div', { class: 'project-details' }),
+    );
     $('organizations').append(section);
     view = { section, figures, input, error, chart, caption, projects, details: section.querySelector('.project-details'), plot: null, projectViews: new Map() };
     orgViews.set(org.id, view);
@@ -131,7 +134,9 @@
   }
 
   function renderChart(view, history, window) {
-    view.window = [window.from / 1000, window.to / 1000];
+    // From a little before the first minute with traffic (at least the last 10 minutes) to now.
+    const first = history.points.length > 0 ? history.points[0].t : window.to;
+    view.window = [Math.max(window.from, Math.min(first - 60_000, window.to - 600_000)) / 1000, window.to / 1000];
     const xs = history.points.map((p) => p.t / 1000);
     const kept = history.points.map((p) => p.keep / p.total);
     const target = history.points.map(() => history.organizationRate);
@@ -146,7 +151,8 @@
         {
           width: Math.max(400, Math.min(1000, view.section.clientWidth - 40)),
           height: 240,
-          scales: { x: { time: true, range: () => view.window }, y: { range: [0, 1] } },
+          // From 0 to a little above the highest rate shown, so that the distance to the target stays visible.
+          scales: { x: { time: true, range: () => view.window }, y: { range: (u, min, max) => [0, Math.min(1, Math.max(0.05, max * 1.25))] } },
           axes: [{}, { values: (u, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) }],
           series: [
             {},
@@ -164,6 +170,12 @@
 
   // ---- projects: table, biases, per-rule counts, the config's rules -----------------------------------------
 
+  /** How many release boosts are active, and of which versions (a version boosts once per environment). */
+  function boostedReleases(boosts) {
+    if (boosts.length === 0) return '–';
+    return `${boosts.length}: ${[...new Set(boosts.map((r) => r.version))].sort().join(', ')}`;
+  }
+
   function renderProjects(view, org) {
     const rows = org.projects.map((p) => [
       el('td', { class: 'text' }, `${p.slug ?? ''} (${p.id})`),
@@ -172,7 +184,7 @@
       pct(p.lastHour.keptRate),
       p.rebalancedRate === null ? '–' : rate(p.rebalancedRate),
       el('td', { class: p.boosted ? 'boosted' : '' }, p.boosted ? 'boosted' : 'no'),
-      p.boostedReleases.length === 0 ? '–' : p.boostedReleases.map((r) => r.version).join(', '),
+      boostedReleases(p.boostedReleases),
       p.server ? String(p.server.envelopes) : '–',
       p.server ? String(p.server.kept) : '–',
       p.server ? String(p.server.dropped) : '–',
