@@ -128,6 +128,7 @@ describe('dashboard routes with demo traffic', () => {
       [{ dsc, projectId: 999 }, 404, 'project 999 not found'],
       [{ recent: 123456 }, 404, 'no longer kept'],
       [{ dsc, event: [] }, 400, '`event` must be an object'],
+      [{ dsc, itemType: 'error' }, 400, 'itemType'],
     ];
     for (const [body, status, detail] of cases) {
       const answer = await post('/api/control/dashboard/explain', body);

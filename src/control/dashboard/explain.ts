@@ -86,7 +86,8 @@ export class DashboardExplainer {
     let projectKey: string | null = null;
     if (input.envelope !== undefined) {
       const read = readEnvelope(input.envelope);
-      ({ dsc, event, itemType } = read);
+      ({ dsc, event } = read);
+      itemType = input.itemType ?? read.itemType;
       projectKey = read.dsnKey;
     }
     if (dsc !== null && !isObject(dsc)) throw invalid('`dsc` must be an object');

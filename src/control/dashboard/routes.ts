@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
+import type { ItemType } from '../../engine/types';
 import { ApiError } from '../errors';
 import { jsonBody, type Router } from '../http/router';
 import type { DashboardExplainer, ExplainInput } from './explain';
@@ -94,6 +95,8 @@ export function addDashboardRoutes(router: Router, deps: DashboardDeps): void {
       input.projectId = b.projectId;
     }
     if (b.event !== undefined && (typeof b.event !== 'object' || b.event === null || Array.isArray(b.event))) throw new ApiError(400, 'invalid', '`event` must be an object');
+    // Checked by the engine (a 400 naming the field).
+    if (b.itemType !== undefined) input.itemType = b.itemType as ItemType;
     // A picked envelope also says what the server decided then (its config may have changed since).
     return { status: 200, body: { ...(await deps.explainer.explain(input)), recorded } };
   });

@@ -102,6 +102,7 @@
   }
 
   async function setTarget(orgId, text, error) {
+    error.className = 'error';
     error.textContent = '';
     const value = Number(text.trim());
     // Checked here for a quick answer; the admin API validates again and its message is shown as it is.
