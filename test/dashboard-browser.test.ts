@@ -93,6 +93,15 @@ describe('dashboard in Chromium', () => {
     await page.fill('#explain-input', '{"trace_id": "abc"}');
     await page.click('#explain-run');
     await page.waitForSelector('#explain-error:text("which project received it?")');
+
+    // A DSC pasted as formatted JSON: the decision of the trace it starts in project 42.
+    const dsc = { trace_id: 'e'.repeat(32), public_key: DEMO_KEY_42, transaction: '/api/search', environment: 'development' };
+    await page.fill('#explain-input', JSON.stringify(dsc, null, 2));
+    await page.click('#explain-run');
+    await page.waitForSelector('#explain-decision:text("trace started in project 42")');
+    expect(await page.textContent('#explain-error')).toBe('');
+    // Development traffic is kept by the boost-environments rule (1001), a terminal rate of 1.
+    expect((await cells(page, 'explain-steps')).map((s) => [s[1], s[2]])).toContainEqual(['1001', 'boost dev environments']);
   });
 
   it('the projects table and the per-rule tables show /stats and the stored state', async () => {

@@ -368,17 +368,15 @@
     } else if (text === '') {
       error.textContent = 'pick a recent envelope or paste an envelope or a DSC';
       return;
-    } else if (text.includes('\n') && !text.trimStart().startsWith('{"trace_id"')) {
-      // Several lines: an envelope (header, item headers, payloads).
-      body = { envelope: text };
     } else {
+      // One JSON object is a DSC (or an envelope header alone); anything else is an envelope's text.
+      let parsed = null;
       try {
-        const parsed = JSON.parse(text);
-        body = parsed && typeof parsed === 'object' && parsed.trace ? { envelope: text } : { dsc: parsed };
-      } catch (e) {
-        error.textContent = `not JSON: ${e.message}`;
-        return;
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = null;
       }
+      body = parsed && typeof parsed === 'object' && !Array.isArray(parsed) && !parsed.trace ? { dsc: parsed } : { envelope: text };
     }
     if (project !== '') body.projectId = Number(project);
     try {
