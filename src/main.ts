@@ -8,6 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 
 import type { ControlPlaneOptions } from './control/control-plane';
+import { DASHBOARD_PATH } from './control/dashboard/path';
 import type { DefinitionsDocument } from './control/definitions/types';
 import { tokensFromValueOrFile } from './access/tokens';
 import { ControlPlaneOptionsError } from './control/errors';
@@ -263,21 +264,25 @@ async function startWithControl(serve: ServeArgs, control: ControlStart): Promis
           `control plane listening on ${plane.url}: definitions ${source}`,
           `  rebalancing every ${formatInterval(control.taskIntervalMs)} (${plane.pipeline} pipeline, ${control.options.schedule ?? 'in-process'}); the server fetches its configs there and counts every trace root into it`,
           `  admin API: ${plane.url}/api/control/definitions, /api/control/projects/<id>/sampling, POST /api/control/tasks/run`,
+          `  dashboard: ${plane.url}${DASHBOARD_PATH}${(control.options.adminTokens?.length ?? 0) + (control.options.adminReadTokens?.length ?? 0) > 0 ? ' (asks for an admin or read token)' : ''}`,
           ...accessLines(control.options, plane.definitions.relays.length),
         ],
         workerEnv: { DS_CONTROL_URL: plane.url },
         // Configs the control plane invalidated (rebalancing, release boosts, API changes) are refetched at once. A server
         // sharing the plane's Redis hears it there (with the rest of the fleet): told twice, it would fetch twice.
-        onStarted: ({ invalidate }) => {
+        onStarted: ({ invalidate, stats }) => {
           if (serve.redis === undefined || serve.redis !== control.options.redis) void plane.invalidator.onRun((_record, keys) => invalidate(keys));
+          plane.dashboard.connectStats(stats);
         },
         onStopped: () => plane.close(),
-        // Custom rules on: kept items that matched one are its samples (for its notification).
-        onEnvelope: plane.customRuleSamples
-          ? (o) => {
-              if (o.forwarded !== null && o.decision.matchedRuleIds.some((id) => id > 3000)) void plane.customRuleSamples!.observe(o.projectId, o.decision.matchedRuleIds, Date.now()).catch(() => {});
-            }
-          : undefined,
+        // The dashboard's "explain" picks from the last envelopes (one process; a cluster's workers keep theirs);
+        // with custom rules on, kept items that matched one are its samples (for its notification).
+        onEnvelope: (o) => {
+          plane.dashboard.observeEnvelope(o);
+          if (plane.customRuleSamples && o.forwarded !== null && o.decision.matchedRuleIds.some((id) => id > 3000)) {
+            void plane.customRuleSamples.observe(o.projectId, o.decision.matchedRuleIds, Date.now()).catch(() => {});
+          }
+        },
       },
     );
   } catch (error) {

@@ -14,6 +14,7 @@ import { TrustedClients } from '../access/clients';
 import { AdminAccess, checkProtectedMode } from './http/access';
 import { RequestAuthenticator } from './http/auth';
 import { addAdminRoutes } from './http/admin-routes';
+import { addDashboard, type DashboardFeed } from './dashboard';
 import { addProjectConfigsRoute } from './http/project-configs-route';
 import { ChallengeTokens } from './relays/challenge-token';
 import { RelayRegistry } from './relays/registry';
@@ -162,6 +163,8 @@ export interface ControlPlane {
   readonly customRuleSamples: CustomRuleSamples | null;
   /** Calls `listener` for every custom-rule notification (a rule collected its samples); returns a function that stops it. */
   onCustomRuleNotification(listener: (notification: CustomRuleNotification) => void): () => void;
+  /** The dashboard (`url` + `/dashboard/`): connect the ingestion server's /stats and envelopes to it. */
+  readonly dashboard: DashboardFeed;
   close(): Promise<void>;
 }
 
@@ -289,10 +292,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       logger.info('no relays or tokens configured: the project config endpoint serves loopback clients only');
     }
 
-    const router = new Router(logger, (access, req) => (access === 'read' || access === 'write' ? admin.check(req, access) : null));
+    const router = new Router(logger, (access, req) => (access === 'read' || access === 'write' || access === 'page' ? admin.check(req, access) : null));
     addProjectConfigsRoute(router, { server: configServer, auth, trusted, metrics, logger });
     addRelayRoutes(router, { registry: relays, tokens: new ChallengeTokens(options.registrationSecret), auth, trusted, metrics, logger, now: Date.now });
     addAdminRoutes(router, { definitions, state, releases, clock, runTasks, reservoir, perOrg });
+    const dashboard = addDashboard(router, { definitions, state, releases, counts, cache, builder, clock, reservoir });
     router.add('GET', /^\/healthz\/?$/, 'public', async () => ({ status: 200, body: { ok: true } }));
     // Metrics name projects and tasks: read access, like the admin API.
     router.add('GET', /^\/metrics\/?$/, 'read', async () => ({ status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));
@@ -360,6 +364,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         notified.add(listener);
         return () => notified.delete(listener);
       },
+      dashboard,
       async close() {
         if (closed) return;
         closed = true;

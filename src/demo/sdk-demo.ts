@@ -10,7 +10,7 @@ import pino from 'pino';
 import { createTracesSampler, type TracesSampler } from '../sdk';
 import { DEMO_CUSTOM_RULE, DEMO_PROJECTS } from './projects';
 import { SeededRandom } from './random';
-import { describeRule } from './rule-names';
+import { describeRule } from '../rules/rule-names';
 import { freePort } from './free-port';
 
 interface StatsSnapshot {
@@ -185,27 +185,33 @@ async function main(): Promise<void> {
     while (traces < maxTraces && Date.now() - started < seconds * 1000) {
       const name = weighted(random);
       const traceId = random.hex32();
-      // A third of the traces start in the frontend project (its trace rules apply), the rest here.
+      // A third of the traces come from the frontend project (its trace rules apply; they continue a trace its
+      // pageload started, with the release and environment of its baggage); the rest start here, as trace roots
+      // (release and environment of Sentry.init), which the control plane counts and rebalances.
       const root = random.next() < 0.33 ? frontend : backend;
-      const baggage = [
-        `sentry-trace_id=${traceId}`,
-        `sentry-public_key=${root.publicKey}`,
-        `sentry-release=${random.pick(RELEASES)}`,
-        `sentry-environment=${random.pick(ENVIRONMENTS)}`,
-        `sentry-transaction=${encodeURIComponent(name)}`,
-        // With the SDK sampler the incoming trace carries no decision yet: the rules make it here.
-        ...(head ? [] : ['sentry-sample_rate=1', 'sentry-sampled=true']),
-      ].join(',');
       const withError = random.next() < 0.05;
-      await Sentry.continueTrace({ sentryTrace: `${traceId}-${random.hex16()}${head ? '' : '-1'}`, baggage }, () =>
+      const handle = () =>
         Sentry.startSpan({ name, op: 'http.server', forceTransaction: true }, async () => {
           for (let i = 0; i < 2 + random.int(4); i++) Sentry.startSpan({ name: `SELECT ${i}`, op: 'db.query' }, () => undefined);
           if (withError) {
             Sentry.captureException(new Error(`demo failure in ${name}`));
             errors++;
           }
-        }),
-      );
+        });
+      if (root === backend) {
+        await Sentry.startNewTrace(handle);
+      } else {
+        const baggage = [
+          `sentry-trace_id=${traceId}`,
+          `sentry-public_key=${root.publicKey}`,
+          `sentry-release=${random.pick(RELEASES)}`,
+          `sentry-environment=${random.pick(ENVIRONMENTS)}`,
+          `sentry-transaction=${encodeURIComponent(name)}`,
+          // With the SDK sampler the incoming trace carries no decision yet: the rules make it here.
+          ...(head ? [] : ['sentry-sample_rate=1', 'sentry-sampled=true']),
+        ].join(',');
+        await Sentry.continueTrace({ sentryTrace: `${traceId}-${random.hex16()}${head ? '' : '-1'}`, baggage }, handle);
+      }
       traces++;
       await new Promise((r) => setTimeout(r, 20));
     }

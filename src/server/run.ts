@@ -11,8 +11,9 @@ import type { TrafficRecorder } from '../control/traffic/recorder';
 import type { ServeArgs } from './args';
 import { runPrimary } from './cluster';
 import { ServerOptionsError } from './errors';
-import { startServer, type RunningServer } from './server';
 import type { ServerOptions } from './options';
+import { startServer, type RunningServer } from './server';
+import type { StatsSnapshot } from './stats';
 
 export interface ProjectListing {
   publicKey: string;
@@ -43,12 +44,12 @@ export interface RunExtras {
   banner?: string[];
   /** Environment of the cluster workers. */
   workerEnv?: Record<string, string>;
-  /** Called with the running server (one process) or with a function that reaches every worker (cluster). */
-  onStarted?: (started: { server: RunningServer | null; invalidate: (publicKeys: string[]) => void }) => void;
+  /** Called with the running server (one process) or with a function that reaches every worker (cluster), and the /stats snapshot of all. */
+  onStarted?: (started: { server: RunningServer | null; invalidate: (publicKeys: string[]) => void; stats: () => Promise<StatsSnapshot> }) => void;
+  /** The server's `onEnvelope` (one process only: cluster workers do not report envelopes). */
+  onEnvelope?: ServerOptions['onEnvelope'];
   /** Runs once the server (or every worker) stopped, before the process exits. */
   onStopped?: () => Promise<void>;
-  /** Sees every envelope's decision (one process only; `startServer`'s `onEnvelope`). */
-  onEnvelope?: ServerOptions['onEnvelope'];
 }
 
 function dsnLines(projects: readonly ProjectListing[], host: string, port: string): string[] {
@@ -134,7 +135,7 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
       env: extras.workerEnv,
       recorder: extras.recorder,
     });
-    extras.onStarted?.({ server: null, invalidate: (keys) => primary.invalidate(keys) });
+    extras.onStarted?.({ server: null, invalidate: (keys) => primary.invalidate(keys), stats: () => primary.collectStats() });
     stopOnSignals(() => primary.close(), extras.onStopped, logger);
     return;
   }
@@ -164,7 +165,11 @@ export async function runServer(args: ServeArgs, extras: RunExtras = {}): Promis
     onEnvelope: extras.onEnvelope,
   });
   if (!cluster.isWorker) bannerLines(server.url, args, server.sink.description, extras).forEach(console);
-  extras.onStarted?.({ server, invalidate: (keys) => keys.forEach((publicKey) => void server.sampler.configs.invalidate({ publicKey })) });
+  extras.onStarted?.({
+    server,
+    invalidate: (keys) => keys.forEach((publicKey) => void server.sampler.configs.invalidate({ publicKey })),
+    stats: async () => server.stats.snapshot(),
+  });
   stopOnSignals(() => server.close(), extras.onStopped, logger);
 }
 

@@ -8,10 +8,13 @@ import type { Reply } from './router';
 
 /**
  * What a route needs: nothing (`public`: liveness), an admin token that reads or writes, Relay
- * credentials checked by the route itself over the body (`relay`: signatures cover the body), or a
- * relay key on the allow-list, checked by the route (`registration`: any client may ask, as in Sentry).
+ * credentials checked by the route itself over the body (`relay`: signatures cover the body), a
+ * relay key on the allow-list, checked by the route (`registration`: any client may ask, as in Sentry), or
+ * `page`: the dashboard's page and scripts, which hold no data (what they load needs a read token),
+ * served to whoever may reach the admin API: with admin tokens any client, without them trusted
+ * (loopback) clients only.
  */
-export type RouteAccess = 'public' | 'read' | 'write' | 'relay' | 'registration';
+export type RouteAccess = 'public' | 'read' | 'write' | 'relay' | 'registration' | 'page';
 
 export interface AdminCredentials {
   /** Tokens that may read and change (every admin route). */
@@ -36,11 +39,13 @@ export class AdminAccess {
   }
 
   /** null when the request may go on, else the answer. */
-  check(req: IncomingMessage, access: 'read' | 'write'): Reply | null {
+  check(req: IncomingMessage, access: 'read' | 'write' | 'page'): Reply | null {
     if (!this.configured) {
       if (this.insecureOpen || this.trusted.has(req.socket.remoteAddress)) return null;
       return refusal(403, 'forbidden', 'no admin token is configured: the admin API serves loopback clients only (set adminTokens / --control-admin-token)');
     }
+    // A browser loads the page without a token; the page then asks for one and sends it with every API call.
+    if (access === 'page') return null;
     const given = bearerToken(req.headers);
     if (matchesAny(given, this.credentials.write)) return null;
     if (matchesAny(given, this.credentials.read)) {

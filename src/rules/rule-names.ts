@@ -1,6 +1,6 @@
-// Human-readable names of generated rules (by reserved id range), for the demo's per-rule table.
+// Human-readable names of generated rules (by reserved id range): the demo's per-rule table and the dashboard.
 
-import { RESERVED_IDS } from '../rules/constants';
+import { RESERVED_IDS } from './constants';
 
 interface RuleLike {
   id: number;

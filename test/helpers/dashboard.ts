@@ -1,0 +1,101 @@
+// A running control plane with the demo organisation (examples/control.json), the ingestion server fetching from it, and
+// demo traffic sent minute by minute (an injected clock moves the counts' minute buckets) with task runs in between.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/control/control-plane';
+import type { DefinitionsDocument } from '../../src/control/definitions/types';
+import { transactionEnvelope, transactionEvent } from '../../src/demo/envelopes';
+import { TrafficGenerator } from '../../src/demo/traffic';
+import { createSampler, type Sampler } from '../../src/sampler';
+import { ReservoirAwareEngine } from '../../src/server/reservoir/engine';
+import { startServer, type RunningServer } from '../../src/server/server';
+import type { StatsSnapshot } from '../../src/server/stats';
+import type { EnvelopeSink } from '../../src/server/sinks/types';
+import { silentLogger, TestClock } from './control';
+import { EnvelopeSender } from './traffic';
+
+export const DEMO_DEFINITIONS: DefinitionsDocument = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'examples', 'control.json'), 'utf8'));
+export const CONFIG_TOKEN = 'dashboard-test-config-token';
+const MINUTE_MS = 60_000;
+
+/** Roots per simulated minute: a large, a middle and a small project (the small one gets boosted). */
+const PER_MINUTE: ReadonlyArray<{ projectId: number; publicKey: string; roots: number; seed: number }> = [
+  { projectId: 42, publicKey: 'abd0f232775f45feab79864e580d160b', roots: 160, seed: 1 },
+  { projectId: 43, publicKey: 'e12d836b15bb49d7bbf99e64295d995b', roots: 50, seed: 2 },
+  { projectId: 44, publicKey: '0c5b3c9f0b8e4a1e9a0d2f6d1c7e8b9a', roots: 6, seed: 3 },
+];
+
+export interface DashboardRig {
+  plane: ControlPlane;
+  server: RunningServer;
+  sampler: Sampler;
+  clock: TestClock;
+  /** Sends one simulated minute of demo traffic, then moves the clock a minute on. */
+  sendMinute(): Promise<number[]>;
+  stats(): Promise<StatsSnapshot>;
+  close(): Promise<void>;
+}
+
+export async function startDashboardRig(options: Partial<ControlPlaneOptions> = {}): Promise<DashboardRig> {
+  // The history ends now: the simulated minutes lead up to the wall clock.
+  const clock = new TestClock(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 20 * MINUTE_MS);
+  const plane = await startControlPlane({
+    definitions: structuredClone(DEMO_DEFINITIONS),
+    tokens: [CONFIG_TOKEN],
+    schedule: 'none',
+    clock: clock.now,
+    monotonic: clock.monotonic,
+    logger: silentLogger,
+    recorderFlushIntervalMs: 0,
+    // Served configs change only when tasks run (runTasks flushes the invalidations), never on a timer mid-test.
+    invalidationCountdownMs: 3_600_000,
+    ...options,
+  });
+  const sampler = createSampler({ upstream: { url: plane.url, token: CONFIG_TOKEN, batchInterval: 5 }, engine: new ReservoirAwareEngine(), logger: silentLogger });
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    sampler,
+    recorder: plane.recorder,
+    sink: { description: 'none', accept: async () => {}, flush: async () => true, close: async () => {} } satisfies EnvelopeSink,
+    summaryInterval: 0,
+    logger: silentLogger,
+    processMetrics: false,
+    onEnvelope: plane.dashboard.observeEnvelope,
+  });
+  // As npm start wires them: rebuilt configs are refetched, and the dashboard reads the server's /stats.
+  plane.invalidator.onRun((record) => record.rebuilt.forEach((publicKey) => void sampler.configs.invalidate({ publicKey })));
+  plane.dashboard.connectStats(async () => server.stats.snapshot());
+  await sampler.configs.prefetch(PER_MINUTE.map((p) => p.publicKey), { noCache: true });
+
+  const generators = PER_MINUTE.map((p) => ({ ...p, traffic: new TrafficGenerator({ seed: p.seed, publicKey: p.publicKey, transactionNames: 30 }) }));
+  const sender = new EnvelopeSender(server.url, 16);
+  return {
+    plane,
+    server,
+    sampler,
+    clock,
+    async sendMinute() {
+      const envelopes = [];
+      for (const g of generators) {
+        for (let i = 0; i < g.roots; i++) {
+          const trace = g.traffic.next();
+          envelopes.push({ projectId: g.projectId, publicKey: g.publicKey, body: transactionEnvelope(trace, transactionEvent(trace, g.traffic.random.hex32(), 2)) });
+        }
+      }
+      const statuses = await sender.sendAll(envelopes);
+      await plane.recorder.flush();
+      clock.advance(MINUTE_MS);
+      return statuses;
+    },
+    stats: async () => server.stats.snapshot(),
+    async close() {
+      sender.close();
+      await server.close();
+      await sampler.close();
+      await plane.close();
+    },
+  };
+}
