@@ -54,6 +54,8 @@ pub struct Scratch {
     pub explain: Vec<ExplainStep>,
     /// Normalized names and contexts (see `crate::normalize`).
     normalize: NormalizeScratch,
+    /// The plan of the last envelope decided (see `crate::plan`).
+    pub plan: crate::plan::EnvelopePlan,
 }
 
 impl Scratch {
@@ -126,7 +128,7 @@ fn dsc_from_event<'e>(event: &EventView<'e>, public_key: u128, sample_rate: Opti
 
 /// Decides whether to keep a transaction or the spans of an envelope.
 pub fn decide(input: &DecisionInput<'_, '_>, scratch: &mut Scratch, explain: bool) -> Outcome {
-    let Scratch { matched_ids, candidates, explain: steps, normalize } = scratch;
+    let Scratch { matched_ids, candidates, explain: steps, normalize, .. } = scratch;
     let mut evaluator = Evaluator::new(input.now, matched_ids);
     if explain {
         evaluator = evaluator.with_explain(steps);

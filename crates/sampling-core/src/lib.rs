@@ -14,6 +14,7 @@ pub mod glob;
 pub mod instance;
 pub mod json;
 pub mod normalize;
+pub mod plan;
 pub mod random;
 pub mod reservoir;
 pub mod shape;

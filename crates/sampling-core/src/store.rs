@@ -2,6 +2,7 @@
 //! ids, so a trace root in another organisation counts as unknown), replaced atomically, and
 //! the envelope fast path that decides from raw bytes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use crate::decision::{decide, is_trace_fully_sampled, DecisionInput, ItemType, O
 use crate::dsc::{parse_project_key, Dsc};
 use crate::envelope::{Envelope, EnvelopeError, Item};
 use crate::event::{EventView, SlotMask};
+use crate::plan::{fate_of, item_type_code, tag_edit, EnvelopePlan, Fate, FateInput, ItemPlan, ITEM_TYPE_NAMES};
 use crate::reservoir::ReservoirCounters;
 
 /// A project's sampling config as the store holds it.
@@ -133,6 +135,8 @@ pub struct Store {
     projects: RwLock<Projects>,
     fixed_now: RwLock<Option<DateTime<Utc>>>,
     options: ParseOptions,
+    /// Whether plans carry what the control plane counts (roots, releases): it reads payloads.
+    counting: AtomicBool,
 }
 
 /// Invalid public key (not 32 hex digits).
@@ -169,6 +173,11 @@ impl Store {
     /// Pins the clock (tests, replays); `None` returns to the system clock.
     pub fn set_now(&self, now: Option<DateTime<Utc>>) {
         *self.fixed_now.write().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+
+    /// Makes plans carry trace roots and releases (off by default: it reads the payloads).
+    pub fn set_counting(&self, on: bool) {
+        self.counting.store(on, Ordering::Relaxed);
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -241,7 +250,9 @@ impl Store {
         self.len() == 0
     }
 
-    /// Decides for an envelope sent to the project `own_key`, from its raw bytes.
+    /// Decides for an envelope sent to the project `own_key`, from its raw bytes, and writes its
+    /// plan into `scratch.plan`. `own_key` 0 stands for no project (the envelope is planned and
+    /// kept as from an unknown project).
     pub fn sample_envelope(
         &self,
         own_key: u128,
@@ -251,7 +262,25 @@ impl Store {
     ) -> Result<EnvelopeDecision, EnvelopeError> {
         // Results never carry the ids of an earlier decision.
         scratch.matched_ids.clear();
+        scratch.plan.clear();
         let envelope = Envelope::parse(bytes)?;
+        let plan = &mut scratch.plan;
+        plan.header_end = envelope.header_end() as u32;
+        plan.event_id = envelope.event_id();
+        plan.dsn = plan.push_string(envelope.dsn_value());
+        plan.sent_at = plan.push_string(envelope.sent_at());
+        let decision = self.decide_envelope(own_key, &envelope, now, scratch)?;
+        finish_plan(&mut scratch.plan, bytes, &decision, envelope.trace(), self.counting.load(Ordering::Relaxed));
+        Ok(decision)
+    }
+
+    fn decide_envelope(
+        &self,
+        own_key: u128,
+        envelope: &Envelope<'_>,
+        now: DateTime<Utc>,
+        scratch: &mut Scratch,
+    ) -> Result<EnvelopeDecision, EnvelopeError> {
         let trace = envelope.trace();
         // The DSC is read once, when first needed (a span v2 container, or a sampled item).
         let mut dsc_cell: Option<Option<Dsc<'_>>> = None;
@@ -262,6 +291,26 @@ impl Store {
         let mut has_error = false;
         for item in envelope.items() {
             let item = item?;
+            let span = item.span;
+            let code = item_type_code(&item.item_type);
+            let (length_start, length_end) = span.length_value.map_or((0, 0), |(s, e)| (s as u32, e as u32));
+            scratch.plan.items.push(ItemPlan {
+                type_code: code,
+                start: span.start as u32,
+                header_end: span.header_end as u32,
+                payload_start: span.payload_start as u32,
+                payload_end: span.payload_end as u32,
+                end: span.end as u32,
+                quantity: match code {
+                    2 | 3 => item.item_count.filter(|&n| n > 0).map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+                    _ => 1,
+                },
+                fate: Fate::Forward,
+                span_v2: is_span_v2(&item),
+                length_start,
+                length_end,
+                tag: Default::default(),
+            });
             match &*item.item_type {
                 "transaction" if transaction.is_none() => transaction = Some(item.payload),
                 "span" | "otel_span" => {
@@ -381,6 +430,49 @@ impl Store {
         };
         decision.outcome = decide(&input, scratch, false);
         Ok(decision)
+    }
+}
+
+/// The fates, tags and counts of the plan, once the decision is known.
+fn finish_plan(plan: &mut EnvelopePlan, bytes: &[u8], decision: &EnvelopeDecision, dsc: Option<crate::json::RawValue<'_>>, counting: bool) {
+    let name = |item: &ItemPlan| ITEM_TYPE_NAMES[item.type_code as usize];
+    let with_error = plan.items.iter().any(|item| item.type_code != 0 && crate::plan::error_type(name(item)));
+    let input = FateInput {
+        transaction: decision.kind == EnvelopeKind::Transaction,
+        spans: decision.kind == EnvelopeKind::Spans,
+        dropped: decision.outcome.decision == crate::evaluation::Decision::Drop,
+        spans_dropped: decision.span_outcome.is_some_and(|o| o.decision == crate::evaluation::Decision::Drop),
+        rejection: match decision.span_rejection {
+            SpanRejection::None => Fate::Forward,
+            SpanRejection::MissingDsc => Fate::MissingDsc,
+            SpanRejection::InvalidDsc => Fate::InvalidDsc,
+        },
+    };
+    let tagging = decision.trace_fully_sampled.is_some();
+    for item in plan.items.iter_mut() {
+        if item.type_code == 0 {
+            continue;
+        }
+        item.fate = fate_of(name(item), item.span_v2, with_error, &input);
+        if tagging && item.type_code == 4 && item.fate == Fate::Forward {
+            item.tag = tag_edit(bytes, item.payload_start as usize, item.payload_end as usize);
+        }
+    }
+    if !counting || !(input.transaction || input.spans) {
+        return;
+    }
+    let kept = decision.outcome.decision != crate::evaluation::Decision::Drop;
+    for i in 0..plan.items.len() {
+        let item = plan.items[i];
+        let payload = &bytes[item.payload_start as usize..item.payload_end as usize];
+        if input.transaction && item.type_code == 1 {
+            // One transaction per envelope (Relay refuses a second): the first is the one counted.
+            plan.count_transaction(payload, dsc, kept);
+            break;
+        }
+        if input.spans && item.type_code == 2 {
+            plan.count_spans(payload, dsc, kept);
+        }
     }
 }
 
