@@ -5,6 +5,7 @@ import { checkBoolean, checkBytes, checkNonNegativeInteger, checkObject, checkPu
 import { EnvelopeError, nativeCall, SamplingConfigError, SamplingRequestError } from './errors';
 import { sampledReason } from './outcome';
 import { native, type BindingEngine } from './native';
+import { EnvelopePlanView } from './plan';
 import type { DecisionName, SamplingConfigJson, TimeInput, TxNameRuleJson } from './types';
 
 /** Decision codes returned by the fast path. */
@@ -20,27 +21,29 @@ const STATUS_ERRORS: Readonly<Record<number, string>> = {
   102: 'internal error in the sampling engine',
 };
 
-/** Slots of a result row (`SamplingEngine.result`, or a row of a batch's `out`). */
+/** Slots of a result row (`SamplingEngine.result`, or a row of a batch's `out`): the binding's constants. */
 export const OUT = {
-  decision: 0,
-  sampleRate: 1,
-  randomValue: 2,
-  kind: 3,
-  keepReason: 4,
-  traceFullySampled: 5,
-  matchedCount: 6,
-  spanCount: 7,
-  invalidDsc: 8,
+  decision: native.RESULT_DECISION,
+  sampleRate: native.RESULT_SAMPLE_RATE,
+  randomValue: native.RESULT_RANDOM_VALUE,
+  kind: native.RESULT_KIND,
+  keepReason: native.RESULT_KEEP_REASON,
+  traceFullySampled: native.RESULT_TRACE_FULLY_SAMPLED,
+  matchedCount: native.RESULT_MATCHED_COUNT,
+  spanCount: native.RESULT_SPAN_COUNT,
+  invalidDsc: native.RESULT_INVALID_DSC,
   /** Four 32-bit words of the DSC's project key when the engine does not know it (else NaN). */
-  unknownRootKey: 9,
+  unknownRootKey: native.RESULT_UNKNOWN_ROOT_KEY,
   /** When the envelope holds a transaction and spans: the spans' own decision code (else NaN). */
-  spanDecision: 13,
+  spanDecision: native.RESULT_SPAN_DECISION,
   /** ... and the rate applied to the spans (NaN when none). */
-  spanSampleRate: 14,
+  spanSampleRate: native.RESULT_SPAN_SAMPLE_RATE,
   /** Span v2 containers rejected before sampling (`SPAN_REJECTIONS`). */
-  spanRejection: 15,
+  spanRejection: native.RESULT_SPAN_REJECTION,
+  /** Words of the plan the last `sampleEnvelope` wrote (NaN in batch rows). */
+  planWords: native.RESULT_PLAN_WORDS,
 } as const;
-export const STRIDE = 16;
+export const STRIDE: number = native.RESULT_STRIDE;
 
 /** Why span v2 containers were rejected (`OUT.spanRejection`): an outcome of their own (Relay's
  * `missing_dsc` / `invalid_dsc`), not a sampling drop. */
@@ -112,7 +115,11 @@ function epochMs(now: TimeInput): number {
   return now;
 }
 
-function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array, idsStart: number, idsCap: number): EnvelopeDecision {
+/**
+ * The one decoder of results: a result row (the engine's `result`, or row `row` of a batch's
+ * `out`) and its matched rule ids as an object.
+ */
+export function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array, idsStart: number, idsCap: number): EnvelopeDecision {
   const base = row * STRIDE;
   const matched = Math.min(out[base + OUT.matchedCount], idsCap);
   const nullable = (v: number) => (Number.isNaN(v) ? null : v);
@@ -232,6 +239,11 @@ export class SamplingEngine {
   readonly matchedRuleIds: Uint32Array;
   /** Whether configs with reservoir rules are accepted (`EngineOptions.reservoir`). */
   readonly reservoir: boolean;
+  /**
+   * The plan of the last `sampleEnvelope` (items, fates, error tag edits, header fields, roots):
+   * what a server forwards is assembled from it, without reading the envelope's JSON again.
+   */
+  readonly plan: EnvelopePlanView;
 
   constructor(options: EngineOptions = {}) {
     checkObject('options', options);
@@ -241,6 +253,13 @@ export class SamplingEngine {
     this.id = this.binding.id;
     this.result = this.binding.resultView();
     this.matchedRuleIds = this.binding.matchedIdsView();
+    this.plan = new EnvelopePlanView(() => this.binding.planView());
+  }
+
+  /** Makes plans carry trace roots and releases of kept items (off by default: it reads payloads). */
+  setCounting(on: boolean): void {
+    checkBoolean('on', on);
+    nativeCall(() => this.binding.setCounting(on));
   }
 
   /** The number standing for a key at the boundary (strings cost more to pass than numbers). */
@@ -306,10 +325,26 @@ export class SamplingEngine {
       handle = this.handle(publicKey);
     }
     if (!(envelope instanceof Uint8Array)) checkBytes('envelope', envelope);
+    return this.sampleWithHandle(envelope, handle);
+  }
+
+  private sampleWithHandle(envelope: Uint8Array, handle: number): number {
     const status = native.sampleEnvelope(this.id, envelope, handle);
-    if (status === 0) return this.result[OUT.decision];
+    if (status === 0) {
+      this.plan.refresh(this.result[OUT.planWords]);
+      return this.result[OUT.decision];
+    }
     if (status >= 100) throw new SamplingRequestError(STATUS_ERRORS[status] ?? `engine status ${status}`);
     return -status;
+  }
+
+  /**
+   * `sampleEnvelope` for an envelope whose project is not known yet (e.g. to read the header's
+   * `dsn` before authenticating): the envelope is planned and kept as from an unknown project.
+   */
+  sampleUnattributed(envelope: Uint8Array): number {
+    if (!(envelope instanceof Uint8Array)) checkBytes('envelope', envelope);
+    return this.sampleWithHandle(envelope, native.NO_PROJECT);
   }
 
   /** `sampleEnvelope` with the result as an object; throws `EnvelopeError` for unreadable envelopes. */

@@ -75,6 +75,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const { sampler, owned } = buildSampler(options, logger);
+  // The engine finds trace roots and releases in the decision's pass, for the recorder.
+  if (options.recorder) sampler.engine.setCounting(true);
   const sinkOption = options.sink ?? DEFAULTS.sink;
   const sink = isSink(sinkOption) ? sinkOption : createSink(sinkOption, { logger: logger.child({ module: 'sink' }), registry });
   const reservoir = options.redis ? new SharedReservoir(options.redis, { logger: logger.child({ module: 'reservoir' }), registry }) : null;
@@ -97,7 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handler = createRequestHandler({
     limits,
     auth: new ProjectAuthenticator(sampler.configs, limits.authWait, options.rejectUnknownKeys === true),
-    ingestor: new EnvelopeIngestor(sampler, metrics, reservoir),
+    ingestor: new EnvelopeIngestor(sampler, metrics, reservoir, limits),
     sink,
     metrics,
     projectLabels: new ProjectLabels(limits.maxTrackedProjects),
