@@ -569,4 +569,38 @@ mod tests {
         assert_eq!(check(r#"{"items":[{"name":"no id"}]}"#), SpanRejection::None);
         assert_eq!(check_v2_container(b"{}", None), SpanRejection::MissingDsc);
     }
+
+    #[test]
+    fn the_plan_locates_items_and_header_fields() {
+        let store = Store::new();
+        let key = 0xabd0f232775f45feab79864e580d160b_u128;
+        store.put(key, 1, 1, Some(r#"{"version":2,"rules":[{"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0.0}}]}"#)).unwrap();
+        store.set_counting(true);
+        let header = format!(r#"{{"event_id":"9ec79c33-ec99-42ab-8353-589fcb2e04dc","dsn":"https:\/\/abd0f232775f45feab79864e580d160b@o.example\/1","sent_at":"2024-01-01T00:00:00Z","trace":{{"trace_id":"{T}","public_key":"abd0f232775f45feab79864e580d160b","transaction":"/dsc","sampled":true}}}}"#);
+        let tx = format!(r#"{{"type":"transaction","transaction":"/own","release":"r@1","contexts":{{"trace":{{"trace_id":"{T}"}}}}}}"#);
+        let body = format!("{header}\n{{\"type\":\"transaction\",\"length\":{}}}\n{tx}\n{{\"type\":\"profile\"}}\n{{}}\n\n{{\"type\":\"event\"}}\n{{\"a\":1}}", tx.len());
+        let mut scratch = Scratch::new();
+        let d = store.sample_envelope(key, body.as_bytes(), store.now(), &mut scratch).unwrap();
+        assert_eq!(d.outcome.decision, crate::evaluation::Decision::Drop);
+        let plan = &scratch.plan;
+        assert_eq!(plan.header_end as usize, header.len());
+        assert_eq!(plan.event_id, Some(0x9ec79c33ec9942ab8353589fcb2e04dc));
+        assert_eq!(plan.text_of(plan.dsn), Some("https://abd0f232775f45feab79864e580d160b@o.example/1"));
+        assert_eq!(plan.text_of(plan.sent_at), Some("2024-01-01T00:00:00Z"));
+        let at = |i: usize| &body[plan.items[i].payload_start as usize..plan.items[i].payload_end as usize];
+        assert_eq!(plan.items.len(), 3);
+        assert_eq!((at(0), at(1), at(2)), (tx.as_str(), "{}", r#"{"a":1}"#));
+        let fates: Vec<_> = plan.items.iter().map(|i| i.fate).collect();
+        assert_eq!(fates, [Fate::Sampled, Fate::Forward, Fate::Forward]);
+        let length = plan.items[0];
+        assert_eq!(&body[length.length_start as usize..length.length_end as usize], tx.len().to_string());
+        assert_eq!(plan.items[1].end as usize, body.find("\n\n{\"type\":\"event").unwrap() + 1);
+        assert_eq!(plan.items[2].end as usize, body.len());
+        // The error event gets the tag (its trace was dropped); the root is counted with the DSC's name.
+        assert_eq!(d.trace_fully_sampled, Some(false));
+        assert_eq!(plan.items[2].tag.shape, crate::plan::TagShape::InsertContexts);
+        assert_eq!(plan.root, crate::plan::RootKind::Transaction);
+        assert_eq!(plan.text_of(plan.root_name), Some("/dsc"));
+        assert!(plan.releases.is_empty(), "a dropped transaction's release is not seen");
+    }
 }
