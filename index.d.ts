@@ -40,6 +40,12 @@ export declare class BindingEngine {
    */
   planView(): Uint32Array
   /**
+   * Sets the count of reservoir rule `ruleId` for every project of the organisation (and those
+   * installed later): a fleet's shared count. At the rule's limit, the rule is used up and the
+   * engine decides as if it were not there (no config is rewritten).
+   */
+  setReservoirCount(organizationId: number, ruleId: number, count: number): void
+  /**
    * Whether plans carry what the control plane counts (trace roots, releases of kept items):
    * off by default, as it reads transaction and segment payloads.
    */
@@ -175,6 +181,16 @@ export declare const RESULT_MATCHED_COUNT: number
 export declare const RESULT_PLAN_WORDS: number
 
 export declare const RESULT_RANDOM_VALUE: number
+
+export declare const RESULT_RESERVOIR_END: number
+
+export declare const RESULT_RESERVOIR_LIMIT: number
+
+/**
+ * The reservoir rule that kept the item (NaN when none), its limit, and the end of its time
+ * range in epoch milliseconds (NaN when open-ended): what a fleet counts against a shared budget.
+ */
+export declare const RESULT_RESERVOIR_RULE: number
 
 export declare const RESULT_SAMPLE_RATE: number
 

@@ -42,6 +42,10 @@ export const OUT = {
   spanRejection: native.RESULT_SPAN_REJECTION,
   /** Words of the plan the last `sampleEnvelope` wrote (NaN in batch rows). */
   planWords: native.RESULT_PLAN_WORDS,
+  /** The reservoir rule that kept the item (NaN when none), its limit and its end (epoch ms, NaN when open-ended). */
+  reservoirRule: native.RESULT_RESERVOIR_RULE,
+  reservoirLimit: native.RESULT_RESERVOIR_LIMIT,
+  reservoirEnd: native.RESULT_RESERVOIR_END,
 } as const;
 export const STRIDE: number = native.RESULT_STRIDE;
 
@@ -95,6 +99,16 @@ export interface EnvelopeDecision {
   spanSampleRate: number | null;
   /** Span v2 containers rejected before sampling: an outcome, not a sampling drop. */
   spanRejection: SpanRejection;
+  /** The reservoir rule that kept the item (its count went up by one), or null. */
+  reservoirRule: ReservoirHit | null;
+}
+
+/** A reservoir rule that kept an item: what a fleet counts against the rule's shared budget. */
+export interface ReservoirHit {
+  id: number;
+  limit: number;
+  /** End of the rule's time range (ms since the epoch), or null when open-ended. */
+  endMs: number | null;
 }
 
 export interface EngineOptions {
@@ -142,6 +156,9 @@ export function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array
     spanDecision: Number.isNaN(spanCode) ? null : DECISION_NAMES[spanCode],
     spanSampleRate: nullable(out[base + OUT.spanSampleRate]),
     spanRejection: SPAN_REJECTIONS[out[base + OUT.spanRejection]] ?? 'none',
+    reservoirRule: Number.isNaN(out[base + OUT.reservoirRule])
+      ? null
+      : { id: out[base + OUT.reservoirRule], limit: out[base + OUT.reservoirLimit], endMs: nullable(out[base + OUT.reservoirEnd]) },
   };
 }
 
@@ -254,6 +271,18 @@ export class SamplingEngine {
     this.result = this.binding.resultView();
     this.matchedRuleIds = this.binding.matchedIdsView();
     this.plan = new EnvelopePlanView(() => this.binding.planView());
+  }
+
+  /**
+   * Sets the count of reservoir rule `ruleId` in every project of the organisation (and projects
+   * installed later): how a fleet shares the rule's budget. At the rule's limit the rule is used
+   * up and decisions go on as if it were not there; nothing is recompiled.
+   */
+  setReservoirCount(organizationId: number, ruleId: number, count: number): void {
+    checkNonNegativeInteger('organizationId', organizationId);
+    checkNonNegativeInteger('ruleId', ruleId);
+    checkNonNegativeInteger('count', count);
+    nativeCall(() => this.binding.setReservoirCount(organizationId, ruleId, count));
   }
 
   /** Makes plans carry trace roots and releases of kept items (off by default: it reads payloads). */

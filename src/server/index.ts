@@ -10,6 +10,5 @@ export { parseJsonLines, toRecord, type KeptRecord } from './sinks/record';
 export { UpstreamSink, type UpstreamSinkOptions } from './sinks/upstream';
 export type { StatsSnapshot, ProjectStats } from './stats';
 export * from './errors';
-export { ReservoirAwareEngine } from './reservoir/engine';
 export { RootCounter, type RootInput } from './roots';
 export { IpcTrafficRecorder } from './cluster';

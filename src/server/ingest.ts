@@ -10,7 +10,6 @@ import { readDecision, type Decision } from './decision';
 import { planForward, type ForwardPlan, type PlannedItem } from './envelope/plan';
 import { BadEnvelopeError } from './errors';
 import type { ServerMetrics } from './metrics';
-import { ReservoirAwareEngine } from './reservoir/engine';
 import type { SharedReservoir } from './reservoir/shared';
 import type { RootCount } from './roots';
 
@@ -130,12 +129,12 @@ export class EnvelopeIngestor {
     let decision = this.decisionFor(input);
     let { plan, count } = this.planned(input, decision);
     // With a shared reservoir: an item a reservoir rule kept counts against the fleet's budget.
-    // When the budget is used up, the rule is taken out of the engine and the envelope decided again.
-    const engine = this.engine;
-    if (this.reservoir !== null && input.organizationId !== null && engine instanceof ReservoirAwareEngine && decision.decision === 'keep' && decision.matchedRuleIds.length === 1) {
-      const rule = engine.reservoirRule(input.organizationId, decision.matchedRuleIds[0]);
-      if (rule !== undefined && (await this.reservoir.take(input.organizationId, rule)) === 'exhausted') {
-        engine.markExhausted(input.organizationId, rule);
+    // When the budget is used up, the engine learns it (the rule's count set to its limit: no
+    // config is rewritten) and this item, which the rule may no longer keep, is decided again.
+    const rule = decision.reservoirRule;
+    if (this.reservoir !== null && input.organizationId !== null && rule !== null) {
+      if ((await this.reservoir.take(input.organizationId, rule)) === 'exhausted') {
+        this.engine.setReservoirCount(input.organizationId, rule.id, rule.limit);
         decision = this.decide(input.body, input.publicKey);
         ({ plan, count } = this.planned(input, decision));
       }

@@ -7,6 +7,7 @@ import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 import { createSampler, type Sampler } from '../sampler';
+import { SamplingEngine } from '../engine/engine';
 import { WorkerBridge } from './cluster';
 import { ServerOptionsError } from './errors';
 import { ProjectAuthenticator } from './http/auth';
@@ -17,7 +18,6 @@ import { createRequestHandler } from './http/routes';
 import { EnvelopeIngestor } from './ingest';
 import { createServerMetrics, ProjectLabels } from './metrics';
 import { DEFAULTS, resolveLimits, resolvePort, type ServerOptions } from './options';
-import { ReservoirAwareEngine } from './reservoir/engine';
 import { RootCounter } from './roots';
 import { SharedReservoir } from './reservoir/shared';
 import { createSink, type SinkSpec } from './sinks/create';
@@ -55,7 +55,7 @@ function buildSampler(options: ServerOptions, logger: Logger): { sampler: Sample
   if (!options.configs) throw new ServerOptionsError('no project configs: pass configs {file} or {upstream}, or a sampler');
   const sampler = createSampler({
     ...options.configs,
-    engine: new ReservoirAwareEngine({ reservoir: options.reservoirRules === true }),
+    engine: new SamplingEngine({ reservoir: options.reservoirRules === true }),
     redis: options.redis,
     redisPrefix: options.redisPrefix,
     cache: options.cache,

@@ -73,10 +73,13 @@ pub struct Outcome {
     /// The seeded random value the rate was compared with.
     pub random_value: Option<f64>,
     pub stage: Option<Stage>,
+    /// The reservoir rule that kept the item (its count went up by one), when one did.
+    pub reservoir: Option<crate::evaluation::ReservoirHit>,
 }
 
 impl Outcome {
-    pub const NO_MATCH: Outcome = Outcome { decision: Decision::NoMatch, sample_rate: None, random_value: None, stage: None };
+    pub const NO_MATCH: Outcome =
+        Outcome { decision: Decision::NoMatch, sample_rate: None, random_value: None, stage: None, reservoir: None };
 
     fn from_match(m: Matched) -> Self {
         let random = random_value(m.seed);
@@ -85,6 +88,7 @@ impl Outcome {
             sample_rate: Some(m.sample_rate),
             random_value: Some(random),
             stage: Some(m.stage),
+            reservoir: m.reservoir,
         }
     }
 }

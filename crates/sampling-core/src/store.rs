@@ -127,6 +127,9 @@ impl EnvelopeDecision {
 #[derive(Debug, Default)]
 struct Projects {
     by_key: FxHashMap<u128, Arc<ProjectEntry>>,
+    /// Reservoir counts set from outside (a fleet's shared counts) by organisation and rule: they
+    /// also seed the counters of projects installed later.
+    reservoir_counts: FxHashMap<(u64, u32), i64>,
 }
 
 /// The set of project configs the engine samples with.
@@ -217,7 +220,13 @@ impl Store {
             .transpose();
         let mut projects = self.projects.write().unwrap_or_else(|e| e.into_inner());
         let previous = projects.by_key.get(&public_key).cloned();
-        let reservoir = previous.as_ref().map_or_else(|| Arc::new(ReservoirCounters::new()), |p| p.reservoir.clone());
+        let reservoir = previous.as_ref().map_or_else(
+            || {
+                let seeded = projects.reservoir_counts.iter().filter(|((org, _), _)| *org == organization_id);
+                Arc::new(ReservoirCounters::from_counts(seeded.map(|((_, rule), count)| (*rule, *count))))
+            },
+            |p| p.reservoir.clone(),
+        );
         let (config, result) = match compiled {
             Ok(Some(c)) => {
                 reservoir.retain(&c.reservoir_rule_ids());
@@ -232,6 +241,17 @@ impl Store {
         let entry = ProjectEntry { public_key, project_id, organization_id, config, reservoir };
         projects.by_key.insert(public_key, Arc::new(entry));
         result
+    }
+
+    /// Sets the count of reservoir rule `rule_id` in every project of the organisation (and in
+    /// projects installed later): how a fleet shares a rule's budget, e.g. through Redis. A count
+    /// at the rule's limit marks it used up; the engine then decides as if it were not there.
+    pub fn set_reservoir_count(&self, organization_id: u64, rule_id: u32, count: i64) {
+        let mut projects = self.projects.write().unwrap_or_else(|e| e.into_inner());
+        projects.reservoir_counts.insert((organization_id, rule_id), count);
+        for entry in projects.by_key.values().filter(|p| p.organization_id == organization_id) {
+            entry.reservoir.set(rule_id, count);
+        }
     }
 
     pub fn remove(&self, public_key: u128) -> bool {

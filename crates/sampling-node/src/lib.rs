@@ -18,7 +18,7 @@ use sampling_core::store::{parse_key, EnvelopeDecision, Store};
 use serde_json::Value;
 
 /// Numbers written per envelope into the output array (`RESULT_*` slots below).
-pub const STRIDE: usize = 17;
+pub const STRIDE: usize = 20;
 
 // Slots of a result row (`resultView`, or a row of a batch's `out`); the TypeScript layer reads
 // these constants, never numbers of its own.
@@ -54,6 +54,14 @@ pub const RESULT_SPAN_REJECTION: u32 = 15;
 /// Words of the plan view the last `sampleEnvelope` wrote (NaN in batch rows: no plan).
 #[napi]
 pub const RESULT_PLAN_WORDS: u32 = 16;
+/// The reservoir rule that kept the item (NaN when none), its limit, and the end of its time
+/// range in epoch milliseconds (NaN when open-ended): what a fleet counts against a shared budget.
+#[napi]
+pub const RESULT_RESERVOIR_RULE: u32 = 17;
+#[napi]
+pub const RESULT_RESERVOIR_LIMIT: u32 = 18;
+#[napi]
+pub const RESULT_RESERVOIR_END: u32 = 19;
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, message.into())
@@ -91,6 +99,10 @@ fn write_decision(out: &mut [f64], d: &EnvelopeDecision, matched: usize) {
     out[14] = d.span_outcome.and_then(|o| o.sample_rate).unwrap_or(f64::NAN);
     out[15] = f64::from(d.span_rejection as u8);
     out[16] = f64::NAN;
+    let hit = d.outcome.reservoir;
+    out[17] = hit.map_or(f64::NAN, |h| f64::from(h.rule_id));
+    out[18] = hit.map_or(f64::NAN, |h| h.limit as f64);
+    out[19] = hit.and_then(|h| h.end).map_or(f64::NAN, |t| t.timestamp_millis() as f64);
 }
 
 /// Matched rule ids the single-envelope result holds.
@@ -299,6 +311,23 @@ impl BindingEngine {
             let (ptr, len) = (keep.ptr, keep.len);
             // Safety: as for `result_view`.
             Ok(unsafe { Uint32Array::with_external_data(ptr, len, move |_, _| drop(keep)) })
+        })
+    }
+
+    /// Sets the count of reservoir rule `ruleId` for every project of the organisation (and those
+    /// installed later): a fleet's shared count. At the rule's limit, the rule is used up and the
+    /// engine decides as if it were not there (no config is rewritten).
+    #[napi]
+    pub fn set_reservoir_count(&self, organization_id: f64, rule_id: u32, count: f64) -> Result<()> {
+        if !(organization_id >= 0.0 && organization_id.fract() == 0.0 && organization_id <= 9_007_199_254_740_991.0) {
+            return Err(invalid("organizationId must be a non-negative integer"));
+        }
+        if count.is_nan() {
+            return Err(invalid("count must be a number"));
+        }
+        with_engine(self.id, |state| {
+            state.store.set_reservoir_count(organization_id as u64, rule_id, count as i64);
+            Ok(())
         })
     }
 
