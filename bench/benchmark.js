@@ -38,6 +38,7 @@ const { evaluate } = require('../dist/engine/evaluate');
 const { BENCH_ORGANIZATION_ID, BENCH_PROJECT_ID, BENCH_PUBLIC_KEY: KEY, NOW_MS } = require('./lib/constants');
 const { loadEnvelopes } = require('./lib/fixtures');
 const { measure, settings } = require('./lib/measure');
+const { runParseRatios } = require('./lib/parse-ratios');
 const { loadPeer } = require('./lib/peer');
 const { PATHS, BATCH, PER_CALL, readSink } = require('./lib/paths');
 const { demoEnvelopes, generatedConfig, rulesConfig } = require('./lib/workloads');
@@ -225,6 +226,11 @@ async function main() {
     const w = make();
     mismatches += crossCheck(w);
     runWorkload(w, options, rows);
+  }
+
+  if (ONLY === '' || 'parse'.includes(ONLY)) {
+    log('\nJSON.parse in JavaScript against the native decision, @sentry/node transactions, demo config:');
+    rows.push(...runParseRatios(captured, ['tx-4kb', 'tx-27kb'], options, log));
   }
 
   log('\ncompile time per config (putProject with the config as JSON text):');
