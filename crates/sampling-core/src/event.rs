@@ -239,6 +239,11 @@ impl<'a> EventView<'a> {
         Ok(EventView { slots })
     }
 
+    /// A view of no field: for a payload nothing needs to read.
+    pub fn unread() -> EventView<'a> {
+        EventView { slots: [None; SLOTS.len()] }
+    }
+
     pub fn from_raw(value: RawValue<'a>) -> EventView<'a> {
         let mut slots = [None; SLOTS.len()];
         for (key, v) in value.entries() {

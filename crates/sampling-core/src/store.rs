@@ -424,13 +424,19 @@ impl Store {
         if let Some(item) = span_item {
             decision.span_outcome = Some(decide(&DecisionInput { item, ..input }, scratch, false));
         }
-        // Read only the event fields the rules need; a DSC rebuilt from the event (no usable
-        // DSC) needs a few more.
-        let mut wanted = own.compiled().map_or(SlotMask::EVENT_ID, |c| c.event_slots());
+        // Read only the event fields the rules need: the payload's `event_id` only when the header
+        // has none (the seed), a few more for a DSC rebuilt from the event (no usable DSC); when
+        // nothing is needed the payload is not scanned at all.
+        let header_event_id = envelope.event_id();
+        let mut wanted = own.compiled().map_or(SlotMask::default(), |c| c.event_slots());
+        if header_event_id.is_none() {
+            wanted = wanted.union(SlotMask::EVENT_ID);
+        }
         if dsc.is_none() || root.is_none() {
             wanted = wanted.union(SlotMask::DSC_SOURCE);
         }
-        let event = match EventView::parse_slots(transaction, wanted) {
+        let parsed = if wanted == SlotMask::default() { Ok(EventView::unread()) } else { EventView::parse_slots(transaction, wanted) };
+        let event = match parsed {
             Ok(view) => view,
             Err(_) => {
                 decision.keep_reason = KeepReason::InvalidEvent;
@@ -441,7 +447,7 @@ impl Store {
         // The transaction stage is seeded by the envelope header's event id (Relay writes it
         // into the event), else the payload's, else a fresh random id as Relay gives an
         // envelope without one.
-        let event_id = envelope.event_id().or_else(|| event.event_id()).unwrap_or_else(crate::random::fresh_id);
+        let event_id = header_event_id.or_else(|| event.event_id()).unwrap_or_else(crate::random::fresh_id);
         let input = DecisionInput {
             event: Some(&event),
             event_id: Some(event_id),
@@ -622,5 +628,29 @@ mod tests {
         assert_eq!(plan.root, crate::plan::RootKind::Transaction);
         assert_eq!(plan.text_of(plan.root_name), Some("/dsc"));
         assert!(plan.releases.is_empty(), "a dropped transaction's release is not seen");
+    }
+
+    #[test]
+    fn the_event_payload_is_read_only_when_a_rule_or_the_seed_needs_it() {
+        let key = 0xabd0f232775f45feab79864e580d160b_u128;
+        let dsc = format!(r#"{{"trace_id":"{T}","public_key":"abd0f232775f45feab79864e580d160b"}}"#);
+        // An unreadable payload shows whether it was read: an event read fails as `InvalidEvent`.
+        let envelope = |event_id: bool| {
+            let id = if event_id { r#""event_id":"9ec79c33ec9942ab8353589fcb2e04dc","# } else { "" };
+            format!("{{{id}\"trace\":{dsc}}}\n{{\"type\":\"transaction\"}}\n{{\"transaction\": nope}}\n")
+        };
+        let trace_only = r#"{"version":2,"rules":[{"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":1.0}}]}"#;
+        let reads_event = r#"{"version":2,"rules":[{"id":2,"type":"transaction","condition":{"op":"eq","name":"event.transaction","value":["/a"]},"samplingValue":{"type":"sampleRate","value":1.0}},{"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":1.0}}]}"#;
+        let reason = |config: &str, event_id: bool| {
+            let store = Store::new();
+            store.put(key, 1, 1, Some(config)).unwrap();
+            let mut scratch = Scratch::new();
+            store.sample_envelope(key, envelope(event_id).as_bytes(), store.now(), &mut scratch).unwrap().keep_reason
+        };
+        // Trace rules only and the seed in the header: the payload is never scanned.
+        assert_eq!(reason(trace_only, true), KeepReason::None);
+        // The seed must come from the payload, or a transaction rule reads the event: it is.
+        assert_eq!(reason(trace_only, false), KeepReason::InvalidEvent);
+        assert_eq!(reason(reads_event, true), KeepReason::InvalidEvent);
     }
 }
