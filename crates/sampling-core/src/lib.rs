@@ -10,6 +10,7 @@ pub mod dsc;
 pub mod envelope;
 pub mod evaluation;
 pub mod event;
+pub mod field;
 pub mod glob;
 pub mod instance;
 pub mod json;
