@@ -33,6 +33,23 @@ export declare class BindingEngine {
   keyHandle(publicKey: string): number
   /** The result of the last `sampleEnvelope` (`STRIDE` numbers), as a view of engine memory. */
   resultView(): Float64Array
+  /**
+   * The plan of the last `sampleEnvelope` (`PLAN_*` layout), as a view of engine memory. A
+   * plan larger than the view moves to new memory: fetch the view again when the result's
+   * `RESULT_PLAN_WORDS` exceeds its length.
+   */
+  planView(): Uint32Array
+  /**
+   * Sets the count of reservoir rule `ruleId` for every project of the organisation (and those
+   * installed later): a fleet's shared count. At the rule's limit, the rule is used up and the
+   * engine decides as if it were not there (no config is rewritten).
+   */
+  setReservoirCount(organizationId: number, ruleId: number, count: number): void
+  /**
+   * Whether plans carry what the control plane counts (trace roots, releases of kept items):
+   * off by default, as it reads transaction and segment payloads.
+   */
+  setCounting(on: boolean): void
   /** The matched rule ids of the last `sampleEnvelope`, as a view of engine memory. */
   matchedIdsView(): Uint32Array
 }
@@ -121,11 +138,51 @@ export declare function evaluationOrderCompiled(config: CompiledConfigHandle | u
 /** The stages and rule ids an item goes through; JSON in and out. */
 export declare function evaluationOrderJson(request: string): string
 
+export declare const ITEM_END: number
+
+/** `ITEM_FATES`: forward, sampled (removed by the decision), missing_dsc, invalid_dsc. */
+export declare const ITEM_FATE: number
+
+export declare const ITEM_HEADER_END: number
+
+export declare const ITEM_LENGTH_END: number
+
+/** The header's `length` value `[start, end)` (equal when there is none). */
+export declare const ITEM_LENGTH_START: number
+
+export declare const ITEM_PAYLOAD_END: number
+
+export declare const ITEM_PAYLOAD_START: number
+
+export declare const ITEM_QUANTITY: number
+
+export declare const ITEM_START: number
+
+export declare const ITEM_TAG_AT: number
+
+export declare const ITEM_TAG_COMMA: number
+
+export declare const ITEM_TAG_REMOVE_TO: number
+
+/** `TAG_SHAPES` (0: no tag), a comma flag, and the range `[at, removeTo)` the tag replaces. */
+export declare const ITEM_TAG_SHAPE: number
+
+export declare const ITEM_TYPE: number
+
+/** Item type names by `ITEM_TYPE` code (code 0: any other type). */
+export declare function itemTypeNames(): Array<string>
+
 /** Why the last `evaluateCompiled` on this thread ignored its DSC (null when it did not). */
 export declare function lastIgnoredDscReason(): string | null
 
 /** Matches a condition (JSON) against an `event`, a `dsc` or a flat `instance` (JSON). */
 export declare function matchConditionJson(condition: string, target: string, value: string): boolean
+
+/**
+ * The key handle standing for no project: the envelope is planned (and kept as from an unknown
+ * project), e.g. to read the `dsn` of its header before the request is authenticated.
+ */
+export declare const NO_PROJECT: number
 
 /** Does nothing: the cost of crossing the boundary with the fast path's arguments. */
 export declare function noop(engineId: number, envelope: Uint8Array, keyHandle: number): number
@@ -149,8 +206,91 @@ export declare function parametrizeTransactionName(name: string, txNameRulesJson
  */
 export declare function parseJsonReport(target: string, input: string, reservoir?: boolean | undefined | null): string
 
+/**
+ * Words of the plan's head, then `PLAN_ITEM_WORDS` per item, `PLAN_RELEASE_WORDS` per release
+ * seen, then the decoded text (UTF-8 bytes from word `PLAN_TEXT_WORD`). Text ranges are
+ * (start, length) pairs into the text; a start of `PLAN_ABSENT` means no text.
+ */
+export declare const PLAN_ABSENT: number
+
+export declare const PLAN_DSN: number
+
+export declare const PLAN_EVENT_ID: number
+
+/** 1 when the header has a valid `event_id`, then its four 32-bit words. */
+export declare const PLAN_HAS_EVENT_ID: number
+
+export declare const PLAN_HEAD_WORDS: number
+
+export declare const PLAN_HEADER_END: number
+
+export declare const PLAN_ITEM_COUNT: number
+
+export declare const PLAN_ITEM_WORDS: number
+
+export declare const PLAN_RELEASE_COUNT: number
+
+/** A release seen: release text range, environment text range. */
+export declare const PLAN_RELEASE_WORDS: number
+
+export declare const PLAN_ROOT_ENVIRONMENT: number
+
+/** `PLAN_ROOT_KINDS`: none, transaction, segment. */
+export declare const PLAN_ROOT_KIND: number
+
+export declare const PLAN_ROOT_NAME: number
+
+/** The root's DSC `release` and `environment`. */
+export declare const PLAN_ROOT_RELEASE: number
+
+export declare const PLAN_SENT_AT: number
+
+export declare const PLAN_TEXT_WORD: number
+
 /** The random value in [0, 1) that a trace or event id seeds (Relay's PCG32). */
 export declare function randomValueFor(id: string): number
+
+export declare const RESULT_DECISION: number
+
+export declare const RESULT_INVALID_DSC: number
+
+export declare const RESULT_KEEP_REASON: number
+
+export declare const RESULT_KIND: number
+
+export declare const RESULT_MATCHED_COUNT: number
+
+/** Words of the plan view the last `sampleEnvelope` wrote (NaN in batch rows: no plan). */
+export declare const RESULT_PLAN_WORDS: number
+
+export declare const RESULT_RANDOM_VALUE: number
+
+export declare const RESULT_RESERVOIR_END: number
+
+export declare const RESULT_RESERVOIR_LIMIT: number
+
+/**
+ * The reservoir rule that kept the item (NaN when none), its limit, and the end of its time
+ * range in epoch milliseconds (NaN when open-ended): what a fleet counts against a shared budget.
+ */
+export declare const RESULT_RESERVOIR_RULE: number
+
+export declare const RESULT_SAMPLE_RATE: number
+
+export declare const RESULT_SPAN_COUNT: number
+
+export declare const RESULT_SPAN_DECISION: number
+
+export declare const RESULT_SPAN_REJECTION: number
+
+export declare const RESULT_SPAN_SAMPLE_RATE: number
+
+export declare const RESULT_STRIDE: number
+
+export declare const RESULT_TRACE_FULLY_SAMPLED: number
+
+/** Four 32-bit words of the DSC's project key when the engine does not know it (else NaN). */
+export declare const RESULT_UNKNOWN_ROOT_KEY: number
 
 /**
  * Decides for one envelope sent to the project of `keyHandle`. Writes the decision into the

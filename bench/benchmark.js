@@ -40,6 +40,7 @@ const { compileSamplingConfig } = require('../dist/engine/compiled-config');
 const { BENCH_ORGANIZATION_ID, BENCH_PROJECT_ID, BENCH_PUBLIC_KEY: KEY, NOW_MS } = require('./lib/constants');
 const { loadEnvelopes } = require('./lib/fixtures');
 const { measure, settings } = require('./lib/measure');
+const { runParseRatios } = require('./lib/parse-ratios');
 const { loadPeer } = require('./lib/peer');
 const { PATHS, BATCH, PER_CALL, readSink } = require('./lib/paths');
 const { demoEnvelopes, generatedConfig, rulesConfig } = require('./lib/workloads');
@@ -245,6 +246,10 @@ async function main() {
   if (ONLY === '' || 'head-sampling'.includes(ONLY)) {
     log('\nhead sampling in the application, per span (dynamic-sampling/sdk):');
     await runHeadSampling(options, rows, log);
+  }
+  if (ONLY === '' || 'parse'.includes(ONLY)) {
+    log('\nJSON.parse in JavaScript against the native decision, @sentry/node transactions, demo config:');
+    rows.push(...runParseRatios(captured, ['tx-4kb', 'tx-27kb'], options, log));
   }
 
   log('\ncompile time per config (putProject with the config as JSON text):');

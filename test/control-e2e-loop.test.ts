@@ -8,9 +8,8 @@ import { TrafficCounts } from '../src/control/traffic/counts';
 import { UpstreamClient } from '../src/configs/upstream';
 import { spanEnvelope, transactionEnvelope, transactionEvent, type TraceShape } from '../src/demo/envelopes';
 import { createSampler, type Sampler } from '../src/sampler';
-import { DROP } from '../src/engine/engine';
+import { DROP, SamplingEngine } from '../src/engine/engine';
 import type { EnvelopeObservation } from '../src/server/options';
-import { ReservoirAwareEngine } from '../src/server/reservoir/engine';
 import { startServer, type RunningServer } from '../src/server/server';
 import type { EnvelopeSink } from '../src/server/sinks/types';
 import { keyFor, orgDef, projectDef, SeededRandom, silentLogger, TestClock } from './helpers/control';
@@ -230,7 +229,7 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
       // Invalidations run when runTasks() flushes them, not on a wall-clock countdown in the middle of a cycle.
       invalidationCountdownMs: 3_600_000,
     });
-    const engine = new ReservoirAwareEngine();
+    const engine = new SamplingEngine({ reservoir: true });
     engine.setNow(clock.now());
     // Configs stay as fetched for a whole cycle; they are refetched (noCache) after each task run.
     sampler = createSampler({ upstream: { url: plane.url, token: TOKEN, batchInterval: 5 }, engine, now: clock.now, logger: silentLogger, cache: { expiry: 3 * CYCLE_MS } });

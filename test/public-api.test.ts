@@ -81,7 +81,7 @@ describe('subpath entries', () => {
 
   it('dynamic-sampling/server: startServer and its sinks, without the control plane', () => {
     const server = load('dynamic-sampling/server');
-    expect(server.exports).toEqual(expect.arrayContaining(['startServer', 'UpstreamSink', 'parseSinkSpec', 'parseJsonLines', 'ReservoirAwareEngine']));
+    expect(server.exports).toEqual(expect.arrayContaining(['startServer', 'UpstreamSink', 'parseSinkSpec', 'parseJsonLines']));
     expect(server.exports).not.toContain('runServer');
     expect(server.files.filter((f) => f.startsWith('dist/control/'))).toEqual([]);
   });

@@ -5,7 +5,8 @@ import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { errorEnvelope, spanEnvelope, transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
-import { tagTraceSampled } from '../src/server/envelope/tag-errors';
+import { SamplingEngine } from '../src/engine/engine';
+import { planForward } from '../src/server/envelope/plan';
 import { keyFromAuthHeader } from '../src/server/http/auth';
 import { parseSinkSpec } from '../src/server/sinks/create';
 import { ServerOptionsError } from '../src/server/errors';
@@ -157,8 +158,23 @@ describe('what a drop removes', () => {
   });
 });
 
-describe('tagTraceSampled', () => {
-  const tag = (json: string, sampled = true) => tagTraceSampled(Buffer.from(json), sampled)?.toString() ?? null;
+describe('the error tag the engine plans', () => {
+  // Error events of a trace whose root project keeps (sampled) or drops everything, through the engine's plan.
+  const engine = new SamplingEngine();
+  const KEEP_ALL = 'a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0';
+  const DROP_ALL = 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0';
+  engine.putProject(KEEP_ALL, { projectId: 1, organizationId: 1 }, { version: 2, rules: [sampleRate(1, 'trace', 1)] });
+  engine.putProject(DROP_ALL, { projectId: 2, organizationId: 1 }, { version: 2, rules: [sampleRate(1, 'trace', 0)] });
+  const tagged = (payload: Buffer, sampled = true): string | null => {
+    const key = sampled ? KEEP_ALL : DROP_ALL;
+    const header = Buffer.from(`${JSON.stringify({ trace: { trace_id: '67e5504410b1426f9247bb680e5fe0c8', public_key: key, sampled: true } })}\n{"type":"event"}\n`);
+    const body = Buffer.concat([header, payload, Buffer.from('\n')]);
+    const code = engine.sampleEnvelope(body, key);
+    expect(code).toBeGreaterThanOrEqual(0);
+    const plan = planForward(body, engine.plan, engine.decideEnvelope(body, key).traceFullySampled);
+    return plan.modified ? plan.forward!.subarray(header.length, plan.forward!.length - 1).toString() : null;
+  };
+  const tag = (json: string, sampled = true) => tagged(Buffer.from(json), sampled);
   it('inserts the flag and changes no other byte', () => {
     expect(tag('{"a": 1.0, "contexts": {"trace": {"trace_id": "x"}}}')).toBe('{"a": 1.0, "contexts": {"trace": {"sampled":true,"trace_id": "x"}}}');
     expect(tag('{"a":1}')).toBe('{"contexts":{"trace":{"sampled":true}},"a":1}');
@@ -175,7 +191,7 @@ describe('tagTraceSampled', () => {
     expect(tag('{"contexts":"nope"}')).toBeNull();
     expect(tag('[1]')).toBeNull();
     expect(tag('{"contexts":')).toBeNull();
-    expect(tagTraceSampled(Buffer.from([0x7b, 0xff, 0x7d]), true)).toBeNull();
+    expect(tagged(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]))).toBeNull();
   });
   it('edits the last of duplicate keys, as JSON.parse reads them', () => {
     const out = tag('{"contexts":{"trace":{"a":1}},"contexts":{"trace":{"b":2}}}')!;

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
+import { SamplingEngine } from '../src/engine/engine';
 import { Registry } from 'prom-client';
 
 import { SharedReservoir } from '../src/server/reservoir/shared';
@@ -49,6 +50,33 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.server.close()));
   await redis?.stop();
+});
+
+describe('reservoir counters in the engine', () => {
+  it('reports the rule that kept an item, and takes a shared count set from outside without recompiling', () => {
+    const engine = new SamplingEngine({ reservoir: true });
+    const [project] = projects();
+    engine.putProject(KEY, project, project.sampling);
+    const first = engine.decideEnvelope(envelope(1), KEY);
+    expect(first.decision).toBe('keep');
+    expect(first.reservoirRule).toEqual({ id: 3001, limit: LIMIT, endMs: Date.parse('2099-01-01T00:00:00Z') });
+    // The fleet spent the budget: the rule is passed over and the remaining rules decide.
+    engine.setReservoirCount(9, 3001, LIMIT);
+    const spent = engine.decideEnvelope(envelope(2), KEY);
+    expect(spent).toMatchObject({ decision: 'drop', reservoirRule: null, matchedRuleIds: [1000] });
+    // A project of the organisation installed later starts from the shared count too.
+    const other = 'c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3';
+    engine.putProject(other, { projectId: 2, organizationId: 9 }, project.sampling);
+    expect(engine.decideEnvelope(envelope(3), other).reservoirRule).toBeNull();
+    // Room again (a count set lower): the reservoir keeps until its limit.
+    engine.setReservoirCount(9, 3001, LIMIT - 2);
+    const kept = [4, 5, 6].map((i) => engine.decideEnvelope(envelope(i), KEY).reservoirRule?.id ?? null);
+    expect(kept).toEqual([3001, 3001, null]);
+    // Another organisation's counts are its own.
+    const elsewhere = 'd4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4';
+    engine.putProject(elsewhere, { projectId: 3, organizationId: 10 }, project.sampling);
+    expect(engine.decideEnvelope(envelope(7), elsewhere).reservoirRule?.id).toBe(3001);
+  });
 });
 
 describe('shared reservoir', () => {

@@ -1,12 +1,10 @@
-// Counting for the control plane: which envelopes are trace roots, with which name, decision and release, through the real server; and the JSON scanner it rests on.
+// Counting for the control plane: which envelopes are trace roots, with which name, decision and release, through the real server (the engine finds them in the decision's pass).
 
-import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ReleaseObservation, RootRecord, TrafficRecorder } from '../src/control/traffic/recorder';
 import { errorEnvelope, spanEnvelope, transactionEnvelope, transactionEvent, type TraceShape } from '../src/demo/envelopes';
 import { IpcTrafficRecorder } from '../src/server/cluster';
-import { containsTrueMember, forEachObject, memberStart, objectMembers, stringAt } from '../src/server/envelope/json-scan';
 import { postEnvelope, request, sampleRate, startTestServer, type TestServer } from './helpers/server';
 
 const KEEP_KEY = 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1';
@@ -194,44 +192,5 @@ describe('IpcTrafficRecorder (cluster workers)', () => {
       { orgId: 1, projectId: 2, transaction: '/a', decision: 'drop', count: 1, at: Date.UTC(2024, 0, 1, 12, 0, 0), kind: 'segment', release: '2.0', environment: null },
     ]);
     expect(sent[0].releases).toHaveLength(1);
-  });
-});
-
-describe('json-scan', () => {
-  const plainKey = (k: string) => /^[\x20-\x7e]*$/.test(k) && !k.includes('"') && !k.includes('\\') && k !== '__proto__';
-
-  it('finds the same member values as JSON.parse, compact or indented', () => {
-    fc.assert(
-      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.boolean(), (object, indent) => {
-        const buf = Buffer.from(JSON.stringify(object, null, indent ? 2 : undefined));
-        const keys = Object.keys(object).filter(plainKey);
-        const found = objectMembers(buf, { start: 0, end: buf.length }, [...keys, 'absent-key-\u0001']);
-        expect(found).not.toBeNull();
-        keys.forEach((k, i) => expect(JSON.parse(buf.toString('utf8', found![i]!.start, found![i]!.end))).toEqual(JSON.parse(JSON.stringify(object[k]))));
-        expect(found![keys.length]).toBeUndefined();
-      }),
-      { numRuns: 300 },
-    );
-  });
-
-  it('reads strings as JSON.parse does, walks arrays of objects, and refuses malformed input', () => {
-    fc.assert(
-      fc.property(fc.string({ unit: 'binary' }), (s) => {
-        const buf = Buffer.from(JSON.stringify({ s }));
-        expect(stringAt(buf, objectMembers(buf, { start: 0, end: buf.length }, ['s'])![0])).toBe(JSON.parse(JSON.stringify(s)));
-      }),
-    );
-    const buf = Buffer.from('{"x": 1, "items": [{"a": 1}, {"a": "}"}, {"b": [1, {"a": 3}]}] }');
-    const seen: unknown[] = [];
-    expect(forEachObject(buf, memberStart(buf, { start: 0, end: buf.length }, 'items'), buf.length, ['a'], (m) => seen.push(m[0] && JSON.parse(buf.toString('utf8', m[0].start, m[0].end))))).toBe(true);
-    expect(seen).toEqual([1, '}', undefined]);
-    for (const bad of ['{"a": 1', '{"a" 1}', '[1, 2]', '{"a": "unterminated}', '{"a": 1,, "b": 2}']) {
-      expect(objectMembers(Buffer.from(bad), { start: 0, end: bad.length }, ['a', 'b'])).toBeNull();
-    }
-    expect(containsTrueMember(Buffer.from('{"is_segment" :\n true}'), 0, 22, 'is_segment')).toBe(true);
-    const nested = '{"is_segment":false,"attributes":{"is_segment":true}}';
-    expect(containsTrueMember(Buffer.from(nested), 0, nested.length, 'is_segment')).toBe(true); // a pre-filter: the scan decides
-    expect(containsTrueMember(Buffer.from(nested), 0, 30, 'is_segment')).toBe(false);
-    expect(containsTrueMember(Buffer.from('{"is_segment":false}'), 0, 20, 'is_segment')).toBe(false);
   });
 });

@@ -21,6 +21,8 @@ const { BENCH_PUBLIC_KEY, BENCH_PROJECT_ID, TRAFFIC } = require('../lib/constant
 const KINDS = {
   'tx-2kb': { lifecycle: 'static', spans: 2, breadcrumbs: 0, rich: false, seed: 2 },
   'tx-20kb': { lifecycle: 'static', spans: 34, breadcrumbs: 30, rich: true, seed: 20 },
+  'tx-4kb': { lifecycle: 'static', spans: 5, breadcrumbs: 2, rich: true, seed: 4 },
+  'tx-27kb': { lifecycle: 'static', spans: 46, breadcrumbs: 40, rich: true, seed: 27 },
   spans: { lifecycle: 'stream', spans: 3, breadcrumbs: 0, rich: false, seed: 3 },
 };
 
@@ -34,7 +36,7 @@ const OPS = [
 async function main() {
   const [kind, countText, outFile] = process.argv.slice(2);
   const spec = KINDS[kind];
-  if (spec === undefined || !outFile) throw new Error('usage: sentry-envelopes.js <tx-2kb|tx-20kb|spans> <count> <out-file>');
+  if (spec === undefined || !outFile) throw new Error('usage: sentry-envelopes.js <tx-2kb|tx-4kb|tx-20kb|tx-27kb|spans> <count> <out-file>');
   const count = Number(countText);
   const traffic = new TrafficGenerator({ ...TRAFFIC, seed: TRAFFIC.seed + spec.seed });
   const random = new SeededRandom(1000 + spec.seed);

@@ -15,6 +15,8 @@ const CAPTURE = path.join(ROOT, 'capture', 'sentry-envelopes.js');
 const KINDS = {
   'tx-2kb': 4096,
   'tx-20kb': 1024,
+  'tx-4kb': 1024,
+  'tx-27kb': 1024,
   spans: 4096,
 };
 

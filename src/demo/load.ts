@@ -1,4 +1,4 @@
-// `npm run load`: autocannon against the ingestion server with realistic envelopes; prints requests/s, latency and memory.
+// `npm run load`: autocannon against the ingestion server with realistic envelopes, then against a bare node:http server that only appends bodies to a file (same client, same envelopes); prints requests/s, latency, memory and the ratio.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -69,46 +69,81 @@ function flag(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
 }
 
+function summary(result: autocannon.Result, connections: number): string[] {
+  return [
+    `duration ${result.duration.toFixed(1)} s, ${connections} connections`,
+    `requests/s: average ${result.requests.average.toFixed(0)}, p50 ${result.requests.p50}, min ${result.requests.min}`,
+    `latency ms: p50 ${result.latency.p50}, p90 ${result.latency.p90}, p99 ${result.latency.p99}, max ${result.latency.max}`,
+    `responses: 2xx ${result['2xx']}, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
+  ];
+}
+
+/** Starts `args` with node (a server listening on `port`) and waits until `url` answers. */
+async function spawnServer(args: string[], url: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+  await waitHealthy(url, child);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 async function main(): Promise<void> {
   const duration = Number(flag('duration', '10'));
   const connections = Number(flag('connections', '32'));
   const workers = flag('workers', '1');
-  let url = process.env.DS_URL ?? flag('url', '');
+  const given = process.env.DS_URL ?? flag('url', '');
+  const corpus = loadCorpus();
+  const bytes = corpus.reduce((n, r) => n + r.body.length, 0);
+  process.stdout.write(`corpus: ${corpus.length} envelopes, ${(bytes / corpus.length / 1024).toFixed(1)} KiB average; warming up 2 s per server\n`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'ds-load-'));
+
+  let url = given;
   let child: ChildProcess | null = null;
   if (url === '') {
     const port = await freePort();
-    const dir = mkdtempSync(path.join(tmpdir(), 'ds-load-'));
     url = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [path.join(__dirname, '..', 'main.js'), '--port', String(port), '--summary-interval', '0', '--workers', workers, '--sink', `file:${path.join(dir, 'kept.jsonl')}`], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-    });
-    await waitHealthy(url, child);
+    const args = [path.join(__dirname, '..', 'main.js'), '--port', String(port), '--summary-interval', '0', '--workers', workers, '--sink', `file:${path.join(dir, 'kept.jsonl')}`];
+    child = await spawnServer(args, url);
     process.stdout.write(`server: ${url} (${workers} worker${workers === '1' ? '' : 's'}), sink ${dir}/kept.jsonl\n`);
   }
+  let server: autocannon.Result;
   try {
-    const corpus = loadCorpus();
-    const bytes = corpus.reduce((n, r) => n + r.body.length, 0);
-    process.stdout.write(`corpus: ${corpus.length} envelopes, ${(bytes / corpus.length / 1024).toFixed(1)} KiB average; warming up 2 s\n`);
     await runLoad({ url, duration: 2, connections, corpus });
     const rssBefore = await serverMemory(url);
-    const result = await runLoad({ url, duration, connections, corpus });
+    server = await runLoad({ url, duration, connections, corpus });
     const rssAfter = await serverMemory(url);
     const stats = (await (await fetch(`${url}/stats`)).json()) as { projects: Record<string, { envelopes: number; kept: number; dropped: number; errors: number }> };
     const mib = (n: number | null) => (n === null ? '?' : `${(n / 1048576).toFixed(0)} MiB`);
     process.stdout.write(
       [
-        `duration ${result.duration.toFixed(1)} s, ${connections} connections`,
-        `requests/s: average ${result.requests.average.toFixed(0)}, p50 ${result.requests.p50}, min ${result.requests.min}`,
-        `latency ms: p50 ${result.latency.p50}, p90 ${result.latency.p90}, p99 ${result.latency.p99}, max ${result.latency.max}`,
-        `responses: 2xx ${result['2xx']}, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
+        ...summary(server, connections),
         `server rss: ${mib(rssBefore)} before, ${mib(rssAfter)} after`,
         ...Object.entries(stats.projects).map(([id, p]) => `project ${id}: ${p.envelopes} envelopes, kept ${p.kept}, dropped ${p.dropped}, errors ${p.errors}`),
       ].join('\n') + '\n',
     );
-    if (result.errors > 0 || result.non2xx > 0) process.exitCode = 1;
+    if (server.errors > 0 || server.non2xx > 0) process.exitCode = 1;
   } finally {
-    child?.kill('SIGTERM');
+    if (child !== null) await stop(child);
+  }
+  if (given !== '' || process.argv.includes('--no-bare')) return;
+
+  // The floor: the same client and envelopes against a server that only reads and appends each body.
+  const port = await freePort();
+  const bareUrl = `http://127.0.0.1:${port}`;
+  const bare = await spawnServer([path.join(__dirname, 'bare-server.js'), String(port), path.join(dir, 'bare.bin')], `${bareUrl}`);
+  try {
+    await runLoad({ url: bareUrl, duration: 2, connections, corpus });
+    const floor = await runLoad({ url: bareUrl, duration, connections, corpus });
+    process.stdout.write(['bare node:http server (read the body, append it to a file):', ...summary(floor, connections)].join('\n') + '\n');
+    const ratio = server.requests.average / floor.requests.average;
+    process.stdout.write(`ratio: the server handles ${ratio.toFixed(2)}x the requests/s of the bare server (${server.requests.average.toFixed(0)} / ${floor.requests.average.toFixed(0)})\n`);
+  } finally {
+    await stop(bare);
   }
 }
 

@@ -5,6 +5,7 @@ import { checkBoolean, checkBytes, checkNonNegativeInteger, checkObject, checkPu
 import { EnvelopeError, nativeCall, SamplingConfigError, SamplingRequestError } from './errors';
 import { sampledReason } from './outcome';
 import { native, type BindingEngine } from './native';
+import { EnvelopePlanView } from './plan';
 import type { DecisionName, SamplingConfigJson, TimeInput, TxNameRuleJson } from './types';
 
 /** Decision codes returned by the fast path. */
@@ -20,27 +21,33 @@ const STATUS_ERRORS: Readonly<Record<number, string>> = {
   102: 'internal error in the sampling engine',
 };
 
-/** Slots of a result row (`SamplingEngine.result`, or a row of a batch's `out`). */
+/** Slots of a result row (`SamplingEngine.result`, or a row of a batch's `out`): the binding's constants. */
 export const OUT = {
-  decision: 0,
-  sampleRate: 1,
-  randomValue: 2,
-  kind: 3,
-  keepReason: 4,
-  traceFullySampled: 5,
-  matchedCount: 6,
-  spanCount: 7,
-  invalidDsc: 8,
+  decision: native.RESULT_DECISION,
+  sampleRate: native.RESULT_SAMPLE_RATE,
+  randomValue: native.RESULT_RANDOM_VALUE,
+  kind: native.RESULT_KIND,
+  keepReason: native.RESULT_KEEP_REASON,
+  traceFullySampled: native.RESULT_TRACE_FULLY_SAMPLED,
+  matchedCount: native.RESULT_MATCHED_COUNT,
+  spanCount: native.RESULT_SPAN_COUNT,
+  invalidDsc: native.RESULT_INVALID_DSC,
   /** Four 32-bit words of the DSC's project key when the engine does not know it (else NaN). */
-  unknownRootKey: 9,
+  unknownRootKey: native.RESULT_UNKNOWN_ROOT_KEY,
   /** When the envelope holds a transaction and spans: the spans' own decision code (else NaN). */
-  spanDecision: 13,
+  spanDecision: native.RESULT_SPAN_DECISION,
   /** ... and the rate applied to the spans (NaN when none). */
-  spanSampleRate: 14,
+  spanSampleRate: native.RESULT_SPAN_SAMPLE_RATE,
   /** Span v2 containers rejected before sampling (`SPAN_REJECTIONS`). */
-  spanRejection: 15,
+  spanRejection: native.RESULT_SPAN_REJECTION,
+  /** Words of the plan the last `sampleEnvelope` wrote (NaN in batch rows). */
+  planWords: native.RESULT_PLAN_WORDS,
+  /** The reservoir rule that kept the item (NaN when none), its limit and its end (epoch ms, NaN when open-ended). */
+  reservoirRule: native.RESULT_RESERVOIR_RULE,
+  reservoirLimit: native.RESULT_RESERVOIR_LIMIT,
+  reservoirEnd: native.RESULT_RESERVOIR_END,
 } as const;
-export const STRIDE = 16;
+export const STRIDE: number = native.RESULT_STRIDE;
 
 /** Why span v2 containers were rejected (`OUT.spanRejection`): an outcome of their own (Relay's
  * `missing_dsc` / `invalid_dsc`), not a sampling drop. */
@@ -92,6 +99,16 @@ export interface EnvelopeDecision {
   spanSampleRate: number | null;
   /** Span v2 containers rejected before sampling: an outcome, not a sampling drop. */
   spanRejection: SpanRejection;
+  /** The reservoir rule that kept the item (its count went up by one), or null. */
+  reservoirRule: ReservoirHit | null;
+}
+
+/** A reservoir rule that kept an item: what a fleet counts against the rule's shared budget. */
+export interface ReservoirHit {
+  id: number;
+  limit: number;
+  /** End of the rule's time range (ms since the epoch), or null when open-ended. */
+  endMs: number | null;
 }
 
 export interface EngineOptions {
@@ -112,7 +129,11 @@ function epochMs(now: TimeInput): number {
   return now;
 }
 
-function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array, idsStart: number, idsCap: number): EnvelopeDecision {
+/**
+ * The one decoder of results: a result row (the engine's `result`, or row `row` of a batch's
+ * `out`) and its matched rule ids as an object.
+ */
+export function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array, idsStart: number, idsCap: number): EnvelopeDecision {
   const base = row * STRIDE;
   const matched = Math.min(out[base + OUT.matchedCount], idsCap);
   const nullable = (v: number) => (Number.isNaN(v) ? null : v);
@@ -135,6 +156,9 @@ function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array, idsSt
     spanDecision: Number.isNaN(spanCode) ? null : DECISION_NAMES[spanCode],
     spanSampleRate: nullable(out[base + OUT.spanSampleRate]),
     spanRejection: SPAN_REJECTIONS[out[base + OUT.spanRejection]] ?? 'none',
+    reservoirRule: Number.isNaN(out[base + OUT.reservoirRule])
+      ? null
+      : { id: out[base + OUT.reservoirRule], limit: out[base + OUT.reservoirLimit], endMs: nullable(out[base + OUT.reservoirEnd]) },
   };
 }
 
@@ -232,6 +256,11 @@ export class SamplingEngine {
   readonly matchedRuleIds: Uint32Array;
   /** Whether configs with reservoir rules are accepted (`EngineOptions.reservoir`). */
   readonly reservoir: boolean;
+  /**
+   * The plan of the last `sampleEnvelope` (items, fates, error tag edits, header fields, roots):
+   * what a server forwards is assembled from it, without reading the envelope's JSON again.
+   */
+  readonly plan: EnvelopePlanView;
 
   constructor(options: EngineOptions = {}) {
     checkObject('options', options);
@@ -241,6 +270,25 @@ export class SamplingEngine {
     this.id = this.binding.id;
     this.result = this.binding.resultView();
     this.matchedRuleIds = this.binding.matchedIdsView();
+    this.plan = new EnvelopePlanView(() => this.binding.planView());
+  }
+
+  /**
+   * Sets the count of reservoir rule `ruleId` in every project of the organisation (and projects
+   * installed later): how a fleet shares the rule's budget. At the rule's limit the rule is used
+   * up and decisions go on as if it were not there; nothing is recompiled.
+   */
+  setReservoirCount(organizationId: number, ruleId: number, count: number): void {
+    checkNonNegativeInteger('organizationId', organizationId);
+    checkNonNegativeInteger('ruleId', ruleId);
+    checkNonNegativeInteger('count', count);
+    nativeCall(() => this.binding.setReservoirCount(organizationId, ruleId, count));
+  }
+
+  /** Makes plans carry trace roots and releases of kept items (off by default: it reads payloads). */
+  setCounting(on: boolean): void {
+    checkBoolean('on', on);
+    nativeCall(() => this.binding.setCounting(on));
   }
 
   /** The number standing for a key at the boundary (strings cost more to pass than numbers). */
@@ -306,10 +354,26 @@ export class SamplingEngine {
       handle = this.handle(publicKey);
     }
     if (!(envelope instanceof Uint8Array)) checkBytes('envelope', envelope);
+    return this.sampleWithHandle(envelope, handle);
+  }
+
+  private sampleWithHandle(envelope: Uint8Array, handle: number): number {
     const status = native.sampleEnvelope(this.id, envelope, handle);
-    if (status === 0) return this.result[OUT.decision];
+    if (status === 0) {
+      this.plan.refresh(this.result[OUT.planWords]);
+      return this.result[OUT.decision];
+    }
     if (status >= 100) throw new SamplingRequestError(STATUS_ERRORS[status] ?? `engine status ${status}`);
     return -status;
+  }
+
+  /**
+   * `sampleEnvelope` for an envelope whose project is not known yet (e.g. to read the header's
+   * `dsn` before authenticating): the envelope is planned and kept as from an unknown project.
+   */
+  sampleUnattributed(envelope: Uint8Array): number {
+    if (!(envelope instanceof Uint8Array)) checkBytes('envelope', envelope);
+    return this.sampleWithHandle(envelope, native.NO_PROJECT);
   }
 
   /** `sampleEnvelope` with the result as an object; throws `EnvelopeError` for unreadable envelopes. */

@@ -10,7 +10,7 @@ import { DEFAULT_CONTROL_OPTIONS } from '../control/tasks/options';
 import { spanEnvelope, transactionEnvelope, transactionEvent, type TraceShape } from '../demo/envelopes';
 import { SeededRandom } from '../demo/random';
 import { createSampler, type Sampler } from '../sampler';
-import { ReservoirAwareEngine } from '../server/reservoir/engine';
+import { SamplingEngine } from '../engine/engine';
 import { startServer, type RunningServer } from '../server/server';
 import type { EnvelopeObservation } from '../server/options';
 import type { EnvelopeSink, KeptEnvelope } from '../server/sinks/types';
@@ -189,7 +189,7 @@ export async function runFidelity(input: FidelityOptions): Promise<FidelityResul
       invalidationCountdownMs: 3_600_000,
       options: { rateBudget: options.rateBudget },
     });
-    const engine = new ReservoirAwareEngine();
+    const engine = new SamplingEngine({ reservoir: true });
     engine.setNow(now);
     sampler = createSampler({ upstream: { url: plane.url, token: TOKEN, batchInterval: 5 }, engine, now: clock, logger, cache: { expiry: 24 * 3600_000 } });
     server = await startServer({ host: '127.0.0.1', port: 0, sampler, recorder: plane.recorder, sink, summaryInterval: 0, logger, processMetrics: false, onEnvelope: observeRate });

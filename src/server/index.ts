@@ -10,5 +10,4 @@ export { type ForwardEncoding } from './sinks/upstream';
 export type { OutcomeReporterOptions, ReportedOutcome } from './outcomes/reporter';
 export type { StatsSnapshot, ProjectStats } from './stats';
 export * from './errors';
-export { ReservoirAwareEngine } from './reservoir/engine';
 export type { MetricsAccess } from './http/access';

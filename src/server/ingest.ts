@@ -1,23 +1,29 @@
-// The ingestion pipeline for one envelope: engine decision, shared reservoir check, error tagging, and what is forwarded.
+// The ingestion pipeline for one envelope: the engine's decision and plan, shared reservoir check, and what is forwarded and counted — no envelope JSON is read here.
 
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 
-import type { SamplingEngine } from '../engine/engine';
+import { OUT, type SamplingEngine } from '../engine/engine';
+import { native } from '../engine/native';
 import type { Sampler } from '../sampler';
 import { readDecision, type Decision } from './decision';
-import type { EnvelopeHeader } from './envelope/header';
-import { splitItems, type EnvelopeItem } from './envelope/items';
-import { planForward, type ForwardPlan } from './envelope/plan';
+import { planForward, type ForwardPlan, type PlannedItem } from './envelope/plan';
 import { BadEnvelopeError } from './errors';
 import type { ServerMetrics } from './metrics';
-import { ReservoirAwareEngine } from './reservoir/engine';
 import type { SharedReservoir } from './reservoir/shared';
+import type { RootCount } from './roots';
+
+/** What the server learns of an envelope before authenticating its request. */
+export interface EnvelopeRead {
+  /** The header's `event_id` (32 lowercase hex digits), when valid. */
+  eventId: string | null;
+  /** The public key of the header's `dsn`, when present. */
+  dsnKey: string | null;
+}
 
 export interface IngestInput {
   /** The decompressed body. */
   body: Buffer;
-  header: EnvelopeHeader;
   publicKey: string;
   /** The organisation of the key's project (null when its config could not be loaded). */
   organizationId: number | null;
@@ -26,55 +32,120 @@ export interface IngestInput {
 export interface IngestResult {
   eventId: string;
   decision: Decision;
-  items: EnvelopeItem[];
-  plan: ForwardPlan;
+  items: PlannedItem[];
+  forward: Buffer | null;
+  modified: boolean;
+  /** What the control plane counts (null when the engine does not count). */
+  count: RootCount | null;
 }
 
+/** The public key of a DSN (`https://<key>@host/<project>`), or null. */
+export function keyFromDsn(dsn: string | null): string | null {
+  if (dsn === null) return null;
+  try {
+    const key = new URL(dsn).username;
+    return key === '' ? null : decodeURIComponent(key);
+  } catch {
+    return null;
+  }
+}
+
+const KEY_PATTERN = /^[0-9a-fA-F]{32}$/;
+
 export class EnvelopeIngestor {
+  /** The body and key of the engine's last decision, while no other call has replaced its plan. */
+  private last: { body: Buffer; publicKey: string | null; calls: number } | null = null;
+  private calls = 0;
+
   constructor(
     private readonly sampler: Sampler,
     private readonly metrics: ServerMetrics,
     private readonly reservoir: SharedReservoir | null,
+    private readonly limits: { maxEnvelopeHeaderSize: number },
   ) {}
 
   private get engine(): SamplingEngine {
     return this.sampler.engine;
   }
 
-  private decide(body: Buffer, publicKey: string): Decision {
+  /** One engine call: decision and plan of `body` for `publicKey` (null: no project yet). */
+  private decide(body: Buffer, publicKey: string | null): Decision {
     const started = process.hrtime.bigint();
-    const code = this.sampler.sampleEnvelope(body, publicKey);
+    const code = publicKey === null ? this.engine.sampleUnattributed(body) : this.sampler.sampleEnvelope(body, publicKey);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.calls++;
+    this.last = { body, publicKey, calls: this.calls };
     if (code < 0) throw BadEnvelopeError.fromEngineCode(-code);
     const decision = readDecision(this.engine, code);
-    this.metrics.decisionSeconds.observe({ kind: decision.kind }, seconds);
+    if (publicKey !== null) this.metrics.decisionSeconds.observe({ kind: decision.kind }, seconds);
     return decision;
   }
 
   /**
-   * With a shared reservoir: an item a reservoir rule kept counts against the fleet's budget. When
-   * the budget is used up, the rule is taken out of the engine and the envelope decided again.
+   * Reads the envelope before its request is authenticated: the engine decides it for the
+   * request's key (or for no project when the key comes from the header's `dsn`), so that a
+   * request with a known key costs one engine call. Throws `BadEnvelopeError` for envelopes the
+   * engine cannot read, headers over the size limit and header lines that are not UTF-8.
    */
-  private async checkReservoir(input: IngestInput, decision: Decision): Promise<Decision> {
-    const engine = this.engine;
-    if (this.reservoir === null || input.organizationId === null || !(engine instanceof ReservoirAwareEngine)) return decision;
-    if (decision.decision !== 'keep' || decision.matchedRuleIds.length !== 1) return decision;
-    const rule = engine.reservoirRule(input.organizationId, decision.matchedRuleIds[0]);
-    if (rule === undefined) return decision;
-    const verdict = await this.reservoir.take(input.organizationId, rule);
-    if (verdict !== 'exhausted') return decision;
-    engine.markExhausted(input.organizationId, rule);
+  read(body: Buffer, requestKey: string | null): EnvelopeRead {
+    const key = requestKey !== null && KEY_PATTERN.test(requestKey) ? requestKey.toLowerCase() : null;
+    this.decide(body, key);
+    const plan = this.engine.plan;
+    if (plan.headerEnd > this.limits.maxEnvelopeHeaderSize) {
+      throw new BadEnvelopeError(null, `the envelope header is larger than ${this.limits.maxEnvelopeHeaderSize} bytes`);
+    }
+    // Header lines must be UTF-8 (checked one by one only when the whole body is not).
+    if (!isUtf8(body)) {
+      if (!isUtf8(body.subarray(0, plan.headerEnd))) throw new BadEnvelopeError(2, 'the envelope header is not valid UTF-8');
+      for (let i = 0; i < plan.itemCount; i++) {
+        if (!isUtf8(body.subarray(plan.item(i, native.ITEM_START), plan.item(i, native.ITEM_HEADER_END)))) {
+          throw new BadEnvelopeError(3, 'an item header is not valid UTF-8');
+        }
+      }
+    }
+    return { eventId: plan.eventId(), dsnKey: requestKey === null ? keyFromDsn(plan.dsn()) : null };
+  }
+
+  /** The decision for the authenticated key: the one `read` made when it still stands, else a new one. */
+  private decisionFor(input: IngestInput): Decision {
+    const last = this.last;
+    if (last !== null && last.body === input.body && last.publicKey === input.publicKey && last.calls === this.calls) {
+      const decision = readDecision(this.engine, this.engine.result[OUT.decision]);
+      // A key seen for the first time had no config when `read` decided: decide with it now.
+      if (decision.keepReason !== 'unknownProject') return decision;
+    }
     return this.decide(input.body, input.publicKey);
   }
 
-  async ingest(input: IngestInput): Promise<IngestResult> {
-    let decision = this.decide(input.body, input.publicKey);
-    // Header lines must be UTF-8 (checked one by one only when the whole body is not).
-    const items = splitItems(input.body, input.header.end, { checkUtf8: !isUtf8(input.body) });
-    decision = await this.checkReservoir(input, decision);
-    // The engine tags error events whatever shares their envelope (spec §7.3), in the same pass.
-    const tag = decision.traceFullySampled;
-    const plan = planForward(input.body, input.header.end, items, decision, tag);
-    return { eventId: input.header.eventId ?? randomUUID().replace(/-/g, ''), decision, items, plan };
+  /** What is forwarded and counted, read from the engine's plan right after the decision. */
+  private planned(input: IngestInput, decision: Decision): { plan: ForwardPlan; count: RootCount | null } {
+    const plan = this.engine.plan;
+    const forward = planForward(input.body, plan, decision.traceFullySampled);
+    const count: RootCount = { kind: plan.rootKind, name: plan.rootName(), release: plan.rootRelease(), environment: plan.rootEnvironment(), releases: plan.releases() };
+    return { plan: forward, count };
+  }
+
+  async ingest(input: IngestInput, eventId: string | null): Promise<IngestResult> {
+    let decision = this.decisionFor(input);
+    let { plan, count } = this.planned(input, decision);
+    // With a shared reservoir: an item a reservoir rule kept counts against the fleet's budget.
+    // When the budget is used up, the engine learns it (the rule's count set to its limit: no
+    // config is rewritten) and this item, which the rule may no longer keep, is decided again.
+    const rule = decision.reservoirRule;
+    if (this.reservoir !== null && input.organizationId !== null && rule !== null) {
+      if ((await this.reservoir.take(input.organizationId, rule)) === 'exhausted') {
+        this.engine.setReservoirCount(input.organizationId, rule.id, rule.limit);
+        decision = this.decide(input.body, input.publicKey);
+        ({ plan, count } = this.planned(input, decision));
+      }
+    }
+    return {
+      eventId: eventId ?? randomUUID().replace(/-/g, ''),
+      decision,
+      items: plan.items,
+      forward: plan.forward,
+      modified: plan.modified,
+      count,
+    };
   }
 }

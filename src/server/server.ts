@@ -7,6 +7,7 @@ import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 import { createSampler, type Sampler } from '../sampler';
+import { SamplingEngine } from '../engine/engine';
 import { WorkerBridge } from './cluster';
 import { ServerOptionsError } from './errors';
 import { ProjectAuthenticator } from './http/auth';
@@ -17,7 +18,6 @@ import { createRequestHandler } from './http/routes';
 import { EnvelopeIngestor } from './ingest';
 import { createServerMetrics, ProjectLabels } from './metrics';
 import { DEFAULTS, resolveLimits, resolvePort, type ServerOptions } from './options';
-import { ReservoirAwareEngine } from './reservoir/engine';
 import { RootCounter } from './roots';
 import { SharedTrafficRecorder } from '../control/traffic/shared-recorder';
 import { SharedReservoir } from './reservoir/shared';
@@ -60,7 +60,7 @@ function buildSampler(options: ServerOptions, logger: Logger): { sampler: Sample
   if (!options.configs) throw new ServerOptionsError('no project configs: pass configs {file} or {upstream}, or a sampler');
   const sampler = createSampler({
     ...options.configs,
-    engine: new ReservoirAwareEngine({ reservoir: options.reservoirRules === true }),
+    engine: new SamplingEngine({ reservoir: options.reservoirRules === true }),
     redis: options.redis,
     redisPrefix: options.redisPrefix,
     cache: options.cache,
@@ -101,6 +101,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { sampler, owned } = buildSampler(options, logger);
   const sharedRecorder = options.countRoots && !options.recorder ? new SharedTrafficRecorder({ redis: options.redis!, logger: logger.child({ module: 'roots' }) }) : null;
   const recorder = options.recorder ?? sharedRecorder ?? undefined;
+  // The engine finds trace roots and releases in the decision's pass, for the recorder.
+  if (recorder) sampler.engine.setCounting(true);
   const sinkOption = options.sink ?? DEFAULTS.sink;
   const sink = isSink(sinkOption) ? sinkOption : createSink(sinkOption, { logger: logger.child({ module: 'sink' }), registry });
   const reservoir = options.redis ? new SharedReservoir(options.redis, { logger: logger.child({ module: 'reservoir' }), registry }) : null;
@@ -124,7 +126,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handler = createRequestHandler({
     limits,
     auth: new ProjectAuthenticator(sampler.configs, limits.authWait, options.rejectUnknownKeys === true),
-    ingestor: new EnvelopeIngestor(sampler, metrics, reservoir),
+    ingestor: new EnvelopeIngestor(sampler, metrics, reservoir, limits),
     sink,
     metrics,
     projectLabels: new ProjectLabels(limits.maxTrackedProjects),

@@ -9,7 +9,7 @@ import type { DefinitionsDocument } from '../../src/control/definitions/types';
 import { transactionEnvelope, transactionEvent } from '../../src/demo/envelopes';
 import { TrafficGenerator } from '../../src/demo/traffic';
 import { createSampler, type Sampler } from '../../src/sampler';
-import { ReservoirAwareEngine } from '../../src/server/reservoir/engine';
+import { SamplingEngine } from '../../src/engine/engine';
 import { startServer, type RunningServer } from '../../src/server/server';
 import type { StatsSnapshot } from '../../src/server/stats';
 import type { EnvelopeSink } from '../../src/server/sinks/types';
@@ -53,7 +53,7 @@ export async function startDashboardRig(options: Partial<ControlPlaneOptions> = 
     invalidationCountdownMs: 3_600_000,
     ...options,
   });
-  const sampler = createSampler({ upstream: { url: plane.url, token: CONFIG_TOKEN, batchInterval: 5 }, engine: new ReservoirAwareEngine(), logger: silentLogger });
+  const sampler = createSampler({ upstream: { url: plane.url, token: CONFIG_TOKEN, batchInterval: 5 }, engine: new SamplingEngine({ reservoir: true }), logger: silentLogger });
   const server = await startServer({
     host: '127.0.0.1',
     port: 0,

@@ -234,7 +234,7 @@ impl CompiledConfig {
             .rules
             .iter()
             .filter(|r| r.rule_type == RuleType::Transaction)
-            .fold(crate::event::SlotMask::EVENT_ID, |m, r| m.union(r.condition.event_slots()));
+            .fold(crate::event::SlotMask::default(), |m, r| m.union(r.condition.event_slots()));
         let needs = crate::normalize::Needs::of_rules(&config.rules);
         let tx_name_rules = Arc::default();
         CompiledConfig { config, unsupported, transaction, project, trace, event_slots, needs, tx_name_rules }
@@ -275,7 +275,7 @@ impl CompiledConfig {
         self.unsupported
     }
 
-    /// The top-level event fields the transaction stage reads (always including `event_id`).
+    /// The top-level event fields the transaction rules read (none: the payload need not be read).
     pub fn event_slots(&self) -> crate::event::SlotMask {
         self.event_slots
     }

@@ -54,6 +54,8 @@ pub struct Scratch {
     pub explain: Vec<ExplainStep>,
     /// Normalized names and contexts (see `crate::normalize`).
     normalize: NormalizeScratch,
+    /// The plan of the last envelope decided (see `crate::plan`).
+    pub plan: crate::plan::EnvelopePlan,
 }
 
 impl Scratch {
@@ -71,10 +73,13 @@ pub struct Outcome {
     /// The seeded random value the rate was compared with.
     pub random_value: Option<f64>,
     pub stage: Option<Stage>,
+    /// The reservoir rule that kept the item (its count went up by one), when one did.
+    pub reservoir: Option<crate::evaluation::ReservoirHit>,
 }
 
 impl Outcome {
-    pub const NO_MATCH: Outcome = Outcome { decision: Decision::NoMatch, sample_rate: None, random_value: None, stage: None };
+    pub const NO_MATCH: Outcome =
+        Outcome { decision: Decision::NoMatch, sample_rate: None, random_value: None, stage: None, reservoir: None };
 
     fn from_match(m: Matched) -> Self {
         let random = random_value(m.seed);
@@ -83,6 +88,7 @@ impl Outcome {
             sample_rate: Some(m.sample_rate),
             random_value: Some(random),
             stage: Some(m.stage),
+            reservoir: m.reservoir,
         }
     }
 }
@@ -126,7 +132,7 @@ fn dsc_from_event<'e>(event: &EventView<'e>, public_key: u128, sample_rate: Opti
 
 /// Decides whether to keep a transaction or the spans of an envelope.
 pub fn decide(input: &DecisionInput<'_, '_>, scratch: &mut Scratch, explain: bool) -> Outcome {
-    let Scratch { matched_ids, candidates, explain: steps, normalize } = scratch;
+    let Scratch { matched_ids, candidates, explain: steps, normalize, .. } = scratch;
     let mut evaluator = Evaluator::new(input.now, matched_ids);
     if explain {
         evaluator = evaluator.with_explain(steps);

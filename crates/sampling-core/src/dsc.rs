@@ -5,32 +5,9 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::json::{self, RawValue};
-use crate::value::{parse_uuid, FieldPath, FieldKey, Getter, Val};
-
-/// The DSC fields rules may read (`trace.*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DscField {
-    Release,
-    Environment,
-    Transaction,
-    UserId,
-    UserSegment,
-    ReplayId,
-}
-
-impl DscField {
-    pub fn resolve(path: &str) -> Option<Self> {
-        Some(match path {
-            "release" => DscField::Release,
-            "environment" => DscField::Environment,
-            "transaction" => DscField::Transaction,
-            "user.id" => DscField::UserId,
-            "user.segment" => DscField::UserSegment,
-            "replay_id" => DscField::ReplayId,
-            _ => return None,
-        })
-    }
-}
+pub use crate::field::DscField;
+use crate::field::{FieldKey, FieldPath};
+use crate::value::{parse_uuid, Getter, Val};
 
 /// Why a DSC was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]

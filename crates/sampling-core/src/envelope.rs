@@ -58,6 +58,21 @@ pub struct Item<'a> {
     /// `item_count` of span containers.
     pub item_count: Option<u64>,
     pub payload: &'a [u8],
+    /// Where the item lies in the envelope: `[start, end)` with its header line, payload and
+    /// trailing newline (offsets from the envelope's first byte).
+    pub span: ItemSpan,
+}
+
+/// Byte offsets of one item in its envelope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemSpan {
+    pub start: usize,
+    pub header_end: usize,
+    pub payload_start: usize,
+    pub payload_end: usize,
+    pub end: usize,
+    /// The `length` value in the item header (`[start, end)`), when it has one.
+    pub length_value: Option<(usize, usize)>,
 }
 
 impl<'a> Item<'a> {
@@ -77,6 +92,9 @@ pub struct Envelope<'a> {
     trace: Option<RawValue<'a>>,
     dsn: Option<RawValue<'a>>,
     event_id: Option<RawValue<'a>>,
+    sent_at: Option<RawValue<'a>>,
+    /// Offset of the newline ending the header line (or the envelope's length).
+    header_end: usize,
     body: &'a [u8],
 }
 
@@ -98,7 +116,7 @@ impl<'a> Envelope<'a> {
             return Err(EnvelopeError::Empty);
         }
         let end = line_end(bytes, 0);
-        let (mut trace, mut dsn, mut event_id) = (None, None, None);
+        let (mut trace, mut dsn, mut event_id, mut sent_at) = (None, None, None, None);
         let header = read_header_line(&bytes[..end], |key, value| {
             if key.eq_str("trace") {
                 trace = (!value.is_null()).then_some(value);
@@ -106,11 +124,28 @@ impl<'a> Envelope<'a> {
                 dsn = Some(value);
             } else if key.eq_str("event_id") {
                 event_id = Some(value);
+            } else if key.eq_str("sent_at") {
+                sent_at = Some(value);
             }
         })
         .ok_or(EnvelopeError::InvalidHeader)?;
         let body = if end < bytes.len() { &bytes[end + 1..] } else { &[] };
-        Ok(Envelope { header, trace, dsn, event_id, body })
+        Ok(Envelope { header, trace, dsn, event_id, sent_at, header_end: end, body })
+    }
+
+    /// Offset of the newline ending the header line (the envelope's length when there is none).
+    pub fn header_end(&self) -> usize {
+        self.header_end
+    }
+
+    /// The header's `dsn` value as written.
+    pub fn dsn_value(&self) -> Option<RawValue<'a>> {
+        self.dsn
+    }
+
+    /// The header's `sent_at` value as written.
+    pub fn sent_at(&self) -> Option<RawValue<'a>> {
+        self.sent_at
     }
 
     /// The header's `event_id` as a 128-bit id (hyphenated or 32-hex UUID).
@@ -128,13 +163,15 @@ impl<'a> Envelope<'a> {
     }
 
     pub fn items(&self) -> Items<'a> {
-        Items { b: self.body, i: 0, failed: false }
+        Items { b: self.body, base: self.header_end + 1, i: 0, failed: false }
     }
 }
 
 /// Items of an envelope; yields an error once and then stops.
 pub struct Items<'a> {
     b: &'a [u8],
+    /// Offset of `b` in the envelope.
+    base: usize,
     i: usize,
     failed: bool,
 }
@@ -167,11 +204,14 @@ impl<'a> Items<'a> {
         let b = self.b;
         let header_end = line_end(b, self.i);
         let (mut item_type, mut content_type, mut length, mut item_count) = (None, None, None, None);
+        let mut length_value = None;
         let mut bad_length = false;
         let header = read_header_line(&b[self.i..header_end], |key, value| {
             if key.eq_str("type") {
                 item_type = value.as_str();
             } else if key.eq_str("length") {
+                let at = value.0.as_ptr() as usize - b.as_ptr() as usize;
+                length_value = Some((at, at + value.0.len()));
                 match value.as_number() {
                     Some(json::Number::I64(n)) if n >= 0 => length = Some(n as u64),
                     Some(json::Number::U64(n)) => length = Some(n),
@@ -194,6 +234,7 @@ impl<'a> Items<'a> {
         }
         let item_type = item_type.ok_or(EnvelopeError::MissingItemType)?;
         let start = (header_end + 1).min(b.len());
+        let item_start = self.i;
         let (payload, next) = match length {
             Some(len) => {
                 let end = usize::try_from(len)
@@ -213,7 +254,16 @@ impl<'a> Items<'a> {
             }
         };
         self.i = next;
-        Ok(Item { header, item_type, content_type, item_count, payload })
+        let base = self.base;
+        let span = ItemSpan {
+            start: base + item_start,
+            header_end: base + header_end,
+            payload_start: base + start,
+            payload_end: base + start + payload.len(),
+            end: base + next,
+            length_value: length_value.filter(|_| length.is_some()).map(|(s, e)| (base + s, base + e)),
+        };
+        Ok(Item { header, item_type, content_type, item_count, payload, span })
     }
 }
 

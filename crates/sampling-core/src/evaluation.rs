@@ -44,6 +44,17 @@ pub struct Matched {
     pub sample_rate: f64,
     pub seed: u128,
     pub stage: Stage,
+    /// The reservoir rule that kept the item, when one did.
+    pub reservoir: Option<ReservoirHit>,
+}
+
+/// A reservoir rule that took an item: what a fleet needs to count it against a shared budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservoirHit {
+    pub rule_id: u32,
+    pub limit: i64,
+    /// End of the rule's time range, when it has one (a shared counter's expiry follows it).
+    pub end: Option<DateTime<Utc>>,
 }
 
 /// Evaluation state carried from stage to stage.
@@ -117,7 +128,7 @@ impl<'a> Evaluator<'a> {
                     let sample_rate = (rate.max(self.minimum.unwrap_or(0.0)) * self.factor).clamp(0.0, 1.0);
                     self.ids.push(rule.id);
                     self.record(stage, rule, value, true);
-                    return Some(Matched { sample_rate, seed, stage });
+                    return Some(Matched { sample_rate, seed, stage, reservoir: None });
                 }
                 SamplingValue::Reservoir(limit) => {
                     let Some(reservoir) = self.reservoir else { continue };
@@ -130,7 +141,8 @@ impl<'a> Evaluator<'a> {
                         steps.clear();
                     }
                     self.record(stage, rule, value, true);
-                    return Some(Matched { sample_rate: 1.0, seed, stage });
+                    let hit = ReservoirHit { rule_id: rule.id, limit, end: rule.time_range.end };
+                    return Some(Matched { sample_rate: 1.0, seed, stage, reservoir: Some(hit) });
                 }
             }
         }

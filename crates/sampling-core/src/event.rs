@@ -4,103 +4,9 @@
 use std::borrow::Cow;
 
 use crate::json::{self, JsonError, Number, RawValue};
-use crate::value::{parse_uuid, FieldKey, FieldPath, Getter, Val};
-
-/// The event fields rules may read (`event.*`), resolved when a config is compiled.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EventField {
-    Level,
-    Release,
-    Dist,
-    Environment,
-    Transaction,
-    Logger,
-    Platform,
-    User(&'static str),
-    UserGeo(&'static str),
-    RequestMethod,
-    RequestUrl,
-    RequestHeader(Box<str>),
-    TransactionSource,
-    Sdk(&'static str),
-    Context(&'static str, &'static str),
-    Duration,
-    ReleaseBuild,
-    ReleasePackage,
-    ReleaseVersionShort,
-    Measurement(Box<str>),
-    Breakdown(Box<str>, Box<str>),
-    Extra(Box<str>),
-    Tag(Box<str>),
-}
-
-const CONTEXT_FIELDS: &[(&str, &[&str])] = &[
-    ("app", &["in_foreground"]),
-    (
-        "device",
-        &[
-            "arch", "battery_level", "brand", "charging", "family", "model", "locale", "online", "orientation", "name",
-            "screen_density", "screen_dpi", "screen_width_pixels", "screen_height_pixels", "simulator", "uuid",
-        ],
-    ),
-    ("os", &["build", "kernel_version", "name", "version"]),
-    ("browser", &["name", "version"]),
-    ("profile", &["profile_id"]),
-    ("trace", &["status", "op"]),
-    ("response", &["status_code"]),
-    ("unreal", &["crash_type"]),
-];
-
-fn find_static(list: &[&'static str], name: &str) -> Option<&'static str> {
-    list.iter().copied().find(|s| *s == name)
-}
-
-impl EventField {
-    pub fn resolve(path: &str) -> Option<Self> {
-        Some(match path {
-            "level" => EventField::Level,
-            "release" => EventField::Release,
-            "dist" => EventField::Dist,
-            "environment" => EventField::Environment,
-            "transaction" => EventField::Transaction,
-            "logger" => EventField::Logger,
-            "platform" => EventField::Platform,
-            "request.method" => EventField::RequestMethod,
-            "request.url" => EventField::RequestUrl,
-            "transaction.source" => EventField::TransactionSource,
-            "duration" => EventField::Duration,
-            "release.build" => EventField::ReleaseBuild,
-            "release.package" => EventField::ReleasePackage,
-            "release.version.short" => EventField::ReleaseVersionShort,
-            _ => {
-                if let Some(rest) = path.strip_prefix("user.geo.") {
-                    EventField::UserGeo(find_static(&["city", "country_code", "region", "subdivision"], rest)?)
-                } else if let Some(rest) = path.strip_prefix("user.") {
-                    EventField::User(find_static(&["email", "id", "ip_address", "name", "segment"], rest)?)
-                } else if let Some(rest) = path.strip_prefix("sdk.") {
-                    EventField::Sdk(find_static(&["name", "version"], rest)?)
-                } else if let Some(rest) = path.strip_prefix("request.headers.") {
-                    EventField::RequestHeader(rest.into())
-                } else if let Some(rest) = path.strip_prefix("contexts.") {
-                    let (ctx, field) = rest.split_once('.')?;
-                    let (ctx, fields) = CONTEXT_FIELDS.iter().find(|(c, _)| *c == ctx)?;
-                    EventField::Context(ctx, find_static(fields, field)?)
-                } else if let Some(rest) = path.strip_prefix("measurements.") {
-                    EventField::Measurement(rest.strip_suffix(".value")?.into())
-                } else if let Some(rest) = path.strip_prefix("breakdowns.") {
-                    let (breakdown, measurement) = rest.split_once('.')?;
-                    EventField::Breakdown(breakdown.into(), measurement.into())
-                } else if let Some(rest) = path.strip_prefix("extra.") {
-                    EventField::Extra(rest.into())
-                } else if let Some(rest) = path.strip_prefix("tags.") {
-                    EventField::Tag(rest.into())
-                } else {
-                    return None;
-                }
-            }
-        })
-    }
-}
+pub use crate::field::EventField;
+use crate::field::{FieldKey, FieldPath};
+use crate::value::{parse_uuid, Getter, Val};
 
 /// Top-level keys worth locating; everything else is skipped.
 const SLOTS: [&str; 20] = [
@@ -237,6 +143,11 @@ impl<'a> EventView<'a> {
             }
         }
         Ok(EventView { slots })
+    }
+
+    /// A view of no field: for a payload nothing needs to read.
+    pub fn unread() -> EventView<'a> {
+        EventView { slots: [None; SLOTS.len()] }
     }
 
     pub fn from_raw(value: RawValue<'a>) -> EventView<'a> {

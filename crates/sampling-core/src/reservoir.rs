@@ -35,6 +35,17 @@ impl ReservoirCounters {
         out
     }
 
+    /// Sets a rule's count (a fleet's shared count; `limit` or more marks the rule used up).
+    pub fn set(&self, rule_id: u32, count: i64) {
+        let mut map = self.counters.write().unwrap_or_else(|e| e.into_inner());
+        match map.get(&rule_id) {
+            Some(counter) => counter.store(count, Ordering::Relaxed),
+            None => {
+                map.insert(rule_id, AtomicI64::new(count));
+            }
+        }
+    }
+
     /// Drops the counters of rules that are no longer in the project's config.
     pub fn retain(&self, rule_ids: &[u32]) {
         let mut map = self.counters.write().unwrap_or_else(|e| e.into_inner());
@@ -68,6 +79,16 @@ mod tests {
         assert!((0..3).all(|_| r.try_take(1, 3)));
         assert!(!r.try_take(1, 3));
         assert_eq!(r.snapshot(), [(1, 3)]);
+    }
+
+    #[test]
+    fn a_shared_count_set_from_outside_ends_the_rule() {
+        let r = ReservoirCounters::new();
+        assert!(r.try_take(1, 3));
+        r.set(1, 3);
+        assert!(!r.try_take(1, 3));
+        // A higher limit makes room again.
+        assert!(r.try_take(1, 4));
     }
 
     #[test]

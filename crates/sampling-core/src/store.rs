@@ -2,6 +2,7 @@
 //! ids, so a trace root in another organisation counts as unknown), replaced atomically, and
 //! the envelope fast path that decides from raw bytes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use crate::decision::{decide, is_trace_fully_sampled, DecisionInput, ItemType, O
 use crate::dsc::{parse_project_key, Dsc};
 use crate::envelope::{Envelope, EnvelopeError, Item};
 use crate::event::{EventView, SlotMask};
+use crate::plan::{fate_of, item_type_code, tag_edit, EnvelopePlan, Fate, FateInput, ItemPlan, ITEM_TYPE_NAMES};
 use crate::reservoir::ReservoirCounters;
 
 /// A project's sampling config as the store holds it.
@@ -125,6 +127,9 @@ impl EnvelopeDecision {
 #[derive(Debug, Default)]
 struct Projects {
     by_key: FxHashMap<u128, Arc<ProjectEntry>>,
+    /// Reservoir counts set from outside (a fleet's shared counts) by organisation and rule: they
+    /// also seed the counters of projects installed later.
+    reservoir_counts: FxHashMap<(u64, u32), i64>,
 }
 
 /// The set of project configs the engine samples with.
@@ -133,6 +138,8 @@ pub struct Store {
     projects: RwLock<Projects>,
     fixed_now: RwLock<Option<DateTime<Utc>>>,
     options: ParseOptions,
+    /// Whether plans carry what the control plane counts (roots, releases): it reads payloads.
+    counting: AtomicBool,
 }
 
 /// Invalid public key (not 32 hex digits).
@@ -169,6 +176,11 @@ impl Store {
     /// Pins the clock (tests, replays); `None` returns to the system clock.
     pub fn set_now(&self, now: Option<DateTime<Utc>>) {
         *self.fixed_now.write().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+
+    /// Makes plans carry trace roots and releases (off by default: it reads the payloads).
+    pub fn set_counting(&self, on: bool) {
+        self.counting.store(on, Ordering::Relaxed);
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -208,7 +220,13 @@ impl Store {
             .transpose();
         let mut projects = self.projects.write().unwrap_or_else(|e| e.into_inner());
         let previous = projects.by_key.get(&public_key).cloned();
-        let reservoir = previous.as_ref().map_or_else(|| Arc::new(ReservoirCounters::new()), |p| p.reservoir.clone());
+        let reservoir = previous.as_ref().map_or_else(
+            || {
+                let seeded = projects.reservoir_counts.iter().filter(|((org, _), _)| *org == organization_id);
+                Arc::new(ReservoirCounters::from_counts(seeded.map(|((_, rule), count)| (*rule, *count))))
+            },
+            |p| p.reservoir.clone(),
+        );
         let (config, result) = match compiled {
             Ok(Some(c)) => {
                 reservoir.retain(&c.reservoir_rule_ids());
@@ -223,6 +241,17 @@ impl Store {
         let entry = ProjectEntry { public_key, project_id, organization_id, config, reservoir };
         projects.by_key.insert(public_key, Arc::new(entry));
         result
+    }
+
+    /// Sets the count of reservoir rule `rule_id` in every project of the organisation (and in
+    /// projects installed later): how a fleet shares a rule's budget, e.g. through Redis. A count
+    /// at the rule's limit marks it used up; the engine then decides as if it were not there.
+    pub fn set_reservoir_count(&self, organization_id: u64, rule_id: u32, count: i64) {
+        let mut projects = self.projects.write().unwrap_or_else(|e| e.into_inner());
+        projects.reservoir_counts.insert((organization_id, rule_id), count);
+        for entry in projects.by_key.values().filter(|p| p.organization_id == organization_id) {
+            entry.reservoir.set(rule_id, count);
+        }
     }
 
     pub fn remove(&self, public_key: u128) -> bool {
@@ -241,7 +270,9 @@ impl Store {
         self.len() == 0
     }
 
-    /// Decides for an envelope sent to the project `own_key`, from its raw bytes.
+    /// Decides for an envelope sent to the project `own_key`, from its raw bytes, and writes its
+    /// plan into `scratch.plan`. `own_key` 0 stands for no project (the envelope is planned and
+    /// kept as from an unknown project).
     pub fn sample_envelope(
         &self,
         own_key: u128,
@@ -251,7 +282,25 @@ impl Store {
     ) -> Result<EnvelopeDecision, EnvelopeError> {
         // Results never carry the ids of an earlier decision.
         scratch.matched_ids.clear();
+        scratch.plan.clear();
         let envelope = Envelope::parse(bytes)?;
+        let plan = &mut scratch.plan;
+        plan.header_end = envelope.header_end() as u32;
+        plan.event_id = envelope.event_id();
+        plan.dsn = plan.push_string(envelope.dsn_value());
+        plan.sent_at = plan.push_string(envelope.sent_at());
+        let decision = self.decide_envelope(own_key, &envelope, now, scratch)?;
+        finish_plan(&mut scratch.plan, bytes, &decision, envelope.trace(), self.counting.load(Ordering::Relaxed));
+        Ok(decision)
+    }
+
+    fn decide_envelope(
+        &self,
+        own_key: u128,
+        envelope: &Envelope<'_>,
+        now: DateTime<Utc>,
+        scratch: &mut Scratch,
+    ) -> Result<EnvelopeDecision, EnvelopeError> {
         let trace = envelope.trace();
         // The DSC is read once, when first needed (a span v2 container, or a sampled item).
         let mut dsc_cell: Option<Option<Dsc<'_>>> = None;
@@ -262,6 +311,26 @@ impl Store {
         let mut has_error = false;
         for item in envelope.items() {
             let item = item?;
+            let span = item.span;
+            let code = item_type_code(&item.item_type);
+            let (length_start, length_end) = span.length_value.map_or((0, 0), |(s, e)| (s as u32, e as u32));
+            scratch.plan.items.push(ItemPlan {
+                type_code: code,
+                start: span.start as u32,
+                header_end: span.header_end as u32,
+                payload_start: span.payload_start as u32,
+                payload_end: span.payload_end as u32,
+                end: span.end as u32,
+                quantity: match code {
+                    2 | 3 => item.item_count.filter(|&n| n > 0).map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+                    _ => 1,
+                },
+                fate: Fate::Forward,
+                span_v2: is_span_v2(&item),
+                length_start,
+                length_end,
+                tag: Default::default(),
+            });
             match &*item.item_type {
                 "transaction" if transaction.is_none() => transaction = Some(item.payload),
                 "span" | "otel_span" => {
@@ -355,13 +424,19 @@ impl Store {
         if let Some(item) = span_item {
             decision.span_outcome = Some(decide(&DecisionInput { item, ..input }, scratch, false));
         }
-        // Read only the event fields the rules need; a DSC rebuilt from the event (no usable
-        // DSC) needs a few more.
-        let mut wanted = own.compiled().map_or(SlotMask::EVENT_ID, |c| c.event_slots());
+        // Read only the event fields the rules need: the payload's `event_id` only when the header
+        // has none (the seed), a few more for a DSC rebuilt from the event (no usable DSC); when
+        // nothing is needed the payload is not scanned at all.
+        let header_event_id = envelope.event_id();
+        let mut wanted = own.compiled().map_or(SlotMask::default(), |c| c.event_slots());
+        if header_event_id.is_none() {
+            wanted = wanted.union(SlotMask::EVENT_ID);
+        }
         if dsc.is_none() || root.is_none() {
             wanted = wanted.union(SlotMask::DSC_SOURCE);
         }
-        let event = match EventView::parse_slots(transaction, wanted) {
+        let parsed = if wanted == SlotMask::default() { Ok(EventView::unread()) } else { EventView::parse_slots(transaction, wanted) };
+        let event = match parsed {
             Ok(view) => view,
             Err(_) => {
                 decision.keep_reason = KeepReason::InvalidEvent;
@@ -372,7 +447,7 @@ impl Store {
         // The transaction stage is seeded by the envelope header's event id (Relay writes it
         // into the event), else the payload's, else a fresh random id as Relay gives an
         // envelope without one.
-        let event_id = envelope.event_id().or_else(|| event.event_id()).unwrap_or_else(crate::random::fresh_id);
+        let event_id = header_event_id.or_else(|| event.event_id()).unwrap_or_else(crate::random::fresh_id);
         let input = DecisionInput {
             event: Some(&event),
             event_id: Some(event_id),
@@ -381,6 +456,49 @@ impl Store {
         };
         decision.outcome = decide(&input, scratch, false);
         Ok(decision)
+    }
+}
+
+/// The fates, tags and counts of the plan, once the decision is known.
+fn finish_plan(plan: &mut EnvelopePlan, bytes: &[u8], decision: &EnvelopeDecision, dsc: Option<crate::json::RawValue<'_>>, counting: bool) {
+    let name = |item: &ItemPlan| ITEM_TYPE_NAMES[item.type_code as usize];
+    let with_error = plan.items.iter().any(|item| item.type_code != 0 && crate::plan::error_type(name(item)));
+    let input = FateInput {
+        transaction: decision.kind == EnvelopeKind::Transaction,
+        spans: decision.kind == EnvelopeKind::Spans,
+        dropped: decision.outcome.decision == crate::evaluation::Decision::Drop,
+        spans_dropped: decision.span_outcome.is_some_and(|o| o.decision == crate::evaluation::Decision::Drop),
+        rejection: match decision.span_rejection {
+            SpanRejection::None => Fate::Forward,
+            SpanRejection::MissingDsc => Fate::MissingDsc,
+            SpanRejection::InvalidDsc => Fate::InvalidDsc,
+        },
+    };
+    let tagging = decision.trace_fully_sampled.is_some();
+    for item in plan.items.iter_mut() {
+        if item.type_code == 0 {
+            continue;
+        }
+        item.fate = fate_of(name(item), item.span_v2, with_error, &input);
+        if tagging && item.type_code == 4 && item.fate == Fate::Forward {
+            item.tag = tag_edit(bytes, item.payload_start as usize, item.payload_end as usize);
+        }
+    }
+    if !counting || !(input.transaction || input.spans) {
+        return;
+    }
+    let kept = decision.outcome.decision != crate::evaluation::Decision::Drop;
+    for i in 0..plan.items.len() {
+        let item = plan.items[i];
+        let payload = &bytes[item.payload_start as usize..item.payload_end as usize];
+        if input.transaction && item.type_code == 1 {
+            // One transaction per envelope (Relay refuses a second): the first is the one counted.
+            plan.count_transaction(payload, dsc, kept);
+            break;
+        }
+        if input.spans && item.type_code == 2 {
+            plan.count_spans(payload, dsc, kept);
+        }
     }
 }
 
@@ -476,5 +594,63 @@ mod tests {
         assert_eq!(check(&escaped), SpanRejection::InvalidDsc);
         assert_eq!(check(r#"{"items":[{"name":"no id"}]}"#), SpanRejection::None);
         assert_eq!(check_v2_container(b"{}", None), SpanRejection::MissingDsc);
+    }
+
+    #[test]
+    fn the_plan_locates_items_and_header_fields() {
+        let store = Store::new();
+        let key = 0xabd0f232775f45feab79864e580d160b_u128;
+        store.put(key, 1, 1, Some(r#"{"version":2,"rules":[{"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0.0}}]}"#)).unwrap();
+        store.set_counting(true);
+        let header = format!(r#"{{"event_id":"9ec79c33-ec99-42ab-8353-589fcb2e04dc","dsn":"https:\/\/abd0f232775f45feab79864e580d160b@o.example\/1","sent_at":"2024-01-01T00:00:00Z","trace":{{"trace_id":"{T}","public_key":"abd0f232775f45feab79864e580d160b","transaction":"/dsc","sampled":true}}}}"#);
+        let tx = format!(r#"{{"type":"transaction","transaction":"/own","release":"r@1","contexts":{{"trace":{{"trace_id":"{T}"}}}}}}"#);
+        let body = format!("{header}\n{{\"type\":\"transaction\",\"length\":{}}}\n{tx}\n{{\"type\":\"profile\"}}\n{{}}\n\n{{\"type\":\"event\"}}\n{{\"a\":1}}", tx.len());
+        let mut scratch = Scratch::new();
+        let d = store.sample_envelope(key, body.as_bytes(), store.now(), &mut scratch).unwrap();
+        assert_eq!(d.outcome.decision, crate::evaluation::Decision::Drop);
+        let plan = &scratch.plan;
+        assert_eq!(plan.header_end as usize, header.len());
+        assert_eq!(plan.event_id, Some(0x9ec79c33ec9942ab8353589fcb2e04dc));
+        assert_eq!(plan.text_of(plan.dsn), Some("https://abd0f232775f45feab79864e580d160b@o.example/1"));
+        assert_eq!(plan.text_of(plan.sent_at), Some("2024-01-01T00:00:00Z"));
+        let at = |i: usize| &body[plan.items[i].payload_start as usize..plan.items[i].payload_end as usize];
+        assert_eq!(plan.items.len(), 3);
+        assert_eq!((at(0), at(1), at(2)), (tx.as_str(), "{}", r#"{"a":1}"#));
+        let fates: Vec<_> = plan.items.iter().map(|i| i.fate).collect();
+        assert_eq!(fates, [Fate::Sampled, Fate::Forward, Fate::Forward]);
+        let length = plan.items[0];
+        assert_eq!(&body[length.length_start as usize..length.length_end as usize], tx.len().to_string());
+        assert_eq!(plan.items[1].end as usize, body.find("\n\n{\"type\":\"event").unwrap() + 1);
+        assert_eq!(plan.items[2].end as usize, body.len());
+        // The error event gets the tag (its trace was dropped); the root is counted with the DSC's name.
+        assert_eq!(d.trace_fully_sampled, Some(false));
+        assert_eq!(plan.items[2].tag.shape, crate::plan::TagShape::InsertContexts);
+        assert_eq!(plan.root, crate::plan::RootKind::Transaction);
+        assert_eq!(plan.text_of(plan.root_name), Some("/dsc"));
+        assert!(plan.releases.is_empty(), "a dropped transaction's release is not seen");
+    }
+
+    #[test]
+    fn the_event_payload_is_read_only_when_a_rule_or_the_seed_needs_it() {
+        let key = 0xabd0f232775f45feab79864e580d160b_u128;
+        let dsc = format!(r#"{{"trace_id":"{T}","public_key":"abd0f232775f45feab79864e580d160b"}}"#);
+        // An unreadable payload shows whether it was read: an event read fails as `InvalidEvent`.
+        let envelope = |event_id: bool| {
+            let id = if event_id { r#""event_id":"9ec79c33ec9942ab8353589fcb2e04dc","# } else { "" };
+            format!("{{{id}\"trace\":{dsc}}}\n{{\"type\":\"transaction\"}}\n{{\"transaction\": nope}}\n")
+        };
+        let trace_only = r#"{"version":2,"rules":[{"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":1.0}}]}"#;
+        let reads_event = r#"{"version":2,"rules":[{"id":2,"type":"transaction","condition":{"op":"eq","name":"event.transaction","value":["/a"]},"samplingValue":{"type":"sampleRate","value":1.0}},{"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":1.0}}]}"#;
+        let reason = |config: &str, event_id: bool| {
+            let store = Store::new();
+            store.put(key, 1, 1, Some(config)).unwrap();
+            let mut scratch = Scratch::new();
+            store.sample_envelope(key, envelope(event_id).as_bytes(), store.now(), &mut scratch).unwrap().keep_reason
+        };
+        // Trace rules only and the seed in the header: the payload is never scanned.
+        assert_eq!(reason(trace_only, true), KeepReason::None);
+        // The seed must come from the payload, or a transaction rule reads the event: it is.
+        assert_eq!(reason(trace_only, false), KeepReason::InvalidEvent);
+        assert_eq!(reason(reads_event, true), KeepReason::InvalidEvent);
     }
 }

@@ -3,8 +3,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use crate::dsc::DscField;
-use crate::event::EventField;
+pub use crate::field::{FieldKey, FieldPath};
 
 /// A field value as conditions see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,35 +49,6 @@ impl Val<'_> {
             Val::F64(v) => Some(v),
             _ => None,
         }
-    }
-}
-
-/// A field path from a rule, resolved once when the config is compiled.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FieldPath {
-    pub name: Box<str>,
-    pub key: FieldKey,
-}
-
-/// What a path points at, so per-event lookups never parse the path again.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldKey {
-    Dsc(DscField),
-    Event(EventField),
-    /// Not a known DSC or event path: only flat instances can answer it.
-    Other,
-}
-
-impl FieldPath {
-    pub fn new(name: &str) -> Self {
-        let key = if let Some(rest) = name.strip_prefix("trace.") {
-            DscField::resolve(rest).map_or(FieldKey::Other, FieldKey::Dsc)
-        } else if let Some(rest) = name.strip_prefix("event.") {
-            EventField::resolve(rest).map_or(FieldKey::Other, FieldKey::Event)
-        } else {
-            FieldKey::Other
-        };
-        FieldPath { name: name.into(), key }
     }
 }
 
@@ -164,13 +134,5 @@ mod tests {
     fn hex_ids_compare_case_insensitively() {
         assert!(hex_matches(&[0xde, 0xad], "DeAd"));
         assert!(!hex_matches(&[0xde, 0xad], "dead00"));
-    }
-
-    #[test]
-    fn paths_resolve_by_namespace() {
-        assert!(matches!(FieldPath::new("trace.release").key, FieldKey::Dsc(DscField::Release)));
-        assert!(matches!(FieldPath::new("event.transaction").key, FieldKey::Event(EventField::Transaction)));
-        assert_eq!(FieldPath::new("trace.trace_id").key, FieldKey::Other);
-        assert_eq!(FieldPath::new("releases").key, FieldKey::Other);
     }
 }

@@ -4,6 +4,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sampling_core::decision::Scratch;
+use sampling_core::plan::{Fate, RootKind, TagShape};
 use sampling_core::store::Store;
 
 struct Counting;
@@ -79,6 +80,8 @@ fn steady_state_decisions_do_not_allocate() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let store = Store::new();
     store.put(KEY, 1, 1, Some(&config())).unwrap();
+    // Plans carry everything a server reads, roots and releases included.
+    store.set_counting(true);
     let envelopes: Vec<Vec<u8>> = (0..200).map(|i| envelope(i, i % 2 == 0)).collect();
     let now = chrono::DateTime::parse_from_rfc3339("2024-01-01T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
     let mut scratch = Scratch::new();
@@ -88,17 +91,24 @@ fn steady_state_decisions_do_not_allocate() {
     }
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     let (mut kept, mut mixed, mut tagged) = (0, 0, 0);
+    let (mut items, mut edits, mut roots, mut removed) = (0, 0, 0, 0);
     for _ in 0..10 {
         for e in &envelopes {
             let d = store.sample_envelope(KEY, e, now, &mut scratch).unwrap();
             kept += usize::from(d.outcome.decision.is_kept());
             mixed += usize::from(d.span_outcome.is_some());
             tagged += usize::from(d.trace_fully_sampled.is_some());
+            let plan = &scratch.plan;
+            items += plan.items.len();
+            edits += plan.items.iter().filter(|i| i.tag.shape != TagShape::None).count();
+            removed += plan.items.iter().filter(|i| i.fate == Fate::Sampled).count();
+            roots += usize::from(plan.root != RootKind::None);
         }
     }
     let after = ALLOCATIONS.load(Ordering::SeqCst);
     assert_eq!(after - before, 0, "decisions allocated {} times", after - before);
     assert!(kept > 0);
+    assert!(items > 0 && edits > 0 && removed > 0 && roots > 0, "plans: {items} items, {edits} tag edits, {removed} removed, {roots} roots");
     assert!(mixed > 0 && tagged > 0, "mixed envelopes were decided ({mixed} span decisions, {tagged} tags)");
 }
 

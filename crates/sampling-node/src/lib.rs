@@ -19,8 +19,51 @@ use sampling_core::config::ParseOptions;
 use sampling_core::store::{parse_key, EnvelopeDecision, Store};
 use serde_json::Value;
 
-/// Numbers written per envelope into the output array (see `OUT_*` in the TypeScript layer).
-pub const STRIDE: usize = 16;
+/// Numbers written per envelope into the output array (`RESULT_*` slots below).
+pub const STRIDE: usize = 20;
+
+// Slots of a result row (`resultView`, or a row of a batch's `out`); the TypeScript layer reads
+// these constants, never numbers of its own.
+#[napi]
+pub const RESULT_STRIDE: u32 = STRIDE as u32;
+#[napi]
+pub const RESULT_DECISION: u32 = 0;
+#[napi]
+pub const RESULT_SAMPLE_RATE: u32 = 1;
+#[napi]
+pub const RESULT_RANDOM_VALUE: u32 = 2;
+#[napi]
+pub const RESULT_KIND: u32 = 3;
+#[napi]
+pub const RESULT_KEEP_REASON: u32 = 4;
+#[napi]
+pub const RESULT_TRACE_FULLY_SAMPLED: u32 = 5;
+#[napi]
+pub const RESULT_MATCHED_COUNT: u32 = 6;
+#[napi]
+pub const RESULT_SPAN_COUNT: u32 = 7;
+#[napi]
+pub const RESULT_INVALID_DSC: u32 = 8;
+/// Four 32-bit words of the DSC's project key when the engine does not know it (else NaN).
+#[napi]
+pub const RESULT_UNKNOWN_ROOT_KEY: u32 = 9;
+#[napi]
+pub const RESULT_SPAN_DECISION: u32 = 13;
+#[napi]
+pub const RESULT_SPAN_SAMPLE_RATE: u32 = 14;
+#[napi]
+pub const RESULT_SPAN_REJECTION: u32 = 15;
+/// Words of the plan view the last `sampleEnvelope` wrote (NaN in batch rows: no plan).
+#[napi]
+pub const RESULT_PLAN_WORDS: u32 = 16;
+/// The reservoir rule that kept the item (NaN when none), its limit, and the end of its time
+/// range in epoch milliseconds (NaN when open-ended): what a fleet counts against a shared budget.
+#[napi]
+pub const RESULT_RESERVOIR_RULE: u32 = 17;
+#[napi]
+pub const RESULT_RESERVOIR_LIMIT: u32 = 18;
+#[napi]
+pub const RESULT_RESERVOIR_END: u32 = 19;
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, message.into())
@@ -57,6 +100,11 @@ fn write_decision(out: &mut [f64], d: &EnvelopeDecision, matched: usize) {
     out[13] = d.span_outcome.map_or(f64::NAN, |o| f64::from(o.decision as u8));
     out[14] = d.span_outcome.and_then(|o| o.sample_rate).unwrap_or(f64::NAN);
     out[15] = f64::from(d.span_rejection as u8);
+    out[16] = f64::NAN;
+    let hit = d.outcome.reservoir;
+    out[17] = hit.map_or(f64::NAN, |h| f64::from(h.rule_id));
+    out[18] = hit.map_or(f64::NAN, |h| h.limit as f64);
+    out[19] = hit.and_then(|h| h.end).map_or(f64::NAN, |t| t.timestamp_millis() as f64);
 }
 
 /// Matched rule ids the single-envelope result holds.
@@ -106,6 +154,8 @@ struct EngineState {
     handles: HashMap<u128, u32>,
     /// Freed when the engine and every view of it are gone.
     result: Arc<ResultMemory>,
+    /// The plan of the last `sampleEnvelope` (replaced by a larger one when it does not fit).
+    plan: Arc<PlanMemory>,
 }
 
 thread_local! {
@@ -145,6 +195,7 @@ impl BindingEngine {
             keys: Vec::new(),
             handles: HashMap::new(),
             result: Arc::new(ResultMemory::new()),
+            plan: Arc::new(PlanMemory::new(1024)),
         };
         let id = ENGINES.with(|engines| {
             let mut engines = engines.borrow_mut();
@@ -252,6 +303,46 @@ impl BindingEngine {
         })
     }
 
+    /// The plan of the last `sampleEnvelope` (`PLAN_*` layout), as a view of engine memory. A
+    /// plan larger than the view moves to new memory: fetch the view again when the result's
+    /// `RESULT_PLAN_WORDS` exceeds its length.
+    #[napi]
+    pub fn plan_view(&self) -> Result<Uint32Array> {
+        with_engine(self.id, |state| {
+            let keep = state.plan.clone();
+            let (ptr, len) = (keep.ptr, keep.len);
+            // Safety: as for `result_view`.
+            Ok(unsafe { Uint32Array::with_external_data(ptr, len, move |_, _| drop(keep)) })
+        })
+    }
+
+    /// Sets the count of reservoir rule `ruleId` for every project of the organisation (and those
+    /// installed later): a fleet's shared count. At the rule's limit, the rule is used up and the
+    /// engine decides as if it were not there (no config is rewritten).
+    #[napi]
+    pub fn set_reservoir_count(&self, organization_id: f64, rule_id: u32, count: f64) -> Result<()> {
+        if !(organization_id >= 0.0 && organization_id.fract() == 0.0 && organization_id <= 9_007_199_254_740_991.0) {
+            return Err(invalid("organizationId must be a non-negative integer"));
+        }
+        if count.is_nan() {
+            return Err(invalid("count must be a number"));
+        }
+        with_engine(self.id, |state| {
+            state.store.set_reservoir_count(organization_id as u64, rule_id, count as i64);
+            Ok(())
+        })
+    }
+
+    /// Whether plans carry what the control plane counts (trace roots, releases of kept items):
+    /// off by default, as it reads transaction and segment payloads.
+    #[napi]
+    pub fn set_counting(&self, on: bool) -> Result<()> {
+        with_engine(self.id, |state| {
+            state.store.set_counting(on);
+            Ok(())
+        })
+    }
+
     /// The matched rule ids of the last `sampleEnvelope`, as a view of engine memory.
     #[napi]
     pub fn matched_ids_view(&self) -> Result<Uint32Array> {
@@ -289,10 +380,15 @@ pub fn sample_envelope(engine_id: u32, envelope: &[u8], key_handle: u32) -> u32 
     ENGINES.with(|engines| {
         let mut engines = engines.borrow_mut();
         let Some(Some(state)) = engines.get_mut(engine_id as usize) else { return UNKNOWN_ENGINE };
-        let Some(&key) = state.keys.get(key_handle as usize) else { return UNKNOWN_HANDLE };
+        let key = if key_handle == NO_PROJECT {
+            0
+        } else {
+            let Some(&key) = state.keys.get(key_handle as usize) else { return UNKNOWN_HANDLE };
+            key
+        };
         // Safety: see `ResultMemory::slices`.
         let (out, ids) = unsafe { state.result.slices() };
-        let (store, scratch) = (&state.store, &mut state.scratch);
+        let (store, scratch, plan) = (&state.store, &mut state.scratch, &mut state.plan);
         let status = catch_unwind(AssertUnwindSafe(|| {
             let now = store.now();
             match store.sample_envelope(key, envelope, now, scratch) {
@@ -301,6 +397,7 @@ pub fn sample_envelope(engine_id: u32, envelope: &[u8], key_handle: u32) -> u32 
                     let n = matched.len().min(ids.len());
                     ids[..n].copy_from_slice(&matched[..n]);
                     write_decision(out, &d, matched.len());
+                    out[RESULT_PLAN_WORDS as usize] = write_plan(plan, &scratch.plan) as f64;
                     0
                 }
                 Err(e) => e.code(),
@@ -446,3 +543,174 @@ pub fn random_value_for(id: String) -> Result<f64> {
     Ok(sampling_core::random::random_value(seed))
 }
 
+
+// ---- The envelope plan (see `sampling_core::plan`), written next to each single-envelope result.
+
+/// The key handle standing for no project: the envelope is planned (and kept as from an unknown
+/// project), e.g. to read the `dsn` of its header before the request is authenticated.
+#[napi]
+pub const NO_PROJECT: u32 = u32::MAX;
+
+/// Words of the plan's head, then `PLAN_ITEM_WORDS` per item, `PLAN_RELEASE_WORDS` per release
+/// seen, then the decoded text (UTF-8 bytes from word `PLAN_TEXT_WORD`). Text ranges are
+/// (start, length) pairs into the text; a start of `PLAN_ABSENT` means no text.
+#[napi]
+pub const PLAN_ABSENT: u32 = sampling_core::plan::ABSENT;
+#[napi]
+pub const PLAN_HEADER_END: u32 = 0;
+#[napi]
+pub const PLAN_ITEM_COUNT: u32 = 1;
+#[napi]
+pub const PLAN_RELEASE_COUNT: u32 = 2;
+#[napi]
+pub const PLAN_TEXT_WORD: u32 = 3;
+/// 1 when the header has a valid `event_id`, then its four 32-bit words.
+#[napi]
+pub const PLAN_HAS_EVENT_ID: u32 = 4;
+#[napi]
+pub const PLAN_EVENT_ID: u32 = 5;
+#[napi]
+pub const PLAN_DSN: u32 = 9;
+#[napi]
+pub const PLAN_SENT_AT: u32 = 11;
+/// `PLAN_ROOT_KINDS`: none, transaction, segment.
+#[napi]
+pub const PLAN_ROOT_KIND: u32 = 13;
+#[napi]
+pub const PLAN_ROOT_NAME: u32 = 14;
+/// The root's DSC `release` and `environment`.
+#[napi]
+pub const PLAN_ROOT_RELEASE: u32 = 16;
+#[napi]
+pub const PLAN_ROOT_ENVIRONMENT: u32 = 18;
+#[napi]
+pub const PLAN_HEAD_WORDS: u32 = 20;
+#[napi]
+pub const PLAN_ITEM_WORDS: u32 = 14;
+#[napi]
+pub const ITEM_TYPE: u32 = 0;
+#[napi]
+pub const ITEM_START: u32 = 1;
+#[napi]
+pub const ITEM_HEADER_END: u32 = 2;
+#[napi]
+pub const ITEM_PAYLOAD_START: u32 = 3;
+#[napi]
+pub const ITEM_PAYLOAD_END: u32 = 4;
+#[napi]
+pub const ITEM_END: u32 = 5;
+#[napi]
+pub const ITEM_QUANTITY: u32 = 6;
+/// `ITEM_FATES`: forward, sampled (removed by the decision), missing_dsc, invalid_dsc.
+#[napi]
+pub const ITEM_FATE: u32 = 7;
+/// The header's `length` value `[start, end)` (equal when there is none).
+#[napi]
+pub const ITEM_LENGTH_START: u32 = 8;
+#[napi]
+pub const ITEM_LENGTH_END: u32 = 9;
+/// `TAG_SHAPES` (0: no tag), a comma flag, and the range `[at, removeTo)` the tag replaces.
+#[napi]
+pub const ITEM_TAG_SHAPE: u32 = 10;
+#[napi]
+pub const ITEM_TAG_COMMA: u32 = 11;
+#[napi]
+pub const ITEM_TAG_AT: u32 = 12;
+#[napi]
+pub const ITEM_TAG_REMOVE_TO: u32 = 13;
+/// A release seen: release text range, environment text range.
+#[napi]
+pub const PLAN_RELEASE_WORDS: u32 = 4;
+
+/// Item type names by `ITEM_TYPE` code (code 0: any other type).
+#[napi]
+pub fn item_type_names() -> Vec<&'static str> {
+    sampling_core::plan::ITEM_TYPE_NAMES.to_vec()
+}
+
+/// Engine memory holding the last plan, shared with JavaScript as a `Uint32Array`.
+struct PlanMemory {
+    ptr: *mut u32,
+    len: usize,
+}
+
+// Safety: as for `ResultMemory`.
+unsafe impl Send for PlanMemory {}
+unsafe impl Sync for PlanMemory {}
+
+impl PlanMemory {
+    fn new(len: usize) -> Self {
+        let ptr = Box::into_raw(vec![0u32; len].into_boxed_slice()) as *mut u32;
+        PlanMemory { ptr, len }
+    }
+}
+
+impl Drop for PlanMemory {
+    fn drop(&mut self) {
+        // Safety: allocated in `new` as a boxed slice of `len` words.
+        unsafe { drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr, self.len))) }
+    }
+}
+
+fn put_range(words: &mut [u32], at: u32, range: sampling_core::plan::TextRange) {
+    words[at as usize] = range.start;
+    words[at as usize + 1] = range.len;
+}
+
+/// Writes `plan` into the engine's plan memory (moving it to larger memory when it does not
+/// fit; views of the old memory keep it alive); returns the words written.
+fn write_plan(memory: &mut Arc<PlanMemory>, plan: &sampling_core::plan::EnvelopePlan) -> usize {
+    let head = PLAN_HEAD_WORDS as usize;
+    let text_word = head + plan.items.len() * PLAN_ITEM_WORDS as usize + plan.releases.len() * PLAN_RELEASE_WORDS as usize;
+    let needed = text_word + plan.text.len().div_ceil(4);
+    if needed > memory.len {
+        *memory = Arc::new(PlanMemory::new(needed.max(memory.len * 2)));
+    }
+    // Safety: see `ResultMemory::slices`; JavaScript reads the view only between calls.
+    let words = unsafe { std::slice::from_raw_parts_mut(memory.ptr, needed) };
+    words[PLAN_HEADER_END as usize] = plan.header_end;
+    words[PLAN_ITEM_COUNT as usize] = plan.items.len() as u32;
+    words[PLAN_RELEASE_COUNT as usize] = plan.releases.len() as u32;
+    words[PLAN_TEXT_WORD as usize] = text_word as u32;
+    words[PLAN_HAS_EVENT_ID as usize] = u32::from(plan.event_id.is_some());
+    let id = plan.event_id.unwrap_or(0);
+    for i in 0..4 {
+        words[PLAN_EVENT_ID as usize + i] = (id >> (96 - 32 * i)) as u32;
+    }
+    put_range(words, PLAN_DSN, plan.dsn);
+    put_range(words, PLAN_SENT_AT, plan.sent_at);
+    words[PLAN_ROOT_KIND as usize] = plan.root as u32;
+    put_range(words, PLAN_ROOT_NAME, plan.root_name);
+    put_range(words, PLAN_ROOT_RELEASE, plan.root_release);
+    put_range(words, PLAN_ROOT_ENVIRONMENT, plan.root_environment);
+    for (i, item) in plan.items.iter().enumerate() {
+        let row = &mut words[head + i * PLAN_ITEM_WORDS as usize..head + (i + 1) * PLAN_ITEM_WORDS as usize];
+        row[ITEM_TYPE as usize] = u32::from(item.type_code);
+        row[ITEM_START as usize] = item.start;
+        row[ITEM_HEADER_END as usize] = item.header_end;
+        row[ITEM_PAYLOAD_START as usize] = item.payload_start;
+        row[ITEM_PAYLOAD_END as usize] = item.payload_end;
+        row[ITEM_END as usize] = item.end;
+        row[ITEM_QUANTITY as usize] = item.quantity;
+        row[ITEM_FATE as usize] = item.fate as u32;
+        row[ITEM_LENGTH_START as usize] = item.length_start;
+        row[ITEM_LENGTH_END as usize] = item.length_end;
+        row[ITEM_TAG_SHAPE as usize] = item.tag.shape as u32;
+        row[ITEM_TAG_COMMA as usize] = u32::from(item.tag.comma);
+        row[ITEM_TAG_AT as usize] = item.tag.at;
+        row[ITEM_TAG_REMOVE_TO as usize] = item.tag.remove_to;
+    }
+    let releases = head + plan.items.len() * PLAN_ITEM_WORDS as usize;
+    for (i, seen) in plan.releases.iter().enumerate() {
+        let at = (releases + i * PLAN_RELEASE_WORDS as usize) as u32;
+        put_range(words, at, seen.release);
+        put_range(words, at + 2, seen.environment);
+    }
+    // The text, packed little-endian into words (JavaScript reads it as bytes of the same memory).
+    for (i, chunk) in plan.text.chunks(4).enumerate() {
+        let mut bytes = [0u8; 4];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        words[text_word + i] = u32::from_le_bytes(bytes);
+    }
+    needed
+}

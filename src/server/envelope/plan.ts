@@ -1,81 +1,79 @@
-// What is forwarded of an envelope after its decision: drops remove what Relay removes, errors get their tag, the rest is untouched.
+// What is forwarded of an envelope after its decision, assembled from the engine's plan: drops remove what the engine marked (Relay's rules), error events get the tag at the place the engine found, the rest keeps its bytes.
 
-import type { Decision } from '../decision';
-import { assembleEnvelope, type EnvelopeItem } from './items';
-import { rewriteItem, tagTraceSampled } from './tag-errors';
+import type { EnvelopePlanView, ItemFate } from '../../engine/plan';
+import { tagText } from '../../engine/plan';
+import { native } from '../../engine/native';
 
-/** Items that hold (or become) an error event: never dropped by sampling; their attachments stay with them. */
-const ERROR_ITEM_TYPES = new Set(['event', 'security', 'raw_security', 'nel', 'unreal_report', 'user_report', 'feedback']);
-/** Removed with a dropped transaction (unless the envelope also carries an error, which owns the attachments). */
-const TRANSACTION_DEPENDENTS = new Set(['transaction', 'attachment', 'form_data']);
-/** Removed with a dropped span envelope. */
-const SPAN_ITEM_TYPES = new Set(['span', 'otel_span']);
-const SPAN_V2_CONTENT_TYPE = 'application/vnd.sentry.items.span.v2+json';
+/** One item as outcomes report it. */
+export interface PlannedItem {
+  type: string;
+  /** How many things it counts for: the spans of a span container, else 1. */
+  quantity: number;
+  /** Payload bytes (attachments and logs are also counted in bytes). */
+  bytes: number;
+  /** `sampled`: removed by the sampling decision; `missing_dsc` / `invalid_dsc`: refused before sampling (Relay's `invalid`). */
+  fate: ItemFate;
+}
 
 export interface ForwardPlan {
   /** Bytes to forward (the received buffer itself when unchanged); null when nothing is left. */
   forward: Buffer | null;
   modified: boolean;
-  /** Per original item: removed by the sampling decision? */
-  removed: boolean[];
-  /**
-   * Per original item: a span v2 container rejected before sampling (`missing_dsc`/`invalid_dsc`,
-   * an `invalid` outcome in Relay, not a sampling drop); such items are not forwarded.
-   */
-  rejected: Array<'missing_dsc' | 'invalid_dsc' | null>;
+  items: PlannedItem[];
   /** Error event items whose `contexts.trace.sampled` was written. */
   tagged: number;
 }
 
-/** Whether item `item` goes when the envelope is dropped (spec §7.1/§7.2: profiles always stay). */
-export function removedByDrop(decision: Decision, item: EnvelopeItem, hasErrorItem: boolean): boolean {
-  if (decision.kind === 'transaction') {
-    // Spans next to a transaction have their own decision (spec §7.2).
-    if (SPAN_ITEM_TYPES.has(item.type)) return decision.spanDecision === 'drop';
-    if (item.type === 'attachment' || item.type === 'form_data') return !hasErrorItem;
-    return TRANSACTION_DEPENDENTS.has(item.type);
-  }
-  if (decision.kind === 'spans') return SPAN_ITEM_TYPES.has(item.type);
-  return false;
-}
+const NEWLINE = Buffer.from('\n');
+const N = native;
 
-export function hasErrorItem(items: readonly EnvelopeItem[]): boolean {
-  return items.some((item) => ERROR_ITEM_TYPES.has(item.type));
+/** An item rewritten around its tagged payload; `length` is rewritten when the header has one. */
+function taggedItem(body: Buffer, plan: EnvelopePlanView, i: number, sampled: boolean): Buffer {
+  const at = plan.item(i, N.ITEM_TAG_AT);
+  const removeTo = plan.item(i, N.ITEM_TAG_REMOVE_TO);
+  const text = Buffer.from(tagText(plan.item(i, N.ITEM_TAG_SHAPE), sampled, plan.item(i, N.ITEM_TAG_COMMA) === 1));
+  const [start, headerEnd, payloadStart, payloadEnd, end] = [N.ITEM_START, N.ITEM_HEADER_END, N.ITEM_PAYLOAD_START, N.ITEM_PAYLOAD_END, N.ITEM_END].map((slot) => plan.item(i, slot));
+  const payloadLength = payloadEnd - payloadStart + text.length - (removeTo - at);
+  const lengthStart = plan.item(i, N.ITEM_LENGTH_START);
+  const lengthEnd = plan.item(i, N.ITEM_LENGTH_END);
+  const header =
+    lengthStart === lengthEnd
+      ? [body.subarray(start, headerEnd)]
+      : [body.subarray(start, lengthStart), Buffer.from(String(payloadLength)), body.subarray(lengthEnd, headerEnd)];
+  return Buffer.concat([...header, NEWLINE, body.subarray(payloadStart, at), text, body.subarray(removeTo, end)]);
 }
 
 /**
- * Plans the forwarded envelope. `traceFullySampled` is the tag for `event` items (null: no tag).
- * An envelope without changes is forwarded as the very buffer received.
+ * Plans the forwarded envelope from the engine's plan of `body` (read it right after the
+ * decision). `traceFullySampled` is the tag for error events (null: no tag). An envelope
+ * without changes is forwarded as the very buffer received.
  */
-export function planForward(body: Buffer, headerEnd: number, items: readonly EnvelopeItem[], decision: Decision, traceFullySampled: boolean | null): ForwardPlan {
-  const dropped = decision.decision === 'drop';
-  const withError = hasErrorItem(items);
-  const rejection = decision.spanRejection === 'missingDsc' ? 'missing_dsc' : decision.spanRejection === 'invalidDsc' ? 'invalid_dsc' : null;
-  const rejected = items.map((item) => (rejection !== null && item.type === 'span' && item.header.content_type === SPAN_V2_CONTENT_TYPE ? rejection : null));
-  const removed = items.map((item, index) => {
-    if (rejected[index] !== null) return false;
-    if (decision.kind === 'transaction' && SPAN_ITEM_TYPES.has(item.type)) return removedByDrop(decision, item, withError);
-    return dropped && removedByDrop(decision, item, withError);
-  });
-  const replaced = new Map<number, Buffer>();
-  if (traceFullySampled !== null) {
-    items.forEach((item, index) => {
-      if (item.type !== 'event' || removed[index]) return;
-      const payload = tagTraceSampled(body.subarray(item.payloadStart, item.payloadEnd), traceFullySampled);
-      if (payload !== null) replaced.set(index, rewriteItem(body, item, payload));
-    });
+export function planForward(body: Buffer, plan: EnvelopePlanView, traceFullySampled: boolean | null): ForwardPlan {
+  const count = plan.itemCount;
+  const items: PlannedItem[] = new Array(count);
+  let changed = false;
+  for (let i = 0; i < count; i++) {
+    const fate = plan.itemFate(i);
+    items[i] = { type: plan.itemType(i), quantity: plan.item(i, N.ITEM_QUANTITY), bytes: plan.item(i, N.ITEM_PAYLOAD_END) - plan.item(i, N.ITEM_PAYLOAD_START), fate };
+    if (fate !== 'forward' || (traceFullySampled !== null && plan.item(i, N.ITEM_TAG_SHAPE) !== 0)) changed = true;
   }
-  const anyRemoved = removed.some(Boolean) || rejected.some((r) => r !== null);
-  if (!anyRemoved && replaced.size === 0) return { forward: body, modified: false, removed, rejected, tagged: 0 };
-  const kept = items
-    .map((item, index) => ({ item, index }))
-    .filter(({ index }) => !removed[index] && rejected[index] === null)
-    .map(({ item, index }) => ({ start: item.start, end: item.end, bytes: replaced.get(index) }));
-  return {
-    forward: kept.length === 0 ? null : assembleEnvelope(body, headerEnd, kept),
-    modified: true,
-    removed,
-    rejected,
-    tagged: replaced.size,
-  };
+  if (!changed) return { forward: body, modified: false, items, tagged: 0 };
+  const parts: Buffer[] = [body.subarray(0, plan.headerEnd), NEWLINE];
+  let tagged = 0;
+  let kept = 0;
+  for (let i = 0; i < count; i++) {
+    if (items[i].fate !== 'forward') continue;
+    let bytes: Buffer;
+    if (traceFullySampled !== null && plan.item(i, N.ITEM_TAG_SHAPE) !== 0) {
+      bytes = taggedItem(body, plan, i, traceFullySampled);
+      tagged++;
+    } else {
+      bytes = body.subarray(plan.item(i, N.ITEM_START), plan.item(i, N.ITEM_END));
+    }
+    // Items are newline-separated; the last one's newline (if any) stays as received.
+    if (kept > 0 && parts[parts.length - 1].at(-1) !== 0x0a) parts.push(NEWLINE);
+    parts.push(bytes);
+    kept++;
+  }
+  return { forward: kept === 0 ? null : Buffer.concat(parts), modified: true, items, tagged };
 }

@@ -6,8 +6,6 @@ import type { Logger } from 'pino';
 
 import { guardedListener, parseRequestTarget } from '../../http/guard';
 import { sampledReason } from '../decision';
-import { readEnvelopeHeader } from '../envelope/header';
-import { itemQuantity } from '../envelope/items';
 import { AuthError, BadEnvelopeError, HttpError, KeyUncheckedError, SinkUnavailableError } from '../errors';
 import type { EnvelopeIngestor, IngestResult } from '../ingest';
 import { RepeatLimiter } from '../log-limit';
@@ -82,22 +80,21 @@ interface OutcomeScope {
 
 function recordOutcomes(deps: RouteDeps, project: string, scope: OutcomeScope, result: IngestResult, forwardedOk: boolean): void {
   const filtered = sampledReason(result.decision);
-  result.items.forEach((item, index) => {
+  result.items.forEach((item) => {
     let outcome: OutcomeName = 'accepted';
     let reason = '';
-    const rejected = result.plan.rejected[index];
-    if (rejected !== null) {
+    if (item.fate === 'missing_dsc' || item.fate === 'invalid_dsc') {
       // Refused before sampling, as Relay does (its `invalid` outcome), whatever the decision.
       outcome = 'invalid';
-      reason = rejected;
-    } else if (result.plan.removed[index]) {
+      reason = item.fate;
+    } else if (item.fate === 'sampled') {
       outcome = 'filtered_sampling';
       reason = filtered;
     } else if (!forwardedOk) {
       outcome = 'rate_limited';
       reason = 'sink_unavailable';
     }
-    deps.metrics.outcomes.inc({ project_id: project, item_type: itemTypeLabel(item.type), outcome, reason }, itemQuantity(item));
+    deps.metrics.outcomes.inc({ project_id: project, item_type: itemTypeLabel(item.type), outcome, reason }, item.quantity);
     if (deps.outcomes && (outcome === 'filtered_sampling' || outcome === 'invalid')) {
       for (const { category, quantity } of itemCategories(item)) {
         deps.outcomes.record({ ...scope, at: scope.receivedAt, outcome: outcome === 'invalid' ? 'invalid' : 'filtered', reason, category, quantity });
@@ -116,10 +113,11 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
     const raw = await readRawBody(req, deps.limits.maxBodySize);
     bodyRead = true;
     const body = await decodeBody(raw, req.headers['content-encoding'], deps.limits.maxBodySize);
-    const header = readEnvelopeHeader(body, deps.limits.maxEnvelopeHeaderSize);
-    const project = await deps.auth.authenticate(keyFromRequest(req.headers, query) ?? header.dsnKey, projectId);
-    const result = await deps.ingestor.ingest({ body, header, publicKey: project.publicKey, organizationId: project.organizationId });
-    const forward = result.plan.forward;
+    const requestKey = keyFromRequest(req.headers, query);
+    const envelope = deps.ingestor.read(body, requestKey);
+    const project = await deps.auth.authenticate(requestKey ?? envelope.dsnKey, projectId);
+    const result = await deps.ingestor.ingest({ body, publicKey: project.publicKey, organizationId: project.organizationId }, envelope.eventId);
+    const forward = result.forward;
     if (forward !== null) {
       deps.onCommit?.(res);
       try {
@@ -129,7 +127,7 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
           publicKey: project.publicKey,
           eventId: result.eventId,
           decision: result.decision,
-          modified: result.plan.modified,
+          modified: result.modified,
           envelope: forward,
           client: {
             auth: headerText(req.headers['x-sentry-auth']),
@@ -149,7 +147,7 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
     deps.metrics.envelopes.inc({ project_id: label, kind: result.decision.kind, decision: result.decision.decision });
     deps.stats.recordDecision(label, result.decision);
     // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).
-    deps.roots?.record({ body, header, items: result.items, decision: result.decision, projectId, organizationId: project.organizationId });
+    deps.roots?.record({ count: result.count, decision: result.decision, projectId, organizationId: project.organizationId });
     deps.onEnvelope?.({ projectId, publicKey: project.publicKey, body, decision: result.decision, forwarded: forward });
     sendJson(res, 200, { id: result.eventId }, cors);
     return 200;

@@ -1,6 +1,6 @@
 // Relay's data categories (relay-base-schema `DataCategory`, numeric ids) of envelope items, with the quantity reported.
 
-import type { EnvelopeItem } from '../envelope/items';
+import type { PlannedItem } from '../envelope/plan';
 
 /** The ids of the categories this server reports (the Python package's `sentry_relay.consts.DataCategory`). */
 export const DATA_CATEGORY = {
@@ -27,20 +27,14 @@ export interface CategoryQuantity {
   quantity: number;
 }
 
-/** How many spans a span item holds (`item_count` of a span v2 container, else one). */
-function spanQuantity(item: EnvelopeItem): number {
-  const count = item.header.item_count;
-  return typeof count === 'number' && Number.isSafeInteger(count) && count > 0 ? count : 1;
-}
-
 /**
  * What dropping `item` loses, per data category, as Relay counts it for a relay that has not
  * extracted metrics (so the total categories, not the `*_indexed` ones): attachments in bytes and
- * items, spans by count, the rest by one. Item types with no category (client reports, metric
+ * items, spans by count (the engine's item quantity: `item_count` of a container), the rest by one. Item types with no category (client reports, metric
  * buckets) report nothing.
  */
-export function itemCategories(item: EnvelopeItem): CategoryQuantity[] {
-  const bytes = item.payloadEnd - item.payloadStart;
+export function itemCategories(item: PlannedItem): CategoryQuantity[] {
+  const bytes = item.bytes;
   switch (item.type) {
     case 'event':
     case 'unreal_report':
@@ -71,18 +65,18 @@ export function itemCategories(item: EnvelopeItem): CategoryQuantity[] {
       return [{ category: DATA_CATEGORY.monitor, quantity: 1 }];
     case 'span':
     case 'otel_span':
-      return [{ category: DATA_CATEGORY.span, quantity: spanQuantity(item) }];
+      return [{ category: DATA_CATEGORY.span, quantity: item.quantity }];
     case 'feedback':
     case 'user_report':
       return [{ category: DATA_CATEGORY.feedback, quantity: 1 }];
     case 'log':
     case 'otel_log':
       return [
-        { category: DATA_CATEGORY.logItem, quantity: spanQuantity(item) },
+        { category: DATA_CATEGORY.logItem, quantity: item.quantity },
         { category: DATA_CATEGORY.logByte, quantity: bytes },
       ];
     case 'trace_metric':
-      return [{ category: DATA_CATEGORY.traceMetric, quantity: spanQuantity(item) }];
+      return [{ category: DATA_CATEGORY.traceMetric, quantity: item.quantity }];
     case 'client_report':
     case 'statsd':
     case 'metric_buckets':

@@ -5,7 +5,10 @@ import { watchOutages } from '../../redis/outages';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 
-import type { ReservoirRule } from './rules';
+import type { ReservoirHit } from '../../engine/engine';
+
+/** A reservoir rule as the engine reports it when it keeps an item (`Decision.reservoirRule`). */
+export type ReservoirRule = ReservoirHit;
 
 /** How long the first item waits for the first connection to Redis, ms. */
 const STARTUP_WAIT_MS = 2000;
