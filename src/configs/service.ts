@@ -96,7 +96,12 @@ export class ProjectConfigService {
             retry: (slot) => this.load(slot, this.now(), { force: true }),
             revalidate: () => {
               const now = this.now();
-              for (const slot of this.cache.slots()) if (slot.entry) this.load(slot, now, { skipShared: true, force: true });
+              for (const slot of this.cache.slots()) {
+                if (!slot.entry) continue;
+                // Possibly missed an invalidation: not settled until refetched (or told by the fetcher).
+                slot.outdated = true;
+                this.load(slot, now, { skipShared: true, force: true });
+              }
             },
           },
           { metrics: this.metrics, logger: this.logger },
@@ -321,7 +326,7 @@ export class ProjectConfigService {
 
   /** A fresh entry that is not yet due for its early refresh. */
   private settled(slot: Slot, now: number): boolean {
-    return slot.entry !== undefined && freshnessOf(slot, slot.entry, now, this.timings) === 'fresh' && now < slot.refreshAt;
+    return slot.entry !== undefined && !slot.outdated && freshnessOf(slot, slot.entry, now, this.timings) === 'fresh' && now < slot.refreshAt;
   }
 
   /** Whether a shared entry is newer than what the slot holds and not older than its last invalidation. */

@@ -19,7 +19,6 @@ import { EnvelopeIngestor } from './ingest';
 import { createServerMetrics, ProjectLabels } from './metrics';
 import { DEFAULTS, resolveLimits, resolvePort, type ServerOptions } from './options';
 import { RootCounter } from './roots';
-import { SharedTrafficRecorder } from '../control/traffic/shared-recorder';
 import { SharedReservoir } from './reservoir/shared';
 import { createSink, type SinkSpec } from './sinks/create';
 import type { EnvelopeSink } from './sinks/types';
@@ -99,7 +98,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   if (options.countRoots && !options.recorder && !options.redis) throw new ServerOptionsError('countRoots needs redis (the Redis the control plane keeps its counts in)');
   const { sampler, owned } = buildSampler(options, logger);
-  const sharedRecorder = options.countRoots && !options.recorder ? new SharedTrafficRecorder({ redis: options.redis!, logger: logger.child({ module: 'roots' }) }) : null;
+  // Loaded only for `countRoots`: a server without it loads nothing of the control plane.
+  const sharedRecorder =
+    options.countRoots && !options.recorder
+      ? new (await import('../control/traffic/shared-recorder')).SharedTrafficRecorder({ redis: options.redis!, logger: logger.child({ module: 'roots' }) })
+      : null;
   const recorder = options.recorder ?? sharedRecorder ?? undefined;
   // The engine finds trace roots and releases in the decision's pass, for the recorder.
   if (recorder) sampler.engine.setCounting(true);

@@ -1,5 +1,6 @@
 // The dashboard served by the control plane at /dashboard/: wiring of its feed, readers and routes.
 
+import type { PerOrgState } from '../per-org/store';
 import type { Definitions } from '../definitions/repository';
 import type { Router } from '../http/router';
 import type { ProjectConfigCache } from '../serving/config-cache';
@@ -25,6 +26,8 @@ export interface DashboardSources {
   builder: ProjectStateBuilder;
   clock: () => number;
   reservoir: boolean;
+  /** The per-org pipeline's results (null with the classic tasks): rebalanced rates and factor come from there. */
+  perOrg: PerOrgState | null;
 }
 
 /** Adds the dashboard's routes; the feed returned is where the ingestion server connects its /stats and envelopes. */

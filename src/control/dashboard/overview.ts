@@ -1,6 +1,7 @@
 // What the dashboard shows per organisation and project: measured kept rates (the control plane's counts),
 // the rebalanced state, the ingestion server's /stats per project and per rule, and the kept-rate history.
 
+import type { PerOrgState } from '../per-org/store';
 import { ruleName } from '../../rules/rule-names';
 import type { ProjectStats, StatsSnapshot } from '../../server/stats';
 import type { Definitions } from '../definitions/repository';
@@ -95,6 +96,8 @@ export interface OverviewDeps {
   feed: DashboardFeed;
   configs: ProjectSamplingConfigs;
   clock: () => number;
+  /** The per-org pipeline's results (null with the classic tasks). */
+  perOrg: PerOrgState | null;
 }
 
 /** The most minutes of history served (minute buckets live 2 h). */
@@ -177,7 +180,7 @@ export class DashboardOverviewReader {
         targetSampleRate: org.targetSampleRate ?? null,
         samplingMode: org.samplingMode ?? 'organization',
         organizationRate: rate,
-        recalibrationFactor: await state.factor({ organizationId: org.id }),
+        recalibrationFactor: this.deps.perOrg ? await this.deps.perOrg.factor(org.id) : await state.factor({ organizationId: org.id }),
         slidingWindowRate: slidingWindow,
         lastHour: volume(hour?.total ?? 0, hour?.keep ?? 0),
         last5Minutes: volume(recent?.total ?? 0, recent?.keep ?? 0),
