@@ -193,7 +193,7 @@ describe('fidelity run (short): predictive budget with a release boost, real ser
   const runs: Array<[string, FidelityResult]> = [];
   beforeAll(async () => {
     for (const cycleMinutes of [5, 1]) {
-      runs.push([`${cycleMinutes} min`, await runFidelity({ rateBudget: 'predictive', release: true, cycleMinutes, cycles: 4, rootsPerCycle: 1500 })]);
+      runs.push([`${cycleMinutes} min`, await runFidelity({ pipeline: 'per-org', rateBudget: 'predictive', release: true, cycleMinutes, cycles: 4, rootsPerCycle: 1500 })]);
     }
   }, 240_000);
 

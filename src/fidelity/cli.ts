@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     for (const cycleMinutes of [5, 1]) {
       const rows: Array<[string, FidelityResult]> = [];
       for (const release of [true, false]) {
-        rows.push([release ? 'with a release' : 'without', await runFidelity({ rateBudget, release, cycleMinutes, cycles, rootsPerCycle })]);
+        rows.push([release ? 'with a release' : 'without', await runFidelity({ pipeline: 'per-org', rateBudget, release, cycleMinutes, cycles, rootsPerCycle })]);
       }
       const withRelease = rows[0][1];
       const health = (r: FidelityResult) => r.cycles.map((c) => `${c.healthTransactions.appliedRate.toFixed(3)}/${c.healthSpans.appliedRate.toFixed(3)}`).join(' ');
