@@ -120,7 +120,7 @@ describe.each(['per-org', 'classic'] as const)('closed loop (%s pipeline): traff
         expect(code === KEEP || code === DROP).toBe(true);
         const kept = code === KEEP;
         const rate = sampler.engine.result[OUT.sampleRate];
-        plane.recorder.recordRoot({ orgId: 1, projectId: t.id, transaction, decision: kept ? 'keep' : 'drop', at });
+        plane.recorder.recordRoot({ orgId: 1, projectId: t.id, transaction, decision: kept ? 'keep' : 'drop', kind: 'transaction', release, environment, at });
         if (t.id === 101) plane.recorder.observeRelease({ projectId: 101, release, environment, at });
 
         fig.org.add(kept, rate);

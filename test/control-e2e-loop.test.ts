@@ -309,12 +309,12 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
       `target ${TARGET}; per cycle ${ROOTS_PER_CYCLE} roots (api transactions, web span segments, worker, billing, admin) + ${CHILD_TRANSACTIONS + CHILD_SPAN_CONTAINERS} non-root envelopes; new release 2.0 from cycle ${NEW_RELEASE_CYCLE}`,
     );
     lines.push(`${total} envelopes over HTTP in ${((Date.now() - started) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
-    lines.push('cycle | org kept | factor | api base | kept rate: api   web   worker billing admin | /api/search small-tx | health rate (÷ base) | dev  | 2.0 boost | counted roots (kept)');
+    lines.push('cycle | org kept (expected) | factor | api base | kept rate: api   web   worker billing admin | /api/search small-tx | health rate (÷ base) | dev  | 2.0 boost | counted roots (kept)');
     for (const f of figures) {
       const p = (id: number) => fmt(f.projects.get(id)?.keptRate ?? Number.NaN, 3);
       const counted = [...f.counted.values()].reduce((a, c) => ({ total: a.total + c.total, keep: a.keep + c.keep }), { total: 0, keep: 0 });
       lines.push(
-        `${String(f.cycle).padStart(5)} | ${fmt(f.org.keptRate)}   | ${fmt(f.factor, 3)}  | ${fmt(f.apiBase)}   |           ${p(101)} ${p(102)} ${p(103)}  ${p(104)}   ${p(105)} | ${fmt(f.big.keptRate, 3)}       ${fmt(f.small.keptRate, 3)}    | ${fmt(f.health.meanRate)} (${fmt(f.health.meanRate / f.apiBase, 3)})     | ${fmt(f.dev.keptRate, 2)} | ${fmt(f.releaseNew.meanRate / f.releaseOld.meanRate, 3)}     | ${counted.total} (${counted.keep})`,
+        `${String(f.cycle).padStart(5)} | ${fmt(f.org.keptRate)} (${fmt(f.org.meanRate)})  | ${fmt(f.factor, 3)}  | ${fmt(f.apiBase)}   |           ${p(101)} ${p(102)} ${p(103)}  ${p(104)}   ${p(105)} | ${fmt(f.big.keptRate, 3)}       ${fmt(f.small.keptRate, 3)}    | ${fmt(f.health.meanRate)} (${fmt(f.health.meanRate / f.apiBase, 3)})     | ${fmt(f.dev.keptRate, 2)} | ${fmt(f.releaseNew.meanRate / f.releaseOld.meanRate, 3)}     | ${counted.total} (${counted.keep})`,
       );
     }
     console.log(`\nend-to-end loop figures (${pipeline} pipeline)\n${lines.join('\n')}\n`);

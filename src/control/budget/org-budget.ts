@@ -20,6 +20,8 @@ export const BUDGET_MEASURE = 'budget';
 /** Bounds of the residual correction (measured / predicted kept). */
 const RESIDUAL_MIN = 0.8;
 const RESIDUAL_MAX = 1.25;
+/** Standard deviations of the kept count within which a measured miss is taken for noise. */
+const RESIDUAL_NOISE_SIGMAS = 2;
 
 /** What the budget found for an organisation (logged, and returned for tools). */
 export interface OrgBudget {
@@ -85,17 +87,29 @@ async function describeAll(serving: ServingDeps, org: OrganizationDefinition, at
   return out;
 }
 
-/** Measured kept / predicted kept of the traffic decided under the configs in force (1 below `minRoots`). */
+/**
+ * Measured kept / predicted kept of the traffic decided under the configs in force (1 below
+ * `minRoots`). Roots of a release whose boost started inside the window are left out: whether the
+ * configs that decided them had the boost yet depends on when the ingestion side refetched.
+ */
 async function residualOf(deps: TaskDeps, serving: ServingDeps, org: OrganizationDefinition, window: Window, matcher: MemoMatcher): Promise<number> {
   if (!(window.from < window.to)) return 1;
-  const roots = await deps.counts.rootClasses(window, new Set([org.id]));
+  const descriptions = await describeAll(serving, org, deps.clock());
+  const unsettled = new Set<string>();
+  for (const [projectId, d] of descriptions) {
+    for (const boost of d.state?.boostedReleases ?? []) if (boost.timestamp * 1000 >= window.from) unsettled.add(JSON.stringify([projectId, boost.version, boost.environment]));
+  }
+  const roots = (await deps.counts.rootClasses(window, new Set([org.id]))).filter((r) => !unsettled.has(JSON.stringify([r.projectId, r.release, r.environment])));
   const total = roots.reduce((n, r) => n + r.keep + r.drop, 0);
   const kept = roots.reduce((n, r) => n + r.keep, 0);
   if (total < deps.options.budgetResidualMinRoots) return 1;
-  const served = rulesOf(await describeAll(serving, org, deps.clock()));
-  const predicted = predictKept(trafficClasses(roots), served, (window.from + Math.min(window.to, deps.clock())) / 2, matcher);
+  const predicted = predictKept(trafficClasses(roots), rulesOf(descriptions), (window.from + Math.min(window.to, deps.clock())) / 2, matcher);
   if (!(predicted.kept > 0)) return 1;
-  return Math.min(RESIDUAL_MAX, Math.max(RESIDUAL_MIN, kept / predicted.kept));
+  // Only what lies beyond sampling noise corrects the prediction: feeding the noise back would
+  // add it to the next cycle's error (two standard deviations of the kept count are not a miss).
+  const miss = kept - predicted.kept;
+  const beyondNoise = Math.sign(miss) * Math.max(0, Math.abs(miss) - RESIDUAL_NOISE_SIGMAS * Math.sqrt(predicted.variance));
+  return Math.min(RESIDUAL_MAX, Math.max(RESIDUAL_MIN, (predicted.kept + beyondNoise) / predicted.kept));
 }
 
 /** How a pipeline's rates are budgeted: what it would store for a model rate, and where its served configs come from. */
