@@ -162,7 +162,18 @@ describe('per-org passes through the control plane', () => {
 
   async function start(definitions: DefinitionsDocument, options: Partial<ControlPlaneOptions> = {}): Promise<ControlPlane> {
     clock.t = Date.UTC(2024, 4, 1, 10, 0, 0);
-    plane = await startControlPlane({ definitions, schedule: 'none', clock: clock.now, monotonic: clock.monotonic, logger: silentLogger, recorderFlushIntervalMs: 0, invalidationCountdownMs: 3_600_000, ...options });
+    // Sentry's per_org numbers: the feedback budget (its recalibration factor), unless a test says otherwise.
+    plane = await startControlPlane({
+      definitions,
+      schedule: 'none',
+      clock: clock.now,
+      monotonic: clock.monotonic,
+      logger: silentLogger,
+      recorderFlushIntervalMs: 0,
+      invalidationCountdownMs: 3_600_000,
+      ...options,
+      options: { rateBudget: 'feedback', ...options.options },
+    });
     return plane;
   }
   const record = (orgId: number, projectId: number, keep: number, drop: number, transaction = '/a', at = clock.now() - MINUTE): void => {
