@@ -12,6 +12,7 @@ import { DashboardExplainer } from './explain';
 import { DashboardFeed } from './feed';
 import { DashboardOverviewReader } from './overview';
 import { addDashboardRoutes } from './routes';
+import type { PerOrgState } from '../per-org/store';
 
 export { DASHBOARD_PATH } from './path';
 export { DashboardFeed } from './feed';
@@ -25,6 +26,8 @@ export interface DashboardSources {
   builder: ProjectStateBuilder;
   clock: () => number;
   reservoir: boolean;
+  /** The per-org pipeline's stored results (null in classic mode): rates and factor are read there. */
+  perOrg: PerOrgState | null;
 }
 
 /** Adds the dashboard's routes; the feed returned is where the ingestion server connects its /stats and envelopes. */

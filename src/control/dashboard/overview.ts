@@ -12,6 +12,7 @@ import type { ReleaseBoosts } from '../state/releases';
 import { lastWindow, type TrafficCounts } from '../traffic/counts';
 import { namedRules, type NamedSamplingConfig, type ProjectSamplingConfigs } from './configs';
 import type { DashboardFeed } from './feed';
+import type { PerOrgState } from '../per-org/store';
 
 /** Roots in a window and the share kept (null without roots). */
 export interface Volume {
@@ -95,6 +96,8 @@ export interface OverviewDeps {
   feed: DashboardFeed;
   configs: ProjectSamplingConfigs;
   clock: () => number;
+  /** The per-org pipeline's stored results (null in classic mode). */
+  perOrg: PerOrgState | null;
 }
 
 /** The most minutes of history served (minute buckets live 2 h). */
@@ -177,7 +180,7 @@ export class DashboardOverviewReader {
         targetSampleRate: org.targetSampleRate ?? null,
         samplingMode: org.samplingMode ?? 'organization',
         organizationRate: rate,
-        recalibrationFactor: await state.factor({ organizationId: org.id }),
+        recalibrationFactor: this.deps.perOrg ? await this.deps.perOrg.factor(org.id) : await state.factor({ organizationId: org.id }),
         slidingWindowRate: slidingWindow,
         lastHour: volume(hour?.total ?? 0, hour?.keep ?? 0),
         last5Minutes: volume(recent?.total ?? 0, recent?.keep ?? 0),
