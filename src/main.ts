@@ -32,8 +32,8 @@ export const START_USAGE = `control plane (npm start runs it unless --no-control
                                                    (examples/control.json, changes kept in memory)
   --task-interval DURATION   DS_TASK_INTERVAL      rebalancing interval: 90s, 10m, 1h, 500ms; a bare number is
                                                    seconds (10m; DS_CONTROL_TASK_INTERVAL_MS also works)
-                             DS_CONTROL_RATE_BUDGET  feedback (Sentry's recalibration, default) or predictive
-                                                   (budget for what the rules add: src/control/README.md)
+                             DS_CONTROL_RATE_BUDGET  predictive (default: budget for what the rules add,
+                                                   src/control/README.md) or feedback (Sentry's recalibration)
   --control-host HOST        DS_CONTROL_HOST       control plane interface (127.0.0.1)
   --control-port N           DS_CONTROL_PORT       control plane port (the server's port + 1; 0 when that is 0)
   --control-token TOKEN      DS_CONTROL_TOKENS     bearer token(s), comma-separated, of its project-config endpoint

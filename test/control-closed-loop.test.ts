@@ -120,7 +120,7 @@ describe.each(['per-org', 'classic'] as const)('closed loop (%s pipeline): traff
         expect(code === KEEP || code === DROP).toBe(true);
         const kept = code === KEEP;
         const rate = sampler.engine.result[OUT.sampleRate];
-        plane.recorder.recordRoot({ orgId: 1, projectId: t.id, transaction, decision: kept ? 'keep' : 'drop', at });
+        plane.recorder.recordRoot({ orgId: 1, projectId: t.id, transaction, decision: kept ? 'keep' : 'drop', kind: 'transaction', release, environment, at });
         if (t.id === 101) plane.recorder.observeRelease({ projectId: 101, release, environment, at });
 
         fig.org.add(kept, rate);
@@ -170,11 +170,14 @@ describe.each(['per-org', 'classic'] as const)('closed loop (%s pipeline): traff
     return out;
   };
 
-  it('keeps the organisation within 5% of its target from the fourth cycle on', () => {
+  it('keeps the organisation within 5% of its target from the first task run on, within 1% over cycles 3-11', () => {
     expect(figures).toHaveLength(CYCLES);
     expect(Math.abs(figures[0].org.keptRate - TARGET) / TARGET).toBeGreaterThan(0.1); // before rebalancing
-    for (const f of converged()) expect(Math.abs(f.org.keptRate - TARGET) / TARGET).toBeLessThan(0.05);
-    expect(Math.abs(sum((f) => f.org).keptRate - TARGET) / TARGET).toBeLessThan(0.02);
+    // The mix is drawn at random every cycle (health checks, development, transactions): up to ±4%
+    // per cycle is that draw, which the budget cannot foresee; the end-to-end loop apportions its
+    // mix exactly and holds ±2% per cycle.
+    for (const f of figures.slice(1)) expect(Math.abs(f.org.keptRate - TARGET) / TARGET).toBeLessThan(0.05);
+    expect(Math.abs(sum((f) => f.org).keptRate - TARGET) / TARGET).toBeLessThan(0.01);
   });
 
   it('keeps small projects and small transactions at higher rates than large ones', () => {

@@ -11,7 +11,7 @@ import { lastWindow, TrafficCounts } from '../src/control/traffic/counts';
 import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { LOCAL, REMOTE, requestFrom, TRUST_LOCAL_ONLY } from './helpers/clients';
 import { silentLogger } from './helpers/control';
-import { DEMO_DEFINITIONS, startDashboardRig, type DashboardRig } from './helpers/dashboard';
+import { DEMO_DEFINITIONS, startDashboardRig, storedFactor, storedProjectRate, type DashboardRig } from './helpers/dashboard';
 
 const MINUTES = 4;
 
@@ -39,7 +39,7 @@ describe('dashboard routes with demo traffic', () => {
     expect(overview.serverConnected).toBe(true);
     const org = overview.organizations[0];
     expect(org).toMatchObject({ id: 1, slug: 'demo', targetSampleRate: 0.25, organizationRate: 0.25 });
-    expect(org.recalibrationFactor).toBe(await rig.plane.state.factor({ organizationId: 1 }));
+    expect(org.recalibrationFactor).toBe(await storedFactor(rig.plane, 1));
     const counts = new TrafficCounts(rig.plane.kv);
     const hour = (await counts.projectVolumes(lastWindow(rig.clock.now(), 3_600_000))).filter((v) => v.orgId === 1);
     expect(org.lastHour.total).toBe(hour.reduce((n, v) => n + v.keep + v.drop, 0));
@@ -50,7 +50,7 @@ describe('dashboard routes with demo traffic', () => {
       expect(project.rules).toEqual(ruleStatsOf(entry));
       const v = hour.find((h) => h.projectId === project.id)!;
       expect(project.lastHour).toEqual({ total: v.keep + v.drop, keep: v.keep, keptRate: v.keep / (v.keep + v.drop) });
-      expect(project.rebalancedRate).toBe(Number(await rig.plane.state.rawProjectRate(1, project.id)));
+      expect(project.rebalancedRate).toBe(Number(await storedProjectRate(rig.plane, 1, project.id)));
     }
     // The small project is boosted above the organisation's rate; the large one is not.
     const byId = new Map(org.projects.map((p: { id: number }) => [p.id, p]));

@@ -9,6 +9,9 @@ import { UpstreamClient } from '../src/configs/upstream';
 import { spanEnvelope, transactionEnvelope, transactionEvent, type TraceShape } from '../src/demo/envelopes';
 import { createSampler, type Sampler } from '../src/sampler';
 import { DROP, SamplingEngine } from '../src/engine/engine';
+import { rebalanceProjects } from '../src/rules/models';
+import { transactionRatesFor } from '../src/control/tasks/boost-low-volume-transactions';
+import { DEFAULT_CONTROL_OPTIONS } from '../src/control/tasks/options';
 import type { EnvelopeObservation } from '../src/server/options';
 import { startServer, type RunningServer } from '../src/server/server';
 import type { EnvelopeSink } from '../src/server/sinks/types';
@@ -46,6 +49,28 @@ const ROOTS_PER_CYCLE = TRAFFIC.reduce((n, t) => n + t.perCycle, 0);
 const definitions: DefinitionsDocument = {
   organizations: [orgDef(1, TRAFFIC.map((t) => projectDef(t.id, { slug: t.slug, platform: 'python' })), { targetSampleRate: TARGET })],
 };
+
+/**
+ * What the models give at the target with no bias at all (no boosts, no health-check rule, no
+ * development environment): per project, and api's small transactions at api's ideal rate.
+ */
+function idealRates(): { projects: Map<number, number>; small: number } {
+  const projects = new Map(rebalanceProjects({ classes: TRAFFIC.map((t) => ({ id: t.id, count: t.perCycle })), sampleRate: TARGET }).map((i) => [i.id, i.newSampleRate]));
+  const api = TRAFFIC[0];
+  const shape = expand(api);
+  const health = Math.round(api.perCycle * api.healthShare);
+  const counts = new Map<string, number>(apportion(shape.weights, api.perCycle - health).map((n, i) => [shape.names[i], n]));
+  counts.set('/health', health);
+  const rates = transactionRatesFor(projects.get(api.id)!, { keep: api.perCycle, drop: 0, transactions: counts }, DEFAULT_CONTROL_OPTIONS)!;
+  const named = new Map(rates.explicit.map((e) => [e.id, e.newSampleRate]));
+  let kept = 0;
+  let total = 0;
+  for (const name of shape.small) {
+    total += counts.get(name)!;
+    kept += counts.get(name)! * (named.get(name) ?? rates.implicitRate);
+  }
+  return { projects, small: kept / total };
+}
 
 /** What the test knows of an envelope it sent (looked up by trace id when the server reports its decision). */
 interface Sent {
@@ -309,14 +334,20 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
       `target ${TARGET}; per cycle ${ROOTS_PER_CYCLE} roots (api transactions, web span segments, worker, billing, admin) + ${CHILD_TRANSACTIONS + CHILD_SPAN_CONTAINERS} non-root envelopes; new release 2.0 from cycle ${NEW_RELEASE_CYCLE}`,
     );
     lines.push(`${total} envelopes over HTTP in ${((Date.now() - started) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
-    lines.push('cycle | org kept | factor | api base | kept rate: api   web   worker billing admin | /api/search small-tx | health rate (÷ base) | dev  | 2.0 boost | counted roots (kept)');
+    lines.push('cycle | org kept (expected) | factor | api base | kept rate: api   web   worker billing admin | /api/search small-tx | health rate (÷ base) | dev  | 2.0 boost | counted roots (kept)');
     for (const f of figures) {
       const p = (id: number) => fmt(f.projects.get(id)?.keptRate ?? Number.NaN, 3);
       const counted = [...f.counted.values()].reduce((a, c) => ({ total: a.total + c.total, keep: a.keep + c.keep }), { total: 0, keep: 0 });
       lines.push(
-        `${String(f.cycle).padStart(5)} | ${fmt(f.org.keptRate)}   | ${fmt(f.factor, 3)}  | ${fmt(f.apiBase)}   |           ${p(101)} ${p(102)} ${p(103)}  ${p(104)}   ${p(105)} | ${fmt(f.big.keptRate, 3)}       ${fmt(f.small.keptRate, 3)}    | ${fmt(f.health.meanRate)} (${fmt(f.health.meanRate / f.apiBase, 3)})     | ${fmt(f.dev.keptRate, 2)} | ${fmt(f.releaseNew.meanRate / f.releaseOld.meanRate, 3)}     | ${counted.total} (${counted.keep})`,
+        `${String(f.cycle).padStart(5)} | ${fmt(f.org.keptRate)} (${fmt(f.org.meanRate)})  | ${fmt(f.factor, 3)}  | ${fmt(f.apiBase)}   |           ${p(101)} ${p(102)} ${p(103)}  ${p(104)}   ${p(105)} | ${fmt(f.big.keptRate, 3)}       ${fmt(f.small.keptRate, 3)}    | ${fmt(f.health.meanRate)} (${fmt(f.health.meanRate / f.apiBase, 3)})     | ${fmt(f.dev.keptRate, 2)} | ${fmt(f.releaseNew.meanRate / f.releaseOld.meanRate, 3)}     | ${counted.total} (${counted.keep})`,
       );
     }
+    const ideal = idealRates();
+    const settled = figures.slice(1);
+    const applied = (id: number) => Tally.sum(settled.map((f) => f.projects.get(id)!)).meanRate;
+    lines.push(
+      `cycles 1..: mean applied rate (ideal): ${TRAFFIC.map((t) => `${t.slug} ${fmt(applied(t.id), 3)} (${fmt(ideal.projects.get(t.id)!, 3)})`).join(', ')}; small transactions ${fmt(Tally.sum(settled.map((f) => f.small)).meanRate, 3)} (${fmt(ideal.small, 3)})`,
+    );
     console.log(`\nend-to-end loop figures (${pipeline} pipeline)\n${lines.join('\n')}\n`);
   });
 
@@ -337,10 +368,21 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
     expect(new Set(revs).size).toBeGreaterThan(3);
   });
 
-  it('brings the organisation within 5% of its target in a few task cycles', () => {
+  it('keeps the organisation within 2% of its target from the first task run on, the new release boost included', () => {
     expect(Math.abs(figures[0].org.keptRate - TARGET) / TARGET).toBeGreaterThan(0.1); // before any rebalancing
-    for (const f of converged()) expect(Math.abs(f.org.keptRate - TARGET) / TARGET).toBeLessThan(0.05);
-    expect(Math.abs(Tally.sum(converged().map((f) => f.org)).keptRate - TARGET) / TARGET).toBeLessThan(0.02);
+    // Issue 14's bar is from the third cycle on, issue 16's (with a release boost) from the second: both hold from the first run.
+    for (const f of figures.slice(1)) expect(Math.abs(f.org.keptRate - TARGET) / TARGET).toBeLessThan(0.02);
+    expect(Math.abs(Tally.sum(converged().map((f) => f.org)).keptRate - TARGET) / TARGET).toBeLessThan(0.01);
+  });
+
+  it('keeps the small projects at their ideal share: whole', () => {
+    const ideal = idealRates();
+    const small = TRAFFIC.filter((t) => ideal.projects.get(t.id) === 1);
+    expect(small.map((t) => t.slug)).toEqual(['billing', 'admin']);
+    for (const t of small) for (const f of figures.slice(1)) expect(f.projects.get(t.id)!.meanRate).toBe(1);
+    // Not asserted (printed): worker and api's small transactions stay below the bias-free ideal, in
+    // both budget modes: development traffic kept whole (about a quarter of the kept roots here) and
+    // the release boost are paid from every rate below 1.0.
   });
 
   it('keeps small projects and small transactions at higher rates than large ones', () => {
@@ -356,6 +398,7 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
 
   it('keeps health checks at a fifth of the base rate', () => {
     for (const f of figures) expect(f.health.meanRate / f.apiBase).toBeCloseTo(0.2, 9);
+    // api sends transactions only: its health checks stay on the transaction rule.
     const health = Tally.sum(figures.map((f) => f.health));
     expect(health.keptRate / health.meanRate).toBeGreaterThan(0.8);
     expect(health.keptRate / health.meanRate).toBeLessThan(1.2);

@@ -69,7 +69,8 @@ describe('rate budget: the predictor', () => {
   });
 });
 
-describe('control plane: streamed health checks and recalibration windows', () => {
+// Sentry's feedback recalibration of the classic tasks: its window is what back-to-back runs test.
+describe('control plane (classic pipeline, feedback budget): streamed health checks and recalibration windows', () => {
   const clock = new TestClock(Date.UTC(2026, 0, 1, 10, 0, 0));
   let plane: ControlPlane;
   let oracle: RelayOracle;
@@ -77,6 +78,8 @@ describe('control plane: streamed health checks and recalibration windows', () =
     oracle = await startRelayOracle();
     plane = await startControlPlane({
       definitions: { organizations: [orgDef(1, [projectDef(11), projectDef(12)], { targetSampleRate: 0.2 })] },
+      pipeline: 'classic',
+      options: { rateBudget: 'feedback' },
       schedule: 'none',
       clock: clock.now,
       monotonic: clock.monotonic,
@@ -142,19 +145,19 @@ describe('control plane: streamed health checks and recalibration windows', () =
   });
 });
 
-describe('rate budget in the control plane (predictive mode)', () => {
+describe.each(['per-org', 'classic'] as const)('rate budget in the control plane (%s pipeline, predictive budget: the default)', (pipeline) => {
   const clock = new TestClock(Date.UTC(2026, 0, 1, 10, 0, 0));
   let plane: ControlPlane;
   beforeAll(async () => {
     plane = await startControlPlane({
       definitions: { organizations: [orgDef(1, [projectDef(11, { platform: 'node' }), projectDef(12)], { targetSampleRate: 0.2 })] },
+      pipeline,
       schedule: 'none',
       clock: clock.now,
       monotonic: clock.monotonic,
       logger: silentLogger,
       recorderFlushIntervalMs: 0,
       invalidationCountdownMs: 3_600_000,
-      options: { rateBudget: 'predictive' },
     });
   });
   afterAll(async () => plane?.close());
@@ -186,20 +189,31 @@ describe('rate budget in the control plane (predictive mode)', () => {
     // Without the budget the big project would get the plain model rate: it gets less, to pay for the boost.
     const base = served.get(11)!.find((r) => r.id === 1000)!.samplingValue as { value: number };
     expect(base.value).toBeLessThan((0.2 * 1020 - 20) / 1000);
+    if (pipeline === 'per-org') {
+      const report = plane.perOrg!.reports.get(1)!;
+      expect(report.status).toBe('completed');
+      expect(report.results.budget!.modelRate).toBeLessThan(0.2);
+      expect(await plane.perOrg!.store.rawFactor(1)).toBeNull();
+      // The classic computation it is compared with budgets too: same project rates.
+      expect(report.comparisons.filter((c) => c.value.startsWith('project_rate:')).every((c) => c.outcome === 'equal')).toBe(true);
+    } else {
+      expect(await plane.state.rawFactor({ organizationId: 1 })).toBeNull();
+    }
   });
 });
 
-describe('fidelity run (short): predictive budget with a release boost, real server over HTTP', () => {
+describe.each(['per-org', 'classic'] as const)('fidelity run (short, %s pipeline): predictive budget with a release boost, real server over HTTP', (pipeline) => {
   const runs: Array<[string, FidelityResult]> = [];
   beforeAll(async () => {
     for (const cycleMinutes of [5, 1]) {
-      runs.push([`${cycleMinutes} min`, await runFidelity({ rateBudget: 'predictive', release: true, cycleMinutes, cycles: 4, rootsPerCycle: 1500 })]);
+      runs.push([`${cycleMinutes} min`, await runFidelity({ pipeline, rateBudget: 'predictive', release: true, cycleMinutes, cycles: 4, rootsPerCycle: 1500 })]);
     }
   }, 240_000);
 
   it('holds the organisation within 2% of its target from cycle 2 on, runs one window apart and back to back', () => {
     for (const [, run] of runs) {
       expect(run.cycles).toHaveLength(4);
+      expect(Math.abs(run.cycles[0].deviation)).toBeGreaterThan(0); // cycle 1: configs before any task run
       for (const c of run.cycles.slice(1)) expect(Math.abs(c.deviation)).toBeLessThan(0.02);
     }
   });

@@ -24,8 +24,8 @@ const HOUR = 60 * MINUTE;
 const volume = (projectId: number, total: number, keep = total, numDistinctTransactions = 1): ProjectVolume => ({ projectId, total, keep, numDistinctTransactions });
 
 describe('per-org calculations (Sentry vectors)', () => {
-  it('balances projects: 9/7/3/1 roots at 0.25 → 0.1481, 0.1905, 0.4444, 1.0', () => {
-    const items = balanceProjects(0.25, [1, 2, 3, 4], [volume(1, 9), volume(2, 7), volume(3, 3), volume(4, 1)]);
+  it('balances projects: 9/7/3/1 roots at 0.25 → 0.1481, 0.1905, 0.4444, 1.0', async () => {
+    const items = await balanceProjects(0.25, [1, 2, 3, 4], [volume(1, 9), volume(2, 7), volume(3, 3), volume(4, 1)]);
     const rates = new Map(items.map((i) => [i.id, i.newSampleRate]));
     expect(rates.get(1)).toBeCloseTo(4 / 27, 12);
     expect(rates.get(2)).toBeCloseTo(4 / 21, 12);
@@ -33,18 +33,18 @@ describe('per-org calculations (Sentry vectors)', () => {
     expect(rates.get(4)).toBe(1);
   });
 
-  it('balances projects: every project at 1.0 when the rate is 1.0, nothing without volume, 0 for active projects without volume', () => {
-    expect(balanceProjects(1.0, [1, 2], [volume(1, 5)])).toEqual([
+  it('balances projects: every project at 1.0 when the rate is 1.0, nothing without volume, 0 for active projects without volume', async () => {
+    expect(await balanceProjects(1.0, [1, 2], [volume(1, 5)])).toEqual([
       { id: 1, count: 5, newSampleRate: 1 },
       { id: 2, count: 0, newSampleRate: 1 },
     ]);
-    expect(balanceProjects(0.5, [1, 2], [volume(3, 100)])).toEqual([]);
-    const items = balanceProjects(0.5, [1, 2], [volume(1, 100), volume(9, 1000)]);
+    expect(await balanceProjects(0.5, [1, 2], [volume(3, 100)])).toEqual([]);
+    const items = await balanceProjects(0.5, [1, 2], [volume(1, 100), volume(9, 1000)]);
     expect(items.find((i) => i.id === 2)).toEqual({ id: 2, count: 0, newSampleRate: 1 });
     expect(items.find((i) => i.id === 1)!.newSampleRate).toBeCloseTo(0.5, 12);
     // A pluggable solver gets the problem as the pass sees it.
     const seen: number[] = [];
-    balanceProjects(0.5, [1, 2], [volume(1, 100)], (p) => (seen.push(p.sampleRate, ...p.projectIds, p.counts.get(1)!), []));
+    await balanceProjects(0.5, [1, 2], [volume(1, 100)], (p) => (seen.push(p.sampleRate, ...p.projectIds, p.counts.get(1)!), []));
     expect(seen).toEqual([0.5, 1, 2, 100]);
   });
 
@@ -162,7 +162,18 @@ describe('per-org passes through the control plane', () => {
 
   async function start(definitions: DefinitionsDocument, options: Partial<ControlPlaneOptions> = {}): Promise<ControlPlane> {
     clock.t = Date.UTC(2024, 4, 1, 10, 0, 0);
-    plane = await startControlPlane({ definitions, schedule: 'none', clock: clock.now, monotonic: clock.monotonic, logger: silentLogger, recorderFlushIntervalMs: 0, invalidationCountdownMs: 3_600_000, ...options });
+    // Sentry's per_org numbers: the feedback budget (its recalibration factor), unless a test says otherwise.
+    plane = await startControlPlane({
+      definitions,
+      schedule: 'none',
+      clock: clock.now,
+      monotonic: clock.monotonic,
+      logger: silentLogger,
+      recorderFlushIntervalMs: 0,
+      invalidationCountdownMs: 3_600_000,
+      ...options,
+      options: { rateBudget: 'feedback', ...options.options },
+    });
     return plane;
   }
   const record = (orgId: number, projectId: number, keep: number, drop: number, transaction = '/a', at = clock.now() - MINUTE): void => {

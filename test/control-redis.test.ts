@@ -95,8 +95,9 @@ describe('shared state', () => {
     ['per-org', 'ds::per_org:o:1:project_sample_rates', 'ds::per_org:o:1:recalibration_factor'],
     ['classic', 'ds::o:1:prioritise_projects', 'ds::o:1:rate_rebalance_factor2'],
   ] as const)('adds up the counts of several recorders, which one process rebalances (%s pipeline)', async (pipeline, ratesKey, factorKey) => {
-    const a = await start({ pipeline });
-    const b = await start({ pipeline });
+    // Sentry's numbers: the feedback budget (its recalibration factor).
+    const a = await start({ pipeline, options: { rateBudget: 'feedback' } });
+    const b = await start({ pipeline, options: { rateBudget: 'feedback' } });
     // A minute ago: the per-org pass reads whole minutes only.
     const at = Date.now() - 60_000;
     a.recorder.recordRoot({ orgId: 1, projectId: 101, transaction: '/a', decision: 'drop', count: 900, at });

@@ -38,6 +38,8 @@ describe.each(['memory', 'redis'] as const)('classic tasks with the %s store', (
     plane = await startControlPlane({
       definitions,
       pipeline: 'classic',
+      // Sentry's reference numbers: the models get the target, recalibration corrects afterwards.
+      options: { rateBudget: 'feedback' },
       reservoirRules,
       redis: kind === 'redis' ? redis.url : undefined,
       schedule: 'none',

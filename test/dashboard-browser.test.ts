@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ruleStatsOf } from '../src/control/dashboard/overview';
 import { LOCAL, requestFrom } from './helpers/clients';
 import { launchChromium, outputDir } from './helpers/browser';
-import { CONFIG_TOKEN, startDashboardRig, type DashboardRig } from './helpers/dashboard';
+import { CONFIG_TOKEN, startDashboardRig, storedProjectRate, type DashboardRig } from './helpers/dashboard';
 
 const MINUTES = 12;
 const ADMIN_TOKEN = 'dashboard-browser-admin-token';
@@ -112,7 +112,7 @@ describe('dashboard in Chromium', () => {
     for (const project of overview.organizations[0].projects) {
       const row = rows.find((r) => r[0] === `${project.slug} (${project.id})`)!;
       const s = stats.projects[String(project.id)];
-      const rate = await rig.plane.state.rawProjectRate(1, project.id);
+      const rate = await storedProjectRate(rig.plane, 1, project.id);
       expect(row.slice(1)).toEqual([
         String(project.lastHour.total),
         String(project.lastHour.keep),

@@ -45,7 +45,8 @@ export { ReleaseBoosts, type ObserveOutcome, type ReleaseRow } from './state/rel
 export { TrafficCounts, lastWindow, type OrgVolume, type ProjectVolume, type RootCount, type RootClass, type RootKind, type Decision } from './traffic/counts';
 export { classRate, predictKept, MemoMatcher, type TrafficClass, type ConditionMatcher, type MatchTarget, type Prediction } from './budget/predict';
 export { solveModelRate, type SolveOptions } from './budget/solve';
-export { solveOrgBudget, type OrgBudget } from './budget/org-budget';
+export { solveOrgBudget, classicCandidate, type OrgBudget, type BudgetedPipeline, type CandidateRates, type CandidateRatesOf } from './budget/org-budget';
+export { predictiveSolver, rateBudgetSolver } from './per-org/predictive';
 export {
   CountingTrafficRecorder,
   OVERFLOW_TRANSACTION,
@@ -64,7 +65,7 @@ export { defaultTasks, plannedTasks, taskName, type Pipeline, type TaskPlan, typ
 export { PerOrgPipeline, isOrgInRollout } from './per-org/pipeline';
 export { PerOrgState } from './per-org/store';
 export { runOrgPass, countedRootsMeasure, DEFAULT_PASS_STEPS, type PassReport, type PassStatus, type PassSteps, type PassResults, type RecalibrationMeasure } from './per-org/pass';
-export { balanceProjects, balanceTransactions, recalibrationFactor, boundFactor, projectsModelSolver, type BaseRateSolver, type BaseRateProblem } from './per-org/calculations';
+export { balanceProjects, balanceTransactions, recalibrationFactor, boundFactor, projectsModelSolver, projectsModel, type BaseRateSolver, type BaseRateProblem, type BaseRateContext } from './per-org/calculations';
 export { relativeDeviation, isWithinRelativeTolerance, type Comparison } from './per-org/comparisons';
 export { CustomRuleSamples } from './traffic/custom-rule-samples';
 export type { CustomRuleNotification } from './tasks/custom-rule-notifications';

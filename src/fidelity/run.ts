@@ -23,6 +23,8 @@ const TOKEN = 'fidelity-token';
 const ORG_ID = 1;
 
 export interface FidelityOptions {
+  /** The control plane's rebalancing: `per-org` (Sentry's per-organization pipeline) or `classic` (the fleet-wide tasks). */
+  pipeline: 'per-org' | 'classic';
   /** `predictive` (budget for what the rules add) or `feedback` (Sentry's recalibration only). */
   rateBudget: 'predictive' | 'feedback';
   /** Whether every project's traffic carries a release (new in cycle 1, boosted from cycle 2). */
@@ -178,6 +180,7 @@ export async function runFidelity(input: FidelityOptions): Promise<FidelityResul
   try {
     plane = await startControlPlane({
       definitions: definitions(options.target),
+      pipeline: options.pipeline,
       tokens: [TOKEN],
       schedule: 'none',
       taskIntervalMs: cycleMs,

@@ -101,3 +101,13 @@ export async function startDashboardRig(options: Partial<ControlPlaneOptions> = 
     },
   };
 }
+
+/** The project rate the control plane's pipeline stored (per-org results, or the classic key), raw. */
+export async function storedProjectRate(plane: ControlPlane, orgId: number, projectId: number): Promise<string | null> {
+  return plane.perOrg ? (await plane.perOrg.store.rawProjectRate(orgId, projectId)).raw : plane.state.rawProjectRate(orgId, projectId);
+}
+
+/** The organisation's recalibration factor the pipeline stored (1.0 when none). */
+export async function storedFactor(plane: ControlPlane, orgId: number): Promise<number> {
+  return plane.perOrg ? plane.perOrg.store.factor(orgId) : plane.state.factor({ organizationId: orgId });
+}

@@ -99,6 +99,8 @@ export function classRate(rules: readonly SamplingRule[], c: TrafficClass, at: n
 export interface Prediction {
   total: number;
   kept: number;
+  /** Variance of the kept count when each root is kept independently at its rate (Σ n·p·(1 − p)). */
+  variance: number;
   projects: Map<number, { total: number; kept: number }>;
 }
 
@@ -112,11 +114,13 @@ export function predictKept(
   at: number,
   matcher: MemoMatcher,
 ): Prediction {
-  const out: Prediction = { total: 0, kept: 0, projects: new Map() };
+  const out: Prediction = { total: 0, kept: 0, variance: 0, projects: new Map() };
   for (const c of classes) {
     if (!(c.count > 0)) continue;
     const rules = rulesByProject.get(c.projectId) ?? [];
-    const kept = c.count * classRate(rules, c, at, matcher);
+    const rate = classRate(rules, c, at, matcher);
+    const kept = c.count * rate;
+    out.variance += c.count * rate * (1 - rate);
     let p = out.projects.get(c.projectId);
     if (!p) out.projects.set(c.projectId, (p = { total: 0, kept: 0 }));
     p.total += c.count;

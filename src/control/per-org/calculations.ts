@@ -2,6 +2,11 @@
 
 import { rebalanceProjects, rebalanceTransactions } from '../../rules/models';
 import type { RebalancedItem } from '../../rules/types';
+import type { OrgBudget } from '../budget/org-budget';
+import type { OrganizationDefinition } from '../definitions/types';
+import type { TaskDeps } from '../tasks/common';
+import type { PerOrgState } from './store';
+import type { OrgTraffic } from './volumes';
 
 /** Transaction balancing intensity of the per-org pipeline (a constant there, an option in the classic task). */
 export const REBALANCE_INTENSITY = 0.8;
@@ -40,32 +45,48 @@ export interface BaseRateProblem {
   counts: ReadonlyMap<number, number>;
 }
 
+/** What a solver may read besides the problem: the pass's organisation, traffic and stored results. */
+export interface BaseRateContext {
+  deps: TaskDeps;
+  org: OrganizationDefinition;
+  traffic: OrgTraffic;
+  store: PerOrgState;
+  /** Set by a solver that budgets the rate (reported with the pass). */
+  budget?: OrgBudget;
+}
+
 /**
- * Splits the organisation's rate over its projects. The default is Sentry's projects model; a
- * different solver (e.g. one that predicts the kept rate under the whole rule set) can be plugged in.
+ * Splits the organisation's rate over its projects. The default follows `options.rateBudget`:
+ * Sentry's projects model (`feedback`), or the predictive budget (`predictive`, see
+ * `per-org/predictive.ts`); any other solver can be plugged in.
  */
-export type BaseRateSolver = (problem: BaseRateProblem) => RebalancedItem<number>[];
+export type BaseRateSolver = (problem: BaseRateProblem, context?: BaseRateContext) => RebalancedItem<number>[] | Promise<RebalancedItem<number>[]>;
 
 /** `ProjectsRebalancingModel` with intensity 1: small projects saturate, the rest share the budget. */
-export const projectsModelSolver: BaseRateSolver = ({ sampleRate, projectIds, counts }) =>
-  rebalanceProjects({ classes: projectIds.map((id) => ({ id, count: counts.get(id) ?? 0 })), sampleRate });
+export function projectsModel({ sampleRate, projectIds, counts }: BaseRateProblem): RebalancedItem<number>[] {
+  return rebalanceProjects({ classes: projectIds.map((id) => ({ id, count: counts.get(id) ?? 0 })), sampleRate });
+}
+
+/** Sentry's solver: the projects model at the organisation's rate. */
+export const projectsModelSolver: BaseRateSolver = (problem) => projectsModel(problem);
 
 /**
  * `run_project_balancing`: rate 1.0 → every project at 1.0; no project with volume → nothing;
  * else the solver over all active projects (0 for those without volume).
  */
-export function balanceProjects(
+export async function balanceProjects(
   sampleRate: number,
   projectIds: readonly number[],
   volumes: readonly ProjectVolume[],
   solve: BaseRateSolver = projectsModelSolver,
-): RebalancedItem<number>[] {
+  context?: BaseRateContext,
+): Promise<RebalancedItem<number>[]> {
   const active = new Set(projectIds);
   const counts = new Map<number, number>();
   for (const v of volumes) if (active.has(v.projectId) && v.total > 0) counts.set(v.projectId, v.total);
   if (sampleRate === 1.0) return projectIds.map((id) => ({ id, count: counts.get(id) ?? 0, newSampleRate: 1.0 }));
   if (counts.size === 0) return [];
-  return solve({ sampleRate, projectIds, counts });
+  return solve({ sampleRate, projectIds, counts }, context);
 }
 
 /**

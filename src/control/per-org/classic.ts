@@ -35,7 +35,9 @@ export async function classicComparisons(
   const traffic = results.traffic;
   if (results.rebalancedProjects && traffic) {
     const counts = new Map(traffic.projectVolumes.map((v) => [v.projectId, v.total]));
-    const classic = new Map(rebalanceProjects({ classes: cfg.projectIds.map((id) => ({ id, count: counts.get(id) ?? 0 })), sampleRate: classicRate }).map((i) => [i.id, i.newSampleRate]));
+    // With the predictive budget both pipelines give the projects model the budgeted rate (classic: its own solve, on the same counts).
+    const modelRate = results.budget?.modelRate ?? classicRate;
+    const classic = new Map(rebalanceProjects({ classes: cfg.projectIds.map((id) => ({ id, count: counts.get(id) ?? 0 })), sampleRate: modelRate }).map((i) => [i.id, i.newSampleRate]));
     for (const item of results.rebalancedProjects) out.push(compare(`project_rate:${item.id}`, item.newSampleRate, classic.get(item.id) ?? null));
 
     const balanced = results.rebalancedTransactions ?? new Map();
@@ -57,7 +59,8 @@ export async function classicComparisons(
 
   if (results.recalibrationFactor !== null) {
     const volume = (await deps.counts.orgVolumes(lastWindow(now, RECALIBRATION_QUERY_WINDOW_MS))).find((v) => v.orgId === org.id);
-    const classic = volume && volume.total > 0 && volume.keep > 0 ? computeAdjustedFactor(previousFactor, volume.keep / volume.total, classicRate) : null;
+    // The classic recalibration writes no factor under the predictive budget.
+    const classic = results.budget ? 1.0 : volume && volume.total > 0 && volume.keep > 0 ? computeAdjustedFactor(previousFactor, volume.keep / volume.total, classicRate) : null;
     const bound = (f: number | null): number | null => (f === null ? null : (boundFactor(f, deps.options.recalibrationClampFactor).factor ?? 1.0));
     out.push(compare('recalibration_factor', bound(results.recalibrationFactor), bound(classic)));
   }

@@ -10,8 +10,8 @@ import {
   balanceTransactions,
   boundFactor,
   parseRateOverrides,
-  projectsModelSolver,
   recalibrationFactor,
+  type BaseRateContext,
   type BaseRateSolver,
   type OrganizationVolume,
   type TransactionBalance,
@@ -19,7 +19,9 @@ import {
 import { classicComparisons } from './classic';
 import type { Comparison } from './comparisons';
 import { orgConfiguration, type OrgConfiguration } from './configuration';
+import { rateBudgetSolver } from './predictive';
 import type { FactorWrite, PerOrgState } from './store';
+import type { OrgBudget } from '../budget/org-budget';
 import { orgTraffic, orgVolume, type OrgTraffic } from './volumes';
 
 /** Statuses of a pass (Sentry's `DynamicSamplingStatus` subset that applies here); `completed` when it ran to the end. */
@@ -50,13 +52,16 @@ export interface PassSteps {
   measureRecalibration: RecalibrationMeasure;
 }
 
-export const DEFAULT_PASS_STEPS: PassSteps = { solveBaseRates: projectsModelSolver, measureRecalibration: countedRootsMeasure };
+/** Sentry's steps, except that `options.rateBudget: 'predictive'` makes the base-rate step budget for the served rules. */
+export const DEFAULT_PASS_STEPS: PassSteps = { solveBaseRates: rateBudgetSolver, measureRecalibration: countedRootsMeasure };
 
 /** What a pass computed (`DynamicSamplingResults`); null = the stage did not run. */
 export interface PassResults {
   organizationVolume: OrganizationVolume | null;
   traffic: OrgTraffic | null;
   rebalancedProjects: RebalancedItem<number>[] | null;
+  /** The predictive budget of the project balancing (null: the projects model got the organisation's rate). */
+  budget: OrgBudget | null;
   rebalancedTransactions: Map<number, TransactionBalance> | null;
   /** The computed factor before bounds (null: not computed). */
   recalibrationFactor: number | null;
@@ -84,6 +89,7 @@ const emptyResults = (): PassResults => ({
   organizationVolume: null,
   traffic: null,
   rebalancedProjects: null,
+  budget: null,
   rebalancedTransactions: null,
   recalibrationFactor: null,
   factorWrite: 'none',
@@ -106,7 +112,7 @@ async function writeResults(deps: TaskDeps, store: PerOrgState, orgId: number, r
 }
 
 /** The stages of a pass up to its first early return; fills `results`. */
-async function computeStages(deps: TaskDeps, store: PerOrgState, steps: PassSteps, cfg: OrgConfiguration, results: PassResults, now: number): Promise<PassStatus> {
+async function computeStages(deps: TaskDeps, store: PerOrgState, steps: PassSteps, org: OrganizationDefinition, cfg: OrgConfiguration, results: PassResults, now: number): Promise<PassStatus> {
   const end = Math.floor(now / MINUTE_MS) * MINUTE_MS;
   results.organizationVolume = await steps.measureRecalibration({ deps, configuration: cfg, end });
   if (results.organizationVolume === null) return 'no_org_volume';
@@ -115,15 +121,19 @@ async function computeStages(deps: TaskDeps, store: PerOrgState, steps: PassStep
   results.traffic = traffic;
   if (traffic.projectVolumes.length === 0) return 'no_project_volumes';
   if (cfg.balancesProjects && cfg.sampleRate !== null) {
-    const balanced = balanceProjects(cfg.sampleRate, cfg.projectIds, traffic.projectVolumes, steps.solveBaseRates);
+    const context: BaseRateContext = { deps, org, traffic, store };
+    const balanced = await balanceProjects(cfg.sampleRate, cfg.projectIds, traffic.projectVolumes, steps.solveBaseRates, context);
+    results.budget = context.budget ?? null;
     results.rebalancedProjects = applyRateOverrides(balanced, parseRateOverrides(deps.options.sampleRateOverridePerProject));
     for (const item of results.rebalancedProjects) cfg.projectRates.set(item.id, item.newSampleRate);
   }
   if (!cfg.projectIds.some((id) => cfg.projectRates.get(id) !== 1.0)) return 'all_projects_at_full_sample_rate';
   if (traffic.transactionVolumes.length === 0) return 'no_transaction_volumes';
   results.rebalancedTransactions = balanceTransactions(cfg.projectRates, traffic.projectVolumes, traffic.transactionVolumes, deps.options.transactionsMinSampleRate);
-  // Project mode has no organisation rate: no recalibration.
-  if (cfg.sampleRate !== null) results.recalibrationFactor = recalibrationFactor(results.organizationVolume, await store.factor(cfg.orgId), cfg.sampleRate);
+  // Project mode has no organisation rate: no recalibration. A budgeted rate needs no factor on
+  // top (it would count the correction twice): 1.0, stored as absence.
+  if (results.budget) results.recalibrationFactor = 1.0;
+  else if (cfg.sampleRate !== null) results.recalibrationFactor = recalibrationFactor(results.organizationVolume, await store.factor(cfg.orgId), cfg.sampleRate);
   return 'completed';
 }
 
@@ -142,7 +152,7 @@ export async function runOrgPass(deps: TaskDeps, store: PerOrgState, org: Organi
   if (cfg.projectIds.length === 0) return { ...report, status: 'org_has_no_projects' };
   const previousFactor = await store.factor(org.id);
   try {
-    report.status = await computeStages(deps, store, steps, cfg, results, now);
+    report.status = await computeStages(deps, store, steps, org, cfg, results, now);
   } catch (err) {
     report.error = (err as Error).message;
     deps.logger.error({ err, orgId: org.id }, 'per-org pass failed');

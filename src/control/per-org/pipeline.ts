@@ -28,7 +28,7 @@ export class PerOrgPipeline {
     const org = deps.definitions.organization(orgId);
     const report: PassReport = org
       ? await runOrgPass(deps, this.store, org, this.steps)
-      : { orgId, status: 'org_not_found', at: deps.clock(), kind: null, sampleRate: null, comparisons: [], results: { organizationVolume: null, traffic: null, rebalancedProjects: null, rebalancedTransactions: null, recalibrationFactor: null, factorWrite: 'none', wrote: false } };
+      : { orgId, status: 'org_not_found', at: deps.clock(), kind: null, sampleRate: null, comparisons: [], results: { organizationVolume: null, traffic: null, rebalancedProjects: null, budget: null, rebalancedTransactions: null, recalibrationFactor: null, factorWrite: 'none', wrote: false } };
     this.reports.set(orgId, report);
     deps.metrics.perOrgRuns.inc({ status: report.status });
     for (const c of report.comparisons) deps.metrics.perOrgComparisons.inc({ value: c.value.split(':')[0], outcome: c.outcome });

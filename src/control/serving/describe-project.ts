@@ -99,23 +99,22 @@ async function describePerOrgState(deps: ServingDeps & { perOrg: PerOrgState }, 
 /** The full description: definitions plus the rates, factors, releases and transaction rates in the store. */
 export async function describeProject(deps: ServingDeps, project: ProjectDefinition, org: OrganizationDefinition, now: number): Promise<ProjectDescription> {
   const description = describeFromDefinitions(deps.definitions, project, org, now);
+  // A project whose SDKs stream spans gets the trace variant of the health-check bias (both
+  // pipelines): a transaction rule never applies to spans, while the DSC's transaction is there for both.
+  if (await deps.state.kv.exists(segmentRootsKey(project.id))) description.features = { ...description.features, healthChecksTraceBased: true };
   if (deps.perOrg) {
     description.state = await describePerOrgState({ ...deps, perOrg: deps.perOrg }, project, org, now);
     return description;
   }
   const projectMode = isProjectModeSampling(description);
-  const [rate, executed, orgFactor, projectFactor, releases, transactionRates, streaming] = await Promise.all([
+  const [rate, executed, orgFactor, projectFactor, releases, transactionRates] = await Promise.all([
     deps.state.rawProjectRate(org.id, project.id),
     deps.state.slidingWindowExecuted(),
     projectMode ? Promise.resolve(null) : deps.state.rawFactor({ organizationId: org.id }),
     projectMode ? deps.state.rawFactor({ projectId: project.id }) : Promise.resolve(null),
     deps.releases.boostedReleases(project.id, project.platform, now),
     deps.state.transactionRates(org.id, project.id),
-    deps.state.kv.exists(segmentRootsKey(project.id)),
   ]);
-  // A project whose SDKs stream spans gets the trace variant of the health-check bias: a
-  // transaction rule never applies to spans, while the DSC's transaction is there for both.
-  if (streaming) description.features = { ...description.features, healthChecksTraceBased: true };
   description.state = {
     rebalancedProjectRate: rate,
     slidingWindowOrgExecuted: executed,

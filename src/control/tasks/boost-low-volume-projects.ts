@@ -1,13 +1,14 @@
 // Task boost_low_volume_projects: rebalances each organisation's rate over its projects and stores the project rates.
 
-import { solveOrgBudget } from '../budget/org-budget';
+import { classicCandidate, solveOrgBudget } from '../budget/org-budget';
 import { rebalanceProjects } from '../../rules/models';
 import { hasDynamicSampling, isProjectMode } from '../serving/describe-project';
+import { ReleaseBoosts } from '../state/releases';
 import { lastWindow, type ProjectVolume } from '../traffic/counts';
 import type { OrganizationDefinition } from '../definitions/types';
 import { ActiveOrgBatches, activeOrgsOf, isClose, orgSampleRate, type TaskDeps } from './common';
 import { TimedIterator, timedFunction, type TaskContext } from './context';
-import { PROJECTS_QUERY_WINDOW_MS } from './options';
+import { PROJECTS_QUERY_WINDOW_MS, TRANSACTIONS_QUERY_WINDOW_MS } from './options';
 
 export const BOOST_LOW_VOLUME_PROJECTS_TRIGGER = 'dynamic_sampling_boost_low_volume_projects';
 
@@ -30,7 +31,9 @@ export const boostLowVolumeProjectsOfOrg = timedFunction(
     // Predictive budget: the rate the models get is solved so that everything served keeps the target.
     let modelRate = rate;
     if (deps.options.rateBudget === 'predictive' && rate > 0 && rate < 1) {
-      const budget = await solveOrgBudget(deps, org, counts, rate);
+      const hour = await deps.counts.projectVolumes(lastWindow(deps.clock(), TRANSACTIONS_QUERY_WINDOW_MS), new Set([org.id]));
+      const candidate = classicCandidate(counts, new Map(hour.map((v) => [v.projectId, v])), deps.options);
+      const budget = await solveOrgBudget(deps, org, rate, { candidate, serving: { definitions: deps.definitions, state: deps.state, releases: new ReleaseBoosts(deps.state.kv) } });
       modelRate = budget.modelRate;
       deps.logger.info({ orgId: org.id, target: rate, ...budget }, 'dynamic_sampling.rate_budget');
     }

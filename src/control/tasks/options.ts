@@ -67,7 +67,7 @@ export const DEFAULT_CONTROL_OPTIONS: ControlOptions = {
   perOrgKillswitch: false,
   perOrgRolloutRate: 1.0,
   sampleRateOverridePerProject: {},
-  rateBudget: 'feedback',
+  rateBudget: 'predictive',
   budgetHorizonMs: 10 * MINUTE_MS,
   budgetResidual: true,
   budgetResidualMinRoots: 200,
