@@ -237,36 +237,74 @@ fn skip_key(b: &[u8], i: usize) -> Result<usize> {
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    //! Byte classification of 64-byte blocks with SSE2 (part of the x86_64 baseline).
+    //! Byte classification of 64-byte blocks: AVX2 where the CPU has it (checked at run time),
+    //! else SSE2 (part of the x86_64 baseline).
 
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
 
+    /// `quote` and `bracket` are exact; `backslash` is only zero or not (any backslash stops the
+    /// block loop).
     pub struct Masks {
         pub quote: u64,
         pub backslash: u64,
         pub bracket: u64,
     }
 
+    /// Whether `classify_avx2` may be called (one cached CPU feature check).
     #[inline]
-    pub fn classify(block: &[u8; 64]) -> Masks {
+    pub fn has_avx2() -> bool {
+        std::is_x86_feature_detected!("avx2")
+    }
+
+    // Brackets: `[` and `]` differ from `{` and `}` by 0x20 only, so OR-ing 0x20 leaves two
+    // compares (no other byte becomes `{` or `}` that way).
+
+    #[inline]
+    pub fn classify_sse2(block: &[u8; 64]) -> Masks {
         let mut masks = Masks { quote: 0, backslash: 0, bracket: 0 };
         // Safety: SSE2 is always available on x86_64; loads are unaligned and in bounds.
         unsafe {
             let quote = _mm_set1_epi8(b'"' as i8);
             let backslash = _mm_set1_epi8(b'\\' as i8);
-            let brackets = [b'{', b'}', b'[', b']'].map(|c| _mm_set1_epi8(c as i8));
+            let case = _mm_set1_epi8(0x20);
+            let (open, close) = (_mm_set1_epi8(b'{' as i8), _mm_set1_epi8(b'}' as i8));
+            let mut any_backslash = _mm_set1_epi8(0);
             for lane in 0..4 {
                 let v = _mm_loadu_si128(block.as_ptr().add(lane * 16) as *const __m128i);
                 let bits = |m| u64::from(_mm_movemask_epi8(m) as u16) << (lane * 16);
                 masks.quote |= bits(_mm_cmpeq_epi8(v, quote));
-                masks.backslash |= bits(_mm_cmpeq_epi8(v, backslash));
-                let any = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(v, brackets[0]), _mm_cmpeq_epi8(v, brackets[1])),
-                    _mm_or_si128(_mm_cmpeq_epi8(v, brackets[2]), _mm_cmpeq_epi8(v, brackets[3])),
-                );
-                masks.bracket |= bits(any);
+                any_backslash = _mm_or_si128(any_backslash, _mm_cmpeq_epi8(v, backslash));
+                let folded = _mm_or_si128(v, case);
+                masks.bracket |= bits(_mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)));
             }
+            masks.backslash = u64::from(_mm_movemask_epi8(any_backslash) as u16);
         }
+        masks
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 (`has_avx2`).
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn classify_avx2(block: &[u8; 64]) -> Masks {
+        let mut masks = Masks { quote: 0, backslash: 0, bracket: 0 };
+        let quote = _mm256_set1_epi8(b'"' as i8);
+        let backslash = _mm256_set1_epi8(b'\\' as i8);
+        let case = _mm256_set1_epi8(0x20);
+        let (open, close) = (_mm256_set1_epi8(b'{' as i8), _mm256_set1_epi8(b'}' as i8));
+        let mut any_backslash = _mm256_set1_epi8(0);
+        for lane in 0..2 {
+            // Safety: unaligned loads in bounds of the 64-byte block.
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(lane * 32) as *const __m256i) };
+            let bits = |m| u64::from(_mm256_movemask_epi8(m) as u32) << (lane * 32);
+            masks.quote |= bits(_mm256_cmpeq_epi8(v, quote));
+            any_backslash = _mm256_or_si256(any_backslash, _mm256_cmpeq_epi8(v, backslash));
+            let folded = _mm256_or_si256(v, case);
+            masks.bracket |= bits(_mm256_or_si256(_mm256_cmpeq_epi8(folded, open), _mm256_cmpeq_epi8(folded, close)));
+        }
+        masks.backslash = u64::from(_mm256_movemask_epi8(any_backslash) as u32);
         masks
     }
 
@@ -317,9 +355,11 @@ fn skip_container(b: &[u8], i: usize) -> Result<usize> {
     #[cfg(target_arch = "x86_64")]
     {
         let mut in_string = false;
+        let avx2 = simd::has_avx2();
         while i + 64 <= b.len() {
             let block: &[u8; 64] = b[i..i + 64].try_into().expect("64 bytes");
-            let masks = simd::classify(block);
+            // Safety: AVX2 was detected.
+            let masks = if avx2 { unsafe { simd::classify_avx2(block) } } else { simd::classify_sse2(block) };
             if masks.backslash != 0 {
                 break;
             }
@@ -764,6 +804,25 @@ mod tests {
         assert!(skip_value_fast(broken.as_bytes(), 0).is_err());
         for cut in (1..doc.len() - 6).step_by(7) {
             assert!(skip_value_fast(&doc.as_bytes()[..cut], 0).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_sse2_classify_blocks_alike() {
+        if !simd::has_avx2() {
+            return;
+        }
+        // Every byte value at every position, next to each structural byte.
+        let mut block = [0u8; 64];
+        for round in 0..256usize {
+            for (k, byte) in block.iter_mut().enumerate() {
+                *byte = [(round + k * 37) as u8, b'"', b'\\', b'{', b'}', b'[', b']', b'Y', b'y', b'_'][(round + k) % 10];
+            }
+            let (a, b) = (simd::classify_sse2(&block), unsafe { simd::classify_avx2(&block) });
+            assert_eq!((a.quote, a.bracket, a.backslash != 0), (b.quote, b.bracket, b.backslash != 0), "round {round}");
+            let brackets = block.iter().enumerate().filter(|(_, c)| b"{}[]".contains(c)).fold(0u64, |m, (i, _)| m | 1 << i);
+            assert_eq!(a.bracket, brackets, "round {round}");
         }
     }
 
