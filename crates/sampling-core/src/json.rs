@@ -504,8 +504,29 @@ pub fn validate(b: &[u8]) -> Result<RawValue<'_>> {
     Ok(RawValue(&b[start..end]))
 }
 
+/// Whether `raw` is ASCII without a backslash: then it is its own decoded text, and valid UTF-8.
+/// (Eight bytes at a time: most strings rules read are short and plain.)
+#[inline]
+fn plain_ascii(raw: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = raw.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        if word & HIGHS != 0 || backslash.wrapping_sub(ONES) & !backslash & HIGHS != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&c| c < 0x80 && c != b'\\')
+}
+
 /// Decodes the content of a string token (without quotes); borrows when nothing is escaped.
 pub fn unescape(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if plain_ascii(raw) {
+        // Safety: ASCII is valid UTF-8.
+        return Some(Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) }));
+    }
     let escaped = if raw.len() < 64 { raw.contains(&b'\\') } else { memchr::memchr(b'\\', raw).is_some() };
     if !escaped {
         return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
@@ -824,6 +845,17 @@ mod tests {
             let brackets = block.iter().enumerate().filter(|(_, c)| b"{}[]".contains(c)).fold(0u64, |m, (i, _)| m | 1 << i);
             assert_eq!(a.bracket, brackets, "round {round}");
         }
+    }
+
+    #[test]
+    fn plain_ascii_is_exactly_ascii_without_backslashes() {
+        for text in ["", "a", "/api/checkout/{id}", "exactly8", "sixteen-bytes-ab", "a\\b", "caf\u{e9}", "0123456789abcdef\\"] {
+            let expected = text.bytes().all(|c| c < 0x80 && c != b'\\');
+            assert_eq!(plain_ascii(text.as_bytes()), expected, "{text:?}");
+        }
+        assert!(!plain_ascii(b"01234567\x80"));
+        assert_eq!(unescape(b"plain/ascii").as_deref(), Some("plain/ascii"));
+        assert_eq!(unescape(b"\xff"), None);
     }
 
     #[test]
