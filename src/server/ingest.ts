@@ -3,7 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 
-import { OUT, type SamplingEngine } from '../engine/engine';
+import type { SamplingEngine } from '../engine/engine';
 import { native } from '../engine/native';
 import type { Sampler } from '../sampler';
 import { readDecision, type Decision } from './decision';
@@ -54,7 +54,7 @@ const KEY_PATTERN = /^[0-9a-fA-F]{32}$/;
 
 export class EnvelopeIngestor {
   /** The body and key of the engine's last decision, while no other call has replaced its plan. */
-  private last: { body: Buffer; publicKey: string | null; calls: number } | null = null;
+  private last: { body: Buffer; publicKey: string | null; calls: number; decision: Decision | null } | null = null;
   private calls = 0;
 
   constructor(
@@ -74,9 +74,10 @@ export class EnvelopeIngestor {
     const code = publicKey === null ? this.engine.sampleUnattributed(body) : this.sampler.sampleEnvelope(body, publicKey);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.calls++;
-    this.last = { body, publicKey, calls: this.calls };
+    this.last = { body, publicKey, calls: this.calls, decision: null };
     if (code < 0) throw BadEnvelopeError.fromEngineCode(-code);
     const decision = readDecision(this.engine, code);
+    this.last.decision = decision;
     if (publicKey !== null) this.metrics.decisionSeconds.observe({ kind: decision.kind }, seconds);
     return decision;
   }
@@ -109,10 +110,9 @@ export class EnvelopeIngestor {
   /** The decision for the authenticated key: the one `read` made when it still stands, else a new one. */
   private decisionFor(input: IngestInput): Decision {
     const last = this.last;
-    if (last !== null && last.body === input.body && last.publicKey === input.publicKey && last.calls === this.calls) {
-      const decision = readDecision(this.engine, this.engine.result[OUT.decision]);
+    if (last !== null && last.body === input.body && last.publicKey === input.publicKey && last.calls === this.calls && last.decision !== null) {
       // A key seen for the first time had no config when `read` decided: decide with it now.
-      if (decision.keepReason !== 'unknownProject') return decision;
+      if (last.decision.keepReason !== 'unknownProject') return last.decision;
     }
     return this.decide(input.body, input.publicKey);
   }

@@ -41,9 +41,21 @@ export interface RootInput {
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
+/** Parametrized names by raw name: a service sends few distinct names, each once per request. */
+const PARAMETRIZED_CACHE_SIZE = 4096;
+const parametrizedNames = new Map<string, string>();
+
 /** Names with a `/` as rules see them (names without one are never changed: no native call). */
 function parametrized(name: string | null): string | null {
-  return name !== null && name.includes('/') ? parametrizeTransactionName(name) : name;
+  if (name === null || !name.includes('/')) return name;
+  let result = parametrizedNames.get(name);
+  if (result === undefined) {
+    result = parametrizeTransactionName(name);
+    // Bounded: raw URLs as names would otherwise grow it without end.
+    if (parametrizedNames.size >= PARAMETRIZED_CACHE_SIZE) parametrizedNames.clear();
+    parametrizedNames.set(name, result);
+  }
+  return result;
 }
 
 export class RootCounter {

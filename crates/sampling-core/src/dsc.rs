@@ -54,10 +54,7 @@ fn optional_string<'a>(v: RawValue<'a>, field: &'static str) -> Result<Option<Co
 
 /// Parses a 32-hex-digit project key.
 pub fn parse_project_key(text: &str) -> Option<u128> {
-    if text.len() != 32 {
-        return None;
-    }
-    text.bytes().try_fold(0u128, |acc, c| Some(acc << 4 | u128::from(crate::value::hex_digit(c)?)))
+    crate::value::hex_u128(<&[u8; 32]>::try_from(text.as_bytes()).ok()?)
 }
 
 impl<'a> Dsc<'a> {

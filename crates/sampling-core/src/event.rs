@@ -35,8 +35,15 @@ const EXTRA: usize = 17;
 const TIMESTAMP: usize = 18;
 const START_TIMESTAMP: usize = 19;
 
+/// Not a slot: the normalized transaction name is read. Its own inputs are always located; the
+/// SDK's (`NAME_SDK_INPUTS`) only when the name is one they can change (see
+/// `normalize::transaction_name::name_reads_sdk`), so that an event without them is not scanned
+/// to its end for nothing.
+const NORMALIZED_NAME: u32 = 1 << 31;
 /// What normalizing the transaction name reads (see `crate::normalize`).
-const NAME_INPUTS: u32 = 1 << TYPE | 1 << TRANSACTION | 1 << TRANSACTION_INFO | 1 << SDK | 1 << TAGS | 1 << REQUEST;
+const NAME_INPUTS: u32 = 1 << TYPE | 1 << TRANSACTION | 1 << TRANSACTION_INFO | NORMALIZED_NAME;
+/// What decides the source of a URL-like name sent without one (`is_high_cardinality_sdk`).
+const NAME_SDK_INPUTS: u32 = 1 << SDK | 1 << TAGS | 1 << REQUEST;
 /// What deriving contexts (user agent, trace defaults) reads.
 const CONTEXT_INPUTS: u32 = 1 << TYPE | 1 << CONTEXTS | 1 << REQUEST | 1 << PLATFORM;
 
@@ -126,16 +133,27 @@ impl<'a> EventView<'a> {
     }
 
     /// Locates only the top-level fields in `wanted`, stopping as soon as all were seen: the
-    /// rest of the event is not read (its brackets are still matched up to that point).
+    /// rest of the event is not read (its brackets are still matched up to that point). For the
+    /// normalized name, the SDK's inputs are awaited only when the name needs them.
     pub fn parse_slots(bytes: &'a [u8], wanted: SlotMask) -> Result<EventView<'a>, JsonError> {
         let mut slots = [None; SLOTS.len()];
-        let mut missing = wanted.0;
+        let mut missing = wanted.0 & SlotMask::ALL.0;
+        let mut sdk_missing = if wanted.0 & NORMALIZED_NAME != 0 { NAME_SDK_INPUTS & !missing } else { 0 };
+        // Once the name's own inputs were all seen: whether it needs the SDK's.
+        let mut name_reads_sdk = None;
         let end = json::for_each_entry_until(bytes, |key, v| {
             if let Some(slot) = slot_of(key) {
                 slots[slot] = (!v.is_null()).then_some(v);
                 missing &= !(1 << slot);
+                sdk_missing &= !(1 << slot);
             }
-            missing != 0
+            if missing != 0 {
+                return true;
+            }
+            sdk_missing != 0
+                && *name_reads_sdk.get_or_insert_with(|| {
+                    crate::normalize::transaction_name::name_reads_sdk(slots[TYPE], slots[TRANSACTION], slots[TRANSACTION_INFO])
+                })
         })?;
         if let Some(end) = end {
             if json::skip_ws(bytes, end) != bytes.len() {
@@ -471,6 +489,22 @@ mod tests {
         assert_eq!(get(event, "event.tags.my-key"), s("v"));
         assert_eq!(get(event, "event.tags.flag"), s("True"));
         assert_eq!(get(r#"{"tags":{"a":"b"}}"#, "event.tags.a"), s("b"));
+    }
+
+    #[test]
+    fn the_sdk_is_read_only_for_names_it_can_change() {
+        let name = EventField::Transaction.slots();
+        // A source was sent: the scan stops after `transaction_info`, the broken tail unread.
+        let with_source = br#"{"type":"transaction","transaction":"/a/1","transaction_info":{"source":"route"},"sdk":{"#;
+        assert!(EventView::parse_slots(with_source, name).is_ok());
+        // No source and a `/` in the name: the SDK decides the source, so the scan goes on.
+        let without = br#"{"type":"transaction","transaction":"/a/1","transaction_info":{},"sdk":{"name":"x"}}"#;
+        assert!(EventView::parse_slots(without, name).unwrap().raw_field("sdk").is_some());
+        let broken = br#"{"type":"transaction","transaction":"/a/1","transaction_info":{},"sdk":{"#;
+        assert!(EventView::parse_slots(broken, name).is_err());
+        // No `/`: the source defaults to `unknown` whatever the SDK.
+        let plain = br#"{"type":"transaction","transaction":"checkout","transaction_info":{},"sdk":{"#;
+        assert!(EventView::parse_slots(plain, name).is_ok());
     }
 
     #[test]

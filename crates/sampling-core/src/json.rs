@@ -237,36 +237,88 @@ fn skip_key(b: &[u8], i: usize) -> Result<usize> {
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    //! Byte classification of 64-byte blocks with SSE2 (part of the x86_64 baseline).
+    //! Byte classification of 64-byte blocks: AVX2 where the CPU has it (checked at run time),
+    //! else SSE2 (part of the x86_64 baseline).
 
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
 
+    /// `quote` and `bracket` are exact; `backslash` is only zero or not (`backslashes` gives the
+    /// exact mask of the rare block that has one).
     pub struct Masks {
         pub quote: u64,
         pub backslash: u64,
         pub bracket: u64,
     }
 
+    /// Whether `classify_avx2` may be called (one cached CPU feature check).
     #[inline]
-    pub fn classify(block: &[u8; 64]) -> Masks {
+    pub fn has_avx2() -> bool {
+        std::is_x86_feature_detected!("avx2")
+    }
+
+    // Brackets: `[` and `]` differ from `{` and `}` by 0x20 only, so OR-ing 0x20 leaves two
+    // compares (no other byte becomes `{` or `}` that way).
+
+    #[inline]
+    pub fn classify_sse2(block: &[u8; 64]) -> Masks {
         let mut masks = Masks { quote: 0, backslash: 0, bracket: 0 };
         // Safety: SSE2 is always available on x86_64; loads are unaligned and in bounds.
         unsafe {
             let quote = _mm_set1_epi8(b'"' as i8);
             let backslash = _mm_set1_epi8(b'\\' as i8);
-            let brackets = [b'{', b'}', b'[', b']'].map(|c| _mm_set1_epi8(c as i8));
+            let case = _mm_set1_epi8(0x20);
+            let (open, close) = (_mm_set1_epi8(b'{' as i8), _mm_set1_epi8(b'}' as i8));
+            let mut any_backslash = _mm_set1_epi8(0);
             for lane in 0..4 {
                 let v = _mm_loadu_si128(block.as_ptr().add(lane * 16) as *const __m128i);
                 let bits = |m| u64::from(_mm_movemask_epi8(m) as u16) << (lane * 16);
                 masks.quote |= bits(_mm_cmpeq_epi8(v, quote));
-                masks.backslash |= bits(_mm_cmpeq_epi8(v, backslash));
-                let any = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(v, brackets[0]), _mm_cmpeq_epi8(v, brackets[1])),
-                    _mm_or_si128(_mm_cmpeq_epi8(v, brackets[2]), _mm_cmpeq_epi8(v, brackets[3])),
-                );
-                masks.bracket |= bits(any);
+                any_backslash = _mm_or_si128(any_backslash, _mm_cmpeq_epi8(v, backslash));
+                let folded = _mm_or_si128(v, case);
+                masks.bracket |= bits(_mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)));
+            }
+            masks.backslash = u64::from(_mm_movemask_epi8(any_backslash) as u16);
+        }
+        masks
+    }
+
+    /// The exact backslash mask of a block (`Masks::backslash` only tells whether there is one).
+    pub fn backslashes(block: &[u8; 64]) -> u64 {
+        let mut mask = 0;
+        // Safety: SSE2 is always available on x86_64; loads are unaligned and in bounds.
+        unsafe {
+            let backslash = _mm_set1_epi8(b'\\' as i8);
+            for lane in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(lane * 16) as *const __m128i);
+                mask |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, backslash)) as u16) << (lane * 16);
             }
         }
+        mask
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 (`has_avx2`).
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn classify_avx2(block: &[u8; 64]) -> Masks {
+        let mut masks = Masks { quote: 0, backslash: 0, bracket: 0 };
+        let quote = _mm256_set1_epi8(b'"' as i8);
+        let backslash = _mm256_set1_epi8(b'\\' as i8);
+        let case = _mm256_set1_epi8(0x20);
+        let (open, close) = (_mm256_set1_epi8(b'{' as i8), _mm256_set1_epi8(b'}' as i8));
+        let mut any_backslash = _mm256_set1_epi8(0);
+        for lane in 0..2 {
+            // Safety: unaligned loads in bounds of the 64-byte block.
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(lane * 32) as *const __m256i) };
+            let bits = |m| u64::from(_mm256_movemask_epi8(m) as u32) << (lane * 32);
+            masks.quote |= bits(_mm256_cmpeq_epi8(v, quote));
+            any_backslash = _mm256_or_si256(any_backslash, _mm256_cmpeq_epi8(v, backslash));
+            let folded = _mm256_or_si256(v, case);
+            masks.bracket |= bits(_mm256_or_si256(_mm256_cmpeq_epi8(folded, open), _mm256_cmpeq_epi8(folded, close)));
+        }
+        masks.backslash = u64::from(_mm256_movemask_epi8(any_backslash) as u32);
         masks
     }
 
@@ -307,8 +359,48 @@ pub fn skip_value_fast(b: &[u8], i: usize) -> Result<usize> {
     skip_container(b, i)
 }
 
-/// Skips the container opening at `i` (a `{` or `[`): 64 bytes at a time where the block has
-/// no backslash, byte by byte otherwise.
+/// The bytes a run of backslashes escapes in a 64-byte block: each backslash that is not itself
+/// escaped escapes the next byte. `pending`: the block's first byte is escaped (by the previous
+/// block's last backslash). Returns the escaped bytes and whether the last byte escapes the next
+/// block's first. Backslashes are rare: one step per escape.
+#[cfg(target_arch = "x86_64")]
+fn escaped_bytes(backslash: u64, pending: bool) -> (u64, bool) {
+    let mut escaped = 0u64;
+    let mut starts = backslash;
+    if pending {
+        escaped |= 1;
+        starts &= !1;
+    }
+    while starts != 0 {
+        let at = starts.trailing_zeros();
+        if at == 63 {
+            return (escaped, true);
+        }
+        starts &= starts - 1;
+        escaped |= 1 << (at + 1);
+        starts &= !(1 << (at + 1));
+    }
+    (escaped, false)
+}
+
+/// The string bytes of a block that holds a backslash (or starts escaped), and whether it ends
+/// with a pending escape; `None` when a backslash lies outside strings.
+#[cfg(target_arch = "x86_64")]
+#[cold]
+#[inline(never)]
+fn escaped_block(block: &[u8; 64], quote: u64, in_string: bool, pending: bool) -> Option<(u64, bool)> {
+    let backslash = simd::backslashes(block);
+    let (escaped, next_pending) = escaped_bytes(backslash, pending);
+    let mut inside = simd::prefix_xor(quote & !escaped);
+    if in_string {
+        inside = !inside;
+    }
+    (backslash & !inside == 0).then_some((inside, next_pending))
+}
+
+/// Skips the container opening at `i` (a `{` or `[`): 64 bytes at a time, escapes inside strings
+/// included; byte by byte from a block with a backslash outside strings (not JSON) and for the
+/// tail.
 fn skip_container(b: &[u8], i: usize) -> Result<usize> {
     let mut depth: u32 = 0;
     let mut i = i;
@@ -317,17 +409,31 @@ fn skip_container(b: &[u8], i: usize) -> Result<usize> {
     #[cfg(target_arch = "x86_64")]
     {
         let mut in_string = false;
+        // The next block's first byte is escaped (always inside a string).
+        let mut escape_pending = false;
+        let avx2 = simd::has_avx2();
         while i + 64 <= b.len() {
             let block: &[u8; 64] = b[i..i + 64].try_into().expect("64 bytes");
-            let masks = simd::classify(block);
-            if masks.backslash != 0 {
-                break;
-            }
+            // Safety: AVX2 was detected.
+            let masks = if avx2 { unsafe { simd::classify_avx2(block) } } else { simd::classify_sse2(block) };
             // Bytes inside strings: between an opening quote (included) and its closing quote.
-            let mut inside = simd::prefix_xor(masks.quote);
-            if in_string {
-                inside = !inside;
-            }
+            let inside = if masks.backslash == 0 && !escape_pending {
+                let inside = simd::prefix_xor(masks.quote);
+                if in_string {
+                    !inside
+                } else {
+                    inside
+                }
+            } else {
+                match escaped_block(block, masks.quote, in_string, escape_pending) {
+                    Some((inside, pending)) => {
+                        escape_pending = pending;
+                        inside
+                    }
+                    // A backslash outside strings: the byte loop decides what it means.
+                    None => break,
+                }
+            };
             in_string = (inside >> 63) & 1 == 1;
             let mut structural = masks.bracket & !inside;
             while structural != 0 {
@@ -354,7 +460,11 @@ fn skip_container(b: &[u8], i: usize) -> Result<usize> {
             i += 64;
         }
         if in_string {
-            // Resume the byte loop inside the string that crosses the block boundary.
+            // Resume the byte loop inside the string that crosses the block boundary (past the
+            // byte escaped by the previous block's last backslash).
+            if escape_pending {
+                i += 1;
+            }
             i = skip_string_fast_from(b, i)?;
         }
     }
@@ -464,8 +574,29 @@ pub fn validate(b: &[u8]) -> Result<RawValue<'_>> {
     Ok(RawValue(&b[start..end]))
 }
 
+/// Whether `raw` is ASCII without a backslash: then it is its own decoded text, and valid UTF-8.
+/// (Eight bytes at a time: most strings rules read are short and plain.)
+#[inline]
+fn plain_ascii(raw: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = raw.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        if word & HIGHS != 0 || backslash.wrapping_sub(ONES) & !backslash & HIGHS != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&c| c < 0x80 && c != b'\\')
+}
+
 /// Decodes the content of a string token (without quotes); borrows when nothing is escaped.
 pub fn unescape(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if plain_ascii(raw) {
+        // Safety: ASCII is valid UTF-8.
+        return Some(Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) }));
+    }
     let escaped = if raw.len() < 64 { raw.contains(&b'\\') } else { memchr::memchr(b'\\', raw).is_some() };
     if !escaped {
         return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
@@ -765,6 +896,101 @@ mod tests {
         for cut in (1..doc.len() - 6).step_by(7) {
             assert!(skip_value_fast(&doc.as_bytes()[..cut], 0).is_err(), "cut at {cut}");
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_sse2_classify_blocks_alike() {
+        if !simd::has_avx2() {
+            return;
+        }
+        // Every byte value at every position, next to each structural byte.
+        let mut block = [0u8; 64];
+        for round in 0..256usize {
+            for (k, byte) in block.iter_mut().enumerate() {
+                *byte = [(round + k * 37) as u8, b'"', b'\\', b'{', b'}', b'[', b']', b'Y', b'y', b'_'][(round + k) % 10];
+            }
+            let (a, b) = (simd::classify_sse2(&block), unsafe { simd::classify_avx2(&block) });
+            assert_eq!((a.quote, a.bracket, a.backslash != 0), (b.quote, b.bracket, b.backslash != 0), "round {round}");
+            let brackets = block.iter().enumerate().filter(|(_, c)| b"{}[]".contains(c)).fold(0u64, |m, (i, _)| m | 1 << i);
+            assert_eq!(a.bracket, brackets, "round {round}");
+        }
+    }
+
+    /// What skipping a container means, byte by byte (strings with escapes, bracket kinds).
+    fn skip_container_reference(b: &[u8]) -> Option<usize> {
+        let mut stack = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    i += 1;
+                    loop {
+                        match b.get(i) {
+                            None => return None,
+                            Some(b'"') => break,
+                            Some(b'\\') => i += 2,
+                            Some(_) => i += 1,
+                        }
+                    }
+                }
+                c @ (b'{' | b'[') => stack.push(c),
+                c @ (b'}' | b']') => {
+                    let open = stack.pop()?;
+                    if (open == b'{') != (c == b'}') {
+                        return None;
+                    }
+                    if stack.is_empty() {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+
+    #[test]
+    fn escapes_are_skipped_in_blocks_as_byte_by_byte() {
+        // Escaped quotes and backslashes at every offset around block boundaries.
+        for offset in 0..130 {
+            for escape in [r#"\""#, r#"\\"#, r#"\\\""#, r#"\\\\"#] {
+                let doc = format!(r#"[{{"a":"{}{}x"}},["]"],{{"b":"{}"}}] tail"#, "p".repeat(offset), escape, escape.repeat(3));
+                let expected = doc.len() - 5;
+                assert_eq!(skip_value_fast(doc.as_bytes(), 0).ok(), Some(expected), "{doc}");
+                assert_eq!(skip_value(doc.as_bytes(), 0).ok(), Some(expected), "{doc}");
+            }
+        }
+        // Random documents of brackets, quotes, backslashes and letters (most not JSON): the
+        // block loop ends where the byte-by-byte reading ends, or fails where it fails.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let alphabet = b"{}[]\"\\\\aa  ,";
+        for _ in 0..20_000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = 60 + (state >> 33) as usize % 200;
+            let mut doc = vec![b'['];
+            for _ in 1..len {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                doc.push(alphabet[(state >> 40) as usize % alphabet.len()]);
+            }
+            let reference = skip_container_reference(&doc);
+            let depth_ok = doc.iter().filter(|c| matches!(c, b'{' | b'[')).count() < 100;
+            if depth_ok {
+                assert_eq!(skip_value_fast(&doc, 0).ok(), reference, "{}", String::from_utf8_lossy(&doc));
+            }
+        }
+    }
+
+    #[test]
+    fn plain_ascii_is_exactly_ascii_without_backslashes() {
+        for text in ["", "a", "/api/checkout/{id}", "exactly8", "sixteen-bytes-ab", "a\\b", "caf\u{e9}", "0123456789abcdef\\"] {
+            let expected = text.bytes().all(|c| c < 0x80 && c != b'\\');
+            assert_eq!(plain_ascii(text.as_bytes()), expected, "{text:?}");
+        }
+        assert!(!plain_ascii(b"01234567\x80"));
+        assert_eq!(unescape(b"plain/ascii").as_deref(), Some("plain/ascii"));
+        assert_eq!(unescape(b"\xff"), None);
     }
 
     #[test]

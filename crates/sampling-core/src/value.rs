@@ -66,6 +66,10 @@ pub trait Getter {
 /// Parses a UUID written as 32 hex digits, with or without hyphens (and optional braces or a
 /// `urn:uuid:` prefix, which the uuid crate also accepts), as a 128-bit big-endian integer.
 pub fn parse_uuid(text: &str) -> Option<u128> {
+    // The common spelling (32 digits, as SDKs send ids) without the general loop.
+    if let Ok(digits) = <&[u8; 32]>::try_from(text.as_bytes()) {
+        return hex_u128(digits);
+    }
     let text = text.strip_prefix("urn:uuid:").unwrap_or(text);
     let text = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
     let bytes = text.as_bytes();
@@ -87,6 +91,39 @@ pub fn parse_uuid(text: &str) -> Option<u128> {
         digits += 1;
     }
     (digits == 32).then_some(value)
+}
+
+/// Digit values, 0xFF for bytes that are not hex digits.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut c = 0;
+    while c < 256 {
+        table[c] = match c as u8 {
+            b'0'..=b'9' => c as u8 - b'0',
+            b'a'..=b'f' => c as u8 - b'a' + 10,
+            b'A'..=b'F' => c as u8 - b'A' + 10,
+            _ => 0xFF,
+        };
+        c += 1;
+    }
+    table
+};
+
+/// 32 hex digits (either case) as a big-endian 128-bit integer.
+#[inline]
+pub fn hex_u128(digits: &[u8; 32]) -> Option<u128> {
+    let half = |part: &[u8]| {
+        let mut value = 0u64;
+        let mut invalid = 0u8;
+        for &c in part {
+            let d = HEX_VALUES[c as usize];
+            invalid |= d;
+            value = value << 4 | u64::from(d & 0x0F);
+        }
+        // Only the 0xFF of a non-digit sets the high bits.
+        (invalid & 0xF0 == 0).then_some(value)
+    };
+    Some(u128::from(half(&digits[..16])?) << 64 | u128::from(half(&digits[16..])?))
 }
 
 pub fn hex_digit(c: u8) -> Option<u8> {
@@ -128,6 +165,10 @@ mod tests {
         assert_eq!(simple, 0x67e5504410b1426f9247bb680e5fe0c8);
         assert!(parse_uuid("67e5504410b1426f9247bb680e5fe0c").is_none());
         assert!(parse_uuid("67e55044-10b1-426f-9247-bb680e5fe0cg").is_none());
+        assert_eq!(parse_uuid("67E5504410B1426F9247BB680E5FE0C8"), Some(simple));
+        for bad in ["67e5504410b1426f9247bb680e5fe0cg", "g7e5504410b1426f9247bb680e5fe0c8", "67e5504410b1426f 247bb680e5fe0c8", "{7e5504410b1426f9247bb680e5fe0c}"] {
+            assert!(parse_uuid(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

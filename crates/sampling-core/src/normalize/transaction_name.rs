@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use super::scrub::{scrub_identifiers_into, ScrubBuffers};
 use super::tx_name_rules::TxNameRules;
 use crate::event::EventView;
+use crate::json::RawValue;
 
 pub const UNLABELED: &str = "<unlabeled transaction>";
 
@@ -53,6 +54,16 @@ pub fn is_high_cardinality_sdk(view: &EventView<'_>) -> bool {
         }
     }
     false
+}
+
+/// Whether normalizing the name of an event with this `type`, `transaction` and
+/// `transaction_info` reads its SDK (`is_high_cardinality_sdk`, which reads `sdk`, `tags` and
+/// `request`): only a transaction sent without a source whose name holds a `/`, as in
+/// `normalize_event_name`.
+pub(crate) fn name_reads_sdk(event_type: Option<RawValue<'_>>, name: Option<RawValue<'_>>, info: Option<RawValue<'_>>) -> bool {
+    event_type.and_then(|t| t.as_str()).is_some_and(|t| t == "transaction")
+        && info.and_then(|i| i.get("source")).and_then(|s| s.as_str()).is_none()
+        && name.and_then(|n| n.as_str()).is_some_and(|n| n.trim().contains('/'))
 }
 
 /// Reusable buffers for name normalization.
