@@ -155,7 +155,8 @@ describe('npm start variants', () => {
     const cwd = tempDir('ds-start-');
     // The classic tasks read the current minute's counts at once.
     running = run(MAIN, ['--port', '0', '--summary-interval', '0', '--workers', '2', '--sink', 'stdout', '--pipeline', 'classic'], cwd);
-    await waitFor(() => /listening on (http:\/\/\S+) \(2 workers\)/.test(running!.output()), 15_000, 'the banner');
+    // The banner's lines are written one by one: wait for the last one read here.
+    await waitFor(() => /listening on (http:\/\/\S+) \(2 workers\)[\s\S]*control plane listening on/.test(running!.output()), 15_000, 'the banner');
     const url = /listening on (http:\/\/\S+) /.exec(running.output())![1];
     const controlUrl = /control plane listening on (http:\/\/\S+):/.exec(running.output())![1];
     expect(await baseRateSource(controlUrl, 42)).toBe('fallback');
