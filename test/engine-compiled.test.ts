@@ -4,27 +4,14 @@
 import { describe, expect, it } from 'vitest';
 
 import { dscFor, transactionEvent, type TraceShape } from '../src/demo/envelopes';
-import { TrafficGenerator } from '../src/demo/traffic';
 import { compileSamplingConfig, CompiledSamplingConfig } from '../src/engine/compiled-config';
 import { SamplingConfigError, SamplingRequestError } from '../src/engine/errors';
 import { evaluate, evaluationOrder, explain, isTraceFullySampled } from '../src/engine/evaluate';
 import { native } from '../src/engine/native';
 import type { SamplingConfigJson, SamplingRuleJson } from '../src/engine/types';
-import { KEY, MIXED_CONFIG, NOW } from './helpers/engine';
+import { KEY, MIXED_CONFIG, mixedTraffic, NOW } from './helpers/engine';
 
 const all = { op: 'and', inner: [] } as const;
-
-function traffic(n: number, seed: number): TraceShape[] {
-  const gen = new TrafficGenerator({
-    publicKey: KEY,
-    seed,
-    transactionNames: 30,
-    releases: ['shop@1.1.0', 'shop@1.2.0'],
-    environments: ['production', 'staging', 'development'],
-    healthCheckShare: 0.2,
-  });
-  return Array.from({ length: n }, () => gen.next());
-}
 
 /** The engine's JSON route (configs as text), the reference the compiled path must agree with. */
 function jsonRoute(request: Record<string, unknown>, config: SamplingConfigJson | null, rootConfig: SamplingConfigJson | null) {
@@ -37,7 +24,7 @@ describe('evaluate() with compiled configs', () => {
 
   it('decides as the JSON route, with the DSC and event as objects, JSON text or bytes', () => {
     let drops = 0;
-    for (const trace of traffic(300, 11)) {
+    for (const trace of mixedTraffic(300, 11)) {
       const dsc = dscFor(trace);
       const event = transactionEvent(trace, trace.traceId.split('').reverse().join(''));
       const reference = jsonRoute({ dsc, event }, MIXED_CONFIG, MIXED_CONFIG);
@@ -65,7 +52,7 @@ describe('evaluate() with compiled configs', () => {
   });
 
   it('decides spans, legacy spans and foreign roots as the JSON route', () => {
-    for (const trace of traffic(100, 12)) {
+    for (const trace of mixedTraffic(100, 12)) {
       const dsc = dscFor(trace);
       for (const request of [{ itemType: 'span' as const }, { itemType: 'legacySpan' as const }, { rootProjectKnown: false }]) {
         const reference = jsonRoute({ dsc, ...request }, MIXED_CONFIG, MIXED_CONFIG);
@@ -84,7 +71,7 @@ describe('evaluate() with compiled configs', () => {
   });
 
   it('explains, tags errors and orders stages with compiled configs as with objects', () => {
-    for (const trace of traffic(40, 13)) {
+    for (const trace of mixedTraffic(40, 13)) {
       const dsc = { ...dscFor(trace), sampled: true };
       const withObjects = { config: MIXED_CONFIG, rootConfig: MIXED_CONFIG, dsc, now: NOW };
       const withCompiled = { config: compiled, rootConfig: compiled, dsc: JSON.stringify(dsc), now: NOW };

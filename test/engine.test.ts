@@ -8,31 +8,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { errorEnvelope, spanEnvelope, transactionEnvelope, transactionEvent, dscFor, type TraceShape } from '../src/demo/envelopes';
-import { TrafficGenerator } from '../src/demo/traffic';
 import { DROP, EnvelopeBatch, KEEP, NO_MATCH, OUT, SamplingEngine } from '../src/engine/engine';
 import { EnvelopeError, SamplingConfigError, SamplingRequestError } from '../src/engine/errors';
 import { evaluate } from '../src/engine/evaluate';
 import type { SamplingConfigJson } from '../src/engine/types';
-import { engineWith, FOREIGN_KEY, KEY, MIXED_CONFIG, NOW, OTHER_KEY } from './helpers/engine';
+import { engineWith, FOREIGN_KEY, KEY, MIXED_CONFIG, mixedTraffic, NOW, OTHER_KEY } from './helpers/engine';
 
 const CODES = ['keep', 'drop', 'noMatch'];
-
-function traffic(n: number, seed = 1): TraceShape[] {
-  const gen = new TrafficGenerator({
-    publicKey: KEY,
-    seed,
-    transactionNames: 30,
-    releases: ['shop@1.1.0', 'shop@1.2.0'],
-    environments: ['production', 'staging', 'development'],
-    healthCheckShare: 0.2,
-  });
-  return Array.from({ length: n }, () => gen.next());
-}
 
 describe('project store', () => {
   it('keeps the previous config when a new one is rejected, with path and rule id', () => {
     const engine = engineWith({ version: 2, rules: [{ id: 9, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 0 } }] });
-    const trace = traffic(1)[0];
+    const trace = mixedTraffic(1)[0];
     const envelope = spanEnvelope(trace);
     expect(engine.sampleEnvelope(envelope, KEY)).toBe(DROP);
 
@@ -56,7 +43,7 @@ describe('project store', () => {
   it('replaces and removes projects; unknown projects are kept and reported', () => {
     const engine = engineWith();
     expect(engine.projectCount).toBe(1);
-    const envelope = spanEnvelope(traffic(1)[0]);
+    const envelope = spanEnvelope(mixedTraffic(1)[0]);
     engine.putProject(KEY, { projectId: 1, organizationId: 1 }, { version: 2, rules: [{ id: 1, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 1 } }] });
     expect(engine.decideEnvelope(envelope, KEY)).toMatchObject({ decision: 'keep', matchedRuleIds: [1], sampleRate: 1 });
     expect(engine.removeProject(KEY)).toBe(true);
@@ -66,7 +53,7 @@ describe('project store', () => {
   it('keeps engines independent of each other', () => {
     const a = engineWith({ version: 2, rules: [{ id: 1, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 0 } }] });
     const b = engineWith({ version: 2, rules: [{ id: 2, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 1 } }] });
-    const envelope = spanEnvelope(traffic(1)[0]);
+    const envelope = spanEnvelope(mixedTraffic(1)[0]);
     expect(a.sampleEnvelope(envelope, KEY)).toBe(DROP);
     expect(b.sampleEnvelope(envelope, KEY)).toBe(KEEP);
     expect(a.matchedRuleIds[0]).toBe(1);
@@ -84,7 +71,7 @@ describe('project store', () => {
     const rootConfig: SamplingConfigJson = { version: 2, rules: [{ id: 8, type: 'trace', condition: { op: 'and', inner: [] }, samplingValue: { type: 'sampleRate', value: 0 } }] };
     engine.putProject(FOREIGN_KEY, { projectId: 2, organizationId: 99 }, rootConfig);
     engine.putProject(OTHER_KEY, { projectId: 3, organizationId: 1 }, rootConfig);
-    const base = traffic(1)[0];
+    const base = mixedTraffic(1)[0];
     // Same organisation: the root's trace rule drops.
     expect(engine.sampleEnvelope(spanEnvelope({ ...base, publicKey: OTHER_KEY }), KEY)).toBe(DROP);
     // Another organisation: the span's own project becomes the root (no terminating rule: kept).
@@ -98,7 +85,7 @@ describe('envelope fast path agrees with the convenient API', () => {
 
   it('for transaction envelopes', () => {
     let decisions = 0;
-    for (const trace of traffic(400)) {
+    for (const trace of mixedTraffic(400)) {
       const event = transactionEvent(trace, trace.traceId.split('').reverse().join(''));
       const fast = engine.decideEnvelope(transactionEnvelope(trace, event), KEY);
       const slow = evaluate({ ...rootSame, dsc: dscFor(trace), event });
@@ -113,7 +100,7 @@ describe('envelope fast path agrees with the convenient API', () => {
   });
 
   it('for streamed span envelopes', () => {
-    for (const trace of traffic(400, 2)) {
+    for (const trace of mixedTraffic(400, 2)) {
       const fast = engine.decideEnvelope(spanEnvelope(trace, 3), KEY);
       const slow = evaluate({ ...rootSame, dsc: dscFor(trace), itemType: 'span' });
       expect(fast).toMatchObject({ kind: 'spans', spanCount: 3, decision: slow.decision, sampleRate: slow.sampleRate, matchedRuleIds: slow.matchedRuleIds });
@@ -121,7 +108,7 @@ describe('envelope fast path agrees with the convenient API', () => {
   });
 
   it('for error envelopes: never dropped, tagged with whether the trace was kept', () => {
-    for (const trace of traffic(100, 3)) {
+    for (const trace of mixedTraffic(100, 3)) {
       const fast = engine.decideEnvelope(errorEnvelope(trace, trace.traceId), KEY);
       const slow = evaluate({ rootConfig: MIXED_CONFIG, dsc: dscFor(trace), now: NOW });
       expect(fast.kind).toBe('error');
@@ -132,7 +119,7 @@ describe('envelope fast path agrees with the convenient API', () => {
 
   it('in batches, with the same results as one call per envelope', () => {
     const batch = new EnvelopeBatch(65);
-    const traces = traffic(64, 4);
+    const traces = mixedTraffic(64, 4);
     const envelopes = traces.map((t, i) => (i % 2 === 0 ? spanEnvelope(t) : transactionEnvelope(t, transactionEvent(t, t.traceId))));
     envelopes.forEach((e) => batch.add(e, KEY));
     batch.add(Buffer.from('garbage'), KEY);
@@ -147,7 +134,7 @@ describe('envelope fast path agrees with the convenient API', () => {
 
 describe('malformed envelopes', () => {
   const engine = engineWith();
-  const trace = traffic(1)[0];
+  const trace = mixedTraffic(1)[0];
   const good = transactionEnvelope(trace, transactionEvent(trace, trace.traceId));
 
   it.each([

@@ -6,14 +6,14 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import pino from 'pino';
 
 import { startControlPlane } from '../control/control-plane';
 import { CountingProxy } from './counting-proxy';
 import { freePort } from './free-port';
-import { loadCorpus, type LoadRequest } from './load-corpus';
+import { runLoad } from './load';
+import { loadCorpus } from './load-corpus';
 import { DEMO_PROJECTS } from './projects';
 
 const TOKEN = 'load-fleet-token';
@@ -22,30 +22,6 @@ const CONTROL_FILE = path.join(__dirname, '..', '..', 'examples', 'control.json'
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
-
-/** autocannon against one server with the corpus in turn. */
-function cannon(url: string, duration: number, connections: number, corpus: LoadRequest[]): Promise<autocannon.Result> {
-  let next = 0;
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        connections,
-        duration,
-        requests: [
-          {
-            method: 'POST',
-            setupRequest: (request) => {
-              const r = corpus[next++ % corpus.length];
-              return { ...request, method: 'POST', path: r.path, headers: r.headers, body: r.body };
-            },
-          },
-        ],
-      },
-      (error, result) => (error ? reject(error) : resolve(result)),
-    );
-  });
 }
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
@@ -122,10 +98,10 @@ async function main(): Promise<void> {
       const fleet = await startFleet(n, redis.url, proxy.url, expiry, dir);
       try {
         const share = Math.max(1, Math.round(connections / n));
-        await Promise.all(fleet.urls.map((url) => cannon(url, 2, share, corpus))); // warm-up: first fetches, JIT
+        await Promise.all(fleet.urls.map((url) => runLoad({ url, duration: 2, connections: share, corpus }))); // warm-up: first fetches, JIT
         proxy.reset();
         const started = Date.now();
-        const results = await Promise.all(fleet.urls.map((url) => cannon(url, duration, share, corpus)));
+        const results = await Promise.all(fleet.urls.map((url) => runLoad({ url, duration, connections: share, corpus })));
         const seconds = (Date.now() - started) / 1000;
         const requests = results.reduce((sum, r) => sum + r.requests.total, 0);
         const p99 = Math.max(...results.map((r) => r.latency.p99));

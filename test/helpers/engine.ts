@@ -1,5 +1,7 @@
 // Shared fixtures for engine tests: a demo project, generated traffic and envelopes.
 
+import type { TraceShape } from '../../src/demo/envelopes';
+import { TrafficGenerator } from '../../src/demo/traffic';
 import { SamplingEngine } from '../../src/engine/engine';
 import type { SamplingConfigJson } from '../../src/engine/types';
 
@@ -33,4 +35,17 @@ export function engineWith(config: SamplingConfigJson = MIXED_CONFIG): SamplingE
   engine.setNow(NOW);
   engine.putProject(KEY, { projectId: 1, organizationId: 1 }, config);
   return engine;
+}
+
+/** `n` traces of mixed traffic for KEY (30 names, two releases, three environments, 20% health checks). */
+export function mixedTraffic(n: number, seed = 1): TraceShape[] {
+  const gen = new TrafficGenerator({
+    publicKey: KEY,
+    seed,
+    transactionNames: 30,
+    releases: ['shop@1.1.0', 'shop@1.2.0'],
+    environments: ['production', 'staging', 'development'],
+    healthCheckShare: 0.2,
+  });
+  return Array.from({ length: n }, () => gen.next());
 }

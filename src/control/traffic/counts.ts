@@ -160,8 +160,12 @@ export class TrafficCounts {
     return [...TrafficCounts.foldOrgs(hashes).values()].sort((a, b) => a.orgId - b.orgId);
   }
 
-  /** Root volumes per project (with transactions) in a window, ordered by (org, project). */
-  async projectVolumes(window: Window, orgIds?: ReadonlySet<number>): Promise<ProjectVolume[]> {
+  /** The hashes under `keyOf` of every project counted in the window's minutes, with their (org, project). */
+  private async projectHashes(
+    window: Window,
+    keyOf: (minute: number, orgId: number, projectId: number) => string,
+    orgIds?: ReadonlySet<number>,
+  ): Promise<{ hashes: Record<string, string>[]; owners: Array<[number, number]> }> {
     const minutes = minutesIn(window);
     const indexes = await Promise.all(minutes.map((m) => this.kv.smembers(projectIndexKey(m))));
     const keys: string[] = [];
@@ -170,11 +174,16 @@ export class TrafficCounts {
       for (const member of indexes[i]) {
         const [orgId, projectId] = member.split(':').map(Number);
         if (orgIds && !orgIds.has(orgId)) continue;
-        keys.push(projectBucketKey(minute, orgId, projectId));
+        keys.push(keyOf(minute, orgId, projectId));
         owners.push([orgId, projectId]);
       }
     });
-    const hashes = await this.kv.hgetallMany(keys);
+    return { hashes: await this.kv.hgetallMany(keys), owners };
+  }
+
+  /** Root volumes per project (with transactions) in a window, ordered by (org, project). */
+  async projectVolumes(window: Window, orgIds?: ReadonlySet<number>): Promise<ProjectVolume[]> {
+    const { hashes, owners } = await this.projectHashes(window, projectBucketKey, orgIds);
     const out = new Map<string, ProjectVolume>();
     hashes.forEach((hash, i) => {
       const [orgId, projectId] = owners[i];
@@ -194,19 +203,7 @@ export class TrafficCounts {
 
   /** Roots per project and class in a window, ordered by (org, project); unreadable fields are skipped. */
   async rootClasses(window: Window, orgIds?: ReadonlySet<number>): Promise<RootClass[]> {
-    const minutes = minutesIn(window);
-    const indexes = await Promise.all(minutes.map((m) => this.kv.smembers(projectIndexKey(m))));
-    const keys: string[] = [];
-    const owners: Array<[number, number]> = [];
-    minutes.forEach((minute, i) => {
-      for (const member of indexes[i]) {
-        const [orgId, projectId] = member.split(':').map(Number);
-        if (orgIds && !orgIds.has(orgId)) continue;
-        keys.push(projectClassKey(minute, orgId, projectId));
-        owners.push([orgId, projectId]);
-      }
-    });
-    const hashes = await this.kv.hgetallMany(keys);
+    const { hashes, owners } = await this.projectHashes(window, projectClassKey, orgIds);
     const out = new Map<string, RootClass>();
     hashes.forEach((hash, i) => {
       const [orgId, projectId] = owners[i];
