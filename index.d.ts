@@ -250,8 +250,9 @@ export declare const PLAN_SENT_AT: number
 export declare const PLAN_TEXT_WORD: number
 
 /**
- * What the control plane counts (`RootCounts`): transactions, segment spans, then 1 when they
- * belong to a root project other than the envelope's and its id (high and low 32 bits).
+ * What the control plane counts (`RootCounts`): transactions, segment spans, then 1 when the
+ * engine names their root project (the DSC's, held in the same organisation; else the envelope's
+ * own) and its id (high and low 32 bits).
  */
 export declare const PLAN_TRANSACTION_COUNT: number
 

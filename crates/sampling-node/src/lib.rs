@@ -573,8 +573,9 @@ pub const PLAN_EVENT_ID: u32 = 5;
 pub const PLAN_DSN: u32 = 9;
 #[napi]
 pub const PLAN_SENT_AT: u32 = 11;
-/// What the control plane counts (`RootCounts`): transactions, segment spans, then 1 when they
-/// belong to a root project other than the envelope's and its id (high and low 32 bits).
+/// What the control plane counts (`RootCounts`): transactions, segment spans, then 1 when the
+/// engine names their root project (the DSC's, held in the same organisation; else the envelope's
+/// own) and its id (high and low 32 bits).
 #[napi]
 pub const PLAN_TRANSACTION_COUNT: u32 = 13;
 #[napi]
