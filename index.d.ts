@@ -220,6 +220,8 @@ export declare const PLAN_EVENT_ID: number
 /** 1 when the header has a valid `event_id`, then its four 32-bit words. */
 export declare const PLAN_HAS_EVENT_ID: number
 
+export declare const PLAN_HAS_ROOT_PROJECT: number
+
 export declare const PLAN_HEAD_WORDS: number
 
 export declare const PLAN_HEADER_END: number
@@ -235,17 +237,27 @@ export declare const PLAN_RELEASE_WORDS: number
 
 export declare const PLAN_ROOT_ENVIRONMENT: number
 
-/** `PLAN_ROOT_KINDS`: none, transaction, segment. */
-export declare const PLAN_ROOT_KIND: number
+export declare const PLAN_ROOT_PROJECT: number
 
-export declare const PLAN_ROOT_NAME: number
-
-/** The root's DSC `release` and `environment`. */
 export declare const PLAN_ROOT_RELEASE: number
+
+export declare const PLAN_SEGMENT_COUNT: number
+
+export declare const PLAN_SEGMENT_NAME: number
 
 export declare const PLAN_SENT_AT: number
 
 export declare const PLAN_TEXT_WORD: number
+
+/**
+ * What the control plane counts (`RootCounts`): transactions, segment spans, then 1 when the
+ * engine names their root project (the DSC's, held in the same organisation; else the envelope's
+ * own) and its id (high and low 32 bits).
+ */
+export declare const PLAN_TRANSACTION_COUNT: number
+
+/** The names counted for transactions and for segments, and the DSC's `release` and `environment`. */
+export declare const PLAN_TRANSACTION_NAME: number
 
 /** The random value in [0, 1) that a trace or event id seeds (Relay's PCG32). */
 export declare function randomValueFor(id: string): number

@@ -24,7 +24,11 @@ const MINUTE_MS = 60_000;
 const CYCLES = 12;
 const NEW_RELEASE_CYCLE = 3;
 const TOKEN = 'e2e-loop-token';
-/** Envelopes per cycle that are not trace roots: child transactions of api traces sent by worker, child-only span containers of web. */
+/**
+ * Envelopes per cycle that are not trace roots: child transactions of api traces sent by worker
+ * (Relay counts every transaction toward its root project: they count for api, as in Sentry's
+ * measure of the organisation), child-only span containers of web (no segment: not counted).
+ */
 const CHILD_TRANSACTIONS = 150;
 const CHILD_SPAN_CONTAINERS = 150;
 
@@ -76,6 +80,8 @@ function idealRates(): { projects: Map<number, number>; small: number } {
 interface Sent {
   projectId: number;
   root: boolean;
+  /** The root project the control plane counts it for (Relay's count_per_root_project), or null. */
+  countedFor: number | null;
   transaction: string;
   environment: string;
   release: string | null;
@@ -99,6 +105,8 @@ interface CycleFigures {
   health: Tally;
   dev: Tally;
   children: Tally;
+  /** What the control plane should have counted, per root project (roots and child transactions). */
+  countable: Map<number, Tally>;
   releaseOld: Tally;
   releaseNew: Tally;
   apiBase: number;
@@ -174,8 +182,14 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
     sent.delete(header.trace.trace_id);
     const kept = o.decision.code !== DROP;
     const rate = o.decision.sampleRate ?? 1;
+    if (meta.countedFor !== null) {
+      // The organisation's kept rate as Sentry measures it: over every counted transaction and segment.
+      fig.org.add(kept, rate);
+      let c = fig.countable.get(meta.countedFor);
+      if (!c) fig.countable.set(meta.countedFor, (c = new Tally()));
+      c.add(kept, rate);
+    }
     if (!meta.root) return fig.children.add(kept, rate);
-    fig.org.add(kept, rate);
     let p = fig.projects.get(meta.projectId);
     if (!p) fig.projects.set(meta.projectId, (p = new Tally()));
     p.add(kept, rate);
@@ -215,26 +229,29 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
         const publicKey = keyFor(t.id);
         const shapeOf: TraceShape = { traceId, publicKey, transaction, environment, ...(release ? { release } : {}) };
         const body = STREAMED.has(t.id) ? spanEnvelope(shapeOf, 3, at / 1000) : transactionEnvelope(shapeOf, transactionEvent(shapeOf, traceId, 3, at / 1000));
-        sent.set(traceId, { projectId: t.id, root: true, transaction, environment, release, health: transaction === '/health', small: shape.small.has(transaction) });
+        sent.set(traceId, { projectId: t.id, root: true, countedFor: t.id, transaction, environment, release, health: transaction === '/health', small: shape.small.has(transaction) });
         out.push({ projectId: t.id, publicKey, body, at });
       });
     }
     const api = shapes.get(101)!;
-    for (let i = 0; i < CHILD_TRANSACTIONS; i++) {
+    // Child transactions count for api like its roots: apportioned over its names, with trace ids of the same stratified sequences.
+    const childNames = apportion(api.weights, CHILD_TRANSACTIONS).flatMap((n, i) => Array<string>(n).fill(api.names[i]));
+    shuffle(childNames, random);
+    for (const name of childNames) {
       // A worker transaction continuing an api trace: sampled by api's trace rules, not a root.
       const at = start + Math.floor(random.next() * CYCLE_MS);
-      const traceId = random.hex32();
-      const dsc: TraceShape = { traceId, publicKey: keyFor(101), transaction: random.pick(api.names, api.weights), environment: 'production', release: '1.0' };
+      const traceId = ids.next(`101|${api.small.has(name) ? 'small' : name}|production|1.0`);
+      const dsc: TraceShape = { traceId, publicKey: keyFor(101), transaction: name, environment: 'production', release: '1.0' };
       const event = transactionEvent({ ...dsc, transaction: 'task.process' }, traceId, 2, at / 1000);
       (event.contexts as { trace: Record<string, unknown> }).trace.parent_span_id = hex16(random);
-      sent.set(traceId, { projectId: 103, root: false, transaction: 'task.process', environment: 'production', release: '1.0', health: false, small: false });
+      sent.set(traceId, { projectId: 103, root: false, countedFor: 101, transaction: 'task.process', environment: 'production', release: '1.0', health: false, small: false });
       out.push({ projectId: 103, publicKey: keyFor(103), body: transactionEnvelope(dsc, event), at });
     }
     for (let i = 0; i < CHILD_SPAN_CONTAINERS; i++) {
       const at = start + Math.floor(random.next() * CYCLE_MS);
       const traceId = random.hex32();
       const t: TraceShape = { traceId, publicKey: keyFor(102), transaction: '/home', environment: 'production' };
-      sent.set(traceId, { projectId: 102, root: false, transaction: '/home', environment: 'production', release: null, health: false, small: false });
+      sent.set(traceId, { projectId: 102, root: false, countedFor: null, transaction: '/home', environment: 'production', release: null, health: false, small: false });
       out.push({ projectId: 102, publicKey: keyFor(102), body: childSpanEnvelope(t, random, at / 1000), at });
     }
     return out.sort((a, b) => a.at - b.at);
@@ -293,6 +310,7 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
         health: new Tally(),
         dev: new Tally(),
         children: new Tally(),
+        countable: new Map(),
         releaseOld: new Tally(),
         releaseNew: new Tally(),
         apiBase,
@@ -331,10 +349,10 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
     const lines: string[] = [];
     const total = figures.reduce((n, f) => n + f.envelopes, 0);
     lines.push(
-      `target ${TARGET}; per cycle ${ROOTS_PER_CYCLE} roots (api transactions, web span segments, worker, billing, admin) + ${CHILD_TRANSACTIONS + CHILD_SPAN_CONTAINERS} non-root envelopes; new release 2.0 from cycle ${NEW_RELEASE_CYCLE}`,
+      `target ${TARGET}; per cycle ${ROOTS_PER_CYCLE} roots (api transactions, web span segments, worker, billing, admin) + ${CHILD_TRANSACTIONS} child transactions (counted for api) + ${CHILD_SPAN_CONTAINERS} child-only span containers; new release 2.0 from cycle ${NEW_RELEASE_CYCLE}`,
     );
     lines.push(`${total} envelopes over HTTP in ${((Date.now() - started) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
-    lines.push('cycle | org kept (expected) | factor | api base | kept rate: api   web   worker billing admin | /api/search small-tx | health rate (÷ base) | dev  | 2.0 boost | counted roots (kept)');
+    lines.push('cycle | org kept (expected) | factor | api base | kept rate: api   web   worker billing admin | /api/search small-tx | health rate (÷ base) | dev  | 2.0 boost | counted (kept)');
     for (const f of figures) {
       const p = (id: number) => fmt(f.projects.get(id)?.keptRate ?? Number.NaN, 3);
       const counted = [...f.counted.values()].reduce((a, c) => ({ total: a.total + c.total, keep: a.keep + c.keep }), { total: 0, keep: 0 });
@@ -353,15 +371,16 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
 
   const converged = (): CycleFigures[] => figures.slice(3);
 
-  it('answers every envelope with 200 and counts exactly the trace roots, with the server decisions', () => {
+  it('answers every envelope with 200 and counts exactly what Relay counts (roots, and child transactions toward api), with the server decisions', () => {
     expect(figures).toHaveLength(CYCLES);
     expect([...statuses.keys()]).toEqual([200]);
     for (const f of figures) {
-      expect(f.org.total).toBe(ROOTS_PER_CYCLE);
+      expect(f.org.total).toBe(ROOTS_PER_CYCLE + CHILD_TRANSACTIONS);
       expect(f.children.total).toBe(CHILD_TRANSACTIONS + CHILD_SPAN_CONTAINERS);
       for (const t of TRAFFIC) {
-        const tally = f.projects.get(t.id)!;
-        expect(f.counted.get(t.id)).toEqual({ total: t.perCycle, keep: tally.kept });
+        const tally = f.countable.get(t.id)!;
+        expect(tally.total).toBe(t.perCycle + (t.id === 101 ? CHILD_TRANSACTIONS : 0));
+        expect(f.counted.get(t.id)).toEqual({ total: tally.total, keep: tally.kept });
       }
     }
     // The server refetched what the tasks changed.

@@ -1,4 +1,4 @@
-// Reads the plan the engine writes next to each single-envelope decision: items with their byte ranges and fates, header fields, error tag edits, roots and releases (layout from the binding's constants).
+// Reads the plan the engine writes next to each single-envelope decision: items with their byte ranges and fates, header fields, error tag edits, what the control plane counts, and releases (layout from the binding's constants).
 
 import { native } from './native';
 
@@ -10,10 +10,6 @@ export const ITEM_TYPE_NAMES: readonly string[] = N.itemTypeNames();
 /** What becomes of an item (`ITEM_FATE`): forwarded, removed by sampling, or refused before sampling. */
 export const ITEM_FATES = ['forward', 'sampled', 'missing_dsc', 'invalid_dsc'] as const;
 export type ItemFate = (typeof ITEM_FATES)[number];
-
-/** The trace root an envelope holds (`PLAN_ROOT_KIND`). */
-export const ROOT_KINDS = ['none', 'transaction', 'segment'] as const;
-export type RootKind = (typeof ROOT_KINDS)[number];
 
 /** How the error tag is written (`ITEM_TAG_SHAPE`; 0: no tag): fixed text around the value. */
 const TAG_TEXT: readonly (readonly [string, string])[] = [
@@ -100,17 +96,37 @@ export class EnvelopePlanView {
     return ITEM_FATES[this.item(i, N.ITEM_FATE)];
   }
 
-  /** The envelope's trace root (counted only when the engine counts: `setCounting`). */
-  get rootKind(): RootKind {
-    return ROOT_KINDS[this.words[N.PLAN_ROOT_KIND]];
+  /**
+   * Transaction events the control plane counts for the envelope, root or not, as Relay counts
+   * `count_per_root_project` (0 for an envelope of several: Relay rejects it). Counted only when
+   * the engine counts (`setCounting`).
+   */
+  get transactionCount(): number {
+    return this.words[N.PLAN_TRANSACTION_COUNT];
   }
 
-  /** The root's name: the DSC's `transaction`, else the event's or segment's own. */
-  rootName(): string | null {
-    return this.text(N.PLAN_ROOT_NAME);
+  /** Segment spans (`is_segment: true`) the control plane counts, root or not. */
+  get segmentCount(): number {
+    return this.words[N.PLAN_SEGMENT_COUNT];
   }
 
-  /** The root's DSC `release` and `environment` (what the control plane counts roots by). */
+  /** The root project (the DSC's, when the engine holds its config in the same organisation), or null: the envelope's own. */
+  rootProjectId(): number | null {
+    if (this.words[N.PLAN_HAS_ROOT_PROJECT] !== 1) return null;
+    return this.words[N.PLAN_ROOT_PROJECT] * 2 ** 32 + this.words[N.PLAN_ROOT_PROJECT + 1];
+  }
+
+  /** The name transactions are counted under: the DSC's `transaction`, else (no DSC) the event's own. */
+  transactionName(): string | null {
+    return this.text(N.PLAN_TRANSACTION_NAME);
+  }
+
+  /** The name segments are counted under: the DSC's `transaction`. */
+  segmentName(): string | null {
+    return this.text(N.PLAN_SEGMENT_NAME);
+  }
+
+  /** The DSC's `release` and `environment` (what the control plane counts by). */
   rootRelease(): string | null {
     return this.text(N.PLAN_ROOT_RELEASE);
   }

@@ -121,7 +121,16 @@ export class EnvelopeIngestor {
   private planned(input: IngestInput, decision: Decision): { plan: ForwardPlan; count: RootCount | null } {
     const plan = this.engine.plan;
     const forward = planForward(input.body, plan, decision.traceFullySampled);
-    const count: RootCount = { kind: plan.rootKind, name: plan.rootName(), release: plan.rootRelease(), environment: plan.rootEnvironment(), releases: plan.releases() };
+    const count: RootCount = {
+      transactions: plan.transactionCount,
+      segments: plan.segmentCount,
+      rootProjectId: plan.rootProjectId(),
+      transactionName: plan.transactionName(),
+      segmentName: plan.segmentName(),
+      release: plan.rootRelease(),
+      environment: plan.rootEnvironment(),
+      releases: plan.releases(),
+    };
     return { plan: forward, count };
   }
 

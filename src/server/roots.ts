@@ -1,30 +1,38 @@
-// Counting for the control plane: the trace root the engine found in an envelope (recordRoot), and the releases of kept transactions and segments (observeRelease).
+// Counting for the control plane: what Relay counts as `count_per_root_project` for an envelope (recordRoot), and the releases of kept transactions and segments (observeRelease).
 //
-// The engine finds them in the same pass as the decision (`SamplingEngine.setCounting`, see
-// `crates/sampling-core/src/plan.rs`): roots are root transactions (a `transaction` item whose
-// `contexts.trace` has no `parent_span_id`) and root segment spans of streamed traces (a span
-// with `is_segment: true` and no `parent_span_id`). The name counted is the DSC's `transaction`
-// (what the trace rules match, and what Relay tags `count_per_root_project` with), else the
-// event's / segment's name, parametrized as the engine reads the DSC's name before rules match
-// (`/api/report/12` → `/api/report/*`). At most one root per envelope: an envelope carries one
-// DSC, one trace, and Relay takes one transaction per envelope (a second makes it invalid).
-// Releases come from the event (the segment's `sentry.release` attribute), else, for a root, the
-// DSC; only kept items are observed, as Sentry observes releases when it saves an event.
+// The engine counts in the same pass as the decision (`SamplingEngine.setCounting`, see
+// `crates/sampling-core/src/plan.rs`), as Relay does: every transaction event, root or not
+// (`c:transactions/count_per_root_project`), and every segment span (`is_segment: true`, root or
+// not: `c:spans/count_per_root_project` with `is_segment:true`, what Sentry's per-org pipeline
+// reads), each with its own decision (spans next to a transaction have theirs), attributed to the
+// trace's root project (the DSC's, when the engine holds its config; else the envelope's). An
+// envelope of 500 segments counts 500; one of several transactions counts none (Relay rejects it
+// as `duplicate_item`). The name is the DSC's `transaction` (Relay's tag; without a DSC, a
+// transaction's own name, as Relay builds the DSC from the event then), parametrized as the engine
+// reads the DSC's name before rules match (`/api/report/12` → `/api/report/*`). Releases come
+// from the event (a segment's `sentry.release` attribute), else, for a root, the DSC; only kept
+// items are observed, as Sentry observes releases when it saves an event.
 
 import type { Logger } from 'pino';
 
+import type { Decision as CountedDecision, RootKind } from '../control/traffic/counts';
 import type { TrafficRecorder } from '../control/traffic/recorder';
 import { DROP } from '../engine/engine';
 import { parametrizeTransactionName } from '../engine/evaluate';
-import type { RootKind } from '../engine/plan';
 import type { Decision } from './decision';
 import type { ServerMetrics } from './metrics';
 
 /** What the engine's plan says the control plane counts for one envelope. */
 export interface RootCount {
-  kind: RootKind;
-  name: string | null;
-  /** The DSC's release and environment of the root. */
+  /** Transaction events and segment spans to count. */
+  transactions: number;
+  segments: number;
+  /** The root project they belong to (null: the envelope's own). */
+  rootProjectId: number | null;
+  /** The names they are counted under (before parametrization). */
+  transactionName: string | null;
+  segmentName: string | null;
+  /** The DSC's release and environment. */
   release: string | null;
   environment: string | null;
   releases: { release: string; environment: string | null }[];
@@ -32,8 +40,9 @@ export interface RootCount {
 
 export interface RootInput {
   count: RootCount | null;
-  /** The final decision for the envelope (noMatch counts as keep). */
+  /** The final decision for the envelope (noMatch counts as keep; spans next to a transaction have their own). */
   decision: Decision;
+  /** The envelope's project (counts go to the root project when the plan names one). */
   projectId: number;
   /** The project's organisation (null when its config could not be loaded: nothing is counted). */
   organizationId: number | null;
@@ -67,25 +76,31 @@ export class RootCounter {
     private readonly metrics: ServerMetrics | null = null,
   ) {}
 
-  /** Counts the root and releases of an accepted envelope. Never throws. */
+  /** Counts the transactions and segments of an accepted envelope, and its releases. Never throws. */
   record(input: RootInput): void {
     try {
-      const count = input.count;
-      if (input.organizationId === null || count === null) return;
-      if (input.decision.kind !== 'transaction' && input.decision.kind !== 'spans') return;
-      if (count.kind !== 'none') {
-        const decision = input.decision.code === DROP ? 'drop' : 'keep';
+      const { count, organizationId: orgId, decision: final } = input;
+      if (orgId === null || count === null) return;
+      if (final.kind !== 'transaction' && final.kind !== 'spans') return;
+      const projectId = count.rootProjectId ?? input.projectId;
+      const dropped = final.code === DROP;
+      const spansDropped = final.kind === 'transaction' ? final.spanDecision === 'drop' : dropped;
+      const record = (kind: RootKind, n: number, name: string | null, decision: CountedDecision): void => {
+        if (n === 0) return;
         this.recorder.recordRoot({
-          orgId: input.organizationId,
-          projectId: input.projectId,
-          transaction: parametrized(count.name),
+          orgId,
+          projectId,
+          transaction: parametrized(name),
           decision,
-          kind: count.kind,
+          kind,
+          count: n,
           release: count.release,
           environment: count.environment,
         });
-        this.metrics?.roots.inc({ kind: count.kind, decision });
-      }
+        this.metrics?.roots.inc({ kind, decision }, n);
+      };
+      record('transaction', count.transactions, count.transactionName, dropped ? 'drop' : 'keep');
+      record('segment', count.segments, count.segmentName, spansDropped ? 'drop' : 'keep');
       for (const seen of count.releases) {
         this.recorder.observeRelease({ projectId: input.projectId, release: seen.release, environment: seen.environment });
       }

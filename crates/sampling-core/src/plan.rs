@@ -135,15 +135,29 @@ pub struct ItemPlan {
     pub tag: TagEdit,
 }
 
-/// A trace root found in the envelope. Numeric codes are stable.
+/// What the control plane counts of an envelope: what Relay counts as `count_per_root_project`
+/// (`c:transactions/…` for every transaction event, `c:spans/…` with `is_segment:true` for every
+/// segment span), attributed to the trace's root project. Counters, not a list: an envelope of
+/// 10,000 segments costs no more memory than one of a single segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RootKind {
-    #[default]
-    None = 0,
-    /// A transaction whose trace context has no parent span.
-    Transaction = 1,
-    /// A segment span (`is_segment: true`) without a parent span.
-    Segment = 2,
+pub struct RootCounts {
+    /// Transaction events, root or not; 0 when the envelope holds more than one `transaction`
+    /// item (Relay rejects it whole as `duplicate_item`: nothing of it is counted).
+    pub transactions: u32,
+    /// Spans with `is_segment: true` in `span` items (single spans and containers), root or not;
+    /// containers refused for their DSC (`missing_dsc`, `invalid_dsc`) count nothing.
+    pub segments: u32,
+    /// The DSC's project when the engine holds its config in the same organisation (what trace
+    /// rules are read from); else `None`: the envelope's own project, as Relay does.
+    pub root_project: Option<u64>,
+    /// The name of the transactions: the DSC's `transaction`; without a DSC, the event's own
+    /// (Relay builds the DSC from the event then).
+    pub transaction_name: TextRange,
+    /// The name of the segments: the DSC's `transaction` (none without it).
+    pub segment_name: TextRange,
+    /// The DSC's `release` and `environment` (what release and environment rules match).
+    pub release: TextRange,
+    pub environment: TextRange,
 }
 
 /// A release seen on a kept transaction or segment.
@@ -163,13 +177,8 @@ pub struct EnvelopePlan {
     pub dsn: TextRange,
     pub sent_at: TextRange,
     pub items: Vec<ItemPlan>,
-    /// The envelope's trace root (at most one: one DSC, one trace), its name (the DSC's
-    /// `transaction`, else the event's or segment's own) and releases of kept items.
-    pub root: RootKind,
-    pub root_name: TextRange,
-    /// The DSC's `release` and `environment` of the root (what the control plane counts it by).
-    pub root_release: TextRange,
-    pub root_environment: TextRange,
+    /// What the control plane counts (only when the engine counts), and the releases of kept items.
+    pub counts: RootCounts,
     pub releases: Vec<ReleaseSeen>,
     /// Decoded strings the ranges point into.
     pub text: Vec<u8>,
@@ -182,10 +191,7 @@ impl EnvelopePlan {
         self.dsn = TextRange::NONE;
         self.sent_at = TextRange::NONE;
         self.items.clear();
-        self.root = RootKind::None;
-        self.root_name = TextRange::NONE;
-        self.root_release = TextRange::NONE;
-        self.root_environment = TextRange::NONE;
+        self.counts = RootCounts::default();
         self.releases.clear();
         self.text.clear();
     }
@@ -339,18 +345,23 @@ impl EnvelopePlan {
         self.releases.push(ReleaseSeen { release, environment });
     }
 
-    fn set_root(&mut self, kind: RootKind, dsc: Option<RawValue<'_>>, own_name: Option<RawValue<'_>>) {
-        if self.root != RootKind::None {
+    /// Names, release and environment of what was counted, from the DSC, once the items are read.
+    pub(crate) fn finish_counts(&mut self, dsc: Option<RawValue<'_>>) {
+        if self.counts.transactions == 0 && self.counts.segments == 0 {
             return;
         }
-        self.root = kind;
-        self.root_name = self.push_string(string_or(dsc_string(dsc, "transaction"), own_name));
-        self.root_release = self.push_string(dsc_string(dsc, "release"));
-        self.root_environment = self.push_string(dsc_string(dsc, "environment"));
+        if dsc.is_some() {
+            let name = self.push_string(dsc_string(dsc, "transaction"));
+            self.counts.transaction_name = name;
+            self.counts.segment_name = name;
+        }
+        self.counts.release = self.push_string(dsc_string(dsc, "release"));
+        self.counts.environment = self.push_string(dsc_string(dsc, "environment"));
     }
 
-    /// Counting for a transaction payload: a root when its trace context has no parent span
-    /// (a transaction without a trace context is invalid: nothing); the release of a kept one.
+    /// Counting for a transaction payload: every transaction event counts, root or not (Relay
+    /// counts each towards the trace's root project); one without a trace context is invalid and
+    /// does not. The release of a kept one is observed.
     pub(crate) fn count_transaction(&mut self, payload: &[u8], dsc: Option<RawValue<'_>>, kept: bool) {
         let (mut contexts, mut name, mut release, mut environment) = (None, None, None, None);
         let read = json::for_each_entry(payload, |key, value| {
@@ -370,17 +381,18 @@ impl EnvelopePlan {
         let Some(trace) = contexts.filter(|c| c.is_object()).and_then(|c| c.get("trace")).filter(|t| t.is_object()) else {
             return;
         };
-        let is_root = trace.get("parent_span_id").is_none_or(|p| p.is_null());
-        if is_root {
-            self.set_root(RootKind::Transaction, dsc, name);
+        self.counts.transactions += 1;
+        if dsc.is_none() {
+            self.counts.transaction_name = self.push_string(name);
         }
         if kept {
+            let is_root = trace.get("parent_span_id").is_none_or(|p| p.is_null());
             self.see_release(dsc, is_root, release, environment);
         }
     }
 
-    /// Counting for a span item: root segments (the first one is the envelope's root) and the
-    /// releases of kept segments. Child-only containers cost one search for `"is_segment"`.
+    /// Counting for a span item (a single span or a container's `items`): its segment spans, and
+    /// the releases of kept ones. Child-only items cost one search for `"is_segment"`.
     pub(crate) fn count_spans(&mut self, payload: &[u8], dsc: Option<RawValue<'_>>, kept: bool) {
         if !holds_true_member(payload, b"\"is_segment\"") {
             return;
@@ -400,11 +412,9 @@ impl EnvelopePlan {
         if !span.is_object() || span.get("is_segment").and_then(|v| v.as_bool()) != Some(true) {
             return;
         }
-        let is_root = span.get("parent_span_id").is_none_or(|p| p.is_null());
-        if is_root {
-            self.set_root(RootKind::Segment, dsc, span.get("name"));
-        }
+        self.counts.segments = self.counts.segments.saturating_add(1);
         if kept {
+            let is_root = span.get("parent_span_id").is_none_or(|p| p.is_null());
             let attributes = span.get("attributes").filter(|a| a.is_object());
             let attribute = |key: &str| {
                 let value = attributes?.get(key)?;
@@ -489,5 +499,117 @@ mod tests {
         assert_eq!(fate_of("span", true, false, &rejected), Fate::MissingDsc);
         assert_eq!(item_type_code("transaction"), 1);
         assert_eq!(item_type_code("something_new"), 0);
+    }
+
+    mod counting {
+        use crate::decision::Scratch;
+        use crate::plan::EnvelopePlan;
+        use crate::store::Store;
+
+        const TRACE: &str = "67e5504410b1426f9247bb680e5fe0c8";
+        const ROOT: u128 = 0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1;
+        const CHILD: u128 = 0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2;
+        const FOREIGN: u128 = 0xc3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3;
+        const KEEP_ALL: &str = r#"{"version":2,"rules":[{"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":1.0}}]}"#;
+
+        fn store() -> Store {
+            let store = Store::new();
+            store.put(ROOT, 10, 1, Some(KEEP_ALL)).unwrap();
+            store.put(CHILD, 20, 1, Some(r#"{"version":2,"rules":[]}"#)).unwrap();
+            store.put(FOREIGN, 30, 2, Some(KEEP_ALL)).unwrap();
+            store.set_counting(true);
+            store
+        }
+
+        fn dsc(key: u128) -> String {
+            format!(r#"{{"trace_id":"{TRACE}","public_key":"{key:032x}","transaction":"/dsc","release":"r@1","environment":"prod"}}"#)
+        }
+
+        fn transaction(parent: Option<&str>) -> String {
+            let parent = parent.map_or(String::new(), |p| format!(r#","parent_span_id":"{p}""#));
+            format!(r#"{{"type":"transaction","transaction":"/own","release":"r@2","contexts":{{"trace":{{"trace_id":"{TRACE}","span_id":"aaaaaaaaaaaaaaaa"{parent}}}}}}}"#)
+        }
+
+        fn span(id: usize, segment: bool, parent: bool) -> String {
+            let parent = if parent { r#","parent_span_id":"ffffffffffffffff""# } else { "" };
+            format!(r#"{{"trace_id":"{TRACE}","span_id":"{id:016x}","is_segment":{segment}{parent},"name":"/span"}}"#)
+        }
+
+        fn container(spans: &[String]) -> String {
+            format!("{{\"type\":\"span\",\"item_count\":{},\"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{{\"items\":[{}]}}\n", spans.len(), spans.join(","))
+        }
+
+        /// The plan of `items` (lines after the header) sent to `own` with the DSC of `root` (none: no DSC).
+        fn plan(own: u128, root: Option<u128>, items: &str) -> EnvelopePlan {
+            let header = root.map_or("{}".to_owned(), |k| format!(r#"{{"trace":{}}}"#, dsc(k)));
+            let body = format!("{header}\n{items}");
+            let store = store();
+            let mut scratch = Scratch::new();
+            store.sample_envelope(own, body.as_bytes(), store.now(), &mut scratch).unwrap();
+            std::mem::take(&mut scratch.plan)
+        }
+
+        fn tx_item(payload: &str) -> String {
+            format!("{{\"type\":\"transaction\"}}\n{payload}\n")
+        }
+
+        #[test]
+        fn several_transactions_count_nothing_as_relay_rejects_the_envelope() {
+            let one = plan(ROOT, Some(ROOT), &tx_item(&transaction(None)));
+            assert_eq!((one.counts.transactions, one.counts.segments), (1, 0));
+            let three = plan(ROOT, Some(ROOT), &tx_item(&transaction(None)).repeat(3));
+            assert_eq!((three.counts.transactions, three.counts.segments), (0, 0));
+            assert!(three.releases.is_empty());
+            // Segments next to them are processed apart by Relay and still count.
+            let mixed = plan(ROOT, Some(ROOT), &format!("{}{}", tx_item(&transaction(None)).repeat(2), container(&[span(1, true, false)])));
+            assert_eq!((mixed.counts.transactions, mixed.counts.segments), (0, 1));
+        }
+
+        #[test]
+        fn a_container_counts_its_segments_root_or_not() {
+            let spans: Vec<String> = (0..7).map(|i| span(i, i % 3 == 0, i > 0)).collect();
+            let p = plan(CHILD, Some(ROOT), &container(&spans));
+            // Spans 0, 3 and 6 are segments (0 a root, 3 and 6 with a parent in another service).
+            assert_eq!((p.counts.transactions, p.counts.segments), (0, 3));
+            assert_eq!(p.counts.root_project, Some(10));
+            assert_eq!(p.text_of(p.counts.segment_name), Some("/dsc"));
+            assert_eq!((p.text_of(p.counts.release), p.text_of(p.counts.environment)), (Some("r@1"), Some("prod")));
+            // Child-only containers and single span items.
+            let children: Vec<String> = (0..4).map(|i| span(i, false, true)).collect();
+            assert_eq!(plan(CHILD, Some(ROOT), &container(&children)).counts.segments, 0);
+            let single = format!("{{\"type\":\"span\"}}\n{}\n", span(9, true, false));
+            assert_eq!(plan(CHILD, Some(ROOT), &single.repeat(2)).counts.segments, 2);
+            // A span v2 container without a DSC is refused before sampling: Relay counts nothing.
+            assert_eq!(plan(CHILD, None, &container(&spans)).counts.segments, 0);
+        }
+
+        #[test]
+        fn a_child_transaction_counts_toward_the_root_project() {
+            let p = plan(CHILD, Some(ROOT), &tx_item(&transaction(Some("bbbbbbbbbbbbbbbb"))));
+            assert_eq!(p.counts.transactions, 1);
+            assert_eq!(p.counts.root_project, Some(10));
+            assert_eq!(p.text_of(p.counts.transaction_name), Some("/dsc"));
+            // Its own release is observed when kept (the root's trace rule keeps it).
+            assert_eq!(p.releases.len(), 1);
+            assert_eq!(p.text_of(p.releases[0].release), Some("r@2"));
+            // A root in another organisation, or no DSC: the envelope's own project (None).
+            assert_eq!(plan(CHILD, Some(FOREIGN), &tx_item(&transaction(None))).counts.root_project, None);
+            let bare = plan(CHILD, None, &tx_item(&transaction(Some("bbbbbbbbbbbbbbbb"))));
+            assert_eq!((bare.counts.transactions, bare.counts.root_project), (1, None));
+            // Without a DSC, Relay builds one from the event: its own name.
+            assert_eq!(bare.text_of(bare.counts.transaction_name), Some("/own"));
+            // A transaction without a trace context is invalid: not counted.
+            let invalid = plan(CHILD, Some(ROOT), &tx_item(r#"{"type":"transaction","transaction":"/own"}"#));
+            assert_eq!(invalid.counts.transactions, 0);
+        }
+
+        #[test]
+        fn a_transaction_and_its_segments_count_both() {
+            let items = format!("{}{}", tx_item(&transaction(None)), container(&[span(1, true, true), span(2, false, true), span(3, true, true)]));
+            let p = plan(ROOT, Some(ROOT), &items);
+            assert_eq!((p.counts.transactions, p.counts.segments, p.counts.root_project), (1, 2, Some(10)));
+            assert_eq!(p.text_of(p.counts.transaction_name), Some("/dsc"));
+            assert_eq!(p.text_of(p.counts.segment_name), Some("/dsc"));
+        }
     }
 }

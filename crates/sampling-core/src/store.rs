@@ -385,6 +385,8 @@ impl Store {
             .as_ref()
             .and_then(|d| projects.by_key.get(&d.public_key))
             .filter(|r| r.organization_id == own.organization_id);
+        // What the control plane counts is attributed to the root project (Relay's sampling project).
+        scratch.plan.counts.root_project = root.map(|r| r.project_id);
 
         // Error events are tagged whatever else shares their envelope.
         if has_error {
@@ -487,19 +489,25 @@ fn finish_plan(plan: &mut EnvelopePlan, bytes: &[u8], decision: &EnvelopeDecisio
     if !counting || !(input.transaction || input.spans) {
         return;
     }
-    let kept = decision.outcome.decision != crate::evaluation::Decision::Drop;
+    // What Relay counts (`count_per_root_project`): each transaction with the transaction's
+    // decision, each segment span with the spans' (their own next to a transaction). A second
+    // `transaction` item makes Relay reject the envelope (`duplicate_item`): none is counted.
+    let dropped = |o: &Outcome| o.decision == crate::evaluation::Decision::Drop;
+    let kept = !dropped(&decision.outcome);
+    let spans_kept = decision.span_outcome.as_ref().map_or(kept, |o| !dropped(o));
+    let single_transaction = plan.items.iter().filter(|item| item.type_code == 1).count() == 1;
+    // A `trace` header that is not a DSC counts as absent, as for the decision.
+    let dsc = if decision.invalid_dsc { None } else { dsc };
     for i in 0..plan.items.len() {
         let item = plan.items[i];
         let payload = &bytes[item.payload_start as usize..item.payload_end as usize];
-        if input.transaction && item.type_code == 1 {
-            // One transaction per envelope (Relay refuses a second): the first is the one counted.
+        if item.type_code == 1 && single_transaction {
             plan.count_transaction(payload, dsc, kept);
-            break;
-        }
-        if input.spans && item.type_code == 2 {
-            plan.count_spans(payload, dsc, kept);
+        } else if item.type_code == 2 && matches!(item.fate, Fate::Forward | Fate::Sampled) {
+            plan.count_spans(payload, dsc, spans_kept);
         }
     }
+    plan.finish_counts(dsc);
 }
 
 fn is_span_v2(item: &Item<'_>) -> bool {
@@ -625,8 +633,8 @@ mod tests {
         // The error event gets the tag (its trace was dropped); the root is counted with the DSC's name.
         assert_eq!(d.trace_fully_sampled, Some(false));
         assert_eq!(plan.items[2].tag.shape, crate::plan::TagShape::InsertContexts);
-        assert_eq!(plan.root, crate::plan::RootKind::Transaction);
-        assert_eq!(plan.text_of(plan.root_name), Some("/dsc"));
+        assert_eq!((plan.counts.transactions, plan.counts.segments), (1, 0));
+        assert_eq!(plan.text_of(plan.counts.transaction_name), Some("/dsc"));
         assert!(plan.releases.is_empty(), "a dropped transaction's release is not seen");
     }
 

@@ -4,7 +4,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sampling_core::decision::Scratch;
-use sampling_core::plan::{Fate, RootKind, TagShape};
+use sampling_core::plan::{Fate, TagShape};
 use sampling_core::store::Store;
 
 struct Counting;
@@ -102,7 +102,7 @@ fn steady_state_decisions_do_not_allocate() {
             items += plan.items.len();
             edits += plan.items.iter().filter(|i| i.tag.shape != TagShape::None).count();
             removed += plan.items.iter().filter(|i| i.fate == Fate::Sampled).count();
-            roots += usize::from(plan.root != RootKind::None);
+            roots += (plan.counts.transactions + plan.counts.segments) as usize;
         }
     }
     let after = ALLOCATIONS.load(Ordering::SeqCst);

@@ -573,18 +573,28 @@ pub const PLAN_EVENT_ID: u32 = 5;
 pub const PLAN_DSN: u32 = 9;
 #[napi]
 pub const PLAN_SENT_AT: u32 = 11;
-/// `PLAN_ROOT_KINDS`: none, transaction, segment.
+/// What the control plane counts (`RootCounts`): transactions, segment spans, then 1 when the
+/// engine names their root project (the DSC's, held in the same organisation; else the envelope's
+/// own) and its id (high and low 32 bits).
 #[napi]
-pub const PLAN_ROOT_KIND: u32 = 13;
+pub const PLAN_TRANSACTION_COUNT: u32 = 13;
 #[napi]
-pub const PLAN_ROOT_NAME: u32 = 14;
-/// The root's DSC `release` and `environment`.
+pub const PLAN_SEGMENT_COUNT: u32 = 14;
 #[napi]
-pub const PLAN_ROOT_RELEASE: u32 = 16;
+pub const PLAN_HAS_ROOT_PROJECT: u32 = 15;
 #[napi]
-pub const PLAN_ROOT_ENVIRONMENT: u32 = 18;
+pub const PLAN_ROOT_PROJECT: u32 = 16;
+/// The names counted for transactions and for segments, and the DSC's `release` and `environment`.
 #[napi]
-pub const PLAN_HEAD_WORDS: u32 = 20;
+pub const PLAN_TRANSACTION_NAME: u32 = 18;
+#[napi]
+pub const PLAN_SEGMENT_NAME: u32 = 20;
+#[napi]
+pub const PLAN_ROOT_RELEASE: u32 = 22;
+#[napi]
+pub const PLAN_ROOT_ENVIRONMENT: u32 = 24;
+#[napi]
+pub const PLAN_HEAD_WORDS: u32 = 26;
 #[napi]
 pub const PLAN_ITEM_WORDS: u32 = 14;
 #[napi]
@@ -679,10 +689,17 @@ fn write_plan(memory: &mut Arc<PlanMemory>, plan: &sampling_core::plan::Envelope
     }
     put_range(words, PLAN_DSN, plan.dsn);
     put_range(words, PLAN_SENT_AT, plan.sent_at);
-    words[PLAN_ROOT_KIND as usize] = plan.root as u32;
-    put_range(words, PLAN_ROOT_NAME, plan.root_name);
-    put_range(words, PLAN_ROOT_RELEASE, plan.root_release);
-    put_range(words, PLAN_ROOT_ENVIRONMENT, plan.root_environment);
+    let counts = &plan.counts;
+    words[PLAN_TRANSACTION_COUNT as usize] = counts.transactions;
+    words[PLAN_SEGMENT_COUNT as usize] = counts.segments;
+    words[PLAN_HAS_ROOT_PROJECT as usize] = u32::from(counts.root_project.is_some());
+    let root_project = counts.root_project.unwrap_or(0);
+    words[PLAN_ROOT_PROJECT as usize] = (root_project >> 32) as u32;
+    words[PLAN_ROOT_PROJECT as usize + 1] = root_project as u32;
+    put_range(words, PLAN_TRANSACTION_NAME, counts.transaction_name);
+    put_range(words, PLAN_SEGMENT_NAME, counts.segment_name);
+    put_range(words, PLAN_ROOT_RELEASE, counts.release);
+    put_range(words, PLAN_ROOT_ENVIRONMENT, counts.environment);
     for (i, item) in plan.items.iter().enumerate() {
         let row = &mut words[head + i * PLAN_ITEM_WORDS as usize..head + (i + 1) * PLAN_ITEM_WORDS as usize];
         row[ITEM_TYPE as usize] = u32::from(item.type_code);

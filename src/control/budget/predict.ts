@@ -2,7 +2,7 @@
 
 import type { RuleCondition, SamplingRule } from '../../rules/types';
 
-/** Roots of one project that every rule sees alike: a root transaction or a root segment span, with the DSC's fields. */
+/** Roots of one project that every rule sees alike: transactions or segment spans counted for it as root project, with the DSC's fields. */
 export interface TrafficClass {
   projectId: number;
   kind: 'transaction' | 'segment';

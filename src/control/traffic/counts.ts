@@ -36,7 +36,7 @@ export interface RootCount {
   environment?: string | null;
 }
 
-/** A root transaction, or the root segment span of a streamed trace. */
+/** What was counted: transaction events, or segment spans (Relay's `c:spans/count_per_root_project` with `is_segment:true`). */
 export type RootKind = 'transaction' | 'segment';
 
 /** Roots of one class of a project in a window: what every rule sees of a root is the same within it. */
@@ -51,9 +51,9 @@ export interface RootClass {
   drop: number;
 }
 
-/** Set while a project sends streamed traces (root segment spans): its health checks are matched on the trace. */
+/** Set while segment spans are counted for a root project (streamed traces): its health checks are matched on the trace. */
 export const segmentRootsKey = (projectId: number): string => `dsctl:p:${projectId}:segment_roots`;
-/** How long a project counts as streaming after its last root segment. */
+/** How long a project counts as streaming after its last counted segment. */
 export const SEGMENT_ROOTS_TTL_MS = 24 * HOUR_MS;
 
 const classField = (c: RootCount): string => JSON.stringify([c.decision === 'keep' ? 'k' : 'd', c.kind ?? 'transaction', c.transaction, c.release ?? null, c.environment ?? null]);
@@ -124,7 +124,7 @@ export class TrafficCounts {
     ]);
   }
 
-  /** Whether the project sent root segment spans (streamed traces) in the last day. */
+  /** Whether segment spans (streamed traces) were counted for the project in the last day. */
   streamsSpans(projectId: number): Promise<boolean> {
     return this.kv.exists(segmentRootsKey(projectId));
   }

@@ -1,22 +1,22 @@
-// The recorder the ingestion server calls: counts of trace roots per org/project/transaction/decision, and release observations.
+// The recorder the ingestion server calls: counts per org/root project/transaction/decision (Relay's count_per_root_project), and release observations.
 
 import type { Logger } from 'pino';
 import { systemClock, toMillis, type Clock } from '../clock';
 import { MINUTE_MS } from '../state/keys';
 import type { Decision, RootCount, RootKind, TrafficCounts } from './counts';
 
-/** One trace root (a root transaction, or the root segment span of a streamed trace) and its decision. */
+/** Transactions or segment spans of one trace root project (Relay's `count_per_root_project`), with their decision. */
 export interface RootRecord {
   orgId: number;
   projectId: number;
-  /** The root's transaction (segment) name; absent or empty is counted under `""`. */
+  /** The DSC's transaction name; absent or empty is counted under `""`. */
   transaction?: string | null;
   decision: Decision;
-  /** How many roots this record stands for (default 1). */
+  /** How many transactions or segments this record stands for (default 1). */
   count?: number;
   /** When the root was seen (default: now). */
   at?: Date | number;
-  /** A root transaction (default) or the root segment span of a streamed trace. */
+  /** Transaction events (default) or segment spans. */
   kind?: RootKind;
   /** The DSC's release and environment (what the release and environment rules match). */
   release?: string | null;
