@@ -7,10 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane } from '../src/control/control-plane';
 import { readEnvelope } from '../src/control/dashboard/explain';
 import { ruleStatsOf } from '../src/control/dashboard/overview';
+import { OrganizationRateHistory, ratesAt } from '../src/control/dashboard/rate-history';
+import { MemoryKeyValueStore } from '../src/control/store/memory-kv';
 import { lastWindow, TrafficCounts } from '../src/control/traffic/counts';
 import { transactionEnvelope, transactionEvent } from '../src/demo/envelopes';
 import { LOCAL, REMOTE, requestFrom, TRUST_LOCAL_ONLY } from './helpers/clients';
-import { silentLogger } from './helpers/control';
+import { silentLogger, TestClock } from './helpers/control';
 import { DEMO_DEFINITIONS, startDashboardRig, storedFactor, storedProjectRate, type DashboardRig } from './helpers/dashboard';
 
 const MINUTES = 4;
@@ -151,6 +153,56 @@ describe('dashboard routes with demo traffic', () => {
     }
     expect((await requestFrom(LOCAL, `${rig.plane.url}/dashboard/secret.txt`)).status).toBe(404);
     expect((await requestFrom(LOCAL, `${rig.plane.url}/dashboard/..%2fpackage.json`)).status).toBe(404);
+  });
+
+  // Last: it changes the target.
+  it('history: each point carries the target in force in its minute; a target changed through the admin API is a step', async () => {
+    type Point = { t: number; targetSampleRate: number | null; organizationRate: number | null };
+    const before = (await get('/api/control/dashboard/history?minutes=30')).organizations[0];
+    expect(before.points.length).toBe(MINUTES);
+    expect(before.points.every((p: Point) => p.targetSampleRate === 0.25 && p.organizationRate === 0.25)).toBe(true);
+
+    const change = await requestFrom(LOCAL, `${rig.plane.url}/api/control/organizations/1`, { method: 'PATCH', body: { targetSampleRate: 0.5 } });
+    expect(change.status, change.text).toBe(200);
+    expect(new Set(await rig.sendMinute())).toEqual(new Set([200]));
+    const after = (await get('/api/control/dashboard/history?minutes=30')).organizations[0];
+    expect(after).toMatchObject({ targetSampleRate: 0.5, organizationRate: 0.5 });
+    // The minute sent after the change carries the new target; the older ones keep the old.
+    expect(after.points.map((p: Point) => [p.t, p.targetSampleRate, p.organizationRate])).toEqual([
+      ...before.points.map((p: Point) => [p.t, 0.25, 0.25]),
+      [before.points.at(-1).t + 60_000, 0.5, 0.5],
+    ]);
+  });
+});
+
+describe('the organizations\' rates over time', () => {
+  const HOUR = 3_600_000;
+
+  it('records a change only when the rates differ from the last, and answers the rates in force at a time', async () => {
+    const clock = new TestClock();
+    const history = new OrganizationRateHistory(new MemoryKeyValueStore(clock.now), 2 * HOUR);
+    const t0 = clock.now();
+    await history.record(1, t0, { targetSampleRate: 0.25, organizationRate: 0.25 });
+    await history.record(1, t0 + 1000, { targetSampleRate: 0.25, organizationRate: 0.25 });
+    await history.record(1, t0 + 2000, { targetSampleRate: null, organizationRate: 0.3 });
+    await history.record(2, t0 + 500, { targetSampleRate: 1, organizationRate: 1 });
+    const changes = await history.changes(1);
+    expect(changes.map((c) => c.since)).toEqual([t0, t0 + 2000]);
+    expect(ratesAt(changes, t0 - 1)).toBeNull();
+    expect(ratesAt(changes, t0 + 1999)).toEqual({ targetSampleRate: 0.25, organizationRate: 0.25 });
+    expect(ratesAt(changes, t0 + 2000)).toEqual({ targetSampleRate: null, organizationRate: 0.3 });
+    expect((await history.changes(2)).map((c) => c.organizationRate)).toEqual([1]);
+  });
+
+  it('drops the changes older than it keeps, but the newest of them (in force at the start of the history shown)', async () => {
+    const clock = new TestClock();
+    const history = new OrganizationRateHistory(new MemoryKeyValueStore(clock.now), 2 * HOUR);
+    const t0 = clock.now();
+    for (let i = 0; i < 4; i++) await history.record(1, t0 + i * HOUR, { targetSampleRate: 0.1 * (i + 1), organizationRate: 0.1 * (i + 1) });
+    const changes = await history.changes(1);
+    // At t0 + 3 h the window starts at t0 + 1 h: the change at t0 goes, the one at t0 + 1 h stays.
+    expect(changes.map((c) => c.since)).toEqual([t0 + HOUR, t0 + 2 * HOUR, t0 + 3 * HOUR]);
+    expect(ratesAt(changes, t0 + 1.5 * HOUR)!.organizationRate).toBeCloseTo(0.2);
   });
 });
 

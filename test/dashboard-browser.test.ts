@@ -171,6 +171,20 @@ describe('dashboard in Chromium', () => {
     await page.waitForSelector('#org-1-target:text("10.0%")');
     expect(await page.textContent('#target-error-1')).toContain('target set to 0.1');
     expect((await api('GET', '/api/control/organizations/1')).targetSampleRate).toBe(0.1);
+
+    // The next minute is sampled under the new target: the chart's target line steps down to it there, and keeps
+    // the old target for the minutes before (the legend shows the values of the minute under the cursor).
+    expect(new Set(await rig.sendMinute())).toEqual(new Set([200]));
+    await page.waitForSelector(`#chart-1[data-points="${MINUTES + 1}"]`);
+    expect(await page.textContent('#chart-caption-1')).toContain('the dashed line the organization\'s rate in force in each minute (now 10.0%)');
+    const plot = (await page.locator('#chart-1 .u-over').boundingBox())!;
+    const targetShown = page.locator('#chart-1 .u-legend .u-series:nth-child(3) .u-value');
+    await page.mouse.move(plot.x + plot.width - 1, plot.y + plot.height / 2);
+    await page.waitForSelector('#chart-1 .u-legend .u-series:nth-child(3) .u-value:text("10.0%")');
+    await page.mouse.move(plot.x + 1, plot.y + plot.height / 2);
+    await page.waitForSelector('#chart-1 .u-legend .u-series:nth-child(3) .u-value:text("25.0%")');
+    expect(await targetShown.textContent()).toBe('25.0%');
+    await page.locator('#org-summary-1').screenshot({ path: path.join(OUT, 'target-step.png') });
   });
 
 });

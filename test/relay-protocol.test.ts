@@ -19,6 +19,8 @@ import { generateRelayKeyPair, parsePublicKey, parseSecretKey, RelaySigner, sign
 import { FullConfigRefusedError, UpstreamClient } from '../src/configs/upstream';
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane';
 import { ChallengeTokens } from '../src/control/relays/challenge-token';
+import { parseProjectState } from '../src/configs/project-state';
+import { countEmbeddedSpans } from '../src/server/outcomes/embedded-spans';
 import { OutcomeReporter } from '../src/server/outcomes/reporter';
 import { keyFor, sampleDefinitions, silentLogger } from './helpers/control';
 import { relayScript, startRelayOracle, type RelayOracle } from './helpers/relay-oracle';
@@ -296,5 +298,50 @@ describe("this project's control plane as the upstream of a client built on sent
     expect(await registry.metrics()).toContain('dynamic_sampling_server_outcomes_reported_total{outcome="filtered"} 3');
     const unsigned = await fetch(`${plane.url}/api/0/relays/outcomes/`, { method: 'POST', body: JSON.stringify({ outcomes: [] }) });
     expect(unsigned.status).toBe(401);
+
+    // The rest of Relay's TrackRawOutcome is checked too: a whole entry is taken, a field of the wrong type refuses the batch.
+    const signer = new RelaySigner('d00d0000-1234-4abc-8def-000000000001', secretKey);
+    const outcomesUrl = `${plane.url}/api/0/relays/outcomes/`;
+    const post = async (entry: Record<string, unknown>) => {
+      const body = Buffer.from(JSON.stringify({ outcomes: [{ timestamp: '2026-01-01T00:00:00.000000Z', project_id: 101, outcome: 1, category: 9, quantity: 1, ...entry }] }));
+      const answer = await fetch(outcomesUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...signer.headers(body) }, body });
+      return [answer.status, ((await answer.json()) as { detail?: string }).detail];
+    };
+    expect(await post({ org_id: 1, key_id: 1010, reason: 'Sampled:1000', event_id: 'a'.repeat(32), remote_addr: '203.0.113.9', source: 'pop-1' })).toEqual([202, undefined]);
+    expect(await post({ key_id: 'k' })).toEqual([400, 'outcomes[0].key_id is not an id']);
+    expect(await post({ org_id: -1 })).toEqual([400, 'outcomes[0].org_id is not an id']);
+    expect(await post({ event_id: 5 })).toEqual([400, 'outcomes[0].event_id is not a string']);
+    expect(await plane.metrics.registry.metrics()).toContain('dynamic_sampling_control_relay_outcomes_total{outcome="filtered",reason="Sampled:1000",category="9"} 1');
+  });
+});
+
+describe('what an outcome carries', () => {
+  it('the key id is the numericId the project state lists for the key (Relay\'s scoping), null when not listed', () => {
+    const state = projectState(keyFor(101), 101);
+    expect(parseProjectState(keyFor(101), state)).toMatchObject({ disabled: false, keyId: 1010 });
+    expect(parseProjectState(keyFor(101).toUpperCase(), state)).toMatchObject({ keyId: 1010 });
+    expect(parseProjectState(keyFor(102), state)).toMatchObject({ keyId: null });
+    expect(parseProjectState(keyFor(101), { ...state, publicKeys: [{ publicKey: keyFor(101) }] })).toMatchObject({ keyId: null });
+  });
+
+  it('counts the spans of a transaction payload as a JSON parser reads its top-level `spans` list', () => {
+    const span = (i: number) => ({ span_id: String(i).padStart(16, '0'), op: 'db', description: `SELECT "]" , '[' FROM t WHERE x = '\\"' -- ${'{'.repeat(i)}`, data: { spans: [1, 2], list: [[], {}] } });
+    const payloads: unknown[] = [
+      { type: 'transaction' },
+      { type: 'transaction', spans: [] },
+      { type: 'transaction', spans: null },
+      { type: 'spans', contexts: { trace: { spans: [1, 2, 3] } }, spans: [span(1)] },
+      { transaction: 'spans', spans: [span(1), span(2), null, span(3)] },
+      { 'spans\"': [1, 2], 'x"spans': [1], spans: Array.from({ length: 40 }, (_, i) => span(i)) },
+      { breadcrumbs: { values: [{ message: '"spans": [1, 2]' }] }, spans: [[1, [2]], { a: '}' }, 'x,y'] },
+    ];
+    for (const payload of payloads) {
+      const expected = Array.isArray((payload as { spans?: unknown }).spans) ? (payload as { spans: unknown[] }).spans.length : 0;
+      expect(countEmbeddedSpans(Buffer.from(JSON.stringify(payload))), JSON.stringify(payload).slice(0, 80)).toBe(expected);
+      // Pretty-printed (whitespace around every token) too.
+      expect(countEmbeddedSpans(Buffer.from(JSON.stringify(payload, null, 2)))).toBe(expected);
+    }
+    // What cannot be read that far counts no spans (the transaction itself still counts).
+    for (const broken of ['', 'null', '[1]', '{"spans": [1, 2', '{"spans": "x"}', '{"a": "unterminated']) expect(countEmbeddedSpans(Buffer.from(broken)), broken).toBe(0);
   });
 });

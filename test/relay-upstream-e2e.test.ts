@@ -92,7 +92,8 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
       kept.push(body);
       await send(body);
     }
-    for (let i = 10; i < 13; i++) await send(transactionEnvelope(trace(i, '/drop'), transactionEvent(trace(i, '/drop'), `b${String(i).padStart(31, '0')}`)));
+    // Dropped transactions with 1, 2 and 3 spans in their payload.
+    for (let i = 10; i < 13; i++) await send(transactionEnvelope(trace(i, '/drop'), transactionEvent(trace(i, '/drop'), `b${String(i).padStart(31, '0')}`, i - 9)));
     for (let i = 20; i < 22; i++) await send(spanEnvelope(trace(i, '/drop'), 3));
     // Dropped only because the upstream's txNameRules reached the engine: `/orgs/acme/settings` → `/orgs/*/settings`.
     await send(spanEnvelope(trace(25, '/orgs/acme/settings'), 2));
@@ -128,10 +129,21 @@ describe('npm start -- --upstream (in front of a Sentry-like upstream)', () => {
       expect(verifyRelaySignature(parsePublicKey(credentials.public_key), Buffer.from(envelope.body), envelope.headers['x-sentry-relay-signature'])).not.toBeNull();
     }
 
-    // Outcomes add up to the drops: 3 transactions and 2×3 + 2 spans sampled out by rules 1500/1501, 2 spans refused.
-    expect(totals(upstreamState.outcomes)).toEqual({ '1 Sampled:1500 2': 3, '1 Sampled:1500 12': 8, '3 missing_dsc 12': 2 });
+    // Outcomes add up to the drops, in the total and the indexed categories (dropped before any metrics were
+    // extracted, as Relay counts them): 3 transactions (2 and 9), each counting itself and its 1, 2, 3 spans, and
+    // 2×3 + 2 spans (12 and 16) sampled out by rules 1500/1501; 2 spans refused before sampling.
+    expect(totals(upstreamState.outcomes)).toEqual({
+      '1 Sampled:1500 2': 3,
+      '1 Sampled:1500 9': 3,
+      '1 Sampled:1500 12': 2 + 3 + 4 + 8,
+      '1 Sampled:1500 16': 2 + 3 + 4 + 8,
+      '3 missing_dsc 12': 2,
+      '3 missing_dsc 16': 2,
+    });
     for (const o of upstreamState.outcomes) {
-      expect(o).toMatchObject({ org_id: 7, project_id: PROJECT });
+      // The key's numeric id from the project config (`publicKeys[].numericId`), as Relay's scoping carries it.
+      expect(o).toMatchObject({ org_id: 7, project_id: PROJECT, key_id: PROJECT * 10 });
+      expect(Object.keys(o).sort()).toEqual(['category', 'key_id', 'org_id', 'outcome', 'project_id', 'quantity', 'reason', 'timestamp']);
       expect(o.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000000Z$/);
     }
   });

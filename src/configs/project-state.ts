@@ -10,6 +10,8 @@ export type ParsedProjectState =
       disabled: false;
       projectId: number;
       organizationId: number;
+      /** The key's numeric id (`publicKeys[].numericId` of this key; Relay's `key_id` in outcomes), null when not listed. */
+      keyId: number | null;
       rev: string | null;
       /** `config.sampling ?? config.dynamicSampling`, serialized; null when the project has none. */
       samplingJson: string | null;
@@ -56,11 +58,14 @@ export function parseProjectState(publicKey: string, value: unknown): ParsedProj
   // Transaction-name rules travel with the sampling config (they change what rules see).
   const txNameRules = raw.config.txNameRules;
   const txNameRulesJson = Array.isArray(txNameRules) && txNameRules.length > 0 ? JSON.stringify(txNameRules) : null;
+  const key = publicKey.toLowerCase();
+  const listed = Array.isArray(raw.publicKeys) ? raw.publicKeys.find((k) => isPlainObject(k) && typeof k.publicKey === 'string' && k.publicKey.toLowerCase() === key) : undefined;
   return {
     disabled: false,
     projectId: raw.projectId,
     // Limited configs may omit the organization; 0 stands for "unknown organization".
     organizationId: isId(raw.organizationId) ? raw.organizationId : 0,
+    keyId: listed && isId(listed.numericId) ? listed.numericId : null,
     rev,
     samplingJson,
     txNameRulesJson,

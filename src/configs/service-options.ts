@@ -52,6 +52,8 @@ export interface LookupResult {
   state: KeyState;
   /** Present when the key has a usable config (fresh or stale). */
   info?: ProjectInfo;
+  /** With `info`: the key's numeric id in the project state (`publicKeys[].numericId`), null when not listed. */
+  keyId?: number | null;
   /** The `rev` of the project state in use, if the upstream sent one. */
   rev?: string | null;
   /** Why the last attempt failed, if it did and nothing succeeded since. */

@@ -294,6 +294,7 @@ export class ProjectConfigService {
     const entryState = slot.entry?.state;
     if ((state === 'fresh' || state === 'stale') && entryState && !entryState.disabled) {
       result.info = { publicKey: slot.publicKey, projectId: entryState.projectId, organizationId: entryState.organizationId };
+      result.keyId = entryState.keyId;
       result.rev = entryState.rev;
     }
     if (slot.lastError) result.error = describeError(slot.lastError);

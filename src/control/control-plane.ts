@@ -296,7 +296,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     addProjectConfigsRoute(router, { server: configServer, auth, trusted, metrics, logger });
     addRelayRoutes(router, { registry: relays, tokens: new ChallengeTokens(options.registrationSecret), auth, trusted, metrics, logger, now: Date.now });
     addAdminRoutes(router, { definitions, state, releases, clock, runTasks, reservoir, perOrg });
-    const dashboard = addDashboard(router, { definitions, state, releases, counts, cache, builder, clock, reservoir, perOrg: perOrgState });
+    const dashboard = addDashboard(router, {
+      definitions,
+      state,
+      releases,
+      counts,
+      cache,
+      builder,
+      clock,
+      reservoir,
+      perOrg: perOrgState,
+      kv,
+      onInvalidationRun: (listener) => invalidator.onRun(() => listener()),
+      logger,
+    });
     router.add('GET', /^\/healthz\/?$/, 'public', async () => ({ status: 200, body: { ok: true } }));
     // Metrics name projects and tasks: read access, like the admin API.
     router.add('GET', /^\/metrics\/?$/, 'read', async () => ({ status: 200, text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));

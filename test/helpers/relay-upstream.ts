@@ -12,6 +12,7 @@ export interface RawOutcome {
   timestamp: string;
   org_id?: number;
   project_id: number;
+  key_id?: number;
   outcome: number;
   reason?: string;
   category?: number;

@@ -1,5 +1,6 @@
 // What the dashboard shows per organisation and project: measured kept rates (the control plane's counts),
-// the rebalanced state, the ingestion server's /stats per project and per rule, and the kept-rate history.
+// the rebalanced state, the ingestion server's /stats per project and per rule, and the kept-rate history with the
+// rates in force each minute.
 
 import type { PerOrgState } from '../per-org/store';
 import { ruleName } from '../../rules/rule-names';
@@ -13,6 +14,7 @@ import type { ReleaseBoosts } from '../state/releases';
 import { lastWindow, type TrafficCounts } from '../traffic/counts';
 import { namedRules, type NamedSamplingConfig, type ProjectSamplingConfigs } from './configs';
 import type { DashboardFeed } from './feed';
+import { ratesAt, type OrganizationRateHistory } from './rate-history';
 
 /** Roots in a window and the share kept (null without roots). */
 export interface Volume {
@@ -78,6 +80,12 @@ export interface HistoryPoint {
   t: number;
   total: number;
   keep: number;
+  /**
+   * The organization's target and the rate rebalancing aimed at as they were at the end of the minute (a change
+   * made during it shows from it on); null for minutes before the first recorded rates.
+   */
+  targetSampleRate: number | null;
+  organizationRate: number | null;
 }
 
 export interface KeptRateHistory {
@@ -85,6 +93,7 @@ export interface KeptRateHistory {
   /** The window shown, ms since the epoch (whole minutes, the current one included). */
   from: number;
   to: number;
+  /** `targetSampleRate`, `organizationRate`: the rates in force now (each point has those of its minute). */
   organizations: Array<{ id: number; slug: string | null; targetSampleRate: number | null; organizationRate: number; points: HistoryPoint[] }>;
 }
 
@@ -98,6 +107,7 @@ export interface OverviewDeps {
   clock: () => number;
   /** The per-org pipeline's results (null with the classic tasks). */
   perOrg: PerOrgState | null;
+  rates: OrganizationRateHistory;
 }
 
 /** The most minutes of history served (minute buckets live 2 h). */
@@ -127,6 +137,15 @@ export class DashboardOverviewReader {
   private async organizationRate(org: OrganizationDefinition): Promise<{ rate: number; slidingWindow: number | null }> {
     const slidingWindow = await this.deps.state.slidingWindowOrgRate(org.id);
     return { rate: org.targetSampleRate ?? slidingWindow ?? org.blendedSampleRate ?? 1.0, slidingWindow };
+  }
+
+  /** Records the rates in force now of every organization that changed them (a target set, a task run). */
+  async recordRates(): Promise<void> {
+    const at = this.deps.clock();
+    for (const org of this.deps.definitions.organizations()) {
+      const { rate } = await this.organizationRate(org);
+      await this.deps.rates.record(org.id, at, { targetSampleRate: org.targetSampleRate ?? null, organizationRate: rate });
+    }
   }
 
   async overview(): Promise<DashboardOverview> {
@@ -190,18 +209,27 @@ export class DashboardOverviewReader {
     return { now: new Date(now).toISOString(), serverConnected: feed.statsConnected, serverStartedAt: stats?.startedAt ?? null, organizations };
   }
 
-  /** Roots and kept roots per organisation and minute over the last `minutes` (minutes without roots left out). */
+  /**
+   * Roots and kept roots per organisation and minute over the last `minutes` (minutes without roots left out), each
+   * with the rates in force then.
+   */
   async history(minutes: number): Promise<KeptRateHistory> {
     const { definitions, counts, clock } = this.deps;
-    const end = lastWindow(clock(), MINUTE_MS).to;
+    // Catches changes no hook saw (a definitions file reloaded, another control-plane process's task run).
+    await this.recordRates();
+    const now = clock();
+    const end = lastWindow(now, MINUTE_MS).to;
     const starts = Array.from({ length: minutes }, (_, i) => end - (minutes - i) * MINUTE_MS);
     const perMinute = await Promise.all(starts.map((from) => counts.orgVolumes({ from, to: from + MINUTE_MS })));
     const organizations: KeptRateHistory['organizations'] = [];
     for (const org of definitions.organizations()) {
+      const changes = await this.deps.rates.changes(org.id);
       const points: HistoryPoint[] = [];
       perMinute.forEach((volumes, i) => {
         const v = volumes.find((x) => x.orgId === org.id);
-        if (v && v.total > 0) points.push({ t: starts[i], total: v.total, keep: v.keep });
+        if (!v || v.total === 0) return;
+        const rates = ratesAt(changes, Math.min(starts[i] + MINUTE_MS - 1, now));
+        points.push({ t: starts[i], total: v.total, keep: v.keep, targetSampleRate: rates?.targetSampleRate ?? null, organizationRate: rates?.organizationRate ?? null });
       });
       const { rate } = await this.organizationRate(org);
       organizations.push({ id: org.id, slug: org.slug ?? null, targetSampleRate: org.targetSampleRate ?? null, organizationRate: rate, points });

@@ -22,6 +22,13 @@ export function countOutcomes(body: Record<string, unknown>, metrics: ControlMet
     if (o.category !== undefined && o.category !== null && (!isCount(o.category) || o.category > 255)) throw new OutcomeBatchError(`outcomes[${i}].category is not a data category`);
     if (o.quantity !== undefined && o.quantity !== null && !isCount(o.quantity)) throw new OutcomeBatchError(`outcomes[${i}].quantity is not a count`);
     if (o.reason !== undefined && o.reason !== null && typeof o.reason !== 'string') throw new OutcomeBatchError(`outcomes[${i}].reason is not a string`);
+    // The rest of Relay's `TrackRawOutcome`, optional: checked, not counted (labels stay bounded).
+    for (const field of ['org_id', 'key_id'] as const) {
+      if (o[field] !== undefined && o[field] !== null && !isCount(o[field])) throw new OutcomeBatchError(`outcomes[${i}].${field} is not an id`);
+    }
+    for (const field of ['event_id', 'remote_addr', 'source'] as const) {
+      if (o[field] !== undefined && o[field] !== null && typeof o[field] !== 'string') throw new OutcomeBatchError(`outcomes[${i}].${field} is not a string`);
+    }
   });
   let total = 0;
   for (const entry of outcomes as Record<string, unknown>[]) {

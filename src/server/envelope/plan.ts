@@ -11,6 +11,8 @@ export interface PlannedItem {
   quantity: number;
   /** Payload bytes (attachments and logs are also counted in bytes). */
   bytes: number;
+  /** Where the payload starts in the envelope (read only to count the spans of a dropped transaction). */
+  payloadStart: number;
   /** `sampled`: removed by the sampling decision; `missing_dsc` / `invalid_dsc`: refused before sampling (Relay's `invalid`). */
   fate: ItemFate;
 }
@@ -54,7 +56,8 @@ export function planForward(body: Buffer, plan: EnvelopePlanView, traceFullySamp
   let changed = false;
   for (let i = 0; i < count; i++) {
     const fate = plan.itemFate(i);
-    items[i] = { type: plan.itemType(i), quantity: plan.item(i, N.ITEM_QUANTITY), bytes: plan.item(i, N.ITEM_PAYLOAD_END) - plan.item(i, N.ITEM_PAYLOAD_START), fate };
+    const payloadStart = plan.item(i, N.ITEM_PAYLOAD_START);
+    items[i] = { type: plan.itemType(i), quantity: plan.item(i, N.ITEM_QUANTITY), bytes: plan.item(i, N.ITEM_PAYLOAD_END) - payloadStart, payloadStart, fate };
     if (fate !== 'forward' || (traceFullySampled !== null && plan.item(i, N.ITEM_TAG_SHAPE) !== 0)) changed = true;
   }
   if (!changed) return { forward: body, modified: false, items, tagged: 0 };

@@ -54,6 +54,8 @@ export interface AuthenticatedProject {
   publicKey: string;
   projectId: number;
   organizationId: number | null;
+  /** The key's numeric id from the project config (Relay's `key_id` in outcomes), null when unknown. */
+  keyId: number | null;
   verified: boolean;
 }
 
@@ -83,14 +85,14 @@ export class ProjectAuthenticator {
       case 'stale': {
         const info = lookup.info!;
         if (info.projectId !== projectId) throw new AuthError(403, `the project key does not belong to project ${projectId}`);
-        return { publicKey, projectId, organizationId: info.organizationId, verified: true };
+        return { publicKey, projectId, organizationId: info.organizationId, keyId: lookup.keyId ?? null, verified: true };
       }
       case 'disabled':
         throw new AuthError(401, 'unknown or disabled project key');
       default:
         // No config could be loaded (source failing or slow): by default keep the envelope rather than lose it.
         if (this.rejectUnchecked) throw new KeyUncheckedError(Math.max(1, Math.ceil(this.waitMs / 1000)));
-        return { publicKey, projectId, organizationId: null, verified: false };
+        return { publicKey, projectId, organizationId: null, keyId: null, verified: false };
     }
   }
 }

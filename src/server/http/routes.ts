@@ -75,10 +75,11 @@ function reasonClass(error: HttpError): string {
 interface OutcomeScope {
   projectId: number;
   organizationId: number | null;
+  keyId: number | null;
   receivedAt: number;
 }
 
-function recordOutcomes(deps: RouteDeps, project: string, scope: OutcomeScope, result: IngestResult, forwardedOk: boolean): void {
+function recordOutcomes(deps: RouteDeps, project: string, scope: OutcomeScope, body: Buffer, result: IngestResult, forwardedOk: boolean): void {
   const filtered = sampledReason(result.decision);
   result.items.forEach((item) => {
     let outcome: OutcomeName = 'accepted';
@@ -96,7 +97,7 @@ function recordOutcomes(deps: RouteDeps, project: string, scope: OutcomeScope, r
     }
     deps.metrics.outcomes.inc({ project_id: project, item_type: itemTypeLabel(item.type), outcome, reason }, item.quantity);
     if (deps.outcomes && (outcome === 'filtered_sampling' || outcome === 'invalid')) {
-      for (const { category, quantity } of itemCategories(item)) {
+      for (const { category, quantity } of itemCategories(item, body)) {
         deps.outcomes.record({ ...scope, at: scope.receivedAt, outcome: outcome === 'invalid' ? 'invalid' : 'filtered', reason, category, quantity });
       }
     }
@@ -138,12 +139,12 @@ async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: Server
           },
         });
       } catch (error) {
-        recordOutcomes(deps, deps.projectLabels.label(projectId), { projectId, organizationId: project.organizationId, receivedAt }, result, false);
+        recordOutcomes(deps, deps.projectLabels.label(projectId), { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, false);
         throw error;
       }
     }
     const label = deps.projectLabels.label(projectId);
-    recordOutcomes(deps, label, { projectId, organizationId: project.organizationId, receivedAt }, result, true);
+    recordOutcomes(deps, label, { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, true);
     deps.metrics.envelopes.inc({ project_id: label, kind: result.decision.kind, decision: result.decision.decision });
     deps.stats.recordDecision(label, result.decision);
     // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).

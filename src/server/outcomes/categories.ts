@@ -1,6 +1,7 @@
 // Relay's data categories (relay-base-schema `DataCategory`, numeric ids) of envelope items, with the quantity reported.
 
 import type { PlannedItem } from '../envelope/plan';
+import { countEmbeddedSpans } from './embedded-spans';
 
 /** The ids of the categories this server reports (the Python package's `sentry_relay.consts.DataCategory`). */
 export const DATA_CATEGORY = {
@@ -12,9 +13,12 @@ export const DATA_CATEGORY = {
   session: 5,
   profile: 6,
   replay: 7,
+  transactionIndexed: 9,
   monitor: 10,
+  profileIndexed: 11,
   span: 12,
   feedback: 14,
+  spanIndexed: 16,
   profileChunk: 18,
   attachmentItem: 22,
   logItem: 23,
@@ -28,19 +32,29 @@ export interface CategoryQuantity {
 }
 
 /**
- * What dropping `item` loses, per data category, as Relay counts it for a relay that has not
- * extracted metrics (so the total categories, not the `*_indexed` ones): attachments in bytes and
- * items, spans by count (the engine's item quantity: `item_count` of a container), the rest by one. Item types with no category (client reports, metric
- * buckets) report nothing.
+ * What dropping `item` (of the envelope `body`) loses, per data category, as Relay counts an item
+ * dropped before its metrics were extracted, which is always the case here: the total category and
+ * the indexed one (`transaction` and `transaction_indexed`, `span` and `span_indexed`, `profile` and
+ * `profile_indexed`; Relay reports only the indexed ones once metrics carry the totals on). A
+ * transaction also counts itself and the spans of its payload in the span categories. Attachments
+ * count in bytes and items, spans by count (the engine's item quantity: `item_count` of a container),
+ * the rest by one. Item types with no category (client reports, metric buckets) report nothing.
  */
-export function itemCategories(item: PlannedItem): CategoryQuantity[] {
+export function itemCategories(item: PlannedItem, body: Buffer): CategoryQuantity[] {
   const bytes = item.bytes;
   switch (item.type) {
     case 'event':
     case 'unreal_report':
       return [{ category: DATA_CATEGORY.error, quantity: 1 }];
-    case 'transaction':
-      return [{ category: DATA_CATEGORY.transaction, quantity: 1 }];
+    case 'transaction': {
+      const spans = 1 + countEmbeddedSpans(body.subarray(item.payloadStart, item.payloadStart + bytes));
+      return [
+        { category: DATA_CATEGORY.transaction, quantity: 1 },
+        { category: DATA_CATEGORY.transactionIndexed, quantity: 1 },
+        { category: DATA_CATEGORY.span, quantity: spans },
+        { category: DATA_CATEGORY.spanIndexed, quantity: spans },
+      ];
+    }
     case 'security':
     case 'raw_security':
     case 'nel':
@@ -54,7 +68,10 @@ export function itemCategories(item: PlannedItem): CategoryQuantity[] {
     case 'sessions':
       return [{ category: DATA_CATEGORY.session, quantity: 1 }];
     case 'profile':
-      return [{ category: DATA_CATEGORY.profile, quantity: 1 }];
+      return [
+        { category: DATA_CATEGORY.profile, quantity: 1 },
+        { category: DATA_CATEGORY.profileIndexed, quantity: 1 },
+      ];
     case 'profile_chunk':
       return [{ category: DATA_CATEGORY.profileChunk, quantity: 1 }];
     case 'replay_event':
@@ -65,7 +82,10 @@ export function itemCategories(item: PlannedItem): CategoryQuantity[] {
       return [{ category: DATA_CATEGORY.monitor, quantity: 1 }];
     case 'span':
     case 'otel_span':
-      return [{ category: DATA_CATEGORY.span, quantity: item.quantity }];
+      return [
+        { category: DATA_CATEGORY.span, quantity: item.quantity },
+        { category: DATA_CATEGORY.spanIndexed, quantity: item.quantity },
+      ];
     case 'feedback':
     case 'user_report':
       return [{ category: DATA_CATEGORY.feedback, quantity: 1 }];

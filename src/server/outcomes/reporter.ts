@@ -19,6 +19,8 @@ export type ReportedOutcome = keyof typeof OUTCOME_ID;
 export interface OutcomeEvent {
   organizationId: number | null;
   projectId: number;
+  /** The numeric id of the project key the envelope came with (`publicKeys[].numericId`), null when unknown. */
+  keyId?: number | null;
   outcome: ReportedOutcome;
   /** `Sampled:1000,1004` for sampling drops, Relay's discard reason for invalid data. */
   reason: string;
@@ -48,11 +50,16 @@ export interface OutcomeReporterOptions {
   registration?: RelayRegistration | false;
 }
 
-/** One aggregate as Relay's `TrackRawOutcome` serializes it (no event id or address: aggregated). */
+/**
+ * One aggregate as Relay's `TrackRawOutcome` serializes it: absent fields are left out, as Relay's
+ * are; no event id or client address (Relay's aggregator drops them too), no `source` (Relay's
+ * `outcomes.source` is unset by default).
+ */
 interface RawOutcome {
   timestamp: string;
   org_id?: number;
   project_id: number;
+  key_id?: number;
   outcome: number;
   reason: string;
   category: number;
@@ -134,11 +141,14 @@ export class OutcomeReporter {
   record(event: OutcomeEvent): void {
     if (this.closed || !(event.quantity > 0)) return;
     const bucket = Math.floor(event.at / this.o.bucketInterval) * this.o.bucketInterval;
-    const key = `${bucket}|${event.organizationId ?? ''}|${event.projectId}|${event.outcome}|${event.reason}|${event.category}`;
+    // Relay aggregates per bucket, scoping (organization, project, key), outcome and category.
+    const keyId = event.keyId ?? null;
+    const key = `${bucket}|${event.organizationId ?? ''}|${event.projectId}|${keyId ?? ''}|${event.outcome}|${event.reason}|${event.category}`;
     this.add(key, {
       timestamp: timestampOf(bucket),
       ...(event.organizationId ? { org_id: event.organizationId } : {}),
       project_id: event.projectId,
+      ...(keyId !== null ? { key_id: keyId } : {}),
       outcome: OUTCOME_ID[event.outcome],
       reason: event.reason,
       category: event.category,

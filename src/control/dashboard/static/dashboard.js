@@ -140,13 +140,15 @@
     view.window = [Math.max(window.from, Math.min(first - 60_000, window.to - 600_000)) / 1000, window.to / 1000];
     const xs = history.points.map((p) => p.t / 1000);
     const kept = history.points.map((p) => p.keep / p.total);
-    const target = history.points.map(() => history.organizationRate);
+    // The rate in force in each minute (a target changed through the admin API shows as a step).
+    const target = history.points.map((p) => p.organizationRate);
     const data = [xs, kept, target];
     view.chart.setAttribute('data-points', String(xs.length));
     view.caption.textContent =
       xs.length === 0
         ? 'No trace roots counted in the last hour yet: send traffic (npm run demo).'
-        : `${xs.length} minute(s) with traffic; the line is the share of trace roots kept in each minute, the dashed line the organization's rate (${pct(history.organizationRate)}).`;
+        : `${xs.length} minute(s) with traffic; the line is the share of trace roots kept in each minute, the dashed line the organization's rate` +
+          (new Set(target).size > 1 ? ` in force in each minute (now ${pct(history.organizationRate)}).` : ` (${pct(history.organizationRate)}).`);
     if (!view.plot) {
       view.plot = new uPlot(
         {
@@ -158,7 +160,7 @@
           series: [
             {},
             { label: 'kept rate', stroke: '#2563eb', width: 2, points: { show: true, size: 6 }, value: (u, v) => pct(v) },
-            { label: 'target', stroke: '#d97706', width: 2, dash: [6, 4], points: { show: false }, value: (u, v) => pct(v) },
+            { label: 'target', stroke: '#d97706', width: 2, dash: [6, 4], points: { show: false }, paths: uPlot.paths.stepped({ align: 1 }), value: (u, v) => pct(v) },
           ],
         },
         data,
