@@ -73,6 +73,12 @@ export declare function compiledConfigUnsupported(config: CompiledConfigHandle):
  */
 export declare function compileSamplingConfig(json: string, reservoir: boolean): CompiledConfigHandle | string
 
+/**
+ * The spans of the transaction payload at `[start, end)` of `envelope` (`sampling_core::plan::embedded_span_count`):
+ * what a dropped transaction counts in the span categories of its outcome, besides itself.
+ */
+export declare function embeddedSpanCount(envelope: Uint8Array, start: number, end: number): number
+
 /** The item type of legacy `span` and `otel_span` items. */
 export declare const EVALUATE_ITEM_LEGACY_SPAN: number
 

@@ -840,6 +840,7 @@ module.exports.CompiledConfigHandle = nativeBinding.CompiledConfigHandle
 module.exports.compiledConfigRuleIds = nativeBinding.compiledConfigRuleIds
 module.exports.compiledConfigUnsupported = nativeBinding.compiledConfigUnsupported
 module.exports.compileSamplingConfig = nativeBinding.compileSamplingConfig
+module.exports.embeddedSpanCount = nativeBinding.embeddedSpanCount
 module.exports.EVALUATE_ITEM_LEGACY_SPAN = nativeBinding.EVALUATE_ITEM_LEGACY_SPAN
 module.exports.EVALUATE_ITEM_SPAN = nativeBinding.EVALUATE_ITEM_SPAN
 module.exports.EVALUATE_ROOT_UNKNOWN = nativeBinding.EVALUATE_ROOT_UNKNOWN

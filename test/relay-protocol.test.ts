@@ -20,7 +20,7 @@ import { FullConfigRefusedError, UpstreamClient } from '../src/configs/upstream'
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane';
 import { ChallengeTokens } from '../src/control/relays/challenge-token';
 import { parseProjectState } from '../src/configs/project-state';
-import { countEmbeddedSpans } from '../src/server/outcomes/embedded-spans';
+import { native } from '../src/engine/native';
 import { OutcomeReporter } from '../src/server/outcomes/reporter';
 import { keyFor, sampleDefinitions, silentLogger } from './helpers/control';
 import { relayScript, startRelayOracle, type RelayOracle } from './helpers/relay-oracle';
@@ -325,6 +325,12 @@ describe('what an outcome carries', () => {
   });
 
   it('counts the spans of a transaction payload as a JSON parser reads its top-level `spans` list', () => {
+    // The engine reads the payload in place, at its byte range inside an envelope.
+    const spansOf = (payload: string): number => {
+      const body = Buffer.from(`{}\n{"type":"transaction"}\n${payload}\n`);
+      const start = body.indexOf('\n', 3) + 1;
+      return native.embeddedSpanCount(body, start, start + Buffer.byteLength(payload));
+    };
     const span = (i: number) => ({ span_id: String(i).padStart(16, '0'), op: 'db', description: `SELECT "]" , '[' FROM t WHERE x = '\\"' -- ${'{'.repeat(i)}`, data: { spans: [1, 2], list: [[], {}] } });
     const payloads: unknown[] = [
       { type: 'transaction' },
@@ -337,11 +343,11 @@ describe('what an outcome carries', () => {
     ];
     for (const payload of payloads) {
       const expected = Array.isArray((payload as { spans?: unknown }).spans) ? (payload as { spans: unknown[] }).spans.length : 0;
-      expect(countEmbeddedSpans(Buffer.from(JSON.stringify(payload))), JSON.stringify(payload).slice(0, 80)).toBe(expected);
+      expect(spansOf(JSON.stringify(payload)), JSON.stringify(payload).slice(0, 80)).toBe(expected);
       // Pretty-printed (whitespace around every token) too.
-      expect(countEmbeddedSpans(Buffer.from(JSON.stringify(payload, null, 2)))).toBe(expected);
+      expect(spansOf(JSON.stringify(payload, null, 2))).toBe(expected);
     }
     // What cannot be read that far counts no spans (the transaction itself still counts).
-    for (const broken of ['', 'null', '[1]', '{"spans": [1, 2', '{"spans": "x"}', '{"a": "unterminated']) expect(countEmbeddedSpans(Buffer.from(broken)), broken).toBe(0);
+    for (const broken of ['', 'null', '[1]', '{"spans": [1, 2', '{"spans": "x"}', '{"a": "unterminated']) expect(spansOf(broken), broken).toBe(0);
   });
 });

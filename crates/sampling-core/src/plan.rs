@@ -264,6 +264,23 @@ fn last_entry<'a>(object: RawValue<'a>, key: &str) -> Option<RawValue<'a>> {
     object.get(key)
 }
 
+/// How many spans a transaction payload carries in its top-level `spans` list: Relay counts a
+/// dropped transaction in the span categories as itself plus these. 0 when there is no such list
+/// or the payload is not an object that reads that far. Read only for outcomes, never per decision.
+pub fn embedded_span_count(payload: &[u8]) -> u32 {
+    let mut count = 0;
+    let _ = json::for_each_entry_until(payload, |key, value| {
+        if !key.eq_str("spans") {
+            return true;
+        }
+        if value.is_array() {
+            count = value.elements().count() as u32;
+        }
+        false
+    });
+    count
+}
+
 /// Where `contexts.trace.sampled` goes in an event payload at `payload_start` of `envelope`:
 /// nothing when the flag is already set (anything but null), the payload is not a UTF-8 JSON
 /// object, or `contexts` / `contexts.trace` is present but not an object. Missing objects are
@@ -612,4 +629,15 @@ mod tests {
             assert_eq!(p.text_of(p.counts.segment_name), Some("/dsc"));
         }
     }
+
+    #[test]
+    fn counts_the_spans_of_a_transaction_payload() {
+        assert_eq!(embedded_span_count(br#"{"contexts":{"trace":{}},"spans":[{"a":"]"},{"b":[1,2]},{}],"x":1}"#), 3);
+        assert_eq!(embedded_span_count(b" {\n \"spans\" : [ ] }"), 0);
+        assert_eq!(embedded_span_count(br#"{"nested":{"spans":[1,2]},"spans":[{}]}"#), 1);
+        for broken in [&b""[..], b"null", b"[1]", br#"{"spans": [1, 2"#, br#"{"spans": "x"}"#, br#"{"a": "unterminated"#] {
+            assert_eq!(embedded_span_count(broken), 0, "{}", String::from_utf8_lossy(broken));
+        }
+    }
+
 }

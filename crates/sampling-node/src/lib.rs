@@ -544,6 +544,17 @@ pub fn random_value_for(id: String) -> Result<f64> {
 }
 
 
+/// The spans of the transaction payload at `[start, end)` of `envelope` (`sampling_core::plan::embedded_span_count`):
+/// what a dropped transaction counts in the span categories of its outcome, besides itself.
+#[napi]
+pub fn embedded_span_count(envelope: &[u8], start: u32, end: u32) -> u32 {
+    let (start, end) = (start as usize, (end as usize).min(envelope.len()));
+    if start >= end {
+        return 0;
+    }
+    sampling_core::plan::embedded_span_count(&envelope[start..end])
+}
+
 // ---- The envelope plan (see `sampling_core::plan`), written next to each single-envelope result.
 
 /// The key handle standing for no project: the envelope is planned (and kept as from an unknown

@@ -1,7 +1,7 @@
 // Relay's data categories (relay-base-schema `DataCategory`, numeric ids) of envelope items, with the quantity reported.
 
+import { native } from '../../engine/native';
 import type { PlannedItem } from '../envelope/plan';
-import { countEmbeddedSpans } from './embedded-spans';
 
 /** The ids of the categories this server reports (the Python package's `sentry_relay.consts.DataCategory`). */
 export const DATA_CATEGORY = {
@@ -47,7 +47,7 @@ export function itemCategories(item: PlannedItem, body: Buffer): CategoryQuantit
     case 'unreal_report':
       return [{ category: DATA_CATEGORY.error, quantity: 1 }];
     case 'transaction': {
-      const spans = 1 + countEmbeddedSpans(body.subarray(item.payloadStart, item.payloadStart + bytes));
+      const spans = 1 + native.embeddedSpanCount(body, item.payloadStart, item.payloadStart + bytes);
       return [
         { category: DATA_CATEGORY.transaction, quantity: 1 },
         { category: DATA_CATEGORY.transactionIndexed, quantity: 1 },
