@@ -199,6 +199,10 @@ export async function solveOrgBudget(
     const scaled = scaledFloor(floor, levels.transactions);
     if (scaled) transactionFloors.set(id, scaled);
   }
+  for (const floor of ['projects', 'transactions'] as const) deps.metrics.budgetFloorLevel.set({ org: String(org.id), floor }, levels[floor]);
+  if (levels.transactions < 1) {
+    deps.logger.warn({ orgId: org.id, target, floors: levels }, 'dynamic_sampling.rate_budget: the biases outweigh the large traffic, ideal-share floors relaxed');
+  }
   return { budget: { modelRate, predicted: predictedShare(candidate, modelRate), residual, floors: levels }, rates: candidate(modelRate), transactionFloors };
 }
 
