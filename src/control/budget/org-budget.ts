@@ -208,12 +208,14 @@ export async function solveOrgBudget(
 
 /**
  * The floors that can be held: all of them when the large traffic at its lowest rate leaves room
- * (`shareAtLowest` at full floors ≤ goal); else rare transactions give way first (the level where
- * the prediction meets the goal), then small projects.
+ * (`shareAtLowest` at full floors ≤ goal). Else the rare transactions' floors give way whole, then
+ * the small projects' as far as needed. Holding the rare transactions at part of their ideal
+ * instead would take the large traffic down to the lowest rate for it, and concentrate the kept
+ * budget in many small classes at middle rates: the kept count of a cycle then strays about twice
+ * as far from the target (measured in the end-to-end loop: ±3.5% against ±1.3%).
  */
 function floorLevels(goal: number, shareAtLowest: (levels: FloorLevels) => number): FloorLevels {
   if (shareAtLowest(FULL_FLOORS) <= goal) return FULL_FLOORS;
-  const transactions = solveModelRate(goal, (level) => shareAtLowest({ projects: 1, transactions: level }), { min: 0 });
-  if (transactions > 0 || shareAtLowest({ projects: 1, transactions: 0 }) <= goal) return { projects: 1, transactions };
+  if (shareAtLowest({ projects: 1, transactions: 0 }) <= goal) return { projects: 1, transactions: 0 };
   return { projects: solveModelRate(goal, (level) => shareAtLowest({ projects: level, transactions: 0 }), { min: 0 }), transactions: 0 };
 }
