@@ -22,9 +22,9 @@ export interface TransactionFloor {
 }
 
 /**
- * How much of the floors the budget could hold (1 = all of them, 0 = none): below 1 only when even
- * the lowest rate of the large traffic keeps more than the target, and then the budget holds
- * both at one common level (each small project and rare transaction gives up the same part).
+ * How much of the floors the budget could hold (1 = all of them, 0 = none). Only when even the
+ * lowest rate of the large traffic keeps more than the target: the rare transactions' floors give
+ * way (whole: 0), then the small projects' (in part).
  */
 export interface FloorLevels {
   projects: number;

@@ -208,12 +208,14 @@ export async function solveOrgBudget(
 
 /**
  * The floors that can be held: all of them when the large traffic at its lowest rate leaves room
- * (`shareAtLowest` at full floors ≤ goal); else every floor at one common level (each small
- * project and rare transaction keeps the same part of its ideal rate), solved so that the
- * prediction meets the goal.
+ * (`shareAtLowest` at full floors ≤ goal). Else the rare transactions' floors give way whole, then
+ * the small projects' as far as needed. Holding the rare transactions at part of their ideal
+ * instead would take the large traffic down to the lowest rate for it, and concentrate the kept
+ * budget in many small classes at middle rates: the kept count of a cycle then strays about twice
+ * as far from the target (measured in the end-to-end loop: ±3.5% against ±1.3%).
  */
 function floorLevels(goal: number, shareAtLowest: (levels: FloorLevels) => number): FloorLevels {
   if (shareAtLowest(FULL_FLOORS) <= goal) return FULL_FLOORS;
-  const level = solveModelRate(goal, (l) => shareAtLowest({ projects: l, transactions: l }), { min: 0 });
-  return { projects: level, transactions: level };
+  if (shareAtLowest({ projects: 1, transactions: 0 }) <= goal) return { projects: 1, transactions: 0 };
+  return { projects: solveModelRate(goal, (level) => shareAtLowest({ projects: level, transactions: 0 }), { min: 0 }), transactions: 0 };
 }
