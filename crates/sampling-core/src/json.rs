@@ -242,7 +242,8 @@ mod simd {
 
     use std::arch::x86_64::{
         __m128i, __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_clmulepi64_si128, _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_set_epi64x,
     };
 
     /// `quote` and `bracket` are exact; `backslash` is only zero or not (`backslashes` gives the
@@ -322,6 +323,23 @@ mod simd {
         masks
     }
 
+    /// Whether `classify_avx2` and `prefix_xor_clmul` may be called (cached CPU feature checks).
+    #[inline]
+    pub fn has_avx2_clmul() -> bool {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("pclmulqdq")
+    }
+
+    /// `prefix_xor` in one carry-less multiply by all ones.
+    ///
+    /// # Safety
+    /// The CPU must support PCLMULQDQ.
+    #[target_feature(enable = "pclmulqdq")]
+    #[inline]
+    pub unsafe fn prefix_xor_clmul(m: u64) -> u64 {
+        let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, m as i64), _mm_set1_epi8(-1), 0);
+        _mm_cvtsi128_si64(product) as u64
+    }
+
     /// Bit i is the parity of the set bits at positions 0..=i.
     #[inline]
     pub fn prefix_xor(mut m: u64) -> u64 {
@@ -398,74 +416,114 @@ fn escaped_block(block: &[u8; 64], quote: u64, in_string: bool, pending: bool) -
     (backslash & !inside == 0).then_some((inside, next_pending))
 }
 
+/// Where the block loop of a container stopped.
+#[cfg(target_arch = "x86_64")]
+enum BlockScan {
+    /// The container ends (or is malformed) within the blocks.
+    Done(Result<usize>),
+    /// Fewer than 64 bytes are left, or a block holds a backslash outside strings: the byte loop
+    /// goes on from `at` (outside strings) with `depth` brackets still open.
+    Rest { at: usize, depth: u32, stack: u128 },
+}
+
+/// The block loop of `skip_container`, compiled twice (AVX2 + carry-less multiply, or SSE2): 64
+/// bytes at a time, escapes inside strings included, every bracket outside strings checked
+/// against its opener.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn skip_blocks<const AVX2: bool>(b: &[u8], mut i: usize) -> BlockScan {
+    let mut depth: u32 = 0;
+    // A closing bracket must match its opener; track the kinds in a bit stack (1 = object).
+    let mut stack: u128 = 0;
+    let mut in_string = false;
+    // The next block's first byte is escaped (always inside a string).
+    let mut escape_pending = false;
+    while i + 64 <= b.len() {
+        let block: &[u8; 64] = b[i..i + 64].try_into().expect("64 bytes");
+        // Safety (AVX2): the caller detected AVX2 and PCLMULQDQ.
+        let masks = if AVX2 { unsafe { simd::classify_avx2(block) } } else { simd::classify_sse2(block) };
+        // Bytes inside strings: between an opening quote (included) and its closing quote.
+        let inside = if masks.backslash == 0 && !escape_pending {
+            let inside = if AVX2 { unsafe { simd::prefix_xor_clmul(masks.quote) } } else { simd::prefix_xor(masks.quote) };
+            if in_string {
+                !inside
+            } else {
+                inside
+            }
+        } else {
+            match escaped_block(block, masks.quote, in_string, escape_pending) {
+                Some((inside, pending)) => {
+                    escape_pending = pending;
+                    inside
+                }
+                // A backslash outside strings: the byte loop decides what it means (from the
+                // block's start, inside the string crossing into it if there is one).
+                None => break,
+            }
+        };
+        in_string = (inside >> 63) & 1 == 1;
+        let mut structural = masks.bracket & !inside;
+        while structural != 0 {
+            let bit = structural.trailing_zeros();
+            structural &= structural - 1;
+            let at = i + bit as usize;
+            // `{`/`[` have bit 1 set, `}`/`]` clear; `{`/`}` have bit 5 set, `[`/`]` clear.
+            let c = block[bit as usize];
+            if c & 0x02 != 0 {
+                if depth >= MAX_DEPTH {
+                    return BlockScan::Done(err(at, "nesting too deep"));
+                }
+                stack = (stack << 1) | u128::from(c >> 5 & 1);
+                depth += 1;
+            } else {
+                if depth == 0 || (stack & 1) as u8 != c >> 5 & 1 {
+                    return BlockScan::Done(err(at, "mismatched bracket"));
+                }
+                stack >>= 1;
+                depth -= 1;
+                if depth == 0 {
+                    return BlockScan::Done(Ok(at + 1));
+                }
+            }
+        }
+        i += 64;
+    }
+    if in_string {
+        // Resume the byte loop inside the string that crosses the block boundary (past the byte
+        // escaped by the previous block's last backslash).
+        if escape_pending {
+            i += 1;
+        }
+        i = match skip_string_fast_from(b, i) {
+            Ok(end) => end,
+            Err(e) => return BlockScan::Done(Err(e)),
+        };
+    }
+    BlockScan::Rest { at: i, depth, stack }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and PCLMULQDQ (`simd::has_avx2_clmul`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq")]
+unsafe fn skip_blocks_avx2(b: &[u8], i: usize) -> BlockScan {
+    skip_blocks::<true>(b, i)
+}
+
 /// Skips the container opening at `i` (a `{` or `[`): 64 bytes at a time, escapes inside strings
 /// included; byte by byte from a block with a backslash outside strings (not JSON) and for the
 /// tail.
 fn skip_container(b: &[u8], i: usize) -> Result<usize> {
     let mut depth: u32 = 0;
     let mut i = i;
-    // A closing bracket must match its opener; track the kinds in a bit stack.
     let mut stack: u128 = 0;
     #[cfg(target_arch = "x86_64")]
     {
-        let mut in_string = false;
-        // The next block's first byte is escaped (always inside a string).
-        let mut escape_pending = false;
-        let avx2 = simd::has_avx2();
-        while i + 64 <= b.len() {
-            let block: &[u8; 64] = b[i..i + 64].try_into().expect("64 bytes");
-            // Safety: AVX2 was detected.
-            let masks = if avx2 { unsafe { simd::classify_avx2(block) } } else { simd::classify_sse2(block) };
-            // Bytes inside strings: between an opening quote (included) and its closing quote.
-            let inside = if masks.backslash == 0 && !escape_pending {
-                let inside = simd::prefix_xor(masks.quote);
-                if in_string {
-                    !inside
-                } else {
-                    inside
-                }
-            } else {
-                match escaped_block(block, masks.quote, in_string, escape_pending) {
-                    Some((inside, pending)) => {
-                        escape_pending = pending;
-                        inside
-                    }
-                    // A backslash outside strings: the byte loop decides what it means.
-                    None => break,
-                }
-            };
-            in_string = (inside >> 63) & 1 == 1;
-            let mut structural = masks.bracket & !inside;
-            while structural != 0 {
-                let at = i + structural.trailing_zeros() as usize;
-                structural &= structural - 1;
-                let c = b[at];
-                if c == b'{' || c == b'[' {
-                    if depth >= MAX_DEPTH {
-                        return err(at, "nesting too deep");
-                    }
-                    stack = (stack << 1) | u128::from(c == b'{');
-                    depth += 1;
-                } else {
-                    if depth == 0 || (stack & 1 == 1) != (c == b'}') {
-                        return err(at, "mismatched bracket");
-                    }
-                    stack >>= 1;
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(at + 1);
-                    }
-                }
-            }
-            i += 64;
-        }
-        if in_string {
-            // Resume the byte loop inside the string that crosses the block boundary (past the
-            // byte escaped by the previous block's last backslash).
-            if escape_pending {
-                i += 1;
-            }
-            i = skip_string_fast_from(b, i)?;
+        // Safety: AVX2 and PCLMULQDQ were detected.
+        let scan = if simd::has_avx2_clmul() { unsafe { skip_blocks_avx2(b, i) } } else { skip_blocks::<false>(b, i) };
+        match scan {
+            BlockScan::Done(result) => return result,
+            BlockScan::Rest { at, depth: open, stack: kinds } => (i, depth, stack) = (at, open, kinds),
         }
     }
     while i < b.len() {
@@ -914,6 +972,37 @@ mod tests {
             assert_eq!((a.quote, a.bracket, a.backslash != 0), (b.quote, b.bracket, b.backslash != 0), "round {round}");
             let brackets = block.iter().enumerate().filter(|(_, c)| b"{}[]".contains(c)).fold(0u64, |m, (i, _)| m | 1 << i);
             assert_eq!(a.bracket, brackets, "round {round}");
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn both_block_loops_agree_and_clmul_is_prefix_xor() {
+        if !simd::has_avx2_clmul() {
+            return;
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state
+        };
+        for _ in 0..2_000 {
+            let m = next();
+            assert_eq!(unsafe { simd::prefix_xor_clmul(m) }, simd::prefix_xor(m));
+        }
+        let outcome = |scan: BlockScan| match scan {
+            BlockScan::Done(result) => (0, result.map_err(|e| e.offset), 0, 0),
+            BlockScan::Rest { at, depth, stack } => (1, Ok(at), depth, stack),
+        };
+        let alphabet = b"{}[]\"\\\\aa  ,";
+        for _ in 0..5_000 {
+            let len = 60 + (next() >> 33) as usize % 300;
+            let mut doc = vec![b'['];
+            for _ in 1..len {
+                doc.push(alphabet[(next() >> 40) as usize % alphabet.len()]);
+            }
+            let avx2 = outcome(unsafe { skip_blocks_avx2(&doc, 0) });
+            assert_eq!(avx2, outcome(skip_blocks::<false>(&doc, 0)), "{}", String::from_utf8_lossy(&doc));
         }
     }
 
