@@ -54,9 +54,17 @@ fn swar_special(word: u64) -> u64 {
 }
 
 /// The offset of the first quote, backslash or control character at or after `i` (or the end),
-/// eight bytes at a time.
+/// sixteen bytes at a time (SSE2), then eight.
 #[inline]
 fn find_special(b: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    while i + 16 <= b.len() {
+        let special = simd::special16(b[i..i + 16].try_into().expect("16 bytes"));
+        if special != 0 {
+            return i + special.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while i + 8 <= b.len() {
         let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
         let special = swar_special(word);
@@ -242,7 +250,7 @@ mod simd {
 
     use std::arch::x86_64::{
         __m128i, __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
-        _mm_clmulepi64_si128, _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_clmulepi64_si128, _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8, _mm_set_epi64x,
     };
 
@@ -284,6 +292,20 @@ mod simd {
             masks.backslash = u64::from(_mm_movemask_epi8(any_backslash) as u16);
         }
         masks
+    }
+
+    /// The quotes, backslashes and control characters (below 0x20) of 16 bytes.
+    #[inline]
+    pub fn special16(bytes: &[u8; 16]) -> u32 {
+        // Safety: SSE2 is always available on x86_64; the load is unaligned and in bounds.
+        unsafe {
+            let v = _mm_loadu_si128(bytes.as_ptr() as *const __m128i);
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned v <= 0x1F: min(v, 0x1F) == v.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+        }
     }
 
     /// The exact backslash mask of a block (`Masks::backslash` only tells whether there is one).
@@ -1067,6 +1089,22 @@ mod tests {
             let depth_ok = doc.iter().filter(|c| matches!(c, b'{' | b'[')).count() < 100;
             if depth_ok {
                 assert_eq!(skip_value_fast(&doc, 0).ok(), reference, "{}", String::from_utf8_lossy(&doc));
+            }
+        }
+    }
+
+    #[test]
+    fn special_bytes_are_found_sixteen_at_a_time_as_one_by_one() {
+        // Every byte value at every offset of a 40-byte run (both loops and the tail).
+        for value in 0..=255u8 {
+            for at in 0..40 {
+                let mut text = vec![b'a'; 40];
+                text[at] = value;
+                let special = |c: &u8| matches!(c, b'"' | b'\\' | 0..=0x1f);
+                let expected = text.iter().position(special).unwrap_or(text.len());
+                assert_eq!(find_special(&text, 0), expected, "byte {value:#x} at {at}");
+                let from_3 = text[3..].iter().position(special).map_or(text.len(), |p| p + 3);
+                assert_eq!(find_special(&text, 3), from_3, "byte {value:#x} at {at}, from 3");
             }
         }
     }
