@@ -263,7 +263,7 @@ mod simd {
     }
 
     /// Whether `classify_avx2` may be called (one cached CPU feature check).
-    #[inline]
+    #[cfg(test)]
     pub fn has_avx2() -> bool {
         std::is_x86_feature_detected!("avx2")
     }
@@ -536,18 +536,18 @@ unsafe fn skip_blocks_avx2(b: &[u8], i: usize) -> BlockScan {
 /// included; byte by byte from a block with a backslash outside strings (not JSON) and for the
 /// tail.
 fn skip_container(b: &[u8], i: usize) -> Result<usize> {
-    let mut depth: u32 = 0;
-    let mut i = i;
-    let mut stack: u128 = 0;
     #[cfg(target_arch = "x86_64")]
-    {
+    let (mut i, mut depth, mut stack) = {
         // Safety: AVX2 and PCLMULQDQ were detected.
         let scan = if simd::has_avx2_clmul() { unsafe { skip_blocks_avx2(b, i) } } else { skip_blocks::<false>(b, i) };
         match scan {
             BlockScan::Done(result) => return result,
-            BlockScan::Rest { at, depth: open, stack: kinds } => (i, depth, stack) = (at, open, kinds),
+            BlockScan::Rest { at, depth, stack } => (at, depth, stack),
         }
-    }
+    };
+    // The kinds of the open brackets as a bit stack (1 = object).
+    #[cfg(not(target_arch = "x86_64"))]
+    let (mut i, mut depth, mut stack) = (i, 0u32, 0u128);
     while i < b.len() {
         let c = b[i];
         if !STRUCTURAL[c as usize] {
