@@ -112,6 +112,20 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize> {
     }
 }
 
+/// Skips a key string like `skip_string`, and tells whether it holds a backslash.
+#[inline]
+fn skip_key_string(b: &[u8], i: usize) -> Result<(usize, bool)> {
+    if b.get(i) != Some(&b'"') {
+        return err(i, "expected a string");
+    }
+    let at = find_special(b, i + 1);
+    if b.get(at) == Some(&b'"') {
+        return Ok((at + 1, false));
+    }
+    // A backslash or a control character: the full check (rare).
+    Ok((skip_string(b, i)?, true))
+}
+
 fn skip_literal(b: &[u8], i: usize, literal: &[u8]) -> Result<usize> {
     if b.get(i..i + literal.len()) == Some(literal) {
         Ok(i + literal.len())
@@ -624,8 +638,8 @@ pub fn for_each_entry_until<'a>(b: &'a [u8], mut f: impl FnMut(RawKey<'a>, RawVa
         return Ok(Some(i + 1));
     }
     loop {
-        let key_end = skip_string(b, i)?;
-        let key = RawKey(&b[i + 1..key_end - 1]);
+        let (key_end, escaped) = skip_key_string(b, i)?;
+        let key = RawKey { raw: &b[i + 1..key_end - 1], escaped };
         let colon = skip_ws(b, key_end);
         if b.get(colon) != Some(&b':') {
             return err(colon, "expected ':'");
@@ -837,34 +851,37 @@ impl<'a> RawValue<'a> {
 
 /// An object key as written (escapes undecoded).
 #[derive(Debug, Clone, Copy)]
-pub struct RawKey<'a>(&'a [u8]);
+pub struct RawKey<'a> {
+    raw: &'a [u8],
+    /// Whether the key holds a backslash (known from skipping it).
+    escaped: bool,
+}
 
 impl<'a> RawKey<'a> {
     /// Length as written (escapes count as written, so compare with care).
     pub fn raw_len(&self) -> usize {
-        self.0.len()
+        self.raw.len()
     }
 
     /// The key's bytes as written, without quotes.
     pub fn raw(&self) -> &'a [u8] {
-        self.0
+        self.raw
     }
 
     pub fn has_escape(&self) -> bool {
-        // Keys are short: a plain scan beats setting up a vectorised search.
-        self.0.contains(&b'\\')
+        self.escaped
     }
 
     pub fn eq_str(&self, key: &str) -> bool {
-        if self.0 == key.as_bytes() {
+        if self.raw == key.as_bytes() {
             return true;
         }
         // Only an escaped spelling of the same key can still be equal (rare).
-        self.has_escape() && unescape(self.0).is_some_and(|k| k == key)
+        self.escaped && unescape(self.raw).is_some_and(|k| k == key)
     }
 
     pub fn decode(&self) -> Option<Cow<'a, str>> {
-        unescape(self.0)
+        unescape(self.raw)
     }
 }
 
@@ -883,8 +900,8 @@ impl<'a> Iterator for Entries<'a> {
             self.i = b.len();
             return None;
         }
-        let key_end = skip_string(b, self.i).ok()?;
-        let key = RawKey(&b[self.i + 1..key_end - 1]);
+        let (key_end, escaped) = skip_key_string(b, self.i).ok()?;
+        let key = RawKey { raw: &b[self.i + 1..key_end - 1], escaped };
         let colon = skip_ws(b, key_end);
         let value_start = skip_ws(b, colon + 1);
         let value_end = skip_value_fast(b, value_start).ok()?;
@@ -1107,6 +1124,17 @@ mod tests {
                 assert_eq!(find_special(&text, 3), from_3, "byte {value:#x} at {at}, from 3");
             }
         }
+    }
+
+    #[test]
+    fn keys_know_whether_they_are_escaped() {
+        let doc = br#"{"tr\u0061ce":1,"trace":2,"a\"b":3}"#;
+        let mut keys = Vec::new();
+        for_each_entry(doc, |k, _| keys.push((k.has_escape(), k.eq_str("trace"), k.decode().unwrap().into_owned()))).unwrap();
+        assert_eq!(keys, [(true, true, "trace".into()), (false, true, "trace".into()), (true, false, "a\"b".into())]);
+        let entries: Vec<_> = RawValue(doc).entries().map(|(k, _)| k.has_escape()).collect();
+        assert_eq!(entries, [true, false, true]);
+        assert!(for_each_entry(b"{\"a\x01\":1}", |_, _| {}).is_err());
     }
 
     #[test]
