@@ -669,20 +669,35 @@ pub fn validate(b: &[u8]) -> Result<RawValue<'_>> {
 }
 
 /// Whether `raw` is ASCII without a backslash: then it is its own decoded text, and valid UTF-8.
-/// (Eight bytes at a time: most strings rules read are short and plain.)
+/// (Eight bytes at a time, the last word overlapping the one before, and short strings in two
+/// overlapping four-byte loads: most strings rules read are short and plain.)
 #[inline]
 fn plain_ascii(raw: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut words = raw.chunks_exact(8);
-    for word in &mut words {
-        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+    // A byte from 0x80, or a backslash (a zero byte of `word ^ '\\'...`: exact as to whether
+    // there is one).
+    let bad = |word: u64| {
         let backslash = word ^ (ONES * u64::from(b'\\'));
-        if word & HIGHS != 0 || backslash.wrapping_sub(ONES) & !backslash & HIGHS != 0 {
-            return false;
+        (word | (backslash.wrapping_sub(ONES) & !backslash)) & HIGHS != 0
+    };
+    let n = raw.len();
+    let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u64::from(u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")));
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n {
+            if bad(word(at)) {
+                return false;
+            }
+            at += 8;
         }
+        return !bad(word(n - 8));
     }
-    words.remainder().iter().all(|&c| c < 0x80 && c != b'\\')
+    if n >= 4 {
+        return !bad(half(0) | half(n - 4) << 32);
+    }
+    raw.iter().all(|&c| c < 0x80 && c != b'\\')
 }
 
 /// Decodes the content of a string token (without quotes); borrows when nothing is escaped.
@@ -1144,6 +1159,17 @@ mod tests {
             assert_eq!(plain_ascii(text.as_bytes()), expected, "{text:?}");
         }
         assert!(!plain_ascii(b"01234567\x80"));
+        // Every length up to 40, a bad byte at every offset.
+        for n in 0..40 {
+            assert!(plain_ascii(&vec![b'a'; n]));
+            for at in 0..n {
+                for bad in [b'\\', 0x80, 0xff, 0xc3] {
+                    let mut text = vec![b'a'; n];
+                    text[at] = bad;
+                    assert!(!plain_ascii(&text), "{bad:#x} at {at} of {n}");
+                }
+            }
+        }
         assert_eq!(unescape(b"plain/ascii").as_deref(), Some("plain/ascii"));
         assert_eq!(unescape(b"\xff"), None);
     }
