@@ -31,7 +31,8 @@ const MAX_DEPTH: u32 = 128;
 #[inline]
 pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(&c) = b.get(i) {
-        if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+        // JSON's whitespace is at most a space: one compare for the common case (no whitespace).
+        if c <= b' ' && (c == b' ' || c == b'\n' || c == b'\r' || c == b'\t') {
             i += 1;
         } else {
             break;
