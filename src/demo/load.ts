@@ -1,7 +1,7 @@
 // `npm run load`: autocannon against the ingestion server with realistic envelopes, then against a bare node:http server that only appends bodies to a file (same client, same envelopes); prints requests/s, latency, memory and the ratio.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -64,6 +64,27 @@ async function serverMemory(url: string): Promise<number | null> {
   return m ? Number(m[1]) : null;
 }
 
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (null elsewhere): unlike
+ * requests/s, CPU per request hardly moves when other jobs share the machine.
+ */
+function cpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/** µs of CPU per request between two `cpuMs` readings, or null. */
+function cpuPerRequest(before: number | null, after: number | null, result: autocannon.Result): number | null {
+  const requests = result.requests.total;
+  return before === null || after === null || requests === 0 ? null : ((after - before) * 1000) / requests;
+}
+
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
@@ -112,10 +133,13 @@ async function main(): Promise<void> {
     process.stdout.write(`server: ${url} (${workers} worker${workers === '1' ? '' : 's'}), sink ${dir}/kept.jsonl\n`);
   }
   let server: autocannon.Result;
+  let serverCpu: number | null = null;
   try {
     await runLoad({ url, duration: 2, connections, corpus });
     const rssBefore = await serverMemory(url);
+    const cpuBefore = cpuMs(child?.pid);
     server = await runLoad({ url, duration, connections, corpus });
+    serverCpu = cpuPerRequest(cpuBefore, cpuMs(child?.pid), server);
     const rssAfter = await serverMemory(url);
     const stats = (await (await fetch(`${url}/stats`)).json()) as { projects: Record<string, { envelopes: number; kept: number; dropped: number; errors: number }> };
     const mib = (n: number | null) => (n === null ? '?' : `${(n / 1048576).toFixed(0)} MiB`);
@@ -123,6 +147,7 @@ async function main(): Promise<void> {
       [
         ...summary(server, connections),
         `server rss: ${mib(rssBefore)} before, ${mib(rssAfter)} after`,
+        ...(serverCpu === null ? [] : [`server CPU per request: ${serverCpu.toFixed(1)} µs`]),
         ...Object.entries(stats.projects).map(([id, p]) => `project ${id}: ${p.envelopes} envelopes, kept ${p.kept}, dropped ${p.dropped}, errors ${p.errors}`),
       ].join('\n') + '\n',
     );
@@ -138,10 +163,18 @@ async function main(): Promise<void> {
   const bare = await spawnServer([path.join(__dirname, 'bare-server.js'), String(port), path.join(dir, 'bare.bin')], `${bareUrl}`);
   try {
     await runLoad({ url: bareUrl, duration: 2, connections, corpus });
+    const cpuBefore = cpuMs(bare.pid);
     const floor = await runLoad({ url: bareUrl, duration, connections, corpus });
-    process.stdout.write(['bare node:http server (read the body, append it to a file):', ...summary(floor, connections)].join('\n') + '\n');
+    const bareCpu = cpuPerRequest(cpuBefore, cpuMs(bare.pid), floor);
+    process.stdout.write(
+      ['bare node:http server (read the body, append it to a file):', ...summary(floor, connections), ...(bareCpu === null ? [] : [`bare CPU per request: ${bareCpu.toFixed(1)} µs`])].join('\n') + '\n',
+    );
     const ratio = server.requests.average / floor.requests.average;
     process.stdout.write(`ratio: the server handles ${ratio.toFixed(2)}x the requests/s of the bare server (${server.requests.average.toFixed(0)} / ${floor.requests.average.toFixed(0)})\n`);
+    // The same comparison in CPU time, steadier on a shared machine (the server started by this run only).
+    if (serverCpu !== null && bareCpu !== null) {
+      process.stdout.write(`cpu: the bare server's CPU per request is ${(bareCpu / serverCpu).toFixed(2)}x the server's (${bareCpu.toFixed(1)} / ${serverCpu.toFixed(1)} µs)\n`);
+    }
   } finally {
     await stop(bare);
   }

@@ -31,7 +31,8 @@ const MAX_DEPTH: u32 = 128;
 #[inline]
 pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(&c) = b.get(i) {
-        if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+        // JSON's whitespace is at most a space: one compare for the common case (no whitespace).
+        if c <= b' ' && (c == b' ' || c == b'\n' || c == b'\r' || c == b'\t') {
             i += 1;
         } else {
             break;
@@ -54,9 +55,17 @@ fn swar_special(word: u64) -> u64 {
 }
 
 /// The offset of the first quote, backslash or control character at or after `i` (or the end),
-/// eight bytes at a time.
+/// sixteen bytes at a time (SSE2), then eight.
 #[inline]
 fn find_special(b: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    while i + 16 <= b.len() {
+        let special = simd::special16(b[i..i + 16].try_into().expect("16 bytes"));
+        if special != 0 {
+            return i + special.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while i + 8 <= b.len() {
         let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
         let special = swar_special(word);
@@ -102,6 +111,20 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize> {
             _ => return err(i, "control character in string"),
         }
     }
+}
+
+/// Skips a key string like `skip_string`, and tells whether it holds a backslash.
+#[inline]
+fn skip_key_string(b: &[u8], i: usize) -> Result<(usize, bool)> {
+    if b.get(i) != Some(&b'"') {
+        return err(i, "expected a string");
+    }
+    let at = find_special(b, i + 1);
+    if b.get(at) == Some(&b'"') {
+        return Ok((at + 1, false));
+    }
+    // A backslash or a control character: the full check (rare).
+    Ok((skip_string(b, i)?, true))
 }
 
 fn skip_literal(b: &[u8], i: usize, literal: &[u8]) -> Result<usize> {
@@ -242,7 +265,8 @@ mod simd {
 
     use std::arch::x86_64::{
         __m128i, __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_clmulepi64_si128, _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_set_epi64x,
     };
 
     /// `quote` and `bracket` are exact; `backslash` is only zero or not (`backslashes` gives the
@@ -254,7 +278,7 @@ mod simd {
     }
 
     /// Whether `classify_avx2` may be called (one cached CPU feature check).
-    #[inline]
+    #[cfg(test)]
     pub fn has_avx2() -> bool {
         std::is_x86_feature_detected!("avx2")
     }
@@ -283,6 +307,20 @@ mod simd {
             masks.backslash = u64::from(_mm_movemask_epi8(any_backslash) as u16);
         }
         masks
+    }
+
+    /// The quotes, backslashes and control characters (below 0x20) of 16 bytes.
+    #[inline]
+    pub fn special16(bytes: &[u8; 16]) -> u32 {
+        // Safety: SSE2 is always available on x86_64; the load is unaligned and in bounds.
+        unsafe {
+            let v = _mm_loadu_si128(bytes.as_ptr() as *const __m128i);
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned v <= 0x1F: min(v, 0x1F) == v.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+        }
     }
 
     /// The exact backslash mask of a block (`Masks::backslash` only tells whether there is one).
@@ -320,6 +358,23 @@ mod simd {
         }
         masks.backslash = u64::from(_mm256_movemask_epi8(any_backslash) as u32);
         masks
+    }
+
+    /// Whether `classify_avx2` and `prefix_xor_clmul` may be called (cached CPU feature checks).
+    #[inline]
+    pub fn has_avx2_clmul() -> bool {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("pclmulqdq")
+    }
+
+    /// `prefix_xor` in one carry-less multiply by all ones.
+    ///
+    /// # Safety
+    /// The CPU must support PCLMULQDQ.
+    #[target_feature(enable = "pclmulqdq")]
+    #[inline]
+    pub unsafe fn prefix_xor_clmul(m: u64) -> u64 {
+        let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, m as i64), _mm_set1_epi8(-1), 0);
+        _mm_cvtsi128_si64(product) as u64
     }
 
     /// Bit i is the parity of the set bits at positions 0..=i.
@@ -398,76 +453,116 @@ fn escaped_block(block: &[u8; 64], quote: u64, in_string: bool, pending: bool) -
     (backslash & !inside == 0).then_some((inside, next_pending))
 }
 
+/// Where the block loop of a container stopped.
+#[cfg(target_arch = "x86_64")]
+enum BlockScan {
+    /// The container ends (or is malformed) within the blocks.
+    Done(Result<usize>),
+    /// Fewer than 64 bytes are left, or a block holds a backslash outside strings: the byte loop
+    /// goes on from `at` (outside strings) with `depth` brackets still open.
+    Rest { at: usize, depth: u32, stack: u128 },
+}
+
+/// The block loop of `skip_container`, compiled twice (AVX2 + carry-less multiply, or SSE2): 64
+/// bytes at a time, escapes inside strings included, every bracket outside strings checked
+/// against its opener.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn skip_blocks<const AVX2: bool>(b: &[u8], mut i: usize) -> BlockScan {
+    let mut depth: u32 = 0;
+    // A closing bracket must match its opener; track the kinds in a bit stack (1 = object).
+    let mut stack: u128 = 0;
+    let mut in_string = false;
+    // The next block's first byte is escaped (always inside a string).
+    let mut escape_pending = false;
+    while i + 64 <= b.len() {
+        let block: &[u8; 64] = b[i..i + 64].try_into().expect("64 bytes");
+        // Safety (AVX2): the caller detected AVX2 and PCLMULQDQ.
+        let masks = if AVX2 { unsafe { simd::classify_avx2(block) } } else { simd::classify_sse2(block) };
+        // Bytes inside strings: between an opening quote (included) and its closing quote.
+        let inside = if masks.backslash == 0 && !escape_pending {
+            let inside = if AVX2 { unsafe { simd::prefix_xor_clmul(masks.quote) } } else { simd::prefix_xor(masks.quote) };
+            if in_string {
+                !inside
+            } else {
+                inside
+            }
+        } else {
+            match escaped_block(block, masks.quote, in_string, escape_pending) {
+                Some((inside, pending)) => {
+                    escape_pending = pending;
+                    inside
+                }
+                // A backslash outside strings: the byte loop decides what it means (from the
+                // block's start, inside the string crossing into it if there is one).
+                None => break,
+            }
+        };
+        in_string = (inside >> 63) & 1 == 1;
+        let mut structural = masks.bracket & !inside;
+        while structural != 0 {
+            let bit = structural.trailing_zeros();
+            structural &= structural - 1;
+            let at = i + bit as usize;
+            // `{`/`[` have bit 1 set, `}`/`]` clear; `{`/`}` have bit 5 set, `[`/`]` clear.
+            let c = block[bit as usize];
+            if c & 0x02 != 0 {
+                if depth >= MAX_DEPTH {
+                    return BlockScan::Done(err(at, "nesting too deep"));
+                }
+                stack = (stack << 1) | u128::from(c >> 5 & 1);
+                depth += 1;
+            } else {
+                if depth == 0 || (stack & 1) as u8 != c >> 5 & 1 {
+                    return BlockScan::Done(err(at, "mismatched bracket"));
+                }
+                stack >>= 1;
+                depth -= 1;
+                if depth == 0 {
+                    return BlockScan::Done(Ok(at + 1));
+                }
+            }
+        }
+        i += 64;
+    }
+    if in_string {
+        // Resume the byte loop inside the string that crosses the block boundary (past the byte
+        // escaped by the previous block's last backslash).
+        if escape_pending {
+            i += 1;
+        }
+        i = match skip_string_fast_from(b, i) {
+            Ok(end) => end,
+            Err(e) => return BlockScan::Done(Err(e)),
+        };
+    }
+    BlockScan::Rest { at: i, depth, stack }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and PCLMULQDQ (`simd::has_avx2_clmul`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq")]
+unsafe fn skip_blocks_avx2(b: &[u8], i: usize) -> BlockScan {
+    skip_blocks::<true>(b, i)
+}
+
 /// Skips the container opening at `i` (a `{` or `[`): 64 bytes at a time, escapes inside strings
 /// included; byte by byte from a block with a backslash outside strings (not JSON) and for the
 /// tail.
 fn skip_container(b: &[u8], i: usize) -> Result<usize> {
-    let mut depth: u32 = 0;
-    let mut i = i;
-    // A closing bracket must match its opener; track the kinds in a bit stack.
-    let mut stack: u128 = 0;
     #[cfg(target_arch = "x86_64")]
-    {
-        let mut in_string = false;
-        // The next block's first byte is escaped (always inside a string).
-        let mut escape_pending = false;
-        let avx2 = simd::has_avx2();
-        while i + 64 <= b.len() {
-            let block: &[u8; 64] = b[i..i + 64].try_into().expect("64 bytes");
-            // Safety: AVX2 was detected.
-            let masks = if avx2 { unsafe { simd::classify_avx2(block) } } else { simd::classify_sse2(block) };
-            // Bytes inside strings: between an opening quote (included) and its closing quote.
-            let inside = if masks.backslash == 0 && !escape_pending {
-                let inside = simd::prefix_xor(masks.quote);
-                if in_string {
-                    !inside
-                } else {
-                    inside
-                }
-            } else {
-                match escaped_block(block, masks.quote, in_string, escape_pending) {
-                    Some((inside, pending)) => {
-                        escape_pending = pending;
-                        inside
-                    }
-                    // A backslash outside strings: the byte loop decides what it means.
-                    None => break,
-                }
-            };
-            in_string = (inside >> 63) & 1 == 1;
-            let mut structural = masks.bracket & !inside;
-            while structural != 0 {
-                let at = i + structural.trailing_zeros() as usize;
-                structural &= structural - 1;
-                let c = b[at];
-                if c == b'{' || c == b'[' {
-                    if depth >= MAX_DEPTH {
-                        return err(at, "nesting too deep");
-                    }
-                    stack = (stack << 1) | u128::from(c == b'{');
-                    depth += 1;
-                } else {
-                    if depth == 0 || (stack & 1 == 1) != (c == b'}') {
-                        return err(at, "mismatched bracket");
-                    }
-                    stack >>= 1;
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(at + 1);
-                    }
-                }
-            }
-            i += 64;
+    let (mut i, mut depth, mut stack) = {
+        // Safety: AVX2 and PCLMULQDQ were detected.
+        let scan = if simd::has_avx2_clmul() { unsafe { skip_blocks_avx2(b, i) } } else { skip_blocks::<false>(b, i) };
+        match scan {
+            BlockScan::Done(result) => return result,
+            BlockScan::Rest { at, depth, stack } => (at, depth, stack),
         }
-        if in_string {
-            // Resume the byte loop inside the string that crosses the block boundary (past the
-            // byte escaped by the previous block's last backslash).
-            if escape_pending {
-                i += 1;
-            }
-            i = skip_string_fast_from(b, i)?;
-        }
-    }
+    };
+    // The kinds of the open brackets as a bit stack (1 = object).
+    #[cfg(not(target_arch = "x86_64"))]
+    let (mut i, mut depth, mut stack) = (i, 0u32, 0u128);
     while i < b.len() {
         let c = b[i];
         if !STRUCTURAL[c as usize] {
@@ -544,8 +639,8 @@ pub fn for_each_entry_until<'a>(b: &'a [u8], mut f: impl FnMut(RawKey<'a>, RawVa
         return Ok(Some(i + 1));
     }
     loop {
-        let key_end = skip_string(b, i)?;
-        let key = RawKey(&b[i + 1..key_end - 1]);
+        let (key_end, escaped) = skip_key_string(b, i)?;
+        let key = RawKey { raw: &b[i + 1..key_end - 1], escaped };
         let colon = skip_ws(b, key_end);
         if b.get(colon) != Some(&b':') {
             return err(colon, "expected ':'");
@@ -575,20 +670,35 @@ pub fn validate(b: &[u8]) -> Result<RawValue<'_>> {
 }
 
 /// Whether `raw` is ASCII without a backslash: then it is its own decoded text, and valid UTF-8.
-/// (Eight bytes at a time: most strings rules read are short and plain.)
+/// (Eight bytes at a time, the last word overlapping the one before, and short strings in two
+/// overlapping four-byte loads: most strings rules read are short and plain.)
 #[inline]
 fn plain_ascii(raw: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut words = raw.chunks_exact(8);
-    for word in &mut words {
-        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+    // A byte from 0x80, or a backslash (a zero byte of `word ^ '\\'...`: exact as to whether
+    // there is one).
+    let bad = |word: u64| {
         let backslash = word ^ (ONES * u64::from(b'\\'));
-        if word & HIGHS != 0 || backslash.wrapping_sub(ONES) & !backslash & HIGHS != 0 {
-            return false;
+        (word | (backslash.wrapping_sub(ONES) & !backslash)) & HIGHS != 0
+    };
+    let n = raw.len();
+    let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u64::from(u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")));
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n {
+            if bad(word(at)) {
+                return false;
+            }
+            at += 8;
         }
+        return !bad(word(n - 8));
     }
-    words.remainder().iter().all(|&c| c < 0x80 && c != b'\\')
+    if n >= 4 {
+        return !bad(half(0) | half(n - 4) << 32);
+    }
+    raw.iter().all(|&c| c < 0x80 && c != b'\\')
 }
 
 /// Decodes the content of a string token (without quotes); borrows when nothing is escaped.
@@ -757,34 +867,37 @@ impl<'a> RawValue<'a> {
 
 /// An object key as written (escapes undecoded).
 #[derive(Debug, Clone, Copy)]
-pub struct RawKey<'a>(&'a [u8]);
+pub struct RawKey<'a> {
+    raw: &'a [u8],
+    /// Whether the key holds a backslash (known from skipping it).
+    escaped: bool,
+}
 
 impl<'a> RawKey<'a> {
     /// Length as written (escapes count as written, so compare with care).
     pub fn raw_len(&self) -> usize {
-        self.0.len()
+        self.raw.len()
     }
 
     /// The key's bytes as written, without quotes.
     pub fn raw(&self) -> &'a [u8] {
-        self.0
+        self.raw
     }
 
     pub fn has_escape(&self) -> bool {
-        // Keys are short: a plain scan beats setting up a vectorised search.
-        self.0.contains(&b'\\')
+        self.escaped
     }
 
     pub fn eq_str(&self, key: &str) -> bool {
-        if self.0 == key.as_bytes() {
+        if self.raw == key.as_bytes() {
             return true;
         }
         // Only an escaped spelling of the same key can still be equal (rare).
-        self.has_escape() && unescape(self.0).is_some_and(|k| k == key)
+        self.escaped && unescape(self.raw).is_some_and(|k| k == key)
     }
 
     pub fn decode(&self) -> Option<Cow<'a, str>> {
-        unescape(self.0)
+        unescape(self.raw)
     }
 }
 
@@ -803,8 +916,8 @@ impl<'a> Iterator for Entries<'a> {
             self.i = b.len();
             return None;
         }
-        let key_end = skip_string(b, self.i).ok()?;
-        let key = RawKey(&b[self.i + 1..key_end - 1]);
+        let (key_end, escaped) = skip_key_string(b, self.i).ok()?;
+        let key = RawKey { raw: &b[self.i + 1..key_end - 1], escaped };
         let colon = skip_ws(b, key_end);
         let value_start = skip_ws(b, colon + 1);
         let value_end = skip_value_fast(b, value_start).ok()?;
@@ -917,6 +1030,37 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn both_block_loops_agree_and_clmul_is_prefix_xor() {
+        if !simd::has_avx2_clmul() {
+            return;
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state
+        };
+        for _ in 0..2_000 {
+            let m = next();
+            assert_eq!(unsafe { simd::prefix_xor_clmul(m) }, simd::prefix_xor(m));
+        }
+        let outcome = |scan: BlockScan| match scan {
+            BlockScan::Done(result) => (0, result.map_err(|e| e.offset), 0, 0),
+            BlockScan::Rest { at, depth, stack } => (1, Ok(at), depth, stack),
+        };
+        let alphabet = b"{}[]\"\\\\aa  ,";
+        for _ in 0..5_000 {
+            let len = 60 + (next() >> 33) as usize % 300;
+            let mut doc = vec![b'['];
+            for _ in 1..len {
+                doc.push(alphabet[(next() >> 40) as usize % alphabet.len()]);
+            }
+            let avx2 = outcome(unsafe { skip_blocks_avx2(&doc, 0) });
+            assert_eq!(avx2, outcome(skip_blocks::<false>(&doc, 0)), "{}", String::from_utf8_lossy(&doc));
+        }
+    }
+
     /// What skipping a container means, byte by byte (strings with escapes, bracket kinds).
     fn skip_container_reference(b: &[u8]) -> Option<usize> {
         let mut stack = Vec::new();
@@ -983,12 +1127,50 @@ mod tests {
     }
 
     #[test]
+    fn special_bytes_are_found_sixteen_at_a_time_as_one_by_one() {
+        // Every byte value at every offset of a 40-byte run (both loops and the tail).
+        for value in 0..=255u8 {
+            for at in 0..40 {
+                let mut text = vec![b'a'; 40];
+                text[at] = value;
+                let special = |c: &u8| matches!(c, b'"' | b'\\' | 0..=0x1f);
+                let expected = text.iter().position(special).unwrap_or(text.len());
+                assert_eq!(find_special(&text, 0), expected, "byte {value:#x} at {at}");
+                let from_3 = text[3..].iter().position(special).map_or(text.len(), |p| p + 3);
+                assert_eq!(find_special(&text, 3), from_3, "byte {value:#x} at {at}, from 3");
+            }
+        }
+    }
+
+    #[test]
+    fn keys_know_whether_they_are_escaped() {
+        let doc = br#"{"tr\u0061ce":1,"trace":2,"a\"b":3}"#;
+        let mut keys = Vec::new();
+        for_each_entry(doc, |k, _| keys.push((k.has_escape(), k.eq_str("trace"), k.decode().unwrap().into_owned()))).unwrap();
+        assert_eq!(keys, [(true, true, "trace".into()), (false, true, "trace".into()), (true, false, "a\"b".into())]);
+        let entries: Vec<_> = RawValue(doc).entries().map(|(k, _)| k.has_escape()).collect();
+        assert_eq!(entries, [true, false, true]);
+        assert!(for_each_entry(b"{\"a\x01\":1}", |_, _| {}).is_err());
+    }
+
+    #[test]
     fn plain_ascii_is_exactly_ascii_without_backslashes() {
         for text in ["", "a", "/api/checkout/{id}", "exactly8", "sixteen-bytes-ab", "a\\b", "caf\u{e9}", "0123456789abcdef\\"] {
             let expected = text.bytes().all(|c| c < 0x80 && c != b'\\');
             assert_eq!(plain_ascii(text.as_bytes()), expected, "{text:?}");
         }
         assert!(!plain_ascii(b"01234567\x80"));
+        // Every length up to 40, a bad byte at every offset.
+        for n in 0..40 {
+            assert!(plain_ascii(&vec![b'a'; n]));
+            for at in 0..n {
+                for bad in [b'\\', 0x80, 0xff, 0xc3] {
+                    let mut text = vec![b'a'; n];
+                    text[at] = bad;
+                    assert!(!plain_ascii(&text), "{bad:#x} at {at} of {n}");
+                }
+            }
+        }
         assert_eq!(unescape(b"plain/ascii").as_deref(), Some("plain/ascii"));
         assert_eq!(unescape(b"\xff"), None);
     }

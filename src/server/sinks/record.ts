@@ -42,9 +42,31 @@ export function toRecord(kept: KeptEnvelope): KeptRecord {
   };
 }
 
-/** One line (with its newline) for a kept envelope. */
+/**
+ * One line (with its newline) for a kept envelope: `JSON.stringify(toRecord(kept))`, with the
+ * base64 envelope (last, and never escaped) appended as text rather than run through
+ * `JSON.stringify`, which scans it character by character (about 9 µs of 12 µs for a 4 KB
+ * envelope).
+ */
 export function toJsonLine(kept: KeptEnvelope): string {
-  return `${JSON.stringify(toRecord(kept))}\n`;
+  const d = kept.decision;
+  const metadata = JSON.stringify({
+    receivedAt: new Date(kept.receivedAt).toISOString(),
+    projectId: kept.projectId,
+    publicKey: kept.publicKey,
+    eventId: kept.eventId,
+    decision: {
+      decision: d.decision,
+      kind: d.kind,
+      sampleRate: d.sampleRate,
+      randomValue: d.randomValue,
+      matchedRuleIds: d.matchedRuleIds,
+      keepReason: d.keepReason,
+      traceFullySampled: d.traceFullySampled,
+    },
+    modified: kept.modified,
+  } satisfies Omit<KeptRecord, 'envelope'>);
+  return `${metadata.slice(0, -1)},"envelope":"${kept.envelope.toString('base64')}"}\n`;
 }
 
 /** Reads a JSON Lines file's records back, with the envelope bytes decoded. */

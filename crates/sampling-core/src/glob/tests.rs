@@ -552,6 +552,40 @@ fn relay_condition_vectors() {
     }
 }
 
+#[test]
+fn prefiltered_lists_agree_with_their_patterns() {
+    // The health-check and environment lists of the generated configs (both prefiltered), on
+    // names made of their pieces, in both cases.
+    let lists = [
+        GlobList::new([
+            "*healthcheck*", "*heartbeat*", "*/health{/,}", "*/healthy{/,}", "*/healthz{/,}", "*/health_check{/,}",
+            "*/_health{/,}", r"*/\[_health\]{/,}", "*/live{/,}", "*/livez{/,}", "*/ready{/,}", "*/readyz{/,}",
+            "*/ping{/,}", "*/up{/,}",
+        ]),
+        GlobList::new(["*debug*", "*dev*", "*local*", "*qa*", "*test*"]),
+    ];
+    let pieces = [
+        "/", "health", "HEALTH", "z", "y", "_check", "[_health]", "live", "ready", "ping", "up", "heart", "beat",
+        "check", "api", "users", "de", "v", "bug", "loc", "al", "q", "a", "test", "production", "Qa", "-", "x",
+    ];
+    let mut state = 0x853c_49e6_748f_ea9b_u64;
+    let mut matched = [0; 2];
+    for _ in 0..20_000 {
+        let mut name = String::new();
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        for k in 0..(state >> 60) {
+            name.push_str(pieces[((state >> (k * 4)) as usize) % pieces.len()]);
+        }
+        for (list, count) in lists.iter().zip(&mut matched) {
+            let expected = list.globs().iter().any(|g| g.is_match(&name));
+            assert_eq!(list.is_match(&name), expected, "{name:?}");
+            *count += usize::from(expected);
+        }
+    }
+    // Both outcomes are exercised.
+    assert!(matched.iter().all(|&n| n > 200 && n < 19_800), "{matched:?}");
+}
+
 /// Literal text without glob syntax, mixing ASCII with chars whose case mapping is unusual.
 fn literal_text() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9/._iİßẞK\u{212A}ſǅǆ\u{307}äÄΣσς]{1,4}"
