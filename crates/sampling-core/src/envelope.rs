@@ -103,10 +103,11 @@ fn line_end(b: &[u8], from: usize) -> usize {
     memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |p| from + p)
 }
 
-/// Reads a header line in one pass, handing each entry to `f`; the line must be one object.
+/// Reads a header line in one pass, handing each entry to `f`; the line must be one valid JSON
+/// object, all of it (Relay rejects the envelope when any part of a header does not parse).
 fn read_header_line<'a>(line: &'a [u8], f: impl FnMut(json::RawKey<'a>, RawValue<'a>)) -> Option<RawValue<'a>> {
     let start = json::skip_ws(line, 0);
-    let end = start + json::for_each_entry(&line[start..], f).ok()?;
+    let end = start + json::for_each_entry_validated(&line[start..], f).ok()?;
     (json::skip_ws(line, end) == line.len()).then_some(RawValue(&line[start..end]))
 }
 
@@ -270,6 +271,20 @@ impl<'a> Items<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejects_a_header_malformed_anywhere_as_json_parsers_do() {
+        // Malformed inside a nested value the reader does not need: still not a JSON header.
+        for header in [
+            &br#"{"sdk":{"name":"x",,"version":"1"},"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}"#[..],
+            br#"{"trace":{"list":[1 2]},"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}"#,
+            b"{\"sdk\":{\"name\":\"a\tb\"},\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}",
+        ] {
+            let mut envelope = header.to_vec();
+            envelope.extend_from_slice(b"\n{\"type\":\"event\"}\n{}\n");
+            assert_eq!(Envelope::parse(&envelope).unwrap_err(), EnvelopeError::InvalidHeader, "{}", String::from_utf8_lossy(header));
+        }
+    }
 
     #[test]
     fn reads_items_with_and_without_length() {

@@ -629,7 +629,27 @@ pub fn for_each_entry<'a>(b: &'a [u8], mut f: impl FnMut(RawKey<'a>, RawValue<'a
 }
 
 /// Like [`for_each_entry`], but stops as soon as `f` returns false (then `Ok(None)`).
-pub fn for_each_entry_until<'a>(b: &'a [u8], mut f: impl FnMut(RawKey<'a>, RawValue<'a>) -> bool) -> Result<Option<usize>> {
+pub fn for_each_entry_until<'a>(b: &'a [u8], f: impl FnMut(RawKey<'a>, RawValue<'a>) -> bool) -> Result<Option<usize>> {
+    entries_until(b, skip_value_fast, f)
+}
+
+/// Like [`for_each_entry`], but every value is validated as `JSON.parse` (and Relay's serde) would:
+/// for small documents that must be rejected whole when any part is malformed (envelope headers).
+pub fn for_each_entry_validated<'a>(b: &'a [u8], f: impl FnMut(RawKey<'a>, RawValue<'a>)) -> Result<usize> {
+    let mut f = f;
+    entries_until(b, skip_value, |k, v| {
+        f(k, v);
+        true
+    })
+    .map(|end| end.expect("never stopped early"))
+}
+
+#[inline(always)]
+fn entries_until<'a>(
+    b: &'a [u8],
+    skip: impl Fn(&[u8], usize) -> Result<usize>,
+    mut f: impl FnMut(RawKey<'a>, RawValue<'a>) -> bool,
+) -> Result<Option<usize>> {
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return err(i, "expected an object");
@@ -646,7 +666,7 @@ pub fn for_each_entry_until<'a>(b: &'a [u8], mut f: impl FnMut(RawKey<'a>, RawVa
             return err(colon, "expected ':'");
         }
         let start = skip_ws(b, colon + 1);
-        let end = skip_value_fast(b, start)?;
+        let end = skip(b, start)?;
         if !f(key, RawValue(&b[start..end])) {
             return Ok(None);
         }
