@@ -45,8 +45,7 @@ export { ReleaseBoosts, type ObserveOutcome, type ReleaseRow } from './state/rel
 export { TrafficCounts, lastWindow, type OrgVolume, type ProjectVolume, type RootCount, type RootClass, type RootKind, type Decision } from './traffic/counts';
 export { classRate, predictKept, MemoMatcher, type TrafficClass, type ConditionMatcher, type MatchTarget, type Prediction } from './budget/predict';
 export { solveModelRate, type SolveOptions } from './budget/solve';
-export { solveOrgBudget, classicCandidate, type OrgBudget, type BudgetSolution, type BudgetedPipeline, type CandidateRates, type CandidateRatesOf } from './budget/org-budget';
-export { idealFloors, withFloors, type IdealFloors, type FloorLevels, type TransactionFloor } from './budget/floors';
+export { solveOrgBudget, classicCandidate, type OrgBudget, type BudgetedPipeline, type CandidateRates, type CandidateRatesOf } from './budget/org-budget';
 export { predictiveSolver, rateBudgetSolver } from './per-org/predictive';
 export {
   CountingTrafficRecorder,

@@ -1,6 +1,6 @@
 // Prometheus metrics of the control plane (tasks, invalidations, the config server), on a registry passed in or created.
 
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 
 export interface ControlMetrics {
   readonly registry: Registry;
@@ -28,8 +28,6 @@ export interface ControlMetrics {
   perOrgRuns: Counter<'status'>;
   /** Per-org values compared with the classic computation, by value kind and outcome (`equal`, `differs`, `missing`). */
   perOrgComparisons: Counter<'value' | 'outcome'>;
-  /** Predictive budget: how much of the ideal-share floors held in the last solve, per organisation and floor (`projects`, `transactions`; 1 = held). */
-  budgetFloorLevel: Gauge<'org' | 'floor'>;
 }
 
 const PREFIX = 'dynamic_sampling_control_';
@@ -60,7 +58,5 @@ export function createControlMetrics(registry: Registry = new Registry()): Contr
     perOrgRuns: metric('per_org_runs_total', (name) => new Counter({ name, help: 'Per-org passes by status.', labelNames: ['status'], registers })),
     perOrgComparisons: metric('per_org_comparisons_total', (name) =>
       new Counter({ name, help: 'Per-org results compared with the classic computation (5% relative tolerance).', labelNames: ['value', 'outcome'], registers })),
-    budgetFloorLevel: metric('rate_budget_floor_level', (name) =>
-      new Gauge({ name, help: 'Share of the ideal-rate floors (small projects, rare transactions) the last budget held; below 1 the biases outweigh the large traffic.', labelNames: ['org', 'floor'], registers })),
   };
 }

@@ -13,8 +13,7 @@ import { lastWindow, type ProjectVolume, type RootClass, type Window } from '../
 import { markMeasured, measureKey, measureWindow } from '../traffic/measure-window';
 import type { ProjectDescription, SamplingRule, TransactionRates } from '../../rules/types';
 import { MemoMatcher, predictKept, type ConditionMatcher, type TrafficClass } from './predict';
-import { MIN_MODEL_RATE, solveModelRate } from './solve';
-import { FULL_FLOORS, idealFloors, scaledFloor, withFloors, type FloorLevels, type TransactionFloor } from './floors';
+import { solveModelRate } from './solve';
 
 /** The measure whose mark tells which traffic the current configs decided. */
 export const BUDGET_MEASURE = 'budget';
@@ -32,20 +31,6 @@ export interface OrgBudget {
   predicted: number;
   /** Measured kept / predicted kept on the traffic decided under the configs in force (1 when not measured). */
   residual: number;
-  /**
-   * How much of the ideal-share floors holds (1: small projects and rare transactions keep their
-   * ideal rates; below 1: even the lowest rate of the large traffic keeps more than the target).
-   */
-  floors: FloorLevels;
-}
-
-/** The budget and what the pipeline stores with it: each project's rates and its rare transactions' floors. */
-export interface BudgetSolution {
-  budget: OrgBudget;
-  /** The rates to store, floors held (the projects' rates; their transactions' where the candidate computes them). */
-  rates: Map<number, CandidateRates>;
-  /** Per project: the floor of its rare transactions at the level held (what a transaction balancing computed later must respect). */
-  transactionFloors: Map<number, TransactionFloor>;
 }
 
 const nativeMatcher: ConditionMatcher = (condition, target) => matchCondition(condition, target);
@@ -147,7 +132,7 @@ export async function solveOrgBudget(
   target: number,
   pipeline: BudgetedPipeline,
   match: ConditionMatcher = nativeMatcher,
-): Promise<BudgetSolution> {
+): Promise<OrgBudget> {
   const now = deps.clock();
   const matcher = new MemoMatcher(match);
   const markKey = measureKey(BUDGET_MEASURE, `o:${org.id}`);
@@ -158,8 +143,7 @@ export async function solveOrgBudget(
       ? await residualOf(deps, pipeline.serving, org, await measureWindow(deps.state.kv, markKey, now, PROJECTS_QUERY_WINDOW_MS), matcher)
       : 1;
   await markMeasured(deps.state.kv, markKey, now);
-  const unbudgeted = (): BudgetSolution => ({ budget: { modelRate: target, predicted: target, residual, floors: FULL_FLOORS }, rates: pipeline.candidate(target), transactionFloors: new Map() });
-  if (!hasDynamicSampling(org)) return unbudgeted();
+  if (!hasDynamicSampling(org)) return { modelRate: target, predicted: target, residual };
 
   const orgIds = new Set([org.id]);
   // The kept share is predicted on the latest interval's mix (a release that just took over half
@@ -167,14 +151,13 @@ export async function solveOrgBudget(
   const latest = trafficClasses(await deps.counts.rootClasses({ from: now - Math.max(MINUTE_MS, deps.options.budgetHorizonMs), to: lastWindow(now, MINUTE_MS).to }, orgIds));
   const classes = latest.length > 0 ? latest : trafficClasses(await deps.counts.rootClasses(lastWindow(now, PROJECTS_QUERY_WINDOW_MS), orgIds));
   // Nothing counted per class (e.g. counts written before this version): nothing to predict from.
-  if (classes.length === 0) return unbudgeted();
+  if (classes.length === 0) return { modelRate: target, predicted: target, residual };
   const at = now + deps.options.budgetHorizonMs / 2;
   const descriptions = await describeAll(pipeline.serving, org, at);
 
-  const floors = idealFloors(pipeline.candidate, target);
-  const predictedShare = (candidate: CandidateRatesOf, rate: number): number => {
+  const predictedShare = (rate: number): number => {
     const rules = new Map<number, SamplingRule[]>();
-    for (const [id, rates] of candidate(rate)) {
+    for (const [id, rates] of pipeline.candidate(rate)) {
       const description = descriptions.get(id);
       if (!description) continue;
       const state = {
@@ -188,34 +171,8 @@ export async function solveOrgBudget(
     const prediction = predictKept(classes, rules, at, matcher);
     return prediction.total === 0 ? target : prediction.kept / prediction.total;
   };
-  const shareAt = (levels: FloorLevels, rate: number): number => predictedShare(withFloors(pipeline.candidate, floors, target, levels), rate);
 
   const goal = Math.min(1, target / residual);
-  const levels = floorLevels(goal, (l) => shareAt(l, MIN_MODEL_RATE));
-  const candidate = withFloors(pipeline.candidate, floors, target, levels);
-  const modelRate = solveModelRate(goal, (rate) => predictedShare(candidate, rate));
-  const transactionFloors = new Map<number, TransactionFloor>();
-  for (const [id, floor] of floors.transactions) {
-    const scaled = scaledFloor(floor, levels.transactions);
-    if (scaled) transactionFloors.set(id, scaled);
-  }
-  for (const floor of ['projects', 'transactions'] as const) deps.metrics.budgetFloorLevel.set({ org: String(org.id), floor }, levels[floor]);
-  if (levels.transactions < 1) {
-    deps.logger.warn({ orgId: org.id, target, floors: levels }, 'dynamic_sampling.rate_budget: the biases outweigh the large traffic, ideal-share floors relaxed');
-  }
-  return { budget: { modelRate, predicted: predictedShare(candidate, modelRate), residual, floors: levels }, rates: candidate(modelRate), transactionFloors };
-}
-
-/**
- * The floors that can be held: all of them when the large traffic at its lowest rate leaves room
- * (`shareAtLowest` at full floors ≤ goal). Else the rare transactions' floors give way whole, then
- * the small projects' as far as needed. Holding the rare transactions at part of their ideal
- * instead would take the large traffic down to the lowest rate for it, and concentrate the kept
- * budget in many small classes at middle rates: the kept count of a cycle then strays about twice
- * as far from the target (measured in the end-to-end loop: ±3.5% against ±1.3%).
- */
-function floorLevels(goal: number, shareAtLowest: (levels: FloorLevels) => number): FloorLevels {
-  if (shareAtLowest(FULL_FLOORS) <= goal) return FULL_FLOORS;
-  if (shareAtLowest({ projects: 1, transactions: 0 }) <= goal) return { projects: 1, transactions: 0 };
-  return { projects: solveModelRate(goal, (level) => shareAtLowest({ projects: level, transactions: 0 }), { min: 0 }), transactions: 0 };
+  const modelRate = solveModelRate(goal, predictedShare);
+  return { modelRate, predicted: predictedShare(modelRate), residual };
 }

@@ -1,10 +1,7 @@
 // Solves for the organisation rate the rebalancing models are given so that the predicted kept share meets the target.
 
-/** The lowest rate the solver gives the models by default. */
-export const MIN_MODEL_RATE = 1e-4;
-
 export interface SolveOptions {
-  /** Lowest rate tried (default `MIN_MODEL_RATE`). */
+  /** Lowest rate tried (default 1e-4). */
   min?: number;
   /** Bisection steps (default 40: far below any rate a config can tell apart). */
   steps?: number;
@@ -19,7 +16,7 @@ export interface SolveOptions {
 export function solveModelRate(target: number, predictedShare: (rate: number) => number, options: SolveOptions = {}): number {
   if (!(target > 0)) return 0;
   if (target >= 1) return 1;
-  let lo = options.min ?? MIN_MODEL_RATE;
+  let lo = options.min ?? 1e-4;
   let hi = 1;
   if (predictedShare(hi) <= target) return hi;
   if (predictedShare(lo) >= target) return lo;

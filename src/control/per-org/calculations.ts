@@ -3,7 +3,6 @@
 import { rebalanceProjects, rebalanceTransactions } from '../../rules/models';
 import type { RebalancedItem } from '../../rules/types';
 import type { OrgBudget } from '../budget/org-budget';
-import { raiseToFloor, type TransactionFloor } from '../budget/floors';
 import type { OrganizationDefinition } from '../definitions/types';
 import type { TaskDeps } from '../tasks/common';
 import type { PerOrgState } from './store';
@@ -54,8 +53,6 @@ export interface BaseRateContext {
   store: PerOrgState;
   /** Set by a solver that budgets the rate (reported with the pass). */
   budget?: OrgBudget;
-  /** Set by a budgeting solver: per project, the floor its rare transactions' balanced rates are raised to. */
-  transactionFloors?: ReadonlyMap<number, TransactionFloor>;
 }
 
 /**
@@ -165,15 +162,4 @@ export function boundFactor(factor: number, clamp: boolean): { factor: number | 
   if (factor >= MIN_FACTOR && factor <= MAX_FACTOR) return { factor, clamped: false };
   if (!clamp) return { factor: null, clamped: false };
   return { factor: Math.min(MAX_FACTOR, Math.max(MIN_FACTOR, factor)), clamped: true };
-}
-
-/** Raises the balanced rates of rare transactions to the budget's floors (the predictive budget's ideal shares). */
-export function floorTransactionBalances(balances: Map<number, TransactionBalance>, floors: ReadonlyMap<number, TransactionFloor>): Map<number, TransactionBalance> {
-  const out = new Map<number, TransactionBalance>();
-  for (const [projectId, balance] of balances) {
-    const floor = floors.get(projectId) ?? null;
-    const raised = raiseToFloor(balance.named.map((item) => [item.id, item.newSampleRate] as const), balance.implicit, floor);
-    out.set(projectId, { named: balance.named.map((item, i) => ({ ...item, newSampleRate: raised.named[i][1] })), implicit: raised.implicit });
-  }
-  return out;
 }

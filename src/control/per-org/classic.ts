@@ -37,16 +37,7 @@ export async function classicComparisons(
     const counts = new Map(traffic.projectVolumes.map((v) => [v.projectId, v.total]));
     // With the predictive budget both pipelines give the projects model the budgeted rate (classic: its own solve, on the same counts).
     const modelRate = results.budget?.modelRate ?? classicRate;
-    const ratesAt = (rate: number) => new Map(rebalanceProjects({ classes: cfg.projectIds.map((id) => ({ id, count: counts.get(id) ?? 0 })), sampleRate: rate }).map((i) => [i.id, i.newSampleRate]));
-    const classic = ratesAt(modelRate);
-    if (results.budget) {
-      // Its budget holds the same floors: small projects at the models' rates of max(rate, level × target).
-      const floorRate = results.budget.floors.projects * cfg.sampleRate;
-      if (floorRate > modelRate) {
-        const raised = ratesAt(floorRate);
-        for (const [id, ideal] of ratesAt(cfg.sampleRate)) if (ideal > cfg.sampleRate) classic.set(id, raised.get(id)!);
-      }
-    }
+    const classic = new Map(rebalanceProjects({ classes: cfg.projectIds.map((id) => ({ id, count: counts.get(id) ?? 0 })), sampleRate: modelRate }).map((i) => [i.id, i.newSampleRate]));
     for (const item of results.rebalancedProjects) out.push(compare(`project_rate:${item.id}`, item.newSampleRate, classic.get(item.id) ?? null));
 
     const balanced = results.rebalancedTransactions ?? new Map();

@@ -9,7 +9,6 @@ import {
   balanceProjects,
   balanceTransactions,
   boundFactor,
-  floorTransactionBalances,
   parseRateOverrides,
   recalibrationFactor,
   type BaseRateContext,
@@ -121,9 +120,8 @@ async function computeStages(deps: TaskDeps, store: PerOrgState, steps: PassStep
   const traffic = await orgTraffic(deps.counts, cfg.orgId, cfg.projectIds, end + MINUTE_MS, deps.options.numExplicitLargeTransactions);
   results.traffic = traffic;
   if (traffic.projectVolumes.length === 0) return 'no_project_volumes';
-  let context: BaseRateContext | null = null;
   if (cfg.balancesProjects && cfg.sampleRate !== null) {
-    context = { deps, org, traffic, store };
+    const context: BaseRateContext = { deps, org, traffic, store };
     const balanced = await balanceProjects(cfg.sampleRate, cfg.projectIds, traffic.projectVolumes, steps.solveBaseRates, context);
     results.budget = context.budget ?? null;
     results.rebalancedProjects = applyRateOverrides(balanced, parseRateOverrides(deps.options.sampleRateOverridePerProject));
@@ -131,9 +129,7 @@ async function computeStages(deps: TaskDeps, store: PerOrgState, steps: PassStep
   }
   if (!cfg.projectIds.some((id) => cfg.projectRates.get(id) !== 1.0)) return 'all_projects_at_full_sample_rate';
   if (traffic.transactionVolumes.length === 0) return 'no_transaction_volumes';
-  const balancedTransactions = balanceTransactions(cfg.projectRates, traffic.projectVolumes, traffic.transactionVolumes, deps.options.transactionsMinSampleRate);
-  // Under the predictive budget rare transactions keep their ideal rates (the large ones paid for the biases).
-  results.rebalancedTransactions = context?.transactionFloors ? floorTransactionBalances(balancedTransactions, context.transactionFloors) : balancedTransactions;
+  results.rebalancedTransactions = balanceTransactions(cfg.projectRates, traffic.projectVolumes, traffic.transactionVolumes, deps.options.transactionsMinSampleRate);
   // Project mode has no organisation rate: no recalibration. A budgeted rate needs no factor on
   // top (it would count the correction twice): 1.0, stored as absence.
   if (results.budget) results.recalibrationFactor = 1.0;

@@ -37,12 +37,10 @@ export const predictiveSolver: BaseRateSolver = async (problem, context) => {
   if (!context || !(problem.sampleRate > 0 && problem.sampleRate < 1)) return projectsModel(problem);
   const { deps, org, store } = context;
   const serving = { definitions: deps.definitions, state: deps.state, releases: new ReleaseBoosts(deps.state.kv), perOrg: store };
-  const { budget, rates, transactionFloors } = await solveOrgBudget(deps, org, problem.sampleRate, { candidate: perOrgCandidate(problem, context), serving });
+  const budget = await solveOrgBudget(deps, org, problem.sampleRate, { candidate: perOrgCandidate(problem, context), serving });
   context.budget = budget;
-  context.transactionFloors = transactionFloors;
   deps.logger.info({ orgId: org.id, target: problem.sampleRate, ...budget }, 'dynamic_sampling.rate_budget');
-  // The models' rates at the solved rate, small projects held at their ideal rates (the budget's floors).
-  return projectsModel({ ...problem, sampleRate: budget.modelRate }).map((item) => ({ ...item, newSampleRate: rates.get(item.id)?.projectRate ?? item.newSampleRate }));
+  return projectsModel({ ...problem, sampleRate: budget.modelRate });
 };
 
 /** The default base-rate step: `options.rateBudget` chooses the predictive budget or Sentry's projects model. */

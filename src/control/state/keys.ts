@@ -50,8 +50,6 @@ export const projectConfigRevKey = (publicKey: string): string => `relayconfig:$
 export const releaseIdsKey = (projectId: number): string => `dsctl:releases:p:${projectId}`;
 export const releaseRowKey = (releaseId: number): string => `dsctl:release:${releaseId}`;
 export const RELEASE_SEQUENCE_KEY = 'dsctl:release_seq';
-/** Classic pipeline, predictive budget: the floor of a project's rare transactions (JSON `{named: [[name, rate]], implicit}`), written by `boost_low_volume_projects` for `boost_low_volume_transactions`. */
-export const transactionFloorKey = (projectId: number): string => `dsctl:p:${projectId}:transaction_floor`;
 
 /** Debounce markers of invalidations (`relayconfig-debounce`), per scope. */
 export type InvalidationScope = { organizationId: number } | { projectId: number } | { publicKey: string };

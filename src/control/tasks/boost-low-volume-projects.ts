@@ -4,7 +4,6 @@ import { classicCandidate, solveOrgBudget } from '../budget/org-budget';
 import { rebalanceProjects } from '../../rules/models';
 import { hasDynamicSampling, isProjectMode } from '../serving/describe-project';
 import { ReleaseBoosts } from '../state/releases';
-import { writeTransactionFloors } from '../state/transaction-floors';
 import { lastWindow, type ProjectVolume } from '../traffic/counts';
 import type { OrganizationDefinition } from '../definitions/types';
 import { ActiveOrgBatches, activeOrgsOf, isClose, orgSampleRate, type TaskDeps } from './common';
@@ -29,18 +28,16 @@ export const boostLowVolumeProjectsOfOrg = timedFunction(
     // Every active project of the organisation takes part, with 0 when it had no traffic.
     for (const id of active) if (!counts.has(id)) counts.set(id, 0);
 
-    let rebalanced = rebalanceProjects({ classes: [...counts].map(([id, count]) => ({ id, count })), sampleRate: rate });
-    // Predictive budget: the rate the models get is solved so that everything served keeps the
-    // target, small projects held at their ideal rates; rare transactions' floors are left for
-    // boost_low_volume_transactions.
+    // Predictive budget: the rate the models get is solved so that everything served keeps the target.
+    let modelRate = rate;
     if (deps.options.rateBudget === 'predictive' && rate > 0 && rate < 1) {
       const hour = await deps.counts.projectVolumes(lastWindow(deps.clock(), TRANSACTIONS_QUERY_WINDOW_MS), new Set([org.id]));
       const candidate = classicCandidate(counts, new Map(hour.map((v) => [v.projectId, v])), deps.options);
-      const { budget, rates, transactionFloors } = await solveOrgBudget(deps, org, rate, { candidate, serving: { definitions: deps.definitions, state: deps.state, releases: new ReleaseBoosts(deps.state.kv) } });
+      const budget = await solveOrgBudget(deps, org, rate, { candidate, serving: { definitions: deps.definitions, state: deps.state, releases: new ReleaseBoosts(deps.state.kv) } });
+      modelRate = budget.modelRate;
       deps.logger.info({ orgId: org.id, target: rate, ...budget }, 'dynamic_sampling.rate_budget');
-      rebalanced = rebalanced.map((item) => ({ ...item, newSampleRate: rates.get(item.id)?.projectRate ?? item.newSampleRate }));
-      await writeTransactionFloors(deps.state.kv, [...counts.keys()], transactionFloors);
     }
+    const rebalanced = rebalanceProjects({ classes: [...counts].map(([id, count]) => ({ id, count })), sampleRate: modelRate });
     for (const item of rebalanced) {
       const previous = await deps.state.setProjectRate(org.id, item.id, item.newSampleRate);
       state.numDbCalls += 1;

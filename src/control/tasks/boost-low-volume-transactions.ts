@@ -7,8 +7,6 @@ import { lastWindow, type ProjectVolume } from '../traffic/counts';
 import { ActiveOrgBatches, activeOrgsOf, projectRateFallback, type TaskDeps } from './common';
 import { TimedIterator, timedFunction, type TaskContext } from './context';
 import { TRANSACTIONS_QUERY_WINDOW_MS } from './options';
-import { raiseToFloor } from '../budget/floors';
-import { readTransactionFloor } from '../state/transaction-floors';
 
 export const BOOST_LOW_VOLUME_TRANSACTIONS_TRIGGER = 'dynamic_sampling_boost_low_volume_transactions';
 
@@ -55,15 +53,14 @@ export const boostLowVolumeTransactionsOfProject = timedFunction(
     if (rate === 1.0) return;
     const rebalanced = transactionRatesFor(rate, volume, options);
     if (rebalanced === null) return;
-    // Predictive budget: rare transactions keep their ideal rates (boost_low_volume_projects stored their floor).
-    const floor = deps.options.rateBudget === 'predictive' && !isProjectMode(org) ? await readTransactionFloor(deps.state.kv, project.id) : null;
-    const { named, implicit } = raiseToFloor(
-      rebalanced.explicit.map((item) => [item.id, item.newSampleRate] as const),
-      rebalanced.implicitRate,
-      floor,
+    const { explicit, implicitRate } = rebalanced;
+    state.numRowsTotal += explicit.length;
+    await deps.state.setTransactionRates(
+      org.id,
+      project.id,
+      explicit.map((item) => [item.id, item.newSampleRate] as const),
+      implicitRate,
     );
-    state.numRowsTotal += named.length;
-    await deps.state.setTransactionRates(org.id, project.id, named, implicit);
     state.numDbCalls += 1;
     deps.metrics.stateWrites.inc({ kind: 'transaction_rates' });
     await deps.invalidator.schedule(BOOST_LOW_VOLUME_TRANSACTIONS_TRIGGER, { projectId: project.id });
