@@ -14,8 +14,8 @@ import { transactionRatesFor } from '../src/control/tasks/boost-low-volume-trans
 import { DEFAULT_CONTROL_OPTIONS } from '../src/control/tasks/options';
 import type { EnvelopeObservation } from '../src/server/options';
 import { startServer, type RunningServer } from '../src/server/server';
-import type { EnvelopeSink } from '../src/server/sinks/types';
-import { keyFor, orgDef, projectDef, SeededRandom, silentLogger, TestClock } from './helpers/control';
+import { keyFor, manualControlOptions, orgDef, projectDef, SeededRandom, silentLogger, TestClock } from './helpers/control';
+import { QUIET_SERVER } from './helpers/server';
 import { EnvelopeSender, expand, StratifiedTraceIds, Tally, type ProjectTraffic } from './helpers/traffic';
 
 const TARGET = 0.1;
@@ -263,27 +263,16 @@ describe.each(['per-org', 'classic'] as const)('closed loop end to end (%s pipel
       definitions,
       pipeline,
       tokens: [TOKEN],
-      schedule: 'none',
-      clock: clock.now,
-      monotonic: clock.monotonic,
-      logger: silentLogger,
-      recorderFlushIntervalMs: 0,
-      // Invalidations run when runTasks() flushes them, not on a wall-clock countdown in the middle of a cycle.
-      invalidationCountdownMs: 3_600_000,
+      ...manualControlOptions(clock),
     });
     const engine = new SamplingEngine({ reservoir: true });
     engine.setNow(clock.now());
     // Configs stay as fetched for a whole cycle; they are refetched (noCache) after each task run.
     sampler = createSampler({ upstream: { url: plane.url, token: TOKEN, batchInterval: 5 }, engine, now: clock.now, logger: silentLogger, cache: { expiry: 3 * CYCLE_MS } });
     server = await startServer({
-      host: '127.0.0.1',
-      port: 0,
+      ...QUIET_SERVER,
       sampler,
       recorder: plane.recorder,
-      sink: { description: 'none', accept: async () => {}, flush: async () => true, close: async () => {} } satisfies EnvelopeSink,
-      summaryInterval: 0,
-      logger: silentLogger,
-      processMetrics: false,
       onEnvelope: observe,
     });
     sender = new EnvelopeSender(server.url, 32);

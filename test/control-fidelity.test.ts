@@ -10,7 +10,7 @@ import { TrafficCounts } from '../src/control/traffic/counts';
 import type { SamplingRule } from '../src/rules/types';
 import { matchCondition } from '../src/engine/evaluate';
 import { Count, runFidelity, type FidelityResult } from '../src/fidelity/run';
-import { orgDef, projectDef, silentLogger, TestClock } from './helpers/control';
+import { manualControlOptions, orgDef, projectDef, TestClock } from './helpers/control';
 import { startRelayOracle, type RelayOracle } from './helpers/relay-oracle';
 
 const matcher = () => new MemoMatcher((condition, target) => matchCondition(condition, target));
@@ -80,12 +80,7 @@ describe('control plane (classic pipeline, feedback budget): streamed health che
       definitions: { organizations: [orgDef(1, [projectDef(11), projectDef(12)], { targetSampleRate: 0.2 })] },
       pipeline: 'classic',
       options: { rateBudget: 'feedback' },
-      schedule: 'none',
-      clock: clock.now,
-      monotonic: clock.monotonic,
-      logger: silentLogger,
-      recorderFlushIntervalMs: 0,
-      invalidationCountdownMs: 3_600_000,
+      ...manualControlOptions(clock),
     });
   }, 300_000);
   afterAll(async () => {
@@ -152,12 +147,7 @@ describe.each(['per-org', 'classic'] as const)('rate budget in the control plane
     plane = await startControlPlane({
       definitions: { organizations: [orgDef(1, [projectDef(11, { platform: 'node' }), projectDef(12)], { targetSampleRate: 0.2 })] },
       pipeline,
-      schedule: 'none',
-      clock: clock.now,
-      monotonic: clock.monotonic,
-      logger: silentLogger,
-      recorderFlushIntervalMs: 0,
-      invalidationCountdownMs: 3_600_000,
+      ...manualControlOptions(clock),
     });
   });
   afterAll(async () => plane?.close());

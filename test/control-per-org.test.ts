@@ -17,7 +17,7 @@ import { compare, isWithinRelativeTolerance, relativeDeviation } from '../src/co
 import { isOrgInRollout } from '../src/control/per-org/pipeline';
 import { MIN_RECALIBRATION_FACTOR_AGE_MS, PerOrgState } from '../src/control/per-org/store';
 import { MemoryKeyValueStore } from '../src/control/store/memory-kv';
-import { keyFor, orgDef, projectDef, silentLogger, TestClock } from './helpers/control';
+import { keyFor, manualControlOptions, orgDef, projectDef, TestClock } from './helpers/control';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -165,12 +165,7 @@ describe('per-org passes through the control plane', () => {
     // Sentry's per_org numbers: the feedback budget (its recalibration factor), unless a test says otherwise.
     plane = await startControlPlane({
       definitions,
-      schedule: 'none',
-      clock: clock.now,
-      monotonic: clock.monotonic,
-      logger: silentLogger,
-      recorderFlushIntervalMs: 0,
-      invalidationCountdownMs: 3_600_000,
+      ...manualControlOptions(clock),
       ...options,
       options: { rateBudget: 'feedback', ...options.options },
     });

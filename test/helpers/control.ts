@@ -1,6 +1,7 @@
 // Fixtures of the control-plane tests: definitions, a hand-moved clock, silent logger, keys and a seeded random source.
 
 import pino from 'pino';
+import type { ControlPlaneOptions } from '../../src/control/control-plane';
 import type { DefinitionsDocument, OrganizationDefinition, ProjectDefinition } from '../../src/control/definitions/types';
 
 /** A clock tests move by hand (ms since the epoch), plus a monotonic view of it. */
@@ -14,6 +15,21 @@ export class TestClock {
 }
 
 export const silentLogger = pino({ level: 'silent' });
+
+/**
+ * A control plane on `clock` whose tasks run only when the test runs them: counts written at once,
+ * invalidations flushed by runTasks() rather than on a wall-clock countdown in the middle of a cycle.
+ */
+export function manualControlOptions(clock: TestClock): Partial<ControlPlaneOptions> {
+  return {
+    schedule: 'none',
+    clock: clock.now,
+    monotonic: clock.monotonic,
+    logger: silentLogger,
+    recorderFlushIntervalMs: 0,
+    invalidationCountdownMs: 3_600_000,
+  };
+}
 
 /** A 32-hex-character public key for a project and key index. */
 export function keyFor(projectId: number, index = 0): string {

@@ -12,8 +12,8 @@ import { createSampler, type Sampler } from '../../src/sampler';
 import { SamplingEngine } from '../../src/engine/engine';
 import { startServer, type RunningServer } from '../../src/server/server';
 import type { StatsSnapshot } from '../../src/server/stats';
-import type { EnvelopeSink } from '../../src/server/sinks/types';
-import { silentLogger, TestClock } from './control';
+import { manualControlOptions, silentLogger, TestClock } from './control';
+import { QUIET_SERVER } from './server';
 import { EnvelopeSender } from './traffic';
 
 export const DEMO_DEFINITIONS: DefinitionsDocument = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'examples', 'control.json'), 'utf8'));
@@ -44,27 +44,16 @@ export async function startDashboardRig(options: Partial<ControlPlaneOptions> = 
   const plane = await startControlPlane({
     definitions: structuredClone(DEMO_DEFINITIONS),
     tokens: [CONFIG_TOKEN],
-    schedule: 'none',
-    clock: clock.now,
-    monotonic: clock.monotonic,
-    logger: silentLogger,
-    recorderFlushIntervalMs: 0,
-    // Served configs change only when tasks run (runTasks flushes the invalidations), never on a timer mid-test.
-    invalidationCountdownMs: 3_600_000,
+    ...manualControlOptions(clock),
     // The tests compare the page with the classic tasks' stored rates (the per-org pass waits for whole minutes).
     pipeline: 'classic',
     ...options,
   });
   const sampler = createSampler({ upstream: { url: plane.url, token: CONFIG_TOKEN, batchInterval: 5 }, engine: new SamplingEngine({ reservoir: true }), logger: silentLogger });
   const server = await startServer({
-    host: '127.0.0.1',
-    port: 0,
+    ...QUIET_SERVER,
     sampler,
     recorder: plane.recorder,
-    sink: { description: 'none', accept: async () => {}, flush: async () => true, close: async () => {} } satisfies EnvelopeSink,
-    summaryInterval: 0,
-    logger: silentLogger,
-    processMetrics: false,
     onEnvelope: plane.dashboard.observeEnvelope,
   });
   // As npm start wires them: rebuilt configs are refetched, and the dashboard reads the server's /stats.

@@ -12,6 +12,7 @@ import type { SamplingConfigJson, TxNameRuleJson } from '../../src/engine/types'
 import { startServer, type RunningServer } from '../../src/server/server';
 import type { ServerOptions } from '../../src/server/options';
 import { parseJsonLines, type KeptRecord } from '../../src/server/sinks/record';
+import type { EnvelopeSink } from '../../src/server/sinks/types';
 
 export interface TestProject {
   publicKey: string;
@@ -23,6 +24,19 @@ export interface TestProject {
 }
 
 export const silentLogger = pino({ level: 'silent' });
+
+/** Where kept envelopes go when a test reads only decisions and counts: nowhere. */
+export const DISCARDING_SINK: EnvelopeSink = { description: 'none', accept: async () => {}, flush: async () => true, close: async () => {} };
+
+/** An in-process server on a free loopback port that prints, logs and samples process metrics nothing. */
+export const QUIET_SERVER = {
+  host: '127.0.0.1',
+  port: 0,
+  sink: DISCARDING_SINK,
+  summaryInterval: 0,
+  logger: silentLogger,
+  processMetrics: false,
+} satisfies Partial<ServerOptions>;
 
 /** A logger whose records (parsed JSON) are kept for assertions. */
 export function captureLogger(level = 'info'): { logger: pino.Logger; records: () => Record<string, any>[] } {

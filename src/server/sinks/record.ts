@@ -21,7 +21,8 @@ export interface KeptRecord {
   envelope: string;
 }
 
-export function toRecord(kept: KeptEnvelope): KeptRecord {
+/** Everything of the record but the envelope, in the record's key order. */
+function recordMetadata(kept: KeptEnvelope): Omit<KeptRecord, 'envelope'> {
   const d = kept.decision;
   return {
     receivedAt: new Date(kept.receivedAt).toISOString(),
@@ -38,8 +39,11 @@ export function toRecord(kept: KeptEnvelope): KeptRecord {
       traceFullySampled: d.traceFullySampled,
     },
     modified: kept.modified,
-    envelope: kept.envelope.toString('base64'),
   };
+}
+
+export function toRecord(kept: KeptEnvelope): KeptRecord {
+  return { ...recordMetadata(kept), envelope: kept.envelope.toString('base64') };
 }
 
 /**
@@ -49,23 +53,7 @@ export function toRecord(kept: KeptEnvelope): KeptRecord {
  * envelope).
  */
 export function toJsonLine(kept: KeptEnvelope): string {
-  const d = kept.decision;
-  const metadata = JSON.stringify({
-    receivedAt: new Date(kept.receivedAt).toISOString(),
-    projectId: kept.projectId,
-    publicKey: kept.publicKey,
-    eventId: kept.eventId,
-    decision: {
-      decision: d.decision,
-      kind: d.kind,
-      sampleRate: d.sampleRate,
-      randomValue: d.randomValue,
-      matchedRuleIds: d.matchedRuleIds,
-      keepReason: d.keepReason,
-      traceFullySampled: d.traceFullySampled,
-    },
-    modified: kept.modified,
-  } satisfies Omit<KeptRecord, 'envelope'>);
+  const metadata = JSON.stringify(recordMetadata(kept));
   return `${metadata.slice(0, -1)},"envelope":"${kept.envelope.toString('base64')}"}\n`;
 }
 
