@@ -13,10 +13,13 @@ use crate::glob::GlobList;
 use crate::shape;
 use crate::value::{hex_matches, FieldPath, Getter, Val};
 
+/// Live compiled glob lists by their patterns.
+type SharedGlobLists = Mutex<FxHashMap<Box<[Box<str>]>, Weak<GlobList>>>;
+
 /// Compiled glob lists by pattern list, shared by every config that uses the same list (the
 /// health-check and environment lists of generated configs are the same for every project).
 fn shared_glob_list(patterns: &[&str]) -> Arc<GlobList> {
-    static LISTS: OnceLock<Mutex<FxHashMap<Box<[Box<str>]>, Weak<GlobList>>>> = OnceLock::new();
+    static LISTS: OnceLock<SharedGlobLists> = OnceLock::new();
     let key: Box<[Box<str>]> = patterns.iter().map(|p| Box::<str>::from(*p)).collect();
     let mut lists = LISTS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     if let Some(list) = lists.get(&key).and_then(Weak::upgrade) {

@@ -91,8 +91,6 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize> {
         if i >= b.len() {
             return err(b.len(), "unterminated string");
         }
-        let at = i;
-        i = at;
         match b[i] {
             b'"' => return Ok(i + 1),
             b'\\' => match b.get(i + 1) {

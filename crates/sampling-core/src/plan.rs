@@ -354,7 +354,7 @@ impl EnvelopePlan {
         } else {
             return;
         };
-        if !release.and_then(|r| r.as_str()).is_some_and(|r| !r.is_empty()) {
+        if release.and_then(|r| r.as_str()).is_none_or(|r| r.is_empty()) {
             return;
         }
         let release = self.push_string(release);
