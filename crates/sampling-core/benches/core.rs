@@ -33,9 +33,7 @@ fn now() -> DateTime<Utc> {
 
 /// The transaction names of the JavaScript traffic generator, most frequent first.
 fn traffic_name(i: usize) -> String {
-    const RESOURCES: [&str; 8] = [
-        "users", "orders", "products", "carts", "payments", "search", "reviews", "invoices",
-    ];
+    const RESOURCES: [&str; 8] = ["users", "orders", "products", "carts", "payments", "search", "reviews", "invoices"];
     let resource = RESOURCES[i % RESOURCES.len()];
     if i < 8 {
         format!("/api/{resource}/{{id}}")
@@ -75,13 +73,7 @@ fn synthetic_envelopes(kind: &str, count: usize) -> Vec<Vec<u8>> {
         _ => 3,
     };
     let releases = ["shop@1.0.0", "shop@1.1.0", "shop@1.2.0", "shop@1.3.0"];
-    let environments = [
-        "production",
-        "production",
-        "production",
-        "staging",
-        "development",
-    ];
+    let environments = ["production", "production", "production", "staging", "development"];
     (0..count)
         .map(|_| {
             let trace_id = rng.hex32();
@@ -118,14 +110,11 @@ fn synthetic_envelopes(kind: &str, count: usize) -> Vec<Vec<u8>> {
 
 /// The captured envelopes of `bench/fixtures/<kind>.bin` (`u32 count`, then `u32 length, bytes`).
 fn envelopes(kind: &str) -> (Vec<Vec<u8>>, &'static str) {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../bench/fixtures")
-        .join(format!("{kind}.bin"));
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/fixtures").join(format!("{kind}.bin"));
     let Ok(data) = std::fs::read(&file) else {
         return (synthetic_envelopes(kind, 1024), "synthetic");
     };
-    let word =
-        |at: usize| u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
+    let word = |at: usize| u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
     let mut out = Vec::with_capacity(word(0));
     let mut at = 4;
     for _ in 0..word(0) {
@@ -155,9 +144,7 @@ fn config_with_rules(total: usize) -> String {
 fn store_with(config: &str) -> (Store, u128) {
     let store = Store::new();
     let key = parse_key(PUBLIC_KEY).expect("key");
-    store
-        .put(key, 42, 1, Some(config))
-        .expect("config compiles");
+    store.put(key, 42, 1, Some(config)).expect("config compiles");
     (store, key)
 }
 
@@ -166,11 +153,7 @@ fn bench_sample_envelope(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let (store, key) = store_with(TYPICAL_CONFIG);
     let now = now();
-    for (kind, name) in [
-        ("tx-2kb", "envelope-2kb"),
-        ("tx-20kb", "envelope-20kb"),
-        ("spans", "envelope-spans"),
-    ] {
+    for (kind, name) in [("tx-2kb", "envelope-2kb"), ("tx-20kb", "envelope-20kb"), ("spans", "envelope-spans")] {
         let (envs, source) = envelopes(kind);
         let mut scratch = Scratch::new();
         let mut i = 0;
@@ -217,29 +200,20 @@ fn bench_conditions(c: &mut Criterion) {
         .expect("rules")
         .iter()
         .filter(|r| r["type"] == "trace")
-        .map(|r| {
-            (
-                r["id"].to_string(),
-                Condition::parse(&r["condition"]).expect("condition"),
-            )
-        })
+        .map(|r| (r["id"].to_string(), Condition::parse(&r["condition"]).expect("condition")))
         .collect();
     group.bench_function("typical-trace-rules-on-dsc", |b| {
-        b.iter(|| {
-            conditions
-                .iter()
-                .filter(|(_, cond)| cond.matches(black_box(&dsc)))
-                .count()
-        })
+        b.iter(|| conditions.iter().filter(|(_, cond)| cond.matches(black_box(&dsc))).count())
     });
-    let eq = Condition::parse(&json!({"op": "eq", "name": "trace.transaction", "value": ["/API/Orders/V1234/{id}"], "options": {"ignoreCase": true}}))
-        .expect("eq");
+    let eq = Condition::parse(
+        &json!({"op": "eq", "name": "trace.transaction", "value": ["/API/Orders/V1234/{id}"], "options": {"ignoreCase": true}}),
+    )
+    .expect("eq");
     group.bench_function("eq-ignore-case", |b| b.iter(|| eq.matches(black_box(&dsc))));
-    let env_globs = Condition::parse(&json!({"op": "glob", "name": "trace.environment", "value": ["*debug*", "*dev*", "*local*", "*qa*", "*test*"]}))
-        .expect("glob");
-    group.bench_function("glob-environments", |b| {
-        b.iter(|| env_globs.matches(black_box(&dsc)))
-    });
+    let env_globs =
+        Condition::parse(&json!({"op": "glob", "name": "trace.environment", "value": ["*debug*", "*dev*", "*local*", "*qa*", "*test*"]}))
+            .expect("glob");
+    group.bench_function("glob-environments", |b| b.iter(|| env_globs.matches(black_box(&dsc))));
     group.finish();
 
     let mut group = c.benchmark_group("glob");
@@ -250,16 +224,8 @@ fn bench_conditions(c: &mut Criterion) {
         .map(|v| v.as_str().expect("pattern").to_owned())
         .collect();
     let list = GlobList::new(health.iter().map(String::as_str));
-    for haystack in [
-        "/api/orders/v1234/{id}",
-        "/healthz",
-        "/API/Internal/Readyz/",
-    ] {
-        group.bench_with_input(
-            BenchmarkId::new("health-checks", haystack),
-            haystack,
-            |b, h| b.iter(|| list.is_match(black_box(h))),
-        );
+    for haystack in ["/api/orders/v1234/{id}", "/healthz", "/API/Internal/Readyz/"] {
+        group.bench_with_input(BenchmarkId::new("health-checks", haystack), haystack, |b, h| b.iter(|| list.is_match(black_box(h))));
     }
     group.finish();
 }
@@ -267,11 +233,7 @@ fn bench_conditions(c: &mut Criterion) {
 fn bench_compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     for total in [28, 1_000, 10_000] {
-        let text = if total == 28 {
-            TYPICAL_CONFIG.to_owned()
-        } else {
-            config_with_rules(total)
-        };
+        let text = if total == 28 { TYPICAL_CONFIG.to_owned() } else { config_with_rules(total) };
         group.bench_function(BenchmarkId::from_parameter(total), |b| {
             b.iter(|| CompiledConfig::parse_str(black_box(&text)).expect("compiles"))
         });
@@ -322,12 +284,48 @@ fn bench_normalize(c: &mut Criterion) {
         {"pattern":"/shop/*/**","expiry":"2099-01-01T00:00:00Z","redaction":{"method":"replace"}},
         {"pattern":"/api/users/*/orders/*/**","expiry":"2099-01-01T00:00:00Z","redaction":{"method":"replace"}}]"#;
     let cases: [(&str, String, Option<&str>); 6] = [
-        ("no-normalizable-field", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"trace","condition":{{"op":"eq","name":"trace.environment","value":["staging"]}},"samplingValue":{{"type":"factor","value":2}}}},{uniform}]}}"#), None),
-        ("event-transaction", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"transaction","condition":{{"op":"glob","name":"event.transaction","value":["/api/users/*/orders/*"]}},"samplingValue":{{"type":"sampleRate","value":0.1}}}},{uniform}]}}"#), None),
-        ("event-transaction+txNameRules", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"transaction","condition":{{"op":"glob","name":"event.transaction","value":["/api/users/*/orders/*"]}},"samplingValue":{{"type":"sampleRate","value":0.1}}}},{uniform}]}}"#), Some(tx_rules)),
-        ("trace-transaction", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"trace","condition":{{"op":"eq","name":"trace.transaction","value":["/shop/cart/*"]}},"samplingValue":{{"type":"factor","value":2}}}},{uniform}]}}"#), None),
-        ("trace-transaction+txNameRules", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"trace","condition":{{"op":"eq","name":"trace.transaction","value":["/shop/*/*"]}},"samplingValue":{{"type":"factor","value":2}}}},{uniform}]}}"#), Some(tx_rules)),
-        ("browser-name", format!(r#"{{"version":2,"rules":[{{"id":1,"type":"transaction","condition":{{"op":"eq","name":"event.contexts.browser.name","value":["Firefox"]}},"samplingValue":{{"type":"sampleRate","value":0.1}}}},{uniform}]}}"#), None),
+        (
+            "no-normalizable-field",
+            format!(
+                r#"{{"version":2,"rules":[{{"id":1,"type":"trace","condition":{{"op":"eq","name":"trace.environment","value":["staging"]}},"samplingValue":{{"type":"factor","value":2}}}},{uniform}]}}"#
+            ),
+            None,
+        ),
+        (
+            "event-transaction",
+            format!(
+                r#"{{"version":2,"rules":[{{"id":1,"type":"transaction","condition":{{"op":"glob","name":"event.transaction","value":["/api/users/*/orders/*"]}},"samplingValue":{{"type":"sampleRate","value":0.1}}}},{uniform}]}}"#
+            ),
+            None,
+        ),
+        (
+            "event-transaction+txNameRules",
+            format!(
+                r#"{{"version":2,"rules":[{{"id":1,"type":"transaction","condition":{{"op":"glob","name":"event.transaction","value":["/api/users/*/orders/*"]}},"samplingValue":{{"type":"sampleRate","value":0.1}}}},{uniform}]}}"#
+            ),
+            Some(tx_rules),
+        ),
+        (
+            "trace-transaction",
+            format!(
+                r#"{{"version":2,"rules":[{{"id":1,"type":"trace","condition":{{"op":"eq","name":"trace.transaction","value":["/shop/cart/*"]}},"samplingValue":{{"type":"factor","value":2}}}},{uniform}]}}"#
+            ),
+            None,
+        ),
+        (
+            "trace-transaction+txNameRules",
+            format!(
+                r#"{{"version":2,"rules":[{{"id":1,"type":"trace","condition":{{"op":"eq","name":"trace.transaction","value":["/shop/*/*"]}},"samplingValue":{{"type":"factor","value":2}}}},{uniform}]}}"#
+            ),
+            Some(tx_rules),
+        ),
+        (
+            "browser-name",
+            format!(
+                r#"{{"version":2,"rules":[{{"id":1,"type":"transaction","condition":{{"op":"eq","name":"event.contexts.browser.name","value":["Firefox"]}},"samplingValue":{{"type":"sampleRate","value":0.1}}}},{uniform}]}}"#
+            ),
+            None,
+        ),
     ];
     for (name, config, rules) in cases {
         let store = Store::new();
@@ -347,18 +345,8 @@ fn bench_normalize(c: &mut Criterion) {
 }
 
 fn bench_random(c: &mut Criterion) {
-    c.bench_function("random_value", |b| {
-        b.iter(|| random_value(black_box(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8)))
-    });
+    c.bench_function("random_value", |b| b.iter(|| random_value(black_box(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8))));
 }
 
-criterion_group!(
-    benches,
-    bench_sample_envelope,
-    bench_rule_growth,
-    bench_conditions,
-    bench_compile,
-    bench_normalize,
-    bench_random
-);
+criterion_group!(benches, bench_sample_envelope, bench_rule_growth, bench_conditions, bench_compile, bench_normalize, bench_random);
 criterion_main!(benches);

@@ -5,9 +5,9 @@
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
+use sampling_core::config::ParseOptions;
 use sampling_core::decision::Scratch;
 use sampling_core::store::{parse_key, Store};
-use sampling_core::config::ParseOptions;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -119,9 +119,7 @@ impl RequestConfig {
     fn note(&self, name: &str, notes: &mut Vec<Value>) {
         match self {
             RequestConfig::Rejected(e) => notes.push(json!({"config": name, "rejected": config_error_json(e)})),
-            RequestConfig::Compiled(c) if c.is_unsupported() => {
-                notes.push(json!({"config": name, "unsupported": true}))
-            }
+            RequestConfig::Compiled(c) if c.is_unsupported() => notes.push(json!({"config": name, "unsupported": true})),
             _ => {}
         }
     }
@@ -149,9 +147,7 @@ fn item_type(options: &Options<'_>) -> Result<ItemType, RequestError> {
         Some(Value::String(s)) if s == "transaction" => Ok(ItemType::Transaction),
         Some(Value::String(s)) if s == "span" => Ok(ItemType::Span),
         Some(Value::String(s)) if s == "legacySpan" => Ok(ItemType::LegacySpan),
-        Some(other) => {
-            Err(request_error("itemType", format!("expected \"transaction\", \"span\" or \"legacySpan\", got {other}")))
-        }
+        Some(other) => Err(request_error("itemType", format!("expected \"transaction\", \"span\" or \"legacySpan\", got {other}"))),
     }
 }
 
@@ -222,10 +218,7 @@ pub fn evaluate_item(request: &ItemRequest<'_>, scratch: &mut Scratch, explain: 
 }
 
 /// Whether an error's trace was kept (`None`: no tag), and why the DSC was ignored when it was.
-pub fn item_trace_fully_sampled(
-    request: &ItemRequest<'_>,
-    scratch: &mut Scratch,
-) -> (Option<bool>, Option<crate::dsc::DscError>) {
+pub fn item_trace_fully_sampled(request: &ItemRequest<'_>, scratch: &mut Scratch) -> (Option<bool>, Option<crate::dsc::DscError>) {
     let (dsc, dsc_error) = parse_item_dsc(request.dsc);
     let root = match (request.root_known, request.root_config) {
         (false, _) => RootConfig::Unknown,
@@ -247,11 +240,7 @@ pub fn evaluate_request(request: &Value) -> Result<Value, RequestError> {
 /// `evaluate_request` with the configs given as JSON text (`config`/`rootConfig` of the
 /// request are then ignored): compiled configs are cached by their text, so a caller that
 /// evaluates many items against the same configs skips both parsing and compiling them.
-pub fn evaluate_request_with(
-    request: &Value,
-    config_text: Option<&str>,
-    root_config_text: Option<&str>,
-) -> Result<Value, RequestError> {
+pub fn evaluate_request_with(request: &Value, config_text: Option<&str>, root_config_text: Option<&str>) -> Result<Value, RequestError> {
     let Value::Object(req) = request else { return Err(request_error("", "the request must be an object")) };
     let parse = parse_options(&Options::new(req))?;
     let own = match config_text {
@@ -285,9 +274,9 @@ pub fn evaluate_request_compiled(
     let parse = parse_options(&options)?;
     let envelope_event_id = match options.get("envelopeEventId") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(
-            crate::value::parse_uuid(s).ok_or_else(|| request_error("envelopeEventId", format!("`{s}` is not a UUID")))?,
-        ),
+        Some(Value::String(s)) => {
+            Some(crate::value::parse_uuid(s).ok_or_else(|| request_error("envelopeEventId", format!("`{s}` is not a UUID")))?)
+        }
         Some(other) => return Err(request_error("envelopeEventId", format!("expected a UUID string, got {other}"))),
     };
     let text_of = |key: &str| match req.get(key) {
@@ -297,9 +286,9 @@ pub fn evaluate_request_compiled(
     let (dsc_text, event_text) = (text_of("dsc"), text_of("event"));
     let counters = match options.get("reservoirCounters") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => Some(ReservoirCounters::from_counts(map.iter().filter_map(|(k, v)| {
-            Some((k.parse::<u32>().ok()?, v.as_i64()?))
-        }))),
+        Some(Value::Object(map)) => {
+            Some(ReservoirCounters::from_counts(map.iter().filter_map(|(k, v)| Some((k.parse::<u32>().ok()?, v.as_i64()?)))))
+        }
         Some(_) => return Err(request_error("reservoirCounters", "expected an object of rule id → count")),
     };
     let request = ItemRequest {
@@ -354,10 +343,7 @@ pub fn evaluate_request_compiled(
 }
 
 pub fn order_json(own: Option<&CompiledConfig>, root: Option<&CompiledConfig>, item: ItemType) -> Value {
-    evaluation_order(own, root, item)
-        .into_iter()
-        .map(|(stage, ids)| json!({"stage": stage.as_str(), "ids": ids}))
-        .collect()
+    evaluation_order(own, root, item).into_iter().map(|(stage, ids)| json!({"stage": stage.as_str(), "ids": ids})).collect()
 }
 
 /// The stages and rule ids an item of `itemType` goes through with these configs.
@@ -380,8 +366,7 @@ pub enum Target {
 
 /// Matches one condition against an event, a DSC or a flat typed instance.
 pub fn match_condition(condition: &Value, target: Target, value: &Value) -> Result<bool, RequestError> {
-    let condition = Condition::parse(condition)
-        .map_err(|e| request_error(&format!("condition{}", e.path), e.message))?;
+    let condition = Condition::parse(condition).map_err(|e| request_error(&format!("condition{}", e.path), e.message))?;
     let text = value.to_string();
     let getter_result = |g: &dyn Getter| condition.matches(g);
     Ok(match target {

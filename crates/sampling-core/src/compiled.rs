@@ -77,9 +77,7 @@ pub struct StageRules {
 /// The single glob a rule's condition consists of, when every pattern has a required literal.
 fn single_indexable_glob(condition: &Condition) -> Option<(&FieldPath, &std::sync::Arc<crate::glob::GlobList>)> {
     match condition {
-        Condition::Glob { field, globs }
-            if !globs.is_empty() && globs.globs().iter().all(|g| g.required_literal().is_some()) =>
-        {
+        Condition::Glob { field, globs } if !globs.is_empty() && globs.globs().iter().all(|g| g.required_literal().is_some()) => {
             Some((field, globs))
         }
         Condition::And(list) | Condition::Or(list) if list.len() == 1 => single_indexable_glob(&list[0]),
@@ -290,12 +288,7 @@ impl CompiledConfig {
 
     /// Ids of the reservoir rules, whose counters survive a config update.
     pub fn reservoir_rule_ids(&self) -> Vec<u32> {
-        self.config
-            .rules
-            .iter()
-            .filter(|r| matches!(r.value, crate::config::SamplingValue::Reservoir(_)))
-            .map(|r| r.id)
-            .collect()
+        self.config.rules.iter().filter(|r| matches!(r.value, crate::config::SamplingValue::Reservoir(_))).map(|r| r.id).collect()
     }
 }
 

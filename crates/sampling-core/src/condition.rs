@@ -113,9 +113,7 @@ impl StringSet {
             return index.contains(s);
         }
         if let Some(index) = &self.folded_index {
-            return index
-                .get(&folded_hash(s))
-                .is_some_and(|ids| ids.iter().any(|&i| unicase::eq(&*self.values[i as usize], s)));
+            return index.get(&folded_hash(s)).is_some_and(|ids| ids.iter().any(|&i| unicase::eq(&*self.values[i as usize], s)));
         }
         if self.ignore_case {
             self.values.iter().any(|v| unicase::eq(&**v, s))
@@ -130,14 +128,30 @@ impl StringSet {
 pub enum Condition {
     Eq(EqCondition),
     /// Shared between configs: the same pattern lists recur in every generated config.
-    Glob { field: FieldPath, globs: Arc<GlobList> },
-    Cmp { field: FieldPath, op: CmpOp, value: CmpValue },
-    Cidr { field: FieldPath, networks: Vec<IpNetwork> },
+    Glob {
+        field: FieldPath,
+        globs: Arc<GlobList>,
+    },
+    Cmp {
+        field: FieldPath,
+        op: CmpOp,
+        value: CmpValue,
+    },
+    Cidr {
+        field: FieldPath,
+        networks: Vec<IpNetwork>,
+    },
     And(Vec<Condition>),
     Or(Vec<Condition>),
     Not(Box<Condition>),
-    Any { field: FieldPath, inner: Box<Condition> },
-    All { field: FieldPath, inner: Box<Condition> },
+    Any {
+        field: FieldPath,
+        inner: Box<Condition>,
+    },
+    All {
+        field: FieldPath,
+        inner: Box<Condition>,
+    },
     /// An operator this engine does not know: never matches, and marks the config unsupported.
     Unsupported,
 }
@@ -200,7 +214,9 @@ const OPS_BY_INDEX: [&str; 13] = ["eq", "gte", "lte", "gt", "lt", "glob", "cidr"
 fn name_of<'v>(name: Option<&'v Value>, path: &str) -> Result<&'v str, ConditionError> {
     match name {
         Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(ConditionError::new(&format!("{path}.name"), format!("invalid type: {}, expected a string", shape::kind(other)))),
+        Some(other) => {
+            Err(ConditionError::new(&format!("{path}.name"), format!("invalid type: {}, expected a string", shape::kind(other))))
+        }
         None => Err(ConditionError::new(path, "missing field `name`")),
     }
 }
@@ -211,12 +227,13 @@ fn value_of<'v>(value: Option<&'v Value>, path: &str) -> Result<&'v Value, Condi
 
 fn inner_list(inner: Option<&Value>, path: &str) -> Result<Vec<Condition>, ConditionError> {
     match inner {
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Condition::parse_at(c, &format!("{path}.inner[{i}]"), true))
-            .collect(),
-        Some(other) => Err(ConditionError::new(&format!("{path}.inner"), format!("invalid type: {}, expected a list of conditions", shape::kind(other)))),
+        Some(Value::Array(items)) => {
+            items.iter().enumerate().map(|(i, c)| Condition::parse_at(c, &format!("{path}.inner[{i}]"), true)).collect()
+        }
+        Some(other) => Err(ConditionError::new(
+            &format!("{path}.inner"),
+            format!("invalid type: {}, expected a list of conditions", shape::kind(other)),
+        )),
         None => Err(ConditionError::new(path, "missing field `inner`")),
     }
 }
@@ -262,15 +279,12 @@ impl Condition {
                     Some(options) => {
                         let options = shape::Body::of(options, "the eq options (an object)")
                             .map_err(|e| ConditionError::new(&format!("{path}.options"), e))?;
-                        let [ignore_case] = options
-                            .fields(["ignoreCase"], 0)
-                            .map_err(|e| ConditionError::new(&format!("{path}.options"), e))?;
+                        let [ignore_case] =
+                            options.fields(["ignoreCase"], 0).map_err(|e| ConditionError::new(&format!("{path}.options"), e))?;
                         match ignore_case {
                             None => false,
                             Some(Value::Bool(b)) => *b,
-                            Some(_) => {
-                                return Err(ConditionError::new(&format!("{path}.options.ignoreCase"), "must be a boolean"))
-                            }
+                            Some(_) => return Err(ConditionError::new(&format!("{path}.options.ignoreCase"), "must be a boolean")),
                         }
                     }
                 };
@@ -405,9 +419,7 @@ impl Condition {
         match self {
             Condition::Eq(eq) => of(&eq.field),
             Condition::Glob { field, .. } | Condition::Cmp { field, .. } | Condition::Cidr { field, .. } => of(field),
-            Condition::And(list) | Condition::Or(list) => {
-                list.iter().fold(SlotMask::default(), |m, c| m.union(c.event_slots()))
-            }
+            Condition::And(list) | Condition::Or(list) => list.iter().fold(SlotMask::default(), |m, c| m.union(c.event_slots())),
             Condition::Not(inner) => inner.event_slots(),
             Condition::Any { field, inner } | Condition::All { field, inner } => of(field).union(inner.event_slots()),
             Condition::Unsupported => SlotMask::default(),
@@ -427,9 +439,7 @@ impl Condition {
         match self {
             Condition::Cidr { networks, .. } => out.extend_from_slice(networks),
             Condition::And(list) | Condition::Or(list) => list.iter().for_each(|c| c.collect_networks(out)),
-            Condition::Not(inner) | Condition::Any { inner, .. } | Condition::All { inner, .. } => {
-                inner.collect_networks(out)
-            }
+            Condition::Not(inner) | Condition::Any { inner, .. } | Condition::All { inner, .. } => inner.collect_networks(out),
             _ => {}
         }
     }

@@ -287,11 +287,9 @@ impl SamplingConfig {
 fn parse_rules(list: Option<&Value>, key: &str, options: ParseOptions) -> Result<Vec<SamplingRule>, ConfigError> {
     match list {
         None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, rule)| SamplingRule::parse_at(rule, &format!("{key}[{i}]"), options))
-            .collect(),
+        Some(Value::Array(items)) => {
+            items.iter().enumerate().map(|(i, rule)| SamplingRule::parse_at(rule, &format!("{key}[{i}]"), options)).collect()
+        }
         Some(_) => Err(ConfigError { path: key.into(), rule_id: None, message: "must be a list of rules".into() }),
     }
 }
@@ -322,8 +320,7 @@ impl SamplingRule {
     }
 
     fn parse_at(value: &Value, path: &str, options: ParseOptions) -> Result<SamplingRule, ConfigError> {
-        let body = Body::of(value, "a rule (an object)")
-            .map_err(|message| ConfigError { path: path.into(), rule_id: None, message })?;
+        let body = Body::of(value, "a rule (an object)").map_err(|message| ConfigError { path: path.into(), rule_id: None, message })?;
         let [condition_json, sampling_value, rule_type, id_value, time_range, decaying_fn] = body
             .fields(["condition", "samplingValue", "type", "id", "timeRange", "decayingFn"], 4)
             .map_err(|message| ConfigError { path: path.into(), rule_id: None, message })?;
@@ -352,8 +349,7 @@ impl SamplingRule {
             Some(_) => return Err(error(join("type"), "must be a string".into())),
         };
         let condition_json = condition_json.ok_or_else(|| error(path.into(), "missing field `condition`".into()))?;
-        let condition = Condition::parse(condition_json)
-            .map_err(|e| error(format!("{}{}", join("condition"), e.path), e.message))?;
+        let condition = Condition::parse(condition_json).map_err(|e| error(format!("{}{}", join("condition"), e.path), e.message))?;
         let value = parse_sampling_value(sampling_value, &join("samplingValue"), path, rule_id, options)?;
         // Absent fields take their defaults; `null` is not absent (serde expects an object).
         let time_range = match time_range {
@@ -419,9 +415,7 @@ fn parse_sampling_value(
         Ok(v)
     };
     let number = || {
-        field("value")?
-            .and_then(Value::as_f64)
-            .ok_or_else(|| error(&format!("{path}.value"), format!("a `{kind}` value must be a number")))
+        field("value")?.and_then(Value::as_f64).ok_or_else(|| error(&format!("{path}.value"), format!("a `{kind}` value must be a number")))
     };
     Ok(match kind {
         "sampleRate" => SamplingValue::SampleRate(number()?),

@@ -186,11 +186,7 @@ fn decide_transaction(
         let needs = own.map_or(Needs::NONE, CompiledConfig::needs);
         normalize.prepare_event(event, needs, rules_of(input.own_config), input.now);
     }
-    let (dsc_rules, dsc_event) = if from_event {
-        (rules_of(input.own_config), input.event)
-    } else {
-        (rules_of(input.root_config), None)
-    };
+    let (dsc_rules, dsc_event) = if from_event { (rules_of(input.own_config), input.event) } else { (rules_of(input.root_config), None) };
     normalize.prepare_dsc(dsc, dsc_name_needed(own, root), dsc_event, dsc_rules, input.now);
     let normalize = &*normalize;
     if let (Some(config), Some(event)) = (own, input.event) {
@@ -297,15 +293,9 @@ pub fn is_trace_fully_sampled(root: RootConfig<'_>, dsc: &Dsc<'_>, now: DateTime
 
 /// The stages an item goes through and the rule ids each evaluates, whatever the configs'
 /// support level (for explanations and the merge vectors).
-pub fn evaluation_order(
-    own: Option<&CompiledConfig>,
-    root: Option<&CompiledConfig>,
-    item: ItemType,
-) -> Vec<(Stage, Vec<u32>)> {
+pub fn evaluation_order(own: Option<&CompiledConfig>, root: Option<&CompiledConfig>, item: ItemType) -> Vec<(Stage, Vec<u32>)> {
     let ids = |config: Option<&CompiledConfig>, stage: Stage| -> Vec<u32> {
-        config.map_or_else(Vec::new, |c| {
-            c.stage(stage).all_positions().into_iter().map(|p| c.rules()[p as usize].id).collect()
-        })
+        config.map_or_else(Vec::new, |c| c.stage(stage).all_positions().into_iter().map(|p| c.rules()[p as usize].id).collect())
     };
     let mut order = Vec::new();
     if item == ItemType::Transaction {

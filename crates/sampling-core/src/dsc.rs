@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::json::{self, RawValue};
 pub use crate::field::DscField;
 use crate::field::{FieldKey, FieldPath};
+use crate::json::{self, RawValue};
 use crate::value::{parse_uuid, Getter, Val};
 
 /// Why a DSC was not accepted.
@@ -89,7 +89,9 @@ impl<'a> Dsc<'a> {
         let mut error = None;
         let scan = json::for_each_entry(value.bytes(), |key, v| {
             if error.is_none() {
-                if let Err(e) = dsc.read_field(key, v, &mut trace_id, &mut public_key, &mut flat_user_id, &mut flat_user_segment, &mut nested_user) {
+                if let Err(e) =
+                    dsc.read_field(key, v, &mut trace_id, &mut public_key, &mut flat_user_id, &mut flat_user_segment, &mut nested_user)
+                {
                     error = Some(e);
                 }
             }
@@ -104,8 +106,8 @@ impl<'a> Dsc<'a> {
         dsc.public_key = public_key.ok_or(DscError { field: "public_key", reason: "missing" })?;
 
         // A non-empty flat field means the flat pair wins entirely; otherwise the nested object.
-        let flat_set = flat_user_id.as_deref().is_some_and(|s| !s.is_empty())
-            || flat_user_segment.as_deref().is_some_and(|s| !s.is_empty());
+        let flat_set =
+            flat_user_id.as_deref().is_some_and(|s| !s.is_empty()) || flat_user_segment.as_deref().is_some_and(|s| !s.is_empty());
         if flat_set {
             dsc.user_id = flat_user_id.unwrap_or(Cow::Borrowed(""));
             dsc.user_segment = flat_user_segment.unwrap_or(Cow::Borrowed(""));
@@ -152,8 +154,7 @@ impl<'a> Dsc<'a> {
             }
             b"public_key" => {
                 let text = v.as_str().ok_or(DscError { field: "public_key", reason: "expected a string" })?;
-                *public_key =
-                    Some(parse_project_key(&text).ok_or(DscError { field: "public_key", reason: "not a 32-digit hex key" })?);
+                *public_key = Some(parse_project_key(&text).ok_or(DscError { field: "public_key", reason: "not a 32-digit hex key" })?);
             }
             b"release" => self.release = optional_string(v, "release")?,
             b"environment" => self.environment = optional_string(v, "environment")?,
@@ -177,8 +178,7 @@ impl<'a> Dsc<'a> {
             }
             b"user_id" => *flat_user_id = Some(v.as_str().ok_or(DscError { field: "user_id", reason: "expected a string" })?),
             b"user_segment" => {
-                *flat_user_segment =
-                    Some(v.as_str().ok_or(DscError { field: "user_segment", reason: "expected a string" })?)
+                *flat_user_segment = Some(v.as_str().ok_or(DscError { field: "user_segment", reason: "expected a string" })?)
             }
             b"user" => {
                 if !v.is_null() {

@@ -3,15 +3,32 @@
 
 use std::borrow::Cow;
 
-use crate::json::{self, JsonError, Number, RawValue};
 pub use crate::field::EventField;
 use crate::field::{FieldKey, FieldPath};
+use crate::json::{self, JsonError, Number, RawValue};
 use crate::value::{parse_uuid, Getter, Val};
 
 /// Top-level keys worth locating; everything else is skipped.
 const SLOTS: [&str; 20] = [
-    "event_id", "type", "level", "release", "dist", "environment", "transaction", "logger", "platform", "user",
-    "request", "transaction_info", "sdk", "contexts", "tags", "measurements", "breakdowns", "extra", "timestamp",
+    "event_id",
+    "type",
+    "level",
+    "release",
+    "dist",
+    "environment",
+    "transaction",
+    "logger",
+    "platform",
+    "user",
+    "request",
+    "transaction_info",
+    "sdk",
+    "contexts",
+    "tags",
+    "measurements",
+    "breakdowns",
+    "extra",
+    "timestamp",
     "start_timestamp",
 ];
 const EVENT_ID: usize = 0;
@@ -55,8 +72,7 @@ impl SlotMask {
     pub const ALL: SlotMask = SlotMask((1 << SLOTS.len()) - 1);
     pub const EVENT_ID: SlotMask = SlotMask(1 << EVENT_ID);
     /// What rebuilding a DSC from a transaction reads (its name is the normalized one).
-    pub const DSC_SOURCE: SlotMask =
-        SlotMask(1 << TYPE | 1 << CONTEXTS | 1 << RELEASE | 1 << ENVIRONMENT | 1 << USER | NAME_INPUTS);
+    pub const DSC_SOURCE: SlotMask = SlotMask(1 << TYPE | 1 << CONTEXTS | 1 << RELEASE | 1 << ENVIRONMENT | 1 << USER | NAME_INPUTS);
 
     pub fn union(self, other: SlotMask) -> SlotMask {
         SlotMask(self.0 | other.0)
@@ -68,9 +84,7 @@ impl EventField {
     pub fn slots(&self) -> SlotMask {
         let bits = match self {
             EventField::Level => 1 << LEVEL,
-            EventField::Release | EventField::ReleaseBuild | EventField::ReleasePackage | EventField::ReleaseVersionShort => {
-                1 << RELEASE
-            }
+            EventField::Release | EventField::ReleaseBuild | EventField::ReleasePackage | EventField::ReleaseVersionShort => 1 << RELEASE,
             EventField::Dist => 1 << DIST,
             EventField::Environment => 1 << ENVIRONMENT,
             EventField::Transaction | EventField::TransactionSource => NAME_INPUTS,
@@ -446,16 +460,10 @@ impl Getter for EventView<'_> {
             EventField::ReleaseBuild => self.parsed_release()?.build.map(|s| Val::Str(Cow::Borrowed(s))),
             EventField::ReleasePackage => self.parsed_release()?.package.map(|s| Val::Str(Cow::Borrowed(s))),
             EventField::ReleaseVersionShort => self.parsed_release()?.version_short.map(|s| Val::Str(Cow::Borrowed(s))),
-            EventField::Measurement(name) => {
-                self.slot(MEASUREMENTS)?.get(name)?.get("value")?.as_number().map(|n| Val::F64(n.as_f64()))
+            EventField::Measurement(name) => self.slot(MEASUREMENTS)?.get(name)?.get("value")?.as_number().map(|n| Val::F64(n.as_f64())),
+            EventField::Breakdown(breakdown, name) => {
+                self.slot(BREAKDOWNS)?.get(breakdown)?.get(name)?.get("value")?.as_number().map(|n| Val::F64(n.as_f64()))
             }
-            EventField::Breakdown(breakdown, name) => self
-                .slot(BREAKDOWNS)?
-                .get(breakdown)?
-                .get(name)?
-                .get("value")?
-                .as_number()
-                .map(|n| Val::F64(n.as_f64())),
             EventField::Extra(path) => self.extra(path),
             EventField::Tag(key) => self.tag(key),
         }

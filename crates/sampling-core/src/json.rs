@@ -1204,7 +1204,9 @@ mod tests {
 
     #[test]
     fn swar_finds_the_first_special_byte() {
-        for (text, at) in [(&b"abcdefgh"[..], None), (b"abc\"efgh", Some(3)), (b"a\\bcdefg", Some(1)), (b"abcdefg\n", Some(7)), (b"\xffbcdefgh", None)] {
+        for (text, at) in
+            [(&b"abcdefgh"[..], None), (b"abc\"efgh", Some(3)), (b"a\\bcdefg", Some(1)), (b"abcdefg\n", Some(7)), (b"\xffbcdefgh", None)]
+        {
             let word = u64::from_le_bytes(text.try_into().unwrap());
             let special = swar_special(word);
             assert_eq!((special != 0).then(|| special.trailing_zeros() / 8), at, "{text:?}");

@@ -327,8 +327,7 @@ pub fn tag_edit(envelope: &[u8], payload_start: usize, payload_end: usize) -> Ta
 
 /// The DSC's string `key` when present and not empty.
 fn dsc_string<'a>(dsc: Option<RawValue<'a>>, key: &str) -> Option<RawValue<'a>> {
-    dsc.and_then(|d| if d.is_object() { d.get(key) } else { None })
-        .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+    dsc.and_then(|d| if d.is_object() { d.get(key) } else { None }).filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
 }
 
 /// `primary` when it is a string, else `fallback`.
@@ -494,7 +493,14 @@ mod tests {
 
     #[test]
     fn a_set_flag_or_an_unreadable_payload_is_left_alone() {
-        for payload in [r#"{"contexts":{"trace":{"sampled":false}}}"#, r#"{"contexts":5}"#, r#"{"contexts":{"trace":[]}}"#, "[1]", "{", r#"{"a":"\u00"}"#] {
+        for payload in [
+            r#"{"contexts":{"trace":{"sampled":false}}}"#,
+            r#"{"contexts":5}"#,
+            r#"{"contexts":{"trace":[]}}"#,
+            "[1]",
+            "{",
+            r#"{"a":"\u00"}"#,
+        ] {
             assert_eq!(tag(payload), payload);
         }
         // The last of repeated keys counts.
@@ -544,7 +550,9 @@ mod tests {
 
         fn transaction(parent: Option<&str>) -> String {
             let parent = parent.map_or(String::new(), |p| format!(r#","parent_span_id":"{p}""#));
-            format!(r#"{{"type":"transaction","transaction":"/own","release":"r@2","contexts":{{"trace":{{"trace_id":"{TRACE}","span_id":"aaaaaaaaaaaaaaaa"{parent}}}}}}}"#)
+            format!(
+                r#"{{"type":"transaction","transaction":"/own","release":"r@2","contexts":{{"trace":{{"trace_id":"{TRACE}","span_id":"aaaaaaaaaaaaaaaa"{parent}}}}}}}"#
+            )
         }
 
         fn span(id: usize, segment: bool, parent: bool) -> String {
@@ -622,7 +630,8 @@ mod tests {
 
         #[test]
         fn a_transaction_and_its_segments_count_both() {
-            let items = format!("{}{}", tx_item(&transaction(None)), container(&[span(1, true, true), span(2, false, true), span(3, true, true)]));
+            let items =
+                format!("{}{}", tx_item(&transaction(None)), container(&[span(1, true, true), span(2, false, true), span(3, true, true)]));
             let p = plan(ROOT, Some(ROOT), &items);
             assert_eq!((p.counts.transactions, p.counts.segments, p.counts.root_project), (1, 2, Some(10)));
             assert_eq!(p.text_of(p.counts.transaction_name), Some("/dsc"));
@@ -639,5 +648,4 @@ mod tests {
             assert_eq!(embedded_span_count(broken), 0, "{}", String::from_utf8_lossy(broken));
         }
     }
-
 }

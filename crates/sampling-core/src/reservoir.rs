@@ -55,9 +55,8 @@ impl ReservoirCounters {
 
 impl Reservoir for ReservoirCounters {
     fn try_take(&self, rule_id: u32, limit: i64) -> bool {
-        let increment = |counter: &AtomicI64| {
-            counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < limit).then_some(n + 1)).is_ok()
-        };
+        let increment =
+            |counter: &AtomicI64| counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < limit).then_some(n + 1)).is_ok();
         {
             let map = self.counters.read().unwrap_or_else(|e| e.into_inner());
             if let Some(counter) = map.get(&rule_id) {

@@ -29,9 +29,9 @@ pub fn has_marks(text: &str) -> bool {
 /// The value without duplicate marks.
 pub fn without_marks(value: &Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter().filter(|(k, _)| !k.starts_with('\u{0}')).map(|(k, v)| (k.clone(), without_marks(v))).collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.iter().filter(|(k, _)| !k.starts_with('\u{0}')).map(|(k, v)| (k.clone(), without_marks(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.iter().map(without_marks).collect()),
         other => other.clone(),
     }
@@ -149,9 +149,7 @@ impl<'v> Body<'v> {
     /// A unit variant's body: a map may hold anything else, a sequence must be empty.
     pub fn unit(&self) -> Result<(), String> {
         match *self {
-            Body::Seq(items) if !items.is_empty() => {
-                Err(format!("invalid length {}, expected 0 elements in sequence", items.len()))
-            }
+            Body::Seq(items) if !items.is_empty() => Err(format!("invalid length {}, expected 0 elements in sequence", items.len())),
             _ => Ok(()),
         }
     }

@@ -190,13 +190,7 @@ impl Store {
     /// Installs or replaces a project's config. A config that fails to parse leaves the
     /// previous one in force and returns the error; with no previous one, the project is
     /// known but not sampled.
-    pub fn put(
-        &self,
-        public_key: u128,
-        project_id: u64,
-        organization_id: u64,
-        sampling_json: Option<&str>,
-    ) -> Result<(), ConfigError> {
+    pub fn put(&self, public_key: u128, project_id: u64, organization_id: u64, sampling_json: Option<&str>) -> Result<(), ConfigError> {
         self.put_with_tx_name_rules(public_key, project_id, organization_id, sampling_json, None)
     }
 
@@ -381,18 +375,14 @@ impl Store {
             return Ok(decision);
         };
         // A root project of another organisation counts as unknown.
-        let root = dsc
-            .as_ref()
-            .and_then(|d| projects.by_key.get(&d.public_key))
-            .filter(|r| r.organization_id == own.organization_id);
+        let root = dsc.as_ref().and_then(|d| projects.by_key.get(&d.public_key)).filter(|r| r.organization_id == own.organization_id);
         // What the control plane counts is attributed to the root project (Relay's sampling project).
         scratch.plan.counts.root_project = root.map(|r| r.project_id);
 
         // Error events are tagged whatever else shares their envelope.
         if has_error {
-            decision.trace_fully_sampled = dsc.as_ref().and_then(|d| {
-                is_trace_fully_sampled(root.map_or(RootConfig::Unknown, |r| r.as_root()), d, now, scratch)
-            });
+            decision.trace_fully_sampled =
+                dsc.as_ref().and_then(|d| is_trace_fully_sampled(root.map_or(RootConfig::Unknown, |r| r.as_root()), d, now, scratch));
             scratch.matched_ids.clear();
         }
         if kind == EnvelopeKind::Error {
@@ -610,7 +600,9 @@ mod tests {
         let key = 0xabd0f232775f45feab79864e580d160b_u128;
         store.put(key, 1, 1, Some(r#"{"version":2,"rules":[{"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0.0}}]}"#)).unwrap();
         store.set_counting(true);
-        let header = format!(r#"{{"event_id":"9ec79c33-ec99-42ab-8353-589fcb2e04dc","dsn":"https:\/\/abd0f232775f45feab79864e580d160b@o.example\/1","sent_at":"2024-01-01T00:00:00Z","trace":{{"trace_id":"{T}","public_key":"abd0f232775f45feab79864e580d160b","transaction":"/dsc","sampled":true}}}}"#);
+        let header = format!(
+            r#"{{"event_id":"9ec79c33-ec99-42ab-8353-589fcb2e04dc","dsn":"https:\/\/abd0f232775f45feab79864e580d160b@o.example\/1","sent_at":"2024-01-01T00:00:00Z","trace":{{"trace_id":"{T}","public_key":"abd0f232775f45feab79864e580d160b","transaction":"/dsc","sampled":true}}}}"#
+        );
         let tx = format!(r#"{{"type":"transaction","transaction":"/own","release":"r@1","contexts":{{"trace":{{"trace_id":"{T}"}}}}}}"#);
         let body = format!("{header}\n{{\"type\":\"transaction\",\"length\":{}}}\n{tx}\n{{\"type\":\"profile\"}}\n{{}}\n\n{{\"type\":\"event\"}}\n{{\"a\":1}}", tx.len());
         let mut scratch = Scratch::new();

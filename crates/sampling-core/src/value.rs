@@ -122,9 +122,8 @@ pub fn hex_u128(digits: &[u8; 32]) -> Option<u128> {
 #[inline]
 fn hex_u64(digits: &[u8; 16]) -> Option<u64> {
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_cvtsi128_si64, _mm_loadu_si128,
-        _mm_movemask_epi8, _mm_or_si128, _mm_packus_epi16, _mm_set1_epi16, _mm_set1_epi8, _mm_slli_epi16,
-        _mm_srli_epi16,
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_movemask_epi8,
+        _mm_or_si128, _mm_packus_epi16, _mm_set1_epi16, _mm_set1_epi8, _mm_slli_epi16, _mm_srli_epi16,
     };
     // Safety: SSE2 is always available on x86_64; the load is unaligned and in bounds.
     unsafe {
@@ -180,9 +179,10 @@ pub fn hex_digit(c: u8) -> Option<u8> {
 pub fn hex_matches(bytes: &[u8], text: &str) -> bool {
     let t = text.as_bytes();
     t.len() == bytes.len() * 2
-        && bytes.iter().enumerate().all(|(i, &b)| {
-            matches!((hex_digit(t[2 * i]), hex_digit(t[2 * i + 1])), (Some(h), Some(l)) if (h << 4 | l) == b)
-        })
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| matches!((hex_digit(t[2 * i]), hex_digit(t[2 * i + 1])), (Some(h), Some(l)) if (h << 4 | l) == b))
 }
 
 /// Decodes an even-length hex string.
@@ -222,7 +222,12 @@ mod tests {
         assert!(parse_uuid("67e5504410b1426f9247bb680e5fe0c").is_none());
         assert!(parse_uuid("67e55044-10b1-426f-9247-bb680e5fe0cg").is_none());
         assert_eq!(parse_uuid("67E5504410B1426F9247BB680E5FE0C8"), Some(simple));
-        for bad in ["67e5504410b1426f9247bb680e5fe0cg", "g7e5504410b1426f9247bb680e5fe0c8", "67e5504410b1426f 247bb680e5fe0c8", "{7e5504410b1426f9247bb680e5fe0c}"] {
+        for bad in [
+            "67e5504410b1426f9247bb680e5fe0cg",
+            "g7e5504410b1426f9247bb680e5fe0c8",
+            "67e5504410b1426f 247bb680e5fe0c8",
+            "{7e5504410b1426f9247bb680e5fe0c}",
+        ] {
             assert!(parse_uuid(bad).is_none(), "{bad}");
         }
     }

@@ -20,9 +20,7 @@ fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w))),
         _ => a == b,
     }
 }
@@ -102,8 +100,8 @@ fn run_case(case: &Value) -> Result<(), String> {
             }
         }
         "parse" => {
-            let result = parse_request_with(case["target"].as_str().unwrap_or_default(), &case["input"], options)
-                .map_err(|e| e.to_string())?;
+            let result =
+                parse_request_with(case["target"].as_str().unwrap_or_default(), &case["input"], options).map_err(|e| e.to_string())?;
             for (key, want) in expected.as_object().ok_or("expected must be an object")? {
                 if !same(want, &result[key]) {
                     return Err(format!("{key}: expected {want}, got {}", result[key]));
@@ -117,10 +115,7 @@ fn run_case(case: &Value) -> Result<(), String> {
 
 fn run_file(file: &str) {
     let cases = vectors(file);
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|case| run_case(case).err().map(|e| format!("{}: {e}", case["name"])))
-        .collect();
+    let failures: Vec<String> = cases.iter().filter_map(|case| run_case(case).err().map(|e| format!("{}: {e}", case["name"]))).collect();
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
     assert!(!cases.is_empty());
 }

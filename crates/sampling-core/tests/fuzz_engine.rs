@@ -20,9 +20,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use sampling_core::config::ParseOptions;
 use sampling_core::decision::Scratch;
 use sampling_core::dsc::Dsc;
-use sampling_core::config::ParseOptions;
 use sampling_core::envelope::Envelope;
 use sampling_core::event::EventView;
 use sampling_core::store::{EnvelopeDecision, Store};
@@ -107,12 +107,8 @@ fn repo_file(relative: &str) -> String {
 /// The captured SDK envelopes, and some built here for what the SDK does not send.
 fn envelope_seeds() -> Vec<Vec<u8>> {
     let fixture: Value = serde_json::from_str(&repo_file("test/fixtures/sdk-envelopes.json")).expect("fixture is JSON");
-    let mut seeds: Vec<Vec<u8>> = fixture["envelopes"]
-        .as_array()
-        .expect("envelopes")
-        .iter()
-        .map(|e| e["text"].as_str().expect("text").as_bytes().to_vec())
-        .collect();
+    let mut seeds: Vec<Vec<u8>> =
+        fixture["envelopes"].as_array().expect("envelopes").iter().map(|e| e["text"].as_str().expect("text").as_bytes().to_vec()).collect();
     assert!(seeds.len() >= 10, "the seed corpus holds the captured envelopes");
     let trace = |key: u128, extra: &str| {
         format!(
@@ -121,7 +117,10 @@ fn envelope_seeds() -> Vec<Vec<u8>> {
     };
     let event = r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","type":"transaction","transaction":"/api/checkout","release":"shop@1.2.0","environment":"production","platform":"node","user":{"id":"u-1","segment":"paid"},"tags":{"flag":"on"},"measurements":{"lcp":{"value":1200.5}},"contexts":{"trace":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"a3ce929d0e0e4736","op":"http.server"}},"start_timestamp":1700000000.0,"timestamp":1700000000.25,"spans":[]}"#;
     for key in [OWN, ROOT, FOREIGN, UNKNOWN] {
-        let header = format!(r#"{{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","trace":{}}}"#, trace(key, r#","replay_id":"36b75d9fa11f45459412a96c41bdf691","user_segment":"paid""#));
+        let header = format!(
+            r#"{{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","trace":{}}}"#,
+            trace(key, r#","replay_id":"36b75d9fa11f45459412a96c41bdf691","user_segment":"paid""#)
+        );
         seeds.push(format!("{header}\n{{\"type\":\"transaction\",\"length\":{}}}\n{event}\n{{\"type\":\"attachment\",\"length\":5,\"filename\":\"a.txt\"}}\nhello\n{{\"type\":\"profile\"}}\n{{}}\n", event.len()).into_bytes());
         seeds.push(format!("{header}\n{{\"type\":\"span\",\"item_count\":3,\"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{{\"items\":[{{\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"span_id\":\"0123456789abcdef\",\"name\":\"GET /\",\"is_segment\":true}},{{\"span_id\":\"1\"}},{{\"span_id\":\"2\"}}]}}\n{{\"type\":\"otel_span\"}}\n{{}}\n").into_bytes());
         seeds.push(format!("{header}\n{{\"type\":\"event\",\"length\":41}}\n{{\"message\":\"boom\",\"level\":\"error\",\"x\":1}}\n{{\"type\":\"client_report\"}}\n{{}}").into_bytes());
@@ -160,23 +159,94 @@ fn config_seeds() -> Vec<String> {
 // Mutations of bytes.
 
 const TOKENS: &[&[u8]] = &[
-    b"{", b"}", b"[", b"]", b"\"", b":", b",", b"\\", b"\n", b"\r\n", b" ", b"\t", b"\0", b"null", b"true", b"false",
-    b"-", b"0", b"-0", b"1e999", b"-1e-999", b"1.7976931348623157e309", b"18446744073709551616", b"-9223372036854775809",
-    b"123456789012345678901234567890", b"0.30000000000000004", b"1E+2", b"00", b".5", b"NaN", b"Infinity", b"\"\"",
-    b"\"\\u0000\"", b"\"\\ud800\"", b"\"\\udc00\\ud800\"", b"\"\\uZZZZ\"", b"\"\\x\"", b"{}", b"[]", b"{\"\":null}",
-    b"\"type\":\"transaction\"", b"\"type\":\"span\"", b"\"type\":\"event\"", b"\"length\":0", b"\"length\":-1",
-    b"\"trace\":{}", b"\"trace\":null", b"\"trace\":[]", b"\"item_count\":4294967296", b"\"sampled\":\"maybe\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"\"",
+    b":",
+    b",",
+    b"\\",
+    b"\n",
+    b"\r\n",
+    b" ",
+    b"\t",
+    b"\0",
+    b"null",
+    b"true",
+    b"false",
+    b"-",
+    b"0",
+    b"-0",
+    b"1e999",
+    b"-1e-999",
+    b"1.7976931348623157e309",
+    b"18446744073709551616",
+    b"-9223372036854775809",
+    b"123456789012345678901234567890",
+    b"0.30000000000000004",
+    b"1E+2",
+    b"00",
+    b".5",
+    b"NaN",
+    b"Infinity",
+    b"\"\"",
+    b"\"\\u0000\"",
+    b"\"\\ud800\"",
+    b"\"\\udc00\\ud800\"",
+    b"\"\\uZZZZ\"",
+    b"\"\\x\"",
+    b"{}",
+    b"[]",
+    b"{\"\":null}",
+    b"\"type\":\"transaction\"",
+    b"\"type\":\"span\"",
+    b"\"type\":\"event\"",
+    b"\"length\":0",
+    b"\"length\":-1",
+    b"\"trace\":{}",
+    b"\"trace\":null",
+    b"\"trace\":[]",
+    b"\"item_count\":4294967296",
+    b"\"sampled\":\"maybe\"",
 ];
 
 const HUGE_NUMBERS: &[&[u8]] = &[
-    b"0", b"-1", b"1e400", b"-1e400", b"18446744073709551615", b"18446744073709551616", b"9223372036854775807",
-    b"9223372036854775808", b"-9223372036854775808", b"4294967295", b"4294967296", b"1.5", b"1e2", b"0.0000001",
-    b"99999999999999999999999999999999999999999999999999", b"\"12\"", b"null", b"true", b"[]",
+    b"0",
+    b"-1",
+    b"1e400",
+    b"-1e400",
+    b"18446744073709551615",
+    b"18446744073709551616",
+    b"9223372036854775807",
+    b"9223372036854775808",
+    b"-9223372036854775808",
+    b"4294967295",
+    b"4294967296",
+    b"1.5",
+    b"1e2",
+    b"0.0000001",
+    b"99999999999999999999999999999999999999999999999999",
+    b"\"12\"",
+    b"null",
+    b"true",
+    b"[]",
 ];
 
 const INVALID_UTF8: &[&[u8]] = &[
-    b"\xff", b"\xfe\xff", b"\xc3\x28", b"\xa0\xa1", b"\xe2\x28\xa1", b"\xe2\x82\x28", b"\xf0\x28\x8c\xbc",
-    b"\xf0\x90\x28\xbc", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf8\x88\x80\x80\x80", b"\x80", b"\xc3",
+    b"\xff",
+    b"\xfe\xff",
+    b"\xc3\x28",
+    b"\xa0\xa1",
+    b"\xe2\x28\xa1",
+    b"\xe2\x82\x28",
+    b"\xf0\x28\x8c\xbc",
+    b"\xf0\x90\x28\xbc",
+    b"\xed\xa0\x80",
+    b"\xc0\xaf",
+    b"\xf8\x88\x80\x80\x80",
+    b"\x80",
+    b"\xc3",
 ];
 
 fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
@@ -341,11 +411,38 @@ fn mutate_bytes(b: &mut Vec<u8>, rng: &mut Rng, seeds: &[Vec<u8>]) {
         }
         // DSC fields with hostile values.
         15 => {
-            let key: &[u8] = *rng.pick(&[&b"sample_rate"[..], b"sampled", b"trace_id", b"public_key", b"sample_rand", b"replay_id", b"transaction", b"release", b"environment", b"type"]);
+            let key: &[u8] = *rng.pick(&[
+                &b"sample_rate"[..],
+                b"sampled",
+                b"trace_id",
+                b"public_key",
+                b"sample_rand",
+                b"replay_id",
+                b"transaction",
+                b"release",
+                b"environment",
+                b"type",
+            ]);
             let with: &[u8] = *rng.pick(&[
-                &b"\"NaN\""[..], b"\"1e309\"", b"\"-1\"", b"\"0\"", b"\"1\"", b"\"\"", b"null", b"1", b"true", b"\"maybe\"",
-                b"\"4bf92f3577b34da6a3ce929d0e0e473\"", b"\"4bf92f35-77b3-4da6-a3ce-929d0e0e4736\"", b"\"\\u0041bc\"",
-                b"\"\xff\xfe\"", b"{}", b"[1,2]", b"\"transaction\"", b"\"span\"", b"\"event\"",
+                &b"\"NaN\""[..],
+                b"\"1e309\"",
+                b"\"-1\"",
+                b"\"0\"",
+                b"\"1\"",
+                b"\"\"",
+                b"null",
+                b"1",
+                b"true",
+                b"\"maybe\"",
+                b"\"4bf92f3577b34da6a3ce929d0e0e473\"",
+                b"\"4bf92f35-77b3-4da6-a3ce-929d0e0e4736\"",
+                b"\"\\u0041bc\"",
+                b"\"\xff\xfe\"",
+                b"{}",
+                b"[1,2]",
+                b"\"transaction\"",
+                b"\"span\"",
+                b"\"event\"",
             ]);
             replace_value_of(b, rng, key, with);
         }
@@ -398,19 +495,85 @@ fn mutated_envelope(rng: &mut Rng, seeds: &[Vec<u8>], out: &mut Vec<u8>) {
 // Generated configs.
 
 const FIELDS: &[&str] = &[
-    "event.transaction", "event.release", "event.release.version.short", "event.release.package", "event.environment",
-    "event.platform", "event.user.id", "event.user.segment", "event.user.ip_address", "event.tags.flag", "event.tags.",
-    "event.measurements.lcp.value", "event.contexts.trace.op", "event.contexts.device.screen_dpi", "event.duration",
-    "event.extra.a.b", "event.spans", "event.request.url", "event.http.method", "trace.release", "trace.environment",
-    "trace.transaction", "trace.user.id", "trace.user.segment", "trace.replay_id", "trace.trace_id", "trace.sample_rate",
-    "span.op", "op", "", ".", "event", "event..x", "trace.", "nope.field", "event.tags.\u{0}", "ünïcödé",
+    "event.transaction",
+    "event.release",
+    "event.release.version.short",
+    "event.release.package",
+    "event.environment",
+    "event.platform",
+    "event.user.id",
+    "event.user.segment",
+    "event.user.ip_address",
+    "event.tags.flag",
+    "event.tags.",
+    "event.measurements.lcp.value",
+    "event.contexts.trace.op",
+    "event.contexts.device.screen_dpi",
+    "event.duration",
+    "event.extra.a.b",
+    "event.spans",
+    "event.request.url",
+    "event.http.method",
+    "trace.release",
+    "trace.environment",
+    "trace.transaction",
+    "trace.user.id",
+    "trace.user.segment",
+    "trace.replay_id",
+    "trace.trace_id",
+    "trace.sample_rate",
+    "span.op",
+    "op",
+    "",
+    ".",
+    "event",
+    "event..x",
+    "trace.",
+    "nope.field",
+    "event.tags.\u{0}",
+    "ünïcödé",
 ];
 
 const STRINGS: &[&str] = &[
-    "/api/checkout", "shop@1.2.0", "production", "staging", "*", "**", "*health*", "/api/{a,b}/**", "{", "}", "{a,{b,c}}",
-    "[", "[!]", "[a-", "[]]", "\\", "\\*", "?", "*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?b", "a/**/b/**/c/**", "[!a-z]*",
-    "", " ", "é", "✓", "\u{0}", "10.0.0.0/8", "::1", "1.2.3.4/33", "::/0", "fe80::1%eth0", "0.0.0.0/0", "255.255.255.255/32",
-    "1.2.3", "::ffff:10.0.0.1/120", "1e309", "NaN", "true", "null",
+    "/api/checkout",
+    "shop@1.2.0",
+    "production",
+    "staging",
+    "*",
+    "**",
+    "*health*",
+    "/api/{a,b}/**",
+    "{",
+    "}",
+    "{a,{b,c}}",
+    "[",
+    "[!]",
+    "[a-",
+    "[]]",
+    "\\",
+    "\\*",
+    "?",
+    "*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?b",
+    "a/**/b/**/c/**",
+    "[!a-z]*",
+    "",
+    " ",
+    "é",
+    "✓",
+    "\u{0}",
+    "10.0.0.0/8",
+    "::1",
+    "1.2.3.4/33",
+    "::/0",
+    "fe80::1%eth0",
+    "0.0.0.0/0",
+    "255.255.255.255/32",
+    "1.2.3",
+    "::ffff:10.0.0.1/120",
+    "1e309",
+    "NaN",
+    "true",
+    "null",
 ];
 
 fn random_string(rng: &mut Rng) -> String {
@@ -806,7 +969,12 @@ fn mutated_configs_are_installed_or_rejected() {
             }
             let key = if rng.one_in(2) { TARGET } else { OWN };
             match catch_unwind(AssertUnwindSafe(|| store.sample_envelope(key, &envelope, now, &mut scratch))) {
-                Err(p) => findings.record("config then envelope", i, &[&bytes[..], b"\n---\n", &envelope[..]].concat(), format!("panic: {}", panic_message(&*p))),
+                Err(p) => findings.record(
+                    "config then envelope",
+                    i,
+                    &[&bytes[..], b"\n---\n", &envelope[..]].concat(),
+                    format!("panic: {}", panic_message(&*p)),
+                ),
                 Ok(result) => {
                     sampled += 1;
                     if let Some(problem) = undefined_answer(&result) {

@@ -49,7 +49,9 @@ fn config() -> String {
             1400 + i
         ));
     }
-    rules.push(r#"{"id":1000,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0.25}}"#.to_owned());
+    rules.push(
+        r#"{"id":1000,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0.25}}"#.to_owned(),
+    );
     format!(r#"{{"version":2,"rules":[{}]}}"#, rules.join(","))
 }
 
@@ -63,14 +65,20 @@ fn envelope(i: usize, spans: bool) -> Vec<u8> {
         format!("{header}\n{{\"type\":\"span\",\"item_count\":1,\"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{{\"items\":[{{\"trace_id\":\"{trace_id}\",\"span_id\":\"0123456789abcdef\",\"name\":\"x\"}}]}}\n").into_bytes()
     } else if i % 3 == 0 {
         // A transaction without any event id (a fresh one seeds it), spans next to it, and an error.
-        let event = format!(r#"{{"type":"transaction","transaction":"/api/t{}","contexts":{{"trace":{{"trace_id":"{trace_id}"}}}},"spans":[]}}"#, i % 50);
+        let event = format!(
+            r#"{{"type":"transaction","transaction":"/api/t{}","contexts":{{"trace":{{"trace_id":"{trace_id}"}}}},"spans":[]}}"#,
+            i % 50
+        );
         let header = header.replacen(&format!(r#""event_id":"{trace_id}","#), "", 1);
         format!(
             "{header}\n{{\"type\":\"transaction\"}}\n{event}\n{{\"type\":\"span\",\"item_count\":1,\"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{{\"items\":[{{\"trace_id\":\"{trace_id}\"}}]}}\n{{\"type\":\"event\"}}\n{{\"message\":\"boom\"}}\n"
         )
         .into_bytes()
     } else {
-        let event = format!(r#"{{"event_id":"{trace_id}","type":"transaction","transaction":"/api/t{}","contexts":{{"trace":{{"trace_id":"{trace_id}"}}}},"spans":[]}}"#, i % 50);
+        let event = format!(
+            r#"{{"event_id":"{trace_id}","type":"transaction","transaction":"/api/t{}","contexts":{{"trace":{{"trace_id":"{trace_id}"}}}},"spans":[]}}"#,
+            i % 50
+        );
         format!("{header}\n{{\"type\":\"transaction\",\"length\":{}}}\n{event}\n", event.len()).into_bytes()
     }
 }
@@ -108,7 +116,10 @@ fn steady_state_decisions_do_not_allocate() {
     let after = ALLOCATIONS.load(Ordering::SeqCst);
     assert_eq!(after - before, 0, "decisions allocated {} times", after - before);
     assert!(kept > 0);
-    assert!(items > 0 && edits > 0 && removed > 0 && roots > 0, "plans: {items} items, {edits} tag edits, {removed} removed, {roots} roots");
+    assert!(
+        items > 0 && edits > 0 && removed > 0 && roots > 0,
+        "plans: {items} items, {edits} tag edits, {removed} removed, {roots} roots"
+    );
     assert!(mixed > 0 && tagged > 0, "mixed envelopes were decided ({mixed} span decisions, {tagged} tags)");
 }
 

@@ -107,7 +107,9 @@ fn bytes_of<'a>(value: &'a Option<Either<&'a [u8], String>>) -> Option<&'a [u8]>
 fn time_of(now: Option<Either<f64, String>>) -> Result<DateTime<Utc>> {
     match now {
         None => Ok(Utc::now()),
-        Some(Either::A(ms)) => Utc.timestamp_millis_opt(ms as i64).single().ok_or_else(|| invalid("now: not a valid epoch milliseconds value")),
+        Some(Either::A(ms)) => {
+            Utc.timestamp_millis_opt(ms as i64).single().ok_or_else(|| invalid("now: not a valid epoch milliseconds value"))
+        }
         Some(Either::B(text)) => api::parse_now(Some(&serde_json::Value::String(text))).map_err(|e| invalid(e.to_string())),
     }
 }
@@ -136,9 +138,9 @@ pub fn evaluate_compiled(
     }
     let envelope_event_id = match envelope_event_id {
         None => None,
-        Some(text) => Some(
-            sampling_core::value::parse_uuid(&text).ok_or_else(|| invalid(format!("envelopeEventId: `{text}` is not a UUID")))?,
-        ),
+        Some(text) => {
+            Some(sampling_core::value::parse_uuid(&text).ok_or_else(|| invalid(format!("envelopeEventId: `{text}` is not a UUID")))?)
+        }
     };
     let item = match flags & 3 {
         0 => ItemType::Transaction,

@@ -14,8 +14,8 @@ use napi::bindgen_prelude::{Float64Array, Float64ArraySlice, Uint32Array, Uint32
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use sampling_core::api;
-use sampling_core::decision::Scratch;
 use sampling_core::config::ParseOptions;
+use sampling_core::decision::Scratch;
 use sampling_core::store::{parse_key, EnvelopeDecision, Store};
 use serde_json::Value;
 
@@ -481,9 +481,7 @@ pub fn evaluate_json(request: String, config: Option<String>, root_config: Optio
 pub fn normalized_fields_json(request: String) -> Result<String> {
     guarded(|| {
         let request = parse_json(&request, "the request")?;
-        sampling_core::normalize::report::normalized_fields_request(&request)
-            .map(|v| v.to_string())
-            .map_err(|e| invalid(e.to_string()))
+        sampling_core::normalize::report::normalized_fields_request(&request).map(|v| v.to_string()).map_err(|e| invalid(e.to_string()))
     })
 }
 
@@ -519,8 +517,8 @@ pub fn match_condition_json(condition: String, target: String, value: String) ->
             "instance" => api::Target::Instance,
             other => return Err(invalid(format!("unknown target `{other}`"))),
         };
-        let condition = sampling_core::shape::parse_marked(&condition)
-            .map_err(|e| invalid(format!("the condition is not valid JSON: {e}")))?;
+        let condition =
+            sampling_core::shape::parse_marked(&condition).map_err(|e| invalid(format!("the condition is not valid JSON: {e}")))?;
         let value = parse_json(&value, "the instance")?;
         api::match_condition(&condition, target, &value).map_err(|e| invalid(e.to_string()))
     })
@@ -545,7 +543,6 @@ pub fn random_value_for(id: String) -> Result<f64> {
     let seed = sampling_core::value::parse_uuid(&id).ok_or_else(|| invalid(format!("`{id}` is not a UUID")))?;
     Ok(sampling_core::random::random_value(seed))
 }
-
 
 /// The spans of the transaction payload at `[start, end)` of `envelope` (`sampling_core::plan::embedded_span_count`):
 /// what a dropped transaction counts in the span categories of its outcome, besides itself.

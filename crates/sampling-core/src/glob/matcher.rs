@@ -13,10 +13,7 @@ pub(super) struct General {
 
 impl General {
     pub(super) fn new(tokens: &[Tok]) -> General {
-        General {
-            nfa: Nfa::compile(tokens),
-            segments: Segments::new(tokens),
-        }
+        General { nfa: Nfa::compile(tokens), segments: Segments::new(tokens) }
     }
 
     pub(super) fn is_match(&self, haystack: &str) -> bool {
@@ -134,11 +131,7 @@ impl Segments {
         }
         let head = parts.remove(0);
         let tail = parts.pop();
-        Some(Segments {
-            head,
-            middle: parts,
-            tail,
-        })
+        Some(Segments { head, middle: parts, tail })
     }
 
     pub(super) fn is_match(&self, h: &[u8]) -> bool {
@@ -249,8 +242,7 @@ impl Nfa {
             match token {
                 Tok::Lit(lit) => {
                     let start = self.insts.len();
-                    self.insts
-                        .extend(lit.chars().map(|c| Inst::Char { c, end: 0 }));
+                    self.insts.extend(lit.chars().map(|c| Inst::Char { c, end: 0 }));
                     let end = self.pc();
                     for inst in &mut self.insts[start..] {
                         if let Inst::Char { end: slot, .. } = inst {
@@ -387,12 +379,7 @@ impl Nfa {
             let mut stack = [0 as Pc; INLINE_WORDS * 64];
             self.run(haystack, &mut cur[..words], &mut next[..words], &mut stack)
         } else {
-            self.run(
-                haystack,
-                &mut vec![0; words],
-                &mut vec![0; words],
-                &mut vec![0; self.insts.len()],
-            )
+            self.run(haystack, &mut vec![0; words], &mut vec![0; words], &mut vec![0; self.insts.len()])
         }
     }
 
@@ -455,13 +442,7 @@ impl Nfa {
         Some(contains(&cur, self.insts.len() - 1))
     }
 
-    pub(super) fn run<'s>(
-        &self,
-        haystack: &str,
-        mut cur: &'s mut [u64],
-        mut next: &'s mut [u64],
-        stack: &mut [Pc],
-    ) -> bool {
+    pub(super) fn run<'s>(&self, haystack: &str, mut cur: &'s mut [u64], mut next: &'s mut [u64], stack: &mut [Pc]) -> bool {
         let mut chars = haystack.chars();
         let mut ahead = chars.next().map(|c| (c, Fold::of(c)));
         self.add(cur, stack, 0, ahead.as_ref().map(|(_, f)| f.as_slice()));
@@ -469,11 +450,7 @@ impl Nfa {
             if cur.iter().all(|&word| word == 0) {
                 return false;
             }
-            if cur
-                .iter()
-                .zip(&self.accepting_stars)
-                .any(|(live, accepting)| live & accepting != 0)
-            {
+            if cur.iter().zip(&self.accepting_stars).any(|(live, accepting)| live & accepting != 0) {
                 return true;
             }
             ahead = chars.next().map(|c| (c, Fold::of(c)));
@@ -489,15 +466,7 @@ impl Nfa {
 
     /// Advances state `pc` over the char `c`, whose lowercase is `fold`, into `next`; `look` is
     /// the lowercase of the char after `c`.
-    pub(super) fn step(
-        &self,
-        pc: usize,
-        c: char,
-        fold: &[char],
-        next: &mut [u64],
-        stack: &mut [Pc],
-        look: Option<&[char]>,
-    ) {
+    pub(super) fn step(&self, pc: usize, c: char, fold: &[char], next: &mut [u64], stack: &mut [Pc], look: Option<&[char]>) {
         match self.insts[pc] {
             Inst::Char { end, .. } => {
                 if pc + fold.len() <= end as usize && self.literal_matches(pc, fold) {
@@ -564,9 +533,7 @@ impl Nfa {
                         let end = self.literal_end(start);
                         let n = end - start;
                         for offset in 1..fold.len() {
-                            if offset + n < fold.len()
-                                && self.literal_matches(start, &fold[offset..offset + n])
-                            {
+                            if offset + n < fold.len() && self.literal_matches(start, &fold[offset..offset + n]) {
                                 follow!(end);
                             }
                         }
@@ -590,10 +557,7 @@ impl Nfa {
     /// Whether the literal chars from `pc` on equal `chars`; the caller keeps within the literal.
     #[inline]
     pub(super) fn literal_matches(&self, pc: usize, chars: &[char]) -> bool {
-        chars
-            .iter()
-            .enumerate()
-            .all(|(i, &x)| matches!(self.insts.get(pc + i), Some(Inst::Char { c, .. }) if *c == x))
+        chars.iter().enumerate().all(|(i, &x)| matches!(self.insts.get(pc + i), Some(Inst::Char { c, .. }) if *c == x))
     }
 
     pub(super) fn literal_end(&self, pc: usize) -> usize {
@@ -642,15 +606,9 @@ impl Fold {
     #[inline]
     pub(super) fn of(c: char) -> Fold {
         if c.is_ascii() {
-            return Fold {
-                chars: [c.to_ascii_lowercase(), '\0', '\0'],
-                len: 1,
-            };
+            return Fold { chars: [c.to_ascii_lowercase(), '\0', '\0'], len: 1 };
         }
-        let mut fold = Fold {
-            chars: ['\0'; 3],
-            len: 0,
-        };
+        let mut fold = Fold { chars: ['\0'; 3], len: 0 };
         for (slot, l) in fold.chars.iter_mut().zip(c.to_lowercase()) {
             *slot = l;
             fold.len += 1;

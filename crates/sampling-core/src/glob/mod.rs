@@ -109,10 +109,7 @@ pub struct Glob {
 impl Glob {
     /// Compiles `pattern`; see the module documentation for the syntax.
     pub fn new(pattern: &str) -> Result<Glob, GlobError> {
-        let tokens = Parser::parse(pattern).map_err(|kind| GlobError {
-            pattern: pattern.to_owned(),
-            kind,
-        })?;
+        let tokens = Parser::parse(pattern).map_err(|kind| GlobError { pattern: pattern.to_owned(), kind })?;
         let required = tokens
             .iter()
             .filter_map(|t| match t {
@@ -121,11 +118,7 @@ impl Glob {
             })
             .max_by_key(|lit| lit.len())
             .map(Into::into);
-        Ok(Glob {
-            pattern: pattern.to_owned(),
-            strategy: MatchStrategy::new(tokens),
-            required,
-        })
+        Ok(Glob { pattern: pattern.to_owned(), strategy: MatchStrategy::new(tokens), required })
     }
 
     /// A lowercase ASCII literal that every haystack this pattern matches contains (once

@@ -27,12 +27,7 @@ pub(super) struct Parser<'a> {
 
 impl Parser<'_> {
     pub(super) fn parse(pattern: &str) -> Result<Vec<Tok>, GlobErrorKind> {
-        let mut parser = Parser {
-            chars: pattern.chars(),
-            tokens: Vec::new(),
-            group: None,
-            literal: String::new(),
-        };
+        let mut parser = Parser { chars: pattern.chars(), tokens: Vec::new(), group: None, literal: String::new() };
         while let Some(c) = parser.chars.next() {
             match c {
                 '?' => parser.push(Tok::Any(1)),
@@ -51,10 +46,7 @@ impl Parser<'_> {
                 }
                 '}' => {
                     parser.flush();
-                    let branches = parser
-                        .group
-                        .take()
-                        .ok_or(GlobErrorKind::UnbalancedAlternation)?;
+                    let branches = parser.group.take().ok_or(GlobErrorKind::UnbalancedAlternation)?;
                     // `{}` has no branch at all and simply disappears, unlike `{,}`.
                     if !branches.is_empty() {
                         parser.push(Tok::Alt(branches));
@@ -102,11 +94,7 @@ impl Parser<'_> {
                 }
                 '-' => open_range = true,
                 c => {
-                    let c = if c == '\\' {
-                        self.chars.next().ok_or(GlobErrorKind::DanglingEscape)?
-                    } else {
-                        c
-                    };
+                    let c = if c == '\\' { self.chars.next().ok_or(GlobErrorKind::DanglingEscape)? } else { c };
                     if open_range {
                         close_range(&mut ranges, c)?;
                         open_range = false;
@@ -223,11 +211,7 @@ pub(super) struct Class {
 
 impl Class {
     pub(super) fn new(negated: bool, ranges: Vec<(char, char)>) -> Class {
-        let mut class = Class {
-            negated,
-            ranges: ranges.into_boxed_slice(),
-            ascii: 0,
-        };
+        let mut class = Class { negated, ranges: ranges.into_boxed_slice(), ascii: 0 };
         for b in 0..128u8 {
             if class.matches_char(char::from(b)) {
                 class.ascii |= 1 << b;
@@ -243,8 +227,7 @@ impl Class {
     /// Relay's case-insensitive rule: a character is in the class when its lowercase or its
     /// uppercase, if a single character, lies in a range (the character itself is not tested).
     pub(super) fn matches_char(&self, c: char) -> bool {
-        let hit = single(c.to_lowercase()).is_some_and(|l| self.contains(l))
-            || single(c.to_uppercase()).is_some_and(|u| self.contains(u));
+        let hit = single(c.to_lowercase()).is_some_and(|l| self.contains(l)) || single(c.to_uppercase()).is_some_and(|u| self.contains(u));
         hit != self.negated
     }
 

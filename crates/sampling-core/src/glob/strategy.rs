@@ -27,9 +27,7 @@ impl MatchStrategy {
             [Tok::Lit(lit)] => MatchStrategy::Literal(Needle::new(std::mem::take(lit))),
             [Tok::Lit(lit), Tok::Star] => MatchStrategy::Prefix(Needle::new(std::mem::take(lit))),
             [Tok::Star, Tok::Lit(lit)] => MatchStrategy::Suffix(Needle::new(std::mem::take(lit))),
-            [Tok::Star, Tok::Lit(lit), Tok::Star] => {
-                MatchStrategy::Contains(Box::new(Substring::new(lit)))
-            }
+            [Tok::Star, Tok::Lit(lit), Tok::Star] => MatchStrategy::Contains(Box::new(Substring::new(lit))),
             _ => MatchStrategy::General(Box::new(General::new(&tokens))),
         }
     }
@@ -49,19 +47,12 @@ pub(super) struct Needle {
 
 impl Needle {
     pub(super) fn new(text: String) -> Needle {
-        Needle {
-            ascii: text.is_ascii(),
-            text: text.into_boxed_str(),
-        }
+        Needle { ascii: text.is_ascii(), text: text.into_boxed_str() }
     }
 
     pub(super) fn equals(&self, haystack: &str) -> bool {
         if haystack.is_ascii() {
-            return self.ascii
-                && haystack.len() == self.text.len()
-                && haystack
-                    .as_bytes()
-                    .eq_ignore_ascii_case(self.text.as_bytes());
+            return self.ascii && haystack.len() == self.text.len() && haystack.as_bytes().eq_ignore_ascii_case(self.text.as_bytes());
         }
         folded(haystack).eq(self.text.chars())
     }
@@ -134,10 +125,7 @@ impl Substring {
         // Relay lowercases the whole haystack for this strategy. That differs from char-by-char
         // lowercasing only for a capital sigma (word-final `ς`), so only then allocate for it.
         if haystack.contains('Σ') {
-            return self
-                .finder
-                .find(haystack.to_lowercase().as_bytes())
-                .is_some();
+            return self.finder.find(haystack.to_lowercase().as_bytes()).is_some();
         }
         folded_contains(&self.finder, haystack)
     }

@@ -7,18 +7,12 @@ fn glob(pattern: &str) -> Glob {
 
 #[track_caller]
 fn assert_matches(pattern: &str, haystack: &str) {
-    assert!(
-        glob(pattern).is_match(haystack),
-        "`{pattern}` should match {haystack:?}"
-    );
+    assert!(glob(pattern).is_match(haystack), "`{pattern}` should match {haystack:?}");
 }
 
 #[track_caller]
 fn assert_no_match(pattern: &str, haystack: &str) {
-    assert!(
-        !glob(pattern).is_match(haystack),
-        "`{pattern}` should not match {haystack:?}"
-    );
+    assert!(!glob(pattern).is_match(haystack), "`{pattern}` should not match {haystack:?}");
 }
 
 #[track_caller]
@@ -51,10 +45,7 @@ fn nfa_matches(pattern: &str, haystack: &str) -> bool {
     let nfa = Nfa::compile(&tokens);
     let stepwise = nfa.run_stepwise(haystack);
     if let Some(masks) = nfa.run_masks(haystack) {
-        assert_eq!(
-            masks, stepwise,
-            "simulations disagree: {pattern:?} vs {haystack:?}"
-        );
+        assert_eq!(masks, stepwise, "simulations disagree: {pattern:?} vs {haystack:?}");
     }
     stepwise
 }
@@ -75,10 +66,7 @@ fn reference_matches(pattern: &str, haystack: &str) -> bool {
             let mut expanded = choice;
             expanded.extend_from_slice(rest);
             let mut next_prefix = prefix.clone();
-            let split = expanded
-                .iter()
-                .position(|t| matches!(t, Tok::Alt(_) | Tok::Opt(_)))
-                .unwrap_or(expanded.len());
+            let split = expanded.iter().position(|t| matches!(t, Tok::Alt(_) | Tok::Opt(_))).unwrap_or(expanded.len());
             next_prefix.extend_from_slice(&expanded[..split]);
             flatten(&expanded[split..], next_prefix, out);
         }
@@ -88,16 +76,10 @@ fn reference_matches(pattern: &str, haystack: &str) -> bool {
             None => h.is_empty(),
             Some((Tok::Lit(lit), rest)) => {
                 let lit: Vec<char> = lit.chars().collect();
-                h.len() >= lit.len()
-                    && h.iter()
-                        .zip(&lit)
-                        .all(|(c, l)| single(c.to_lowercase()) == Some(*l))
-                    && flat(rest, &h[lit.len()..])
+                h.len() >= lit.len() && h.iter().zip(&lit).all(|(c, l)| single(c.to_lowercase()) == Some(*l)) && flat(rest, &h[lit.len()..])
             }
             Some((Tok::Any(n), rest)) => h.len() >= *n && flat(rest, &h[*n..]),
-            Some((Tok::Class(class), rest)) => {
-                !h.is_empty() && class.matches(h[0]) && flat(rest, &h[1..])
-            }
+            Some((Tok::Class(class), rest)) => !h.is_empty() && class.matches(h[0]) && flat(rest, &h[1..]),
             Some((Tok::Star, rest)) => (0..=h.len()).any(|i| flat(rest, &h[i..])),
             Some((Tok::Alt(_) | Tok::Opt(_), _)) => unreachable!("flattened"),
         }
@@ -363,10 +345,7 @@ fn backslash_escapes_any_char() {
     assert_matches(r"\?", "?");
     assert_matches(r"\[x\]", "[x]");
     assert_matches(r"{a\,b,c}", "a,b");
-    assert_matches(
-        r"/api/0/organizations/\{organization_slug\}/event*",
-        "/api/0/organizations/{organization_slug}/event/foobar",
-    );
+    assert_matches(r"/api/0/organizations/\{organization_slug\}/event*", "/api/0/organizations/{organization_slug}/event/foobar");
 }
 
 #[test]
@@ -401,10 +380,7 @@ fn invalid_patterns_are_rejected() {
 fn error_names_the_pattern_and_the_reason() {
     let err = Glob::new("[b-a]").unwrap_err();
     assert_eq!(err.pattern(), "[b-a]");
-    assert_eq!(
-        err.to_string(),
-        "invalid glob pattern `[b-a]`: invalid character range `b-a`"
-    );
+    assert_eq!(err.to_string(), "invalid glob pattern `[b-a]`: invalid character range `b-a`");
 }
 
 #[test]
@@ -486,13 +462,7 @@ fn long_patterns_fall_back_to_heap_state_sets() {
 fn hostile_patterns_complete_on_large_input() {
     let ascii = "a".repeat(10_000);
     let wide = "ä".repeat(10_000);
-    for pattern in [
-        "*a*a*a*a*a*b",
-        "*a*a*a*a*a*a*a*a*a*a*a*a*b*",
-        "*a?a?a?a?a*b",
-        "{x,y,}*a*a*a*a*a*b",
-        "*{a,b}*{a,b}*{a,b}*{a,b}*c",
-    ] {
+    for pattern in ["*a*a*a*a*a*b", "*a*a*a*a*a*a*a*a*a*a*a*a*b*", "*a?a?a?a?a*b", "{x,y,}*a*a*a*a*a*b", "*{a,b}*{a,b}*{a,b}*{a,b}*c"] {
         assert_no_match(pattern, &ascii);
         let wide_pattern = pattern.replace('a', "ä");
         assert_no_match(&wide_pattern, &wide);
@@ -544,11 +514,7 @@ fn relay_condition_vectors() {
     ];
     for &(patterns, haystack, expected) in cases {
         let list = GlobList::new(patterns.iter().copied());
-        assert_eq!(
-            list.is_match(haystack),
-            expected,
-            "{patterns:?} vs {haystack:?}"
-        );
+        assert_eq!(list.is_match(haystack), expected, "{patterns:?} vs {haystack:?}");
     }
 }
 
@@ -558,15 +524,52 @@ fn prefiltered_lists_agree_with_their_patterns() {
     // names made of their pieces, in both cases.
     let lists = [
         GlobList::new([
-            "*healthcheck*", "*heartbeat*", "*/health{/,}", "*/healthy{/,}", "*/healthz{/,}", "*/health_check{/,}",
-            "*/_health{/,}", r"*/\[_health\]{/,}", "*/live{/,}", "*/livez{/,}", "*/ready{/,}", "*/readyz{/,}",
-            "*/ping{/,}", "*/up{/,}",
+            "*healthcheck*",
+            "*heartbeat*",
+            "*/health{/,}",
+            "*/healthy{/,}",
+            "*/healthz{/,}",
+            "*/health_check{/,}",
+            "*/_health{/,}",
+            r"*/\[_health\]{/,}",
+            "*/live{/,}",
+            "*/livez{/,}",
+            "*/ready{/,}",
+            "*/readyz{/,}",
+            "*/ping{/,}",
+            "*/up{/,}",
         ]),
         GlobList::new(["*debug*", "*dev*", "*local*", "*qa*", "*test*"]),
     ];
     let pieces = [
-        "/", "health", "HEALTH", "z", "y", "_check", "[_health]", "live", "ready", "ping", "up", "heart", "beat",
-        "check", "api", "users", "de", "v", "bug", "loc", "al", "q", "a", "test", "production", "Qa", "-", "x",
+        "/",
+        "health",
+        "HEALTH",
+        "z",
+        "y",
+        "_check",
+        "[_health]",
+        "live",
+        "ready",
+        "ping",
+        "up",
+        "heart",
+        "beat",
+        "check",
+        "api",
+        "users",
+        "de",
+        "v",
+        "bug",
+        "loc",
+        "al",
+        "q",
+        "a",
+        "test",
+        "production",
+        "Qa",
+        "-",
+        "x",
     ];
     let mut state = 0x853c_49e6_748f_ea9b_u64;
     let mut matched = [0; 2];
@@ -597,15 +600,12 @@ fn haystack_text() -> impl Strategy<Value = String> {
 
 /// Pieces of brace-free ASCII patterns.
 fn simple_piece() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(vec![
-        "a", "b", "A", "ab", "Ba", "/", "*", "?", "[ab]", "[!a]", "[a-b]", "[B]",
-    ])
+    prop::sample::select(vec!["a", "b", "A", "ab", "Ba", "/", "*", "?", "[ab]", "[!a]", "[a-b]", "[B]"])
 }
 
 fn braced_piece() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
-        "a", "b", "B", "*", "?", "[ab]", "[!a]", "{a,b}", "{a,}", "{,b}", "{ab,b*}", "{*,a}",
-        "{,}", "{}", "{a?,[b]}", "{a,,b}", "ä",
+        "a", "b", "B", "*", "?", "[ab]", "[!a]", "{a,b}", "{a,}", "{,b}", "{ab,b*}", "{*,a}", "{,}", "{}", "{a?,[b]}", "{a,,b}", "ä",
     ])
 }
 

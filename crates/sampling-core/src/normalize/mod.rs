@@ -90,16 +90,10 @@ impl Needs {
     pub fn of_condition(condition: &Condition) -> Needs {
         match condition {
             Condition::Eq(eq) => Needs::of_field(&eq.field),
-            Condition::Glob { field, .. } | Condition::Cmp { field, .. } | Condition::Cidr { field, .. } => {
-                Needs::of_field(field)
-            }
-            Condition::And(list) | Condition::Or(list) => {
-                list.iter().fold(Needs::NONE, |n, c| n.union(Needs::of_condition(c)))
-            }
+            Condition::Glob { field, .. } | Condition::Cmp { field, .. } | Condition::Cidr { field, .. } => Needs::of_field(field),
+            Condition::And(list) | Condition::Or(list) => list.iter().fold(Needs::NONE, |n, c| n.union(Needs::of_condition(c))),
             Condition::Not(inner) => Needs::of_condition(inner),
-            Condition::Any { field, inner } | Condition::All { field, inner } => {
-                Needs::of_field(field).union(Needs::of_condition(inner))
-            }
+            Condition::Any { field, inner } | Condition::All { field, inner } => Needs::of_field(field).union(Needs::of_condition(inner)),
             Condition::Unsupported => Needs::NONE,
         }
     }
@@ -208,7 +202,9 @@ impl NormalizeScratch {
             // An OS context with neither name nor version: parsed from its raw description.
             let os = contexts.and_then(|c| c.get("os")).filter(|o| o.is_object());
             let present = |field: &str| os.and_then(|o| o.get(field)).is_some_and(|v| !v.is_null());
-            if let Some(description) = os.filter(|_| !present("name") && !present("version")).and_then(|o| o.get("raw_description")?.as_str()) {
+            if let Some(description) =
+                os.filter(|_| !present("name") && !present("version")).and_then(|o| o.get("raw_description")?.as_str())
+            {
                 self.event.os_parsed = Some(os_context::parse(&description, present("build")));
             }
         }
@@ -224,8 +220,7 @@ impl NormalizeScratch {
         if self.event.name.is_some() {
             return;
         }
-        let (outcome, source) =
-            transaction_name::normalize_event_name(view, rules, now, &mut self.event_name, &mut self.buffers);
+        let (outcome, source) = transaction_name::normalize_event_name(view, rules, now, &mut self.event_name, &mut self.buffers);
         self.event.name = Some(outcome);
         self.event.source = source;
     }
@@ -254,8 +249,7 @@ impl NormalizeScratch {
             None => {
                 if let Some(name) = dsc.transaction.as_deref() {
                     self.dsc_name.clear();
-                    self.dsc_replaced =
-                        transaction_name::parametrize_dsc_name(name, rules, now, &mut self.dsc_name, &mut self.buffers);
+                    self.dsc_replaced = transaction_name::parametrize_dsc_name(name, rules, now, &mut self.dsc_name, &mut self.buffers);
                 }
             }
         }
@@ -416,7 +410,10 @@ mod tests {
 
     #[test]
     fn url_names_are_scrubbed_and_sanitized() {
-        let f = fields(r#"{"type":"transaction","transaction":"/users/1234/orders/98765","transaction_info":{"source":"url"},"contexts":{"trace":{}}}"#, "[]");
+        let f = fields(
+            r#"{"type":"transaction","transaction":"/users/1234/orders/98765","transaction_info":{"source":"url"},"contexts":{"trace":{}}}"#,
+            "[]",
+        );
         assert_eq!(get(&f, "event.transaction"), Some("/users/*/orders/*"));
         assert_eq!(get(&f, "event.transaction.source"), Some("sanitized"));
         assert_eq!(get(&f, "event.contexts.trace.status"), Some("unknown"));
@@ -446,7 +443,9 @@ mod tests {
     #[test]
     fn user_agent_contexts_fill_only_what_is_missing() {
         let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
-        let event = format!(r#"{{"type":"transaction","platform":"javascript","request":{{"headers":[["user-agent","{ua}"]]}},"contexts":{{"device":{{"family":"Mine"}}}}}}"#);
+        let event = format!(
+            r#"{{"type":"transaction","platform":"javascript","request":{{"headers":[["user-agent","{ua}"]]}},"contexts":{{"device":{{"family":"Mine"}}}}}}"#
+        );
         let f = fields(&event, "[]");
         assert_eq!(get(&f, "event.contexts.browser.name"), Some("Firefox"));
         assert_eq!(get(&f, "event.contexts.browser.version"), Some("121.0"));

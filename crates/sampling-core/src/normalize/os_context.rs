@@ -131,7 +131,10 @@ mod tests {
         let m = parse("Mac OS X 10.14.6", false);
         assert_eq!((text(&m.name), text(&m.version), m.build), (Some("macOS".into()), Some("10.14.6".into()), Some(None)));
         let l = parse("Linux 5.15.0 Ubuntu 22.04", false);
-        assert_eq!((text(&l.name), text(&l.version), text(&l.kernel_version)), (Some("Ubuntu".into()), Some("22.04".into()), Some("5.15.0".into())));
+        assert_eq!(
+            (text(&l.name), text(&l.version), text(&l.kernel_version)),
+            (Some("Ubuntu".into()), Some("22.04".into()), Some("5.15.0".into()))
+        );
         assert_eq!(text(&parse("Darwin 21.6.0 Darwin Kernel", false).kernel_version).as_deref(), Some("21.6.0"));
         assert_eq!(text(&parse("Nintendo Switch", false).name).as_deref(), Some("Nintendo OS"));
         assert_eq!(text(&parse("FreeBSD 13.2-RELEASE", false).name).as_deref(), Some("FreeBSD"));

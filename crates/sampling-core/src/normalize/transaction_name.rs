@@ -77,13 +77,7 @@ pub struct NameBuffers {
 
 /// Scrubs identifiers from `name` and applies `rules`, writing the result into `out`.
 /// Returns false (with `out` unspecified) when the name stays as it is.
-pub fn normalize_url_name(
-    name: &str,
-    rules: &TxNameRules,
-    now: DateTime<Utc>,
-    out: &mut String,
-    buffers: &mut NameBuffers,
-) -> bool {
+pub fn normalize_url_name(name: &str, rules: &TxNameRules, now: DateTime<Utc>, out: &mut String, buffers: &mut NameBuffers) -> bool {
     buffers.scrubbed.clear();
     let scrubbed = scrub_identifiers_into(name, &mut buffers.scrubbed, &mut buffers.scrub);
     let base: &str = if scrubbed { &buffers.scrubbed } else { name };
@@ -98,13 +92,7 @@ pub fn normalize_url_name(
 }
 
 /// The DSC's `transaction` as Relay parametrizes it: names with a `/` are normalized like URLs.
-pub fn parametrize_dsc_name(
-    name: &str,
-    rules: &TxNameRules,
-    now: DateTime<Utc>,
-    out: &mut String,
-    buffers: &mut NameBuffers,
-) -> bool {
+pub fn parametrize_dsc_name(name: &str, rules: &TxNameRules, now: DateTime<Utc>, out: &mut String, buffers: &mut NameBuffers) -> bool {
     name.contains('/') && normalize_url_name(name, rules, now, out, buffers)
 }
 

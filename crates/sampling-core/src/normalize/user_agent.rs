@@ -246,7 +246,8 @@ mod tests {
         UaHeaders { user_agent: Some(Cow::Borrowed(s)), ..Default::default() }
     }
 
-    const MAC_CHROME: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    const MAC_CHROME: &str =
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
     #[test]
     fn contexts_from_a_desktop_user_agent() {
