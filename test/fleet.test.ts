@@ -106,6 +106,24 @@ describe('a fleet of ingestion processes behind one control plane on one Redis',
     return total;
   }
 
+  /**
+   * Sets the organisation's target through the admin API and waits until every process heard the
+   * invalidation and samples with the new config (`allKept`: every root kept, else some dropped);
+   * the fleet fetched it once. Returns when the shared cache entry was written (after `fetchedAfter`).
+   */
+  async function changeTarget(rate: number, fetchedAfter: number, what: string, tag: string, allKept: boolean): Promise<number> {
+    const before = await fetchState();
+    const seenBefore = await Promise.all(servers.map((server) => invalidationsSeen(server)));
+    const change = await fetch(`${plane.url}/api/control/organizations/1`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ targetSampleRate: rate }) });
+    expect(change.status).toBe(200);
+    await until(() => proxy.fetches(KEY) > before.fetched, `the refetch after ${what}`);
+    const changed = await sharedFetchedAt(fetchedAfter);
+    await until(async () => (await Promise.all(servers.map((server) => invalidationsSeen(server)))).every((n, i) => n > seenBefore[i]), `${what} seen by every process`);
+    await eachProcessSamples(tag, allKept);
+    await expectOneFetchSince(before, changed);
+    return changed;
+  }
+
   /** Upstream requests a process made itself (its /metrics): their sum over the fleet is what the proxy saw. */
   async function requestsMade(server: { url: string }): Promise<number> {
     const text = await (await fetch(`${server.url}/metrics`)).text();
@@ -217,16 +235,8 @@ describe('a fleet of ingestion processes behind one control plane on one Redis',
 
     // 3. A change through the admin API reaches every process (the control plane publishes the invalidation:
     // each one counts it, none waits for its expiry), and is fetched once for the fleet.
-    const before = await fetchState();
-    const seenBefore = await Promise.all(servers.map((server) => invalidationsSeen(server)));
-    const change = await fetch(`${plane.url}/api/control/organizations/1`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ targetSampleRate: 1 }) });
-    expect(change.status).toBe(200);
-    await until(() => proxy.fetches(KEY) > before.fetched, 'the refetch after the change');
-    const changed = await sharedFetchedAt(second);
-    await until(async () => (await Promise.all(servers.map((server) => invalidationsSeen(server)))).every((n, i) => n > seenBefore[i]), 'the invalidation seen by every process');
     // At a target of 1 every root is kept: a batch fully kept on each process shows it took the new config.
-    await eachProcessSamples('c', true);
-    await expectOneFetchSince(before, changed);
+    const changed = await changeTarget(1, second, 'the change', 'c', true);
 
     // 4. Redis restarts (empty): roots counted meanwhile are buffered and written once it is back.
     await redis.stop();
@@ -247,16 +257,8 @@ describe('a fleet of ingestion processes behind one control plane on one Redis',
       return proxy.fetches(KEY) === n;
     }, 'revalidation after the restart done');
     expect(proxy.fetches(KEY) - settled).toBeLessThanOrEqual(PROCESSES);
-    const beforeSecond = await fetchState();
-    const seenBeforeSecond = await Promise.all(servers.map((server) => invalidationsSeen(server)));
-    const secondChange = await fetch(`${plane.url}/api/control/organizations/1`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ targetSampleRate: 0.05 }) });
-    expect(secondChange.status).toBe(200);
-    await until(() => proxy.fetches(KEY) > beforeSecond.fetched, 'the refetch after the second change');
-    const changedAgain = await sharedFetchedAt(changed);
-    await until(async () => (await Promise.all(servers.map((server) => invalidationsSeen(server)))).every((n, i) => n > seenBeforeSecond[i]), 'the second invalidation seen by every process');
     // At 5 % a batch of 20 is all kept only by chance (0.95^20 ≈ 36 %): batches until each process drops some.
-    await eachProcessSamples('e', false);
-    await expectOneFetchSince(beforeSecond, changedAgain);
+    await changeTarget(0.05, changed, 'the second change', 'e', false);
 
     // 6. The admin changes are durable: in the definitions file, so a reload after the empty restart keeps them.
     expect(JSON.parse(readFileSync(definitionsFile, 'utf8')).organizations[0].targetSampleRate).toBe(0.05);
