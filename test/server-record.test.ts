@@ -34,6 +34,8 @@ describe('toJsonLine', () => {
       kept(Buffer.from('{"event_id":"x"}\n{"type":"event"}\n{"message":"caf\u00e9 \\"q\\""}\n')),
       kept(every, { sampleRate: null, randomValue: null, matchedRuleIds: [], traceFullySampled: true }),
       kept(Buffer.concat([every, every, Buffer.from([0xff, 0xfe])]), { decision: 'noMatch' as never }),
+      kept(Buffer.from('x'), { sampleRate: 1e-7, randomValue: 0.9999999999999999, matchedRuleIds: [3007], traceFullySampled: false, keepReason: 'unknownProject' }),
+      { ...kept(Buffer.from('y'), { sampleRate: 1, randomValue: 0 }), modified: false, receivedAt: Date.UTC(1999, 0, 1), eventId: 'quote " and \\ and \u2028' },
     ];
     for (const k of cases) {
       const line = toJsonLine(k);

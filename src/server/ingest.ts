@@ -134,20 +134,30 @@ export class EnvelopeIngestor {
     return { plan: forward, count };
   }
 
-  async ingest(input: IngestInput, eventId: string | null): Promise<IngestResult> {
-    let decision = this.decisionFor(input);
-    let { plan, count } = this.planned(input, decision);
+  /**
+   * The decision, what is forwarded and what is counted: at once, unless a shared reservoir's
+   * budget must be asked (a reservoir rule kept the item): then a promise.
+   */
+  ingest(input: IngestInput, eventId: string | null): IngestResult | Promise<IngestResult> {
+    const decision = this.decisionFor(input);
+    const planned = this.planned(input, decision);
     // With a shared reservoir: an item a reservoir rule kept counts against the fleet's budget.
     // When the budget is used up, the engine learns it (the rule's count set to its limit: no
     // config is rewritten) and this item, which the rule may no longer keep, is decided again.
     const rule = decision.reservoirRule;
     if (this.reservoir !== null && input.organizationId !== null && rule !== null) {
-      if ((await this.reservoir.take(input.organizationId, rule)) === 'exhausted') {
-        this.engine.setReservoirCount(input.organizationId, rule.id, rule.limit);
-        decision = this.decide(input.body, input.publicKey);
-        ({ plan, count } = this.planned(input, decision));
-      }
+      const organizationId = input.organizationId;
+      return this.reservoir.take(organizationId, rule).then((budget) => {
+        if (budget !== 'exhausted') return this.result(eventId, decision, planned);
+        this.engine.setReservoirCount(organizationId, rule.id, rule.limit);
+        const again = this.decide(input.body, input.publicKey);
+        return this.result(eventId, again, this.planned(input, again));
+      });
     }
+    return this.result(eventId, decision, planned);
+  }
+
+  private result(eventId: string | null, decision: Decision, { plan, count }: { plan: ForwardPlan; count: RootCount | null }): IngestResult {
     return {
       eventId: eventId ?? randomUUID().replace(/-/g, ''),
       decision,

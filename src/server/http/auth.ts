@@ -25,11 +25,28 @@ export function keyFromAuthHeader(value: string | undefined): string | null {
   return authField(value, 'sentry_key');
 }
 
+/** Parsed `X-Sentry-Auth` values: an SDK sends the same one with every request. */
+const AUTH_CACHE_SIZE = 1024;
+const parsedAuth = new Map<string, { key: string | null; client: string | null }>();
+
+/** The `sentry_key` and `sentry_client` of an `X-Sentry-Auth` value (parsed once per distinct value). */
+function sentryAuth(value: string): { key: string | null; client: string | null } {
+  let parsed = parsedAuth.get(value);
+  if (parsed === undefined) {
+    parsed = { key: authField(value, 'sentry_key'), client: authField(value, 'sentry_client') };
+    // Bounded: clients choose the value.
+    if (parsedAuth.size >= AUTH_CACHE_SIZE) parsedAuth.clear();
+    parsedAuth.set(value, parsed);
+  }
+  return parsed;
+}
+
 /** The SDK's `sentry_client` from X-Sentry-Auth, `Authorization: Sentry ...` or the query (browser SDKs). */
 export function clientFromRequest(headers: IncomingHttpHeaders, query: URLSearchParams): string | null {
   const auth = headers['x-sentry-auth'];
+  const first = Array.isArray(auth) ? auth[0] : auth;
   const authorization = headers.authorization;
-  const fromHeader = authField(Array.isArray(auth) ? auth[0] : auth, 'sentry_client') ?? (authorization !== undefined && /^sentry\s/i.test(authorization) ? authField(authorization, 'sentry_client') : null);
+  const fromHeader = (first === undefined ? null : sentryAuth(first).client) ?? (authorization !== undefined && /^sentry\s/i.test(authorization) ? authField(authorization, 'sentry_client') : null);
   const value = fromHeader ?? query.get('sentry_client');
   // It travels on in a header of the forwarded request: printable ASCII only.
   return value === null || value === '' || !/^[\x20-\x7e]+$/.test(value) ? null : value.replace(/,/g, ' ');
@@ -38,7 +55,8 @@ export function clientFromRequest(headers: IncomingHttpHeaders, query: URLSearch
 /** The key a request carries in its headers or query (before the envelope header is read). */
 export function keyFromRequest(headers: IncomingHttpHeaders, query: URLSearchParams): string | null {
   const auth = headers['x-sentry-auth'];
-  const fromHeader = keyFromAuthHeader(Array.isArray(auth) ? auth[0] : auth);
+  const first = Array.isArray(auth) ? auth[0] : auth;
+  const fromHeader = first === undefined ? null : sentryAuth(first).key;
   if (fromHeader !== null) return fromHeader;
   const authorization = headers.authorization;
   if (authorization !== undefined && /^sentry\s/i.test(authorization)) {
@@ -71,15 +89,22 @@ export class ProjectAuthenticator {
     private readonly rejectUnchecked = false,
   ) {}
 
-  async authenticate(key: string | null, projectId: number): Promise<AuthenticatedProject> {
+  /**
+   * The project of `key`, at once when its config is loaded (or known to be unavailable); a
+   * promise only while a key's first config load is awaited. Throws (or rejects) `AuthError`.
+   */
+  authenticate(key: string | null, projectId: number): AuthenticatedProject | Promise<AuthenticatedProject> {
     if (key === null) throw new AuthError(401, 'missing authorization information: no sentry_key in X-Sentry-Auth, the query or the envelope dsn');
     const publicKey = key.toLowerCase();
     if (!KEY_PATTERN.test(publicKey)) throw new AuthError(401, 'invalid project key: expected 32 hex digits');
-    let lookup = this.configs.get(publicKey);
+    const lookup = this.configs.get(publicKey);
     if (lookup.state === 'pending') {
-      await this.configs.prefetch([publicKey], { timeout: this.waitMs });
-      lookup = this.configs.get(publicKey);
+      return this.configs.prefetch([publicKey], { timeout: this.waitMs }).then(() => this.checked(publicKey, projectId, this.configs.get(publicKey)));
     }
+    return this.checked(publicKey, projectId, lookup);
+  }
+
+  private checked(publicKey: string, projectId: number, lookup: ReturnType<ProjectConfigService['get']>): AuthenticatedProject {
     switch (lookup.state) {
       case 'fresh':
       case 'stale': {

@@ -5,39 +5,45 @@ import { brotliDecompress, gunzip, inflate, inflateRaw, type InputType, type Zli
 
 import { BadEncodingError, BodyTooLargeError, RequestAbortedError, UnsupportedEncodingError } from '../errors';
 
-/** Reads the raw body; rejects with 413 as soon as it (or the declared Content-Length) passes `limit`. */
-export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads the raw body and calls `done` once: with the body, or with 413 as soon as it (or the
+ * declared Content-Length) passes `limit`, or when the request is aborted. A callback, not a
+ * promise: the envelope path stays synchronous from the body's end to the answer.
+ */
+export function readRawBody(req: IncomingMessage, limit: number, done: (error: Error | null, body: Buffer | null) => void): void {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError(limit, 'request body'));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    let done = false;
-    const onData = (chunk: Buffer): void => {
-      total += chunk.length;
-      if (total > limit) {
-        finish(new BodyTooLargeError(limit, 'request body'));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const finish = (error?: Error): void => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      if (error) {
-        // Stop buffering; what is still coming is discarded.
-        req.resume();
-        reject(error);
-      } else {
-        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
-      }
-    };
-    req.on('data', onData);
-    req.once('end', () => finish());
-    req.once('error', () => finish(new RequestAbortedError()));
-    req.once('aborted', () => finish(new RequestAbortedError()));
-  });
+  if (Number.isFinite(declared) && declared > limit) {
+    done(new BodyTooLargeError(limit, 'request body'), null);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let finished = false;
+  const onData = (chunk: Buffer): void => {
+    total += chunk.length;
+    if (total > limit) {
+      finish(new BodyTooLargeError(limit, 'request body'));
+      return;
+    }
+    chunks.push(chunk);
+  };
+  const finish = (error: Error | null): void => {
+    if (finished) return;
+    finished = true;
+    req.off('data', onData);
+    if (error) {
+      // Stop buffering; what is still coming is discarded.
+      req.resume();
+      done(error, null);
+    } else {
+      done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
+    }
+  };
+  const aborted = (): void => finish(new RequestAbortedError());
+  req.on('data', onData);
+  req.on('end', () => finish(null));
+  req.on('error', aborted);
+  req.on('aborted', aborted);
 }
 
 type Decoder = (buf: InputType, options: ZlibOptions, callback: (error: Error | null, result: Buffer) => void) => void;
@@ -62,11 +68,14 @@ function decoderFor(encoding: string, raw: Buffer): Decoder | null {
 }
 
 /**
- * Decodes `raw` per the Content-Encoding (a list is undone right to left). Decompression stops as
+ * Decodes `raw` per the Content-Encoding (a list is undone right to left); `raw` itself, at once, without one. Decompression stops as
  * soon as the output passes `limit` (413): a small compressed bomb never inflates in memory.
  */
-export async function decodeBody(raw: Buffer, contentEncoding: string | undefined, limit: number): Promise<Buffer> {
-  if (contentEncoding === undefined) return raw;
+export function decodeBody(raw: Buffer, contentEncoding: string | undefined, limit: number): Buffer | Promise<Buffer> {
+  return contentEncoding === undefined ? raw : decodeEncoded(raw, contentEncoding, limit);
+}
+
+async function decodeEncoded(raw: Buffer, contentEncoding: string, limit: number): Promise<Buffer> {
   const encodings = contentEncoding
     .split(',')
     .map((e) => e.trim().toLowerCase())

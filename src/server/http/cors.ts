@@ -18,6 +18,13 @@ export function corsHeaders(req: IncomingMessage): Record<string, string> {
   };
 }
 
+/** `corsHeaders` as a flat list of names and values (what `writeHead` takes without walking an object). */
+export function corsHeaderList(origin: string | undefined): string[] {
+  return origin
+    ? ['access-control-allow-origin', origin, 'access-control-expose-headers', EXPOSED_HEADERS, 'vary', 'Origin']
+    : ['access-control-allow-origin', origin ?? '*', 'access-control-expose-headers', EXPOSED_HEADERS];
+}
+
 /** Answers an OPTIONS preflight for the envelope endpoint. */
 export function answerPreflight(req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, {

@@ -3,10 +3,20 @@
 import type { ServerResponse } from 'node:http';
 
 import { HttpError } from '../errors';
+import { corsHeaderList } from './cors';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Answers an accepted envelope (`{"id": ...}` with the CORS headers), the headers as a flat list. */
+export function sendAccepted(res: ServerResponse, eventId: string, origin: string | undefined): void {
+  const text = `{"id":${JSON.stringify(eventId)}}`;
+  const headers = corsHeaderList(origin);
+  headers.push('content-type', 'application/json', 'content-length', String(Buffer.byteLength(text)));
+  res.writeHead(200, headers);
   res.end(text);
 }
 

@@ -17,11 +17,11 @@ import type { RootCounter } from '../roots';
 import type { EnvelopeSink, SinkHealth } from '../sinks/types';
 import type { ServerStats, StatsSnapshot } from '../stats';
 import type { MetricsGuard } from './access';
-import type { ProjectAuthenticator } from './auth';
+import type { AuthenticatedProject, ProjectAuthenticator } from './auth';
 import { clientFromRequest, keyFromRequest } from './auth';
 import { decodeBody, readRawBody } from './body';
 import { answerPreflight, corsHeaders } from './cors';
-import { sendError, sendJson, sendText } from './respond';
+import { sendAccepted, sendError, sendJson, sendText } from './respond';
 
 export interface RouteDeps {
   limits: ResolvedLimits;
@@ -80,8 +80,8 @@ interface OutcomeScope {
 }
 
 function recordOutcomes(deps: RouteDeps, project: string, scope: OutcomeScope, body: Buffer, result: IngestResult, forwardedOk: boolean): void {
-  const filtered = sampledReason(result.decision);
-  result.items.forEach((item) => {
+  let filtered: string | null = null;
+  for (const item of result.items) {
     let outcome: OutcomeName = 'accepted';
     let reason = '';
     if (item.fate === 'missing_dsc' || item.fate === 'invalid_dsc') {
@@ -90,7 +90,7 @@ function recordOutcomes(deps: RouteDeps, project: string, scope: OutcomeScope, b
       reason = item.fate;
     } else if (item.fate === 'sampled') {
       outcome = 'filtered_sampling';
-      reason = filtered;
+      reason = filtered ??= sampledReason(result.decision);
     } else if (!forwardedOk) {
       outcome = 'rate_limited';
       reason = 'sink_unavailable';
@@ -101,63 +101,134 @@ function recordOutcomes(deps: RouteDeps, project: string, scope: OutcomeScope, b
         deps.outcomes.record({ ...scope, at: scope.receivedAt, outcome: outcome === 'invalid' ? 'invalid' : 'filtered', reason, category, quantity });
       }
     }
-  });
+  }
 }
 
-async function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, rawProjectId: string, query: URLSearchParams): Promise<number> {
-  const cors = corsHeaders(req);
-  let bodyRead = false;
-  try {
-    const projectId = Number(rawProjectId);
-    if (!/^\d{1,18}$/.test(rawProjectId) || !Number.isSafeInteger(projectId)) throw new HttpError(400, `invalid project id: ${rawProjectId.slice(0, 40)}`);
-    const receivedAt = Date.now();
-    const raw = await readRawBody(req, deps.limits.maxBodySize);
-    bodyRead = true;
-    const body = await decodeBody(raw, req.headers['content-encoding'], deps.limits.maxBodySize);
-    const requestKey = keyFromRequest(req.headers, query);
-    const envelope = deps.ingestor.read(body, requestKey);
-    const project = await deps.auth.authenticate(requestKey ?? envelope.dsnKey, projectId);
-    const result = await deps.ingestor.ingest({ body, publicKey: project.publicKey, organizationId: project.organizationId }, envelope.eventId);
-    const forward = result.forward;
-    if (forward !== null) {
-      deps.onCommit?.(res);
-      try {
-        await deps.sink.accept({
-          receivedAt,
-          projectId,
-          publicKey: project.publicKey,
-          eventId: result.eventId,
-          decision: result.decision,
-          modified: result.modified,
-          envelope: forward,
-          client: {
-            auth: headerText(req.headers['x-sentry-auth']),
-            address: req.socket.remoteAddress ?? null,
-            forwardedFor: headerText(req.headers['x-forwarded-for']),
-            userAgent: req.headers['user-agent'] ?? null,
-            sentryClient: clientFromRequest(req.headers, query),
-          },
-        });
-      } catch (error) {
-        recordOutcomes(deps, deps.projectLabels.label(projectId), { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, false);
-        throw error;
-      }
-    }
-    const label = deps.projectLabels.label(projectId);
-    recordOutcomes(deps, label, { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, true);
-    deps.metrics.envelopes.inc({ project_id: label, kind: result.decision.kind, decision: result.decision.decision });
-    deps.stats.recordDecision(label, result.decision);
-    // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).
-    deps.roots?.record({ count: result.count, decision: result.decision, projectId, organizationId: project.organizationId });
-    deps.onEnvelope?.({ projectId, publicKey: project.publicKey, body, decision: result.decision, forwarded: forward });
-    sendJson(res, 200, { id: result.eventId }, cors);
-    return 200;
-  } catch (error) {
-    if (!(error instanceof HttpError)) throw error;
-    deps.metrics.rejected.inc({ status: String(error.status), reason: reasonClass(error) });
-    sendError(res, error, cors, !bodyRead);
-    return error.status;
+/** A value, or a promise of one: the next step runs at once for a value (most requests wait for nothing). */
+function then<T>(value: T | Promise<T>, next: (value: T) => void, fail: (error: unknown) => void): void {
+  if (!(value instanceof Promise)) {
+    next(value);
+    return;
   }
+  value.then((v) => {
+    try {
+      next(v);
+    } catch (error) {
+      fail(error);
+    }
+  }, fail);
+}
+
+/**
+ * The envelope endpoint. It runs synchronously from the body's last chunk to the answer, unless
+ * something must be awaited (decompression, a key's first config load, a shared reservoir's
+ * budget, the sink's write): one promise per request, settled with the status answered, instead
+ * of one per step. An HTTP error is answered here; anything else rejects (the guard answers 500).
+ */
+function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, rawProjectId: string, query: URLSearchParams): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let bodyRead = false;
+    const fail = (error: unknown): void => {
+      if (!(error instanceof HttpError)) {
+        reject(error);
+        return;
+      }
+      try {
+        deps.metrics.rejected.inc({ status: String(error.status), reason: reasonClass(error) });
+        sendError(res, error, corsHeaders(req), !bodyRead);
+        resolve(error.status);
+      } catch (failure) {
+        reject(failure);
+      }
+    };
+    const projectId = Number(rawProjectId);
+    if (!/^\d{1,18}$/.test(rawProjectId) || !Number.isSafeInteger(projectId)) {
+      fail(new HttpError(400, `invalid project id: ${rawProjectId.slice(0, 40)}`));
+      return;
+    }
+    const receivedAt = Date.now();
+
+    const answered = (project: AuthenticatedProject, body: Buffer, result: IngestResult): void => {
+      const label = deps.projectLabels.label(projectId);
+      recordOutcomes(deps, label, { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, true);
+      deps.metrics.envelopes.inc({ project_id: label, kind: result.decision.kind, decision: result.decision.decision });
+      deps.stats.recordDecision(label, result.decision);
+      // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).
+      deps.roots?.record({ count: result.count, decision: result.decision, projectId, organizationId: project.organizationId });
+      deps.onEnvelope?.({ projectId, publicKey: project.publicKey, body, decision: result.decision, forwarded: result.forward });
+      sendAccepted(res, result.eventId, req.headers.origin);
+      resolve(200);
+    };
+
+    const ingested = (project: AuthenticatedProject, body: Buffer, result: IngestResult): void => {
+      const forward = result.forward;
+      if (forward === null) {
+        answered(project, body, result);
+        return;
+      }
+      deps.onCommit?.(res);
+      const kept = {
+        receivedAt,
+        projectId,
+        publicKey: project.publicKey,
+        eventId: result.eventId,
+        decision: result.decision,
+        modified: result.modified,
+        envelope: forward,
+        client: {
+          auth: headerText(req.headers['x-sentry-auth']),
+          address: req.socket.remoteAddress ?? null,
+          forwardedFor: headerText(req.headers['x-forwarded-for']),
+          userAgent: req.headers['user-agent'] ?? null,
+          sentryClient: clientFromRequest(req.headers, query),
+        },
+      };
+      deps.sink.accept(kept).then(
+        () => {
+          try {
+            answered(project, body, result);
+          } catch (error) {
+            fail(error);
+          }
+        },
+        (error: unknown) => {
+          try {
+            recordOutcomes(deps, deps.projectLabels.label(projectId), { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, false);
+          } catch (failure) {
+            fail(failure);
+            return;
+          }
+          fail(error);
+        },
+      );
+    };
+
+    const decoded = (body: Buffer): void => {
+      const requestKey = keyFromRequest(req.headers, query);
+      const envelope = deps.ingestor.read(body, requestKey);
+      then(
+        deps.auth.authenticate(requestKey ?? envelope.dsnKey, projectId),
+        (project) => {
+          const input = { body, publicKey: project.publicKey, organizationId: project.organizationId };
+          then(deps.ingestor.ingest(input, envelope.eventId), (result) => ingested(project, body, result), fail);
+        },
+        fail,
+      );
+    };
+
+    readRawBody(req, deps.limits.maxBodySize, (error, raw) => {
+      try {
+        if (error !== null || raw === null) {
+          fail(error);
+          return;
+        }
+        bodyRead = true;
+        then(decodeBody(raw, req.headers['content-encoding'], deps.limits.maxBodySize), decoded, fail);
+      } catch (failure) {
+        fail(failure);
+      }
+    });
+  });
 }
 
 /** A request target that cannot be parsed (`//`, `//:99999/`, `*` on a route): 400, never a throw. */
@@ -167,7 +238,24 @@ function badTarget(res: ServerResponse, target: string | undefined): void {
 }
 
 /** Routes one request. May throw or reject: `createRequestHandler` guards it. */
-async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
+/** `/api/<id>/envelope/` as SDKs send it: its URL's pathname would be itself and its query empty, so no URL is parsed. */
+const PLAIN_ENVELOPE_TARGET = /^\/api\/(\d{1,18})\/envelope\/?$/;
+/** The query of a target without one (only read). */
+const NO_QUERY = new URLSearchParams();
+
+function observeRequest(deps: RouteDeps, status: number, started: bigint): void {
+  deps.stats.recordResponse(status);
+  deps.metrics.requestSeconds.observe({ status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+/** Routes one request. May throw or reject: `createRequestHandler` guards it. */
+function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
+  const plain = req.method === 'POST' && req.url !== undefined ? PLAIN_ENVELOPE_TARGET.exec(req.url) : null;
+  if (plain !== null) return handleEnvelope(deps, req, res, plain[1], NO_QUERY).then((status) => observeRequest(deps, status, started));
+  return routeParsed(deps, req, res, started);
+}
+
+async function routeParsed(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
   const url = parseRequestTarget(req.url);
   if (url === null) {
     deps.metrics.rejected.inc({ status: '400', reason: 'request' });
@@ -176,10 +264,7 @@ async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse,
     return;
   }
   const envelope = ENVELOPE_PATH.exec(url.pathname);
-  const finish = (status: number): void => {
-    deps.stats.recordResponse(status);
-    if (envelope) deps.metrics.requestSeconds.observe({ status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
-  };
+  const finish = (status: number): void => observeRequest(deps, status, started);
   if (envelope) {
     if (req.method === 'OPTIONS') {
       answerPreflight(req, res);

@@ -46,15 +46,38 @@ export function toRecord(kept: KeptEnvelope): KeptRecord {
   return { ...recordMetadata(kept), envelope: kept.envelope.toString('base64') };
 }
 
+/** `JSON.stringify` of a number or null (NaN and infinities are null). */
+function jsonNumber(value: number | null): string {
+  return value === null || !Number.isFinite(value) ? 'null' : String(value);
+}
+
+/** The ISO time of the last record's millisecond (consecutive records mostly share one). */
+let lastIsoMs = Number.NaN;
+let lastIso = '';
+
+function isoTime(ms: number): string {
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
+}
+
 /**
- * One line (with its newline) for a kept envelope: `JSON.stringify(toRecord(kept))`, with the
- * base64 envelope (last, and never escaped) appended as text rather than run through
- * `JSON.stringify`, which scans it character by character (about 9 µs of 12 µs for a 4 KB
- * envelope).
+ * One line (with its newline) for a kept envelope: byte for byte `JSON.stringify(toRecord(kept))`,
+ * written as text (no record object, no walk of it, the base64 envelope never scanned for escapes:
+ * `JSON.stringify` spent about 9 µs of 12 µs of a 4 KB envelope on it), in the record's key order.
  */
 export function toJsonLine(kept: KeptEnvelope): string {
-  const metadata = JSON.stringify(recordMetadata(kept));
-  return `${metadata.slice(0, -1)},"envelope":"${kept.envelope.toString('base64')}"}\n`;
+  const d = kept.decision;
+  const tfs = d.traceFullySampled === null ? 'null' : d.traceFullySampled ? 'true' : 'false';
+  return (
+    `{"receivedAt":${JSON.stringify(isoTime(kept.receivedAt))},"projectId":${jsonNumber(kept.projectId)},"publicKey":${JSON.stringify(kept.publicKey)},` +
+    `"eventId":${JSON.stringify(kept.eventId)},"decision":{"decision":${JSON.stringify(d.decision)},"kind":${JSON.stringify(d.kind)},` +
+    `"sampleRate":${jsonNumber(d.sampleRate)},"randomValue":${jsonNumber(d.randomValue)},"matchedRuleIds":[${d.matchedRuleIds.map(jsonNumber).join(',')}],` +
+    `"keepReason":${JSON.stringify(d.keepReason)},"traceFullySampled":${tfs}},"modified":${kept.modified ? 'true' : 'false'},` +
+    `"envelope":"${kept.envelope.toString('base64')}"}\n`
+  );
 }
 
 /** Reads a JSON Lines file's records back, with the envelope bytes decoded. */
