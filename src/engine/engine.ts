@@ -133,12 +133,16 @@ function epochMs(now: TimeInput): number {
  * The one decoder of results: a result row (the engine's `result`, or row `row` of a batch's
  * `out`) and its matched rule ids as an object.
  */
+function nullable(value: number): number | null {
+  return Number.isNaN(value) ? null : value;
+}
+
 export function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array, idsStart: number, idsCap: number): EnvelopeDecision {
   const base = row * STRIDE;
   const matched = Math.min(out[base + OUT.matchedCount], idsCap);
-  const nullable = (v: number) => (Number.isNaN(v) ? null : v);
   const tfs = out[base + OUT.traceFullySampled];
-  const matchedRuleIds = Array.from(ids.subarray(idsStart, idsStart + matched));
+  const matchedRuleIds: number[] = new Array(matched);
+  for (let i = 0; i < matched; i++) matchedRuleIds[i] = ids[idsStart + i];
   const decision = DECISION_NAMES[out[base + OUT.decision]];
   const spanCode = out[base + OUT.spanDecision];
   return {
@@ -151,7 +155,7 @@ export function decisionFromRow(out: Float64Array, row: number, ids: Uint32Array
     matchedRuleIds,
     spanCount: out[base + OUT.spanCount],
     invalidDsc: out[base + OUT.invalidDsc] === 1,
-    unknownRootKey: unknownRootKey(out, row),
+    unknownRootKey: Number.isNaN(out[base + OUT.unknownRootKey]) ? null : unknownRootKey(out, row),
     outcomeReason: decision === 'drop' ? sampledReason(matchedRuleIds) : null,
     spanDecision: Number.isNaN(spanCode) ? null : DECISION_NAMES[spanCode],
     spanSampleRate: nullable(out[base + OUT.spanSampleRate]),

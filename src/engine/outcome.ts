@@ -28,7 +28,19 @@ export function ruleCategories(ruleIds: Iterable<number>): RuleCategory[] {
   return CATEGORY_ORDER.filter((c) => seen.has(c));
 }
 
+/** Reasons by matched rule ids (`"1000,1004"`): a config yields few distinct chains. Bounded. */
+const REASON_CACHE_SIZE = 4096;
+const reasons = new Map<string, string>();
+
 /** Relay's outcome reason for a sampling drop (`FilteredSampling`): `Sampled:1000,1004,1400`. */
 export function sampledReason(ruleIds: Iterable<number>): string {
-  return `Sampled:${ruleCategories(ruleIds).join(',')}`;
+  if (!Array.isArray(ruleIds)) return `Sampled:${ruleCategories(ruleIds).join(',')}`;
+  const chain = ruleIds.join(',');
+  let reason = reasons.get(chain);
+  if (reason === undefined) {
+    reason = `Sampled:${ruleCategories(ruleIds).join(',')}`;
+    if (reasons.size >= REASON_CACHE_SIZE) reasons.clear();
+    reasons.set(chain, reason);
+  }
+  return reason;
 }

@@ -10,7 +10,9 @@ export interface Decision extends EnvelopeDecision {
 
 /** The decision of the engine's last `sampleEnvelope` call that returned `code` (>= 0). */
 export function readDecision(engine: SamplingEngine, code: number): Decision {
-  return { code, ...decisionFromRow(engine.result, 0, engine.matchedRuleIds, 0, engine.matchedRuleIds.length) };
+  const decision = decisionFromRow(engine.result, 0, engine.matchedRuleIds, 0, engine.matchedRuleIds.length) as Decision;
+  decision.code = code;
+  return decision;
 }
 
 /**

@@ -10,8 +10,7 @@ import type { Socket } from 'node:net';
  */
 export class ConnectionTracker {
   private readonly sockets = new Set<Socket>();
-  private readonly active = new Set<ServerResponse>();
-  /** The response being produced on each connection. */
+  /** The last response produced on each open connection (in progress until it is finished). */
   private readonly current = new Map<Socket, ServerResponse>();
   /** Responses whose envelope was handed to the sink: never reset before they are answered. */
   private readonly committed = new WeakSet<ServerResponse>();
@@ -20,15 +19,14 @@ export class ConnectionTracker {
   constructor(private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      this.active.add(res);
-      this.current.set(req.socket, res);
-      res.once('close', () => {
-        this.active.delete(res);
-        if (this.current.get(req.socket) === res) this.current.delete(req.socket);
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        this.current.delete(socket);
       });
+    });
+    // No listener per response: whether it is done is read from it when draining.
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.current.set(req.socket, res);
       if (this.draining) this.closeAfter(res);
     });
   }
@@ -39,8 +37,8 @@ export class ConnectionTracker {
   }
 
   /** Responses still to be answered or being written. */
-  get inFlight(): number {
-    return this.active.size;
+  private inProgress(): ServerResponse[] {
+    return [...this.current.values()].filter((res) => !res.writableFinished && !res.destroyed);
   }
 
   /** The request's envelope goes to the sink now: a shutdown deadline must not reset it unanswered. */
@@ -63,9 +61,10 @@ export class ConnectionTracker {
   async drain(timeoutMs: number, onDeadline: (round: { reset: number; awaited: number }) => void = () => {}): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const res of this.active) this.closeAfter(res);
+    const active = this.inProgress();
+    for (const res of active) this.closeAfter(res);
     // A response whose head was already sent keeps its connection open afterwards: close it once it is done.
-    for (const res of this.active) {
+    for (const res of active) {
       if (res.headersSent) res.once('finish', () => setImmediate(() => this.server.closeIdleConnections()));
     }
     this.server.closeIdleConnections();
