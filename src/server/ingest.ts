@@ -35,7 +35,7 @@ export interface IngestResult {
   items: PlannedItem[];
   forward: Buffer | null;
   modified: boolean;
-  /** What the control plane counts (null when the engine does not count). */
+  /** What the control plane counts (null when the engine does not count, or counts nothing here). */
   count: RootCount | null;
 }
 
@@ -121,6 +121,8 @@ export class EnvelopeIngestor {
   private planned(input: IngestInput, decision: Decision): { plan: ForwardPlan; count: RootCount | null } {
     const plan = this.engine.plan;
     const forward = planForward(input.body, plan, decision.traceFullySampled);
+    // Nothing counted (counting off, or no transaction or segment): no names to decode.
+    if (plan.transactionCount === 0 && plan.segmentCount === 0) return { plan: forward, count: null };
     const count: RootCount = {
       transactions: plan.transactionCount,
       segments: plan.segmentCount,
