@@ -1,4 +1,4 @@
-// `npm run load`: autocannon against the ingestion server with realistic envelopes, then against a bare node:http server that only appends bodies to a file (same client, same envelopes); prints requests/s, latency, memory and the ratio.
+// `npm run load`: autocannon against the ingestion server with realistic envelopes, then against two floors (node:http running only the engine and appending kept bodies; node:http only appending every body), same client and envelopes; prints requests/s, latency, CPU per request, memory and the ratios.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -157,26 +157,35 @@ async function main(): Promise<void> {
   }
   if (given !== '' || process.argv.includes('--no-bare')) return;
 
-  // The floor: the same client and envelopes against a server that only reads and appends each body.
-  const port = await freePort();
-  const bareUrl = `http://127.0.0.1:${port}`;
-  const bare = await spawnServer([path.join(__dirname, 'bare-server.js'), String(port), path.join(dir, 'bare.bin')], `${bareUrl}`);
-  try {
-    await runLoad({ url: bareUrl, duration: 2, connections, corpus });
-    const cpuBefore = cpuMs(bare.pid);
-    const floor = await runLoad({ url: bareUrl, duration, connections, corpus });
-    const bareCpu = cpuPerRequest(cpuBefore, cpuMs(bare.pid), floor);
-    process.stdout.write(
-      ['bare node:http server (read the body, append it to a file):', ...summary(floor, connections), ...(bareCpu === null ? [] : [`bare CPU per request: ${bareCpu.toFixed(1)} µs`])].join('\n') + '\n',
-    );
-    const ratio = server.requests.average / floor.requests.average;
-    process.stdout.write(`ratio: the server handles ${ratio.toFixed(2)}x the requests/s of the bare server (${server.requests.average.toFixed(0)} / ${floor.requests.average.toFixed(0)})\n`);
-    // The same comparison in CPU time, steadier on a shared machine (the server started by this run only).
-    if (serverCpu !== null && bareCpu !== null) {
-      process.stdout.write(`cpu: the bare server's CPU per request is ${(bareCpu / serverCpu).toFixed(2)}x the server's (${bareCpu.toFixed(1)} / ${serverCpu.toFixed(1)} µs)\n`);
+  // The floors: the same client and envelopes against a server that only runs the engine and
+  // appends kept bodies, and against one that only appends every body.
+  const floors = [
+    { name: 'engine floor (node:http, the engine on each body, kept bodies appended; nothing else)', script: 'engine-floor-server.js', file: 'floor.bin' },
+    { name: 'bare node:http server (read the body, append it to a file)', script: 'bare-server.js', file: 'bare.bin' },
+  ];
+  const results: { requests: number; cpu: number | null }[] = [];
+  for (const floor of floors) {
+    const port = await freePort();
+    const floorUrl = `http://127.0.0.1:${port}`;
+    const child = await spawnServer([path.join(__dirname, floor.script), String(port), path.join(dir, floor.file)], floorUrl);
+    try {
+      await runLoad({ url: floorUrl, duration: 2, connections, corpus });
+      const cpuBefore = cpuMs(child.pid);
+      const result = await runLoad({ url: floorUrl, duration, connections, corpus });
+      const cpu = cpuPerRequest(cpuBefore, cpuMs(child.pid), result);
+      results.push({ requests: result.requests.average, cpu });
+      process.stdout.write([`${floor.name}:`, ...summary(result, connections), ...(cpu === null ? [] : [`CPU per request: ${cpu.toFixed(1)} µs`])].join('\n') + '\n');
+    } finally {
+      await stop(child);
     }
-  } finally {
-    await stop(bare);
+  }
+  const [engineFloor, bare] = results;
+  const ratio = server.requests.average / bare.requests;
+  process.stdout.write(`ratio: the server handles ${ratio.toFixed(2)}x the requests/s of the bare server (${server.requests.average.toFixed(0)} / ${bare.requests.toFixed(0)}); the engine floor ${(engineFloor.requests / bare.requests).toFixed(2)}x\n`);
+  // The same comparison in CPU time, steadier on a shared machine (the server started by this run only).
+  if (serverCpu !== null && bare.cpu !== null) {
+    const floorShare = engineFloor.cpu === null ? '' : `; the engine floor's is ${(bare.cpu / engineFloor.cpu).toFixed(2)}x (${engineFloor.cpu.toFixed(1)} µs)`;
+    process.stdout.write(`cpu: the bare server's CPU per request is ${(bare.cpu / serverCpu).toFixed(2)}x the server's (${bare.cpu.toFixed(1)} / ${serverCpu.toFixed(1)} µs)${floorShare}\n`);
   }
 }
 
