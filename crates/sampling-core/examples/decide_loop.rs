@@ -2,6 +2,8 @@
 //! driver for profilers (callgrind, perf) of the core alone.
 //!
 //!   cargo run --release -p sampling-core --example decide_loop -- CONFIG.json tx-4kb 3000
+//!
+//! With `COUNTING=1` the plan also carries what the control plane counts (`Store::set_counting`).
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
@@ -26,6 +28,7 @@ fn main() {
     let store = Store::with_options(ParseOptions::WITH_RESERVOIR);
     let key = parse_key("abd0f232775f45feab79864e580d160b").unwrap();
     store.put(key, 42, 1, Some(&config)).expect("config");
+    store.set_counting(std::env::var_os("COUNTING").is_some_and(|v| v == "1"));
     let now = Utc.with_ymd_and_hms(2025, 6, 2, 12, 0, 0).unwrap();
     let mut scratch = Scratch::new();
     let mut kept = 0u64;

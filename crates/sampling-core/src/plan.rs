@@ -413,37 +413,71 @@ impl EnvelopePlan {
         if !holds_true_member(payload, b"\"is_segment\"") {
             return;
         }
-        let Ok(value) = json::validate(payload) else { return };
-        match value.get("items").filter(|i| i.is_array()) {
+        // One pass finds the container's `items` (the last one, as a lookup would); the spans are
+        // then read once each. Brackets and strings are matched, values not validated token by
+        // token: a strict pass cost three times the rest of counting a container, and only JSON
+        // no SDK writes (a bad number or literal inside a span) would count where Relay rejects it.
+        let mut items = None;
+        let Ok(end) = json::for_each_entry(payload, |key, value| {
+            if key.eq_str("items") {
+                items = Some(value);
+            }
+        }) else {
+            // Malformed, or not an object (a single span is one): nothing to count.
+            return;
+        };
+        if json::skip_ws(payload, end) != payload.len() {
+            return;
+        }
+        match items.filter(|i| i.is_array()) {
             Some(items) => {
                 for span in items.elements() {
                     self.count_span(span, dsc, kept);
                 }
             }
-            None => self.count_span(value, dsc, kept),
+            None => self.count_span(RawValue(&payload[json::skip_ws(payload, 0)..end]), dsc, kept),
         }
     }
 
+    /// One span: a segment (`is_segment: true`) is counted, and a kept one's release observed.
+    /// Its members are read in one pass (the last of a repeated key wins, as for a lookup).
     fn count_span(&mut self, span: RawValue<'_>, dsc: Option<RawValue<'_>>, kept: bool) {
-        if !span.is_object() || span.get("is_segment").and_then(|v| v.as_bool()) != Some(true) {
+        // Child spans (most of them) are passed over after one search, as whole items are.
+        if !span.is_object() || !holds_true_member(span.0, b"\"is_segment\"") {
+            return;
+        }
+        let (mut segment, mut parent, mut attributes) = (None, None, None);
+        for (key, value) in span.entries() {
+            if key.eq_str("is_segment") {
+                segment = Some(value);
+            } else if key.eq_str("parent_span_id") {
+                parent = Some(value);
+            } else if key.eq_str("attributes") {
+                attributes = Some(value);
+            }
+        }
+        if segment.and_then(|v| v.as_bool()) != Some(true) {
             return;
         }
         self.counts.segments = self.counts.segments.saturating_add(1);
         if kept {
-            let is_root = span.get("parent_span_id").is_none_or(|p| p.is_null());
-            let attributes = span.get("attributes").filter(|a| a.is_object());
-            let attribute = |key: &str| {
-                let value = attributes?.get(key)?;
-                if value.is_object() {
-                    value.get("value")
-                } else {
-                    Some(value)
+            let is_root = parent.is_none_or(|p| p.is_null());
+            let (mut release, mut environment) = (None, None);
+            for (key, value) in attributes.filter(|a| a.is_object()).into_iter().flat_map(|a| a.entries()) {
+                if key.eq_str("sentry.release") {
+                    release = Some(value);
+                } else if key.eq_str("sentry.environment") {
+                    environment = Some(value);
                 }
-            };
-            let (release, environment) = (attribute("sentry.release"), attribute("sentry.environment"));
-            self.see_release(dsc, is_root, release, environment);
+            }
+            self.see_release(dsc, is_root, attribute_value(release), attribute_value(environment));
         }
     }
+}
+
+/// A span attribute's value: `{"value": ...}`, or (older SDKs) the value itself.
+fn attribute_value(attribute: Option<RawValue<'_>>) -> Option<RawValue<'_>> {
+    attribute.and_then(|v| if v.is_object() { v.get("value") } else { Some(v) })
 }
 
 /// Whether `"key": true` is written anywhere in the bytes (a cheap pre-filter).
@@ -606,6 +640,23 @@ mod tests {
             assert_eq!(plan(CHILD, Some(ROOT), &single.repeat(2)).counts.segments, 2);
             // A span v2 container without a DSC is refused before sampling: Relay counts nothing.
             assert_eq!(plan(CHILD, None, &container(&spans)).counts.segments, 0);
+        }
+
+        #[test]
+        fn a_span_is_a_segment_by_its_own_last_is_segment_member() {
+            let s = |body: &str| format!(r#"{{"trace_id":"{TRACE}","span_id":"00000000000000aa",{body}}}"#);
+            let spans = [
+                // `true` only inside its attributes: a child.
+                s(r#""is_segment":false,"attributes":{"is_segment":true}"#),
+                // Repeated: the last one counts, as for a lookup.
+                s(r#""is_segment":false,"is_segment":true"#),
+                s(r#""is_segment":true,"is_segment":false"#),
+                s(r#""is_segment" : true"#),
+            ];
+            assert_eq!(plan(CHILD, Some(ROOT), &container(&spans)).counts.segments, 2);
+            // Brackets that do not match: nothing is counted.
+            let broken = container(&spans).replace("]}", "}]");
+            assert_eq!(plan(CHILD, Some(ROOT), &broken).counts.segments, 0);
         }
 
         #[test]
