@@ -1,10 +1,11 @@
 // The second floor `npm run load` compares the ingestion server with: a bare node:http server that also runs the engine on each body (counting on, as under `npm start`) and appends the kept ones, with nothing else a server does (no authentication against configs, metrics, outcomes, stats, control plane).
 
-import { createWriteStream, readFileSync } from 'node:fs';
-import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import type http from 'node:http';
 import path from 'node:path';
 
 import { KEEP, NO_MATCH, SamplingEngine } from '../engine/engine';
+import { startFloorServer } from './bare-server';
 
 const PROJECTS_FILE = path.join(__dirname, '..', '..', 'examples', 'projects.json');
 const SENTRY_KEY = /sentry_key=([0-9a-fA-F]{32})/;
@@ -26,32 +27,16 @@ function demoEngine(): SamplingEngine {
   return engine;
 }
 
-/** Starts the engine floor on `port`, appending kept envelopes to `file`. */
+/** Starts the engine floor on `port`, appending kept envelopes (and unreadable ones: never lost) to `file`. */
 export function startEngineFloorServer(port: number, file: string): Promise<http.Server> {
   const engine = demoEngine();
-  const out = createWriteStream(file, { flags: 'a' });
-  const server = http.createServer((req, res) => {
-    if (req.method !== 'POST') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      const key = SENTRY_KEY.exec(String(req.headers['x-sentry-auth']))?.[1]?.toLowerCase();
-      const code = key === undefined ? engine.sampleUnattributed(body) : engine.sampleEnvelope(body, key);
-      // Read now: the next decision rewrites the plan.
-      const text = `{"id":"${code >= 0 ? (engine.plan.eventId() ?? NO_EVENT_ID) : NO_EVENT_ID}"}`;
-      const answer = (): void => {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(text);
-      };
-      // Kept (or unreadable: never lost) envelopes are appended whole.
-      if (code === KEEP || code === NO_MATCH || code < 0) out.write(body, answer);
-      else answer();
-    });
+  return startFloorServer(port, file, (body, req) => {
+    const key = SENTRY_KEY.exec(String(req.headers['x-sentry-auth']))?.[1]?.toLowerCase();
+    const code = key === undefined ? engine.sampleUnattributed(body) : engine.sampleEnvelope(body, key);
+    // Read now: the next decision rewrites the plan.
+    const eventId = code >= 0 ? (engine.plan.eventId() ?? NO_EVENT_ID) : NO_EVENT_ID;
+    return { append: code === KEEP || code === NO_MATCH || code < 0, eventId };
   });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
 if (require.main === module) {
