@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProjectConfigService, type ProjectConfigServiceOptions } from '../src/configs';
+import { sharedChannel } from '../src/configs/redis-cache';
 import { startRedis, type RedisServer } from './helpers/redis';
 import { FakeUpstream, ManualClock, ValidatingInstaller, keyOf, projectState, samplingConfig, waitFor } from './helpers/upstream';
 
@@ -34,9 +35,21 @@ describe('Redis shared cache', () => {
     return { s, installer };
   }
 
+  /** Connected, and every member subscribed (a fixed pause was not enough on a loaded CI machine). */
   async function ready(...members: Array<{ s: ProjectConfigService }>): Promise<void> {
     await waitFor(() => members.every((m) => m.s.sharedCacheAvailable), 'redis connected');
-    await new Promise((r) => setTimeout(r, 50)); // subscriptions settle
+    const raw = new Redis(redis.url);
+    try {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const [, subscribers] = (await raw.pubsub('NUMSUB', sharedChannel(prefix))) as [string, number];
+        if (Number(subscribers) >= members.length) break;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${members.length} subscribers (${subscribers})`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      raw.disconnect();
+    }
   }
 
   beforeAll(async () => {
