@@ -20,25 +20,35 @@ export function clientErrorStatus(code: string | undefined): string {
  * is not out yet (Node then closes the connection after it); when its head already announced
  * keep-alive, the error answer follows it, with `Connection: close`, and the connection ends.
  */
+/** On a socket: the last response the parser's requests got (its request is `res.req`). */
+const LAST_RESPONSE = Symbol('lastResponse');
+/** On a response: its `finish` was emitted (after Node's own handling of it). */
+const FINISHED = Symbol('finished');
+
+type Tracked<T> = T & { [LAST_RESPONSE]?: ServerResponse; [FINISHED]?: boolean };
+
+function markFinished(this: Tracked<ServerResponse>): void {
+  this[FINISHED] = true;
+}
+
 export function answerClientErrors(server: Server): void {
-  /** The last request the parser produced on each connection, and its response. */
-  const last = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
-  /** Responses whose `finish` was emitted (after Node's own handling of it). */
-  const finished = new WeakSet<ServerResponse>();
   /** Connections whose client error is handled: the parser repeats its error on any further bytes. */
   const handled = new WeakSet<Socket>();
 
+  // Properties, not a WeakMap and a WeakSet: this runs for every request, and weak collections
+  // cost the garbage collector on every scavenge.
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    last.set(req.socket, { req, res });
-    res.once('finish', () => finished.add(res));
+    (req.socket as Tracked<Socket>)[LAST_RESPONSE] = res;
+    res.once('finish', markFinished);
   });
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (handled.has(socket)) return;
     handled.add(socket);
     const answer = `HTTP/1.1 ${clientErrorStatus(err.code)}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
-    const current = last.get(socket);
-    const pending = current !== undefined && !finished.has(current.res) && !current.res.destroyed;
+    const lastResponse = (socket as Tracked<Socket>)[LAST_RESPONSE];
+    const current = lastResponse === undefined ? undefined : { req: lastResponse.req, res: lastResponse as Tracked<ServerResponse> };
+    const pending = current !== undefined && current.res[FINISHED] !== true && !current.res.destroyed;
     if (pending && (current.req.complete || current.res.headersSent)) {
       const { req, res } = current;
       if (!res.headersSent) res.setHeader('connection', 'close');

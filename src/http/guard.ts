@@ -39,11 +39,15 @@ function answer500(res: ServerResponse): void {
 }
 
 /**
- * Wraps a request handler so that a synchronous throw or a rejection becomes a 500 (or a reset when
- * the answer had started) and a report to `onFailure`, never an uncaught exception that would end
- * the process (and, with it, every other request and the queue of the upstream sink).
+ * Wraps a request handler so that a synchronous throw, a rejection or an error it reports through
+ * `fail` (a handler that completes through callbacks) becomes a 500 (or a reset when the answer
+ * had started) and a report to `onFailure`, never an uncaught exception that would end the process
+ * (and, with it, every other request and the queue of the upstream sink).
  */
-export function guardedListener(handle: (req: IncomingMessage, res: ServerResponse) => unknown, onFailure: GuardFailure): RequestListener {
+export function guardedListener(
+  handle: (req: IncomingMessage, res: ServerResponse, fail: (error: unknown) => void) => unknown,
+  onFailure: GuardFailure,
+): RequestListener {
   const fail = (error: unknown, req: IncomingMessage, res: ServerResponse): void => {
     try {
       onFailure(error, req);
@@ -54,7 +58,7 @@ export function guardedListener(handle: (req: IncomingMessage, res: ServerRespon
   };
   return (req, res) => {
     try {
-      const result = handle(req, res);
+      const result = handle(req, res, (error) => fail(error, req, res));
       if (result instanceof Promise) result.catch((error: unknown) => fail(error, req, res));
     } catch (error) {
       fail(error, req, res);

@@ -8,12 +8,14 @@ import type { Socket } from 'node:net';
  * server's request handler is attached: its `request` listener runs first, so a request arriving
  * on a keep-alive connection after `drain()` started is answered with `Connection: close`.
  */
+/** A response whose envelope was handed to the sink: never reset before it is answered (a property, not a WeakSet: set for every kept envelope). */
+const COMMITTED = Symbol('committed');
+type Committable = ServerResponse & { [COMMITTED]?: boolean };
+
 export class ConnectionTracker {
   private readonly sockets = new Set<Socket>();
   /** The last response produced on each open connection (in progress until it is finished). */
   private readonly current = new Map<Socket, ServerResponse>();
-  /** Responses whose envelope was handed to the sink: never reset before they are answered. */
-  private readonly committed = new WeakSet<ServerResponse>();
   private draining = false;
 
   constructor(private readonly server: Server) {
@@ -43,7 +45,7 @@ export class ConnectionTracker {
 
   /** The request's envelope goes to the sink now: a shutdown deadline must not reset it unanswered. */
   commit(res: ServerResponse): void {
-    this.committed.add(res);
+    (res as Committable)[COMMITTED] = true;
   }
 
   /** Node ends the connection after a response whose head says `Connection: close`. */
@@ -73,7 +75,7 @@ export class ConnectionTracker {
       let awaited = 0;
       for (const socket of this.sockets) {
         const res = this.current.get(socket);
-        if (spareCommitted && res !== undefined && this.committed.has(res) && !res.writableFinished) {
+        if (spareCommitted && res !== undefined && (res as Committable)[COMMITTED] === true && !res.writableFinished) {
           awaited++;
           continue;
         }

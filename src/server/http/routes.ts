@@ -122,112 +122,119 @@ function then<T>(value: T | Promise<T>, next: (value: T) => void, fail: (error: 
 /**
  * The envelope endpoint. It runs synchronously from the body's last chunk to the answer, unless
  * something must be awaited (decompression, a key's first config load, a shared reservoir's
- * budget, the sink's write): one promise per request, settled with the status answered, instead
- * of one per step. An HTTP error is answered here; anything else rejects (the guard answers 500).
+ * budget, the sink's write), and completes through callbacks, not a promise per step: `resolve`
+ * with the status answered; an HTTP error is answered here; anything else goes to `reject` (the
+ * guard answers 500).
  */
-function handleEnvelope(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, rawProjectId: string, query: URLSearchParams): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let bodyRead = false;
-    const fail = (error: unknown): void => {
-      if (!(error instanceof HttpError)) {
-        reject(error);
-        return;
-      }
-      try {
-        deps.metrics.rejected.inc({ status: String(error.status), reason: reasonClass(error) });
-        sendError(res, error, corsHeaders(req), !bodyRead);
-        resolve(error.status);
-      } catch (failure) {
-        reject(failure);
-      }
-    };
-    const projectId = Number(rawProjectId);
-    if (!/^\d{1,18}$/.test(rawProjectId) || !Number.isSafeInteger(projectId)) {
-      fail(new HttpError(400, `invalid project id: ${rawProjectId.slice(0, 40)}`));
+function handleEnvelope(
+  deps: RouteDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rawProjectId: string,
+  query: URLSearchParams,
+  resolve: (status: number) => void,
+  reject: (error: unknown) => void,
+): void {
+  let bodyRead = false;
+  const fail = (error: unknown): void => {
+    if (!(error instanceof HttpError)) {
+      reject(error);
       return;
     }
-    const receivedAt = Date.now();
+    try {
+      deps.metrics.rejected.inc({ status: String(error.status), reason: reasonClass(error) });
+      sendError(res, error, corsHeaders(req), !bodyRead);
+      resolve(error.status);
+    } catch (failure) {
+      reject(failure);
+    }
+  };
+  const projectId = Number(rawProjectId);
+  if (!/^\d{1,18}$/.test(rawProjectId) || !Number.isSafeInteger(projectId)) {
+    fail(new HttpError(400, `invalid project id: ${rawProjectId.slice(0, 40)}`));
+    return;
+  }
+  const receivedAt = Date.now();
 
-    const answered = (project: AuthenticatedProject, body: Buffer, result: IngestResult): void => {
-      const label = deps.projectLabels.label(projectId);
-      recordOutcomes(deps, label, { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, true);
-      deps.metrics.envelopes.inc({ project_id: label, kind: result.decision.kind, decision: result.decision.decision });
-      deps.stats.recordDecision(label, result.decision);
-      // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).
-      deps.roots?.record({ count: result.count, decision: result.decision, projectId, organizationId: project.organizationId });
-      deps.onEnvelope?.({ projectId, publicKey: project.publicKey, body, decision: result.decision, forwarded: result.forward });
-      sendAccepted(res, result.eventId, req.headers.origin);
-      resolve(200);
+  const answered = (project: AuthenticatedProject, body: Buffer, result: IngestResult): void => {
+    const label = deps.projectLabels.label(projectId);
+    recordOutcomes(deps, label, { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, true);
+    deps.metrics.envelopes.inc({ project_id: label, kind: result.decision.kind, decision: result.decision.decision });
+    deps.stats.recordDecision(label, result.decision);
+    // Counted once the envelope is accepted (a 503 from the sink is retried by the SDK: not counted twice).
+    deps.roots?.record({ count: result.count, decision: result.decision, projectId, organizationId: project.organizationId });
+    deps.onEnvelope?.({ projectId, publicKey: project.publicKey, body, decision: result.decision, forwarded: result.forward });
+    sendAccepted(res, result.eventId, req.headers.origin);
+    resolve(200);
+  };
+
+  const ingested = (project: AuthenticatedProject, body: Buffer, result: IngestResult): void => {
+    const forward = result.forward;
+    if (forward === null) {
+      answered(project, body, result);
+      return;
+    }
+    deps.onCommit?.(res);
+    const kept = {
+      receivedAt,
+      projectId,
+      publicKey: project.publicKey,
+      eventId: result.eventId,
+      decision: result.decision,
+      modified: result.modified,
+      envelope: forward,
+      client: {
+        auth: headerText(req.headers['x-sentry-auth']),
+        address: req.socket.remoteAddress ?? null,
+        forwardedFor: headerText(req.headers['x-forwarded-for']),
+        userAgent: req.headers['user-agent'] ?? null,
+        sentryClient: clientFromRequest(req.headers, query),
+      },
     };
-
-    const ingested = (project: AuthenticatedProject, body: Buffer, result: IngestResult): void => {
-      const forward = result.forward;
-      if (forward === null) {
-        answered(project, body, result);
-        return;
-      }
-      deps.onCommit?.(res);
-      const kept = {
-        receivedAt,
-        projectId,
-        publicKey: project.publicKey,
-        eventId: result.eventId,
-        decision: result.decision,
-        modified: result.modified,
-        envelope: forward,
-        client: {
-          auth: headerText(req.headers['x-sentry-auth']),
-          address: req.socket.remoteAddress ?? null,
-          forwardedFor: headerText(req.headers['x-forwarded-for']),
-          userAgent: req.headers['user-agent'] ?? null,
-          sentryClient: clientFromRequest(req.headers, query),
-        },
-      };
-      deps.sink.accept(kept).then(
-        () => {
-          try {
-            answered(project, body, result);
-          } catch (error) {
-            fail(error);
-          }
-        },
-        (error: unknown) => {
-          try {
-            recordOutcomes(deps, deps.projectLabels.label(projectId), { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, false);
-          } catch (failure) {
-            fail(failure);
-            return;
-          }
+    deps.sink.accept(kept).then(
+      () => {
+        try {
+          answered(project, body, result);
+        } catch (error) {
           fail(error);
-        },
-      );
-    };
-
-    const decoded = (body: Buffer): void => {
-      const requestKey = keyFromRequest(req.headers, query);
-      const envelope = deps.ingestor.read(body, requestKey);
-      then(
-        deps.auth.authenticate(requestKey ?? envelope.dsnKey, projectId),
-        (project) => {
-          const input = { body, publicKey: project.publicKey, organizationId: project.organizationId };
-          then(deps.ingestor.ingest(input, envelope.eventId), (result) => ingested(project, body, result), fail);
-        },
-        fail,
-      );
-    };
-
-    readRawBody(req, deps.limits.maxBodySize, (error, raw) => {
-      try {
-        if (error !== null || raw === null) {
-          fail(error);
+        }
+      },
+      (error: unknown) => {
+        try {
+          recordOutcomes(deps, deps.projectLabels.label(projectId), { projectId, organizationId: project.organizationId, keyId: project.keyId, receivedAt }, body, result, false);
+        } catch (failure) {
+          fail(failure);
           return;
         }
-        bodyRead = true;
-        then(decodeBody(raw, req.headers['content-encoding'], deps.limits.maxBodySize), decoded, fail);
-      } catch (failure) {
-        fail(failure);
+        fail(error);
+      },
+    );
+  };
+
+  const decoded = (body: Buffer): void => {
+    const requestKey = keyFromRequest(req.headers, query);
+    const envelope = deps.ingestor.read(body, requestKey);
+    then(
+      deps.auth.authenticate(requestKey ?? envelope.dsnKey, projectId),
+      (project) => {
+        const input = { body, publicKey: project.publicKey, organizationId: project.organizationId };
+        then(deps.ingestor.ingest(input, envelope.eventId), (result) => ingested(project, body, result), fail);
+      },
+      fail,
+    );
+  };
+
+  readRawBody(req, deps.limits.maxBodySize, (error, raw) => {
+    try {
+      if (error !== null || raw === null) {
+        fail(error);
+        return;
       }
-    });
+      bodyRead = true;
+      then(decodeBody(raw, req.headers['content-encoding'], deps.limits.maxBodySize), decoded, fail);
+    } catch (failure) {
+      fail(failure);
+    }
   });
 }
 
@@ -248,11 +255,11 @@ function observeRequest(deps: RouteDeps, status: number, started: bigint): void 
   deps.metrics.requestSeconds.observe({ status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-/** Routes one request. May throw or reject: `createRequestHandler` guards it. */
-function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
+/** Routes one request. May throw, reject or call `fail`: `createRequestHandler` guards it. */
+function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint, fail: (error: unknown) => void): Promise<void> | void {
   const plain = req.method === 'POST' && req.url !== undefined ? PLAIN_ENVELOPE_TARGET.exec(req.url) : null;
-  if (plain !== null) return handleEnvelope(deps, req, res, plain[1], NO_QUERY).then((status) => observeRequest(deps, status, started));
-  return routeParsed(deps, req, res, started);
+  if (plain === null) return routeParsed(deps, req, res, started);
+  handleEnvelope(deps, req, res, plain[1], NO_QUERY, (status) => observeRequest(deps, status, started), fail);
 }
 
 async function routeParsed(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
@@ -270,7 +277,7 @@ async function routeParsed(deps: RouteDeps, req: IncomingMessage, res: ServerRes
       answerPreflight(req, res);
       finish(200);
     } else if (req.method === 'POST') {
-      finish(await handleEnvelope(deps, req, res, envelope[1], url.searchParams));
+      finish(await new Promise<number>((resolve, reject) => handleEnvelope(deps, req, res, envelope[1], url.searchParams, resolve, reject)));
     } else {
       res.setHeader('allow', 'POST, OPTIONS');
       sendJson(res, 405, { detail: 'method not allowed' }, corsHeaders(req));
@@ -315,7 +322,7 @@ async function routeParsed(deps: RouteDeps, req: IncomingMessage, res: ServerRes
 export function createRequestHandler(deps: RouteDeps): RequestListener {
   const log = new RepeatLimiter(deps.logger);
   return guardedListener(
-    (req, res) => route(deps, req, res, process.hrtime.bigint()),
+    (req, res, fail) => route(deps, req, res, process.hrtime.bigint(), fail),
     (error, req) => {
       log.log('error', 'request-failed', { err: error, url: req.url }, 'request failed');
       deps.stats.recordResponse(500);
