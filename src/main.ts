@@ -27,6 +27,7 @@ export const DEFAULT_TASK_INTERVAL_MS = 10 * 60 * 1000;
 
 export const START_USAGE = `control plane (npm start runs it unless --no-control or --configs-* is given):
   --no-control               DS_NO_CONTROL=1        the ingestion server alone, on examples/projects.json
+                                                   (its reservoir rule accepted unless --reservoir-rules=false)
                                                    (or --configs-file / --configs-upstream, which imply it)
   --control FILE             DS_CONTROL_DEFINITIONS definitions (JSON/YAML; API changes are written back to it)
                                                    (examples/control.json, changes kept in memory)
@@ -136,7 +137,12 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   if (given.has('control') && serve.configs !== null) throw new ServerOptionsError('give either --control or --configs-file/--configs-upstream, not both');
   if (given.has('control') && noControl) throw new ServerOptionsError('give either --control or --no-control, not both');
   if (serve.configs !== null || noControl) {
-    return { serve: serve.configs === null ? { ...serve, configs: { file: EMBEDDED_PROJECTS_FILE } } : serve, control: null, help: serve.help };
+    if (serve.configs !== null) return { serve, control: null, help: serve.help };
+    // The embedded configs hold the demo's investigation (reservoir) rule: served alone, they are
+    // taken whole unless --reservoir-rules is set either way (else shop-backend's config would be
+    // rejected and the project kept whole).
+    const reservoirGiven = rest.some((arg) => arg === '--reservoir-rules' || arg.startsWith('--reservoir-rules=')) || (env.DS_RESERVOIR_RULES ?? '') !== '';
+    return { serve: { ...serve, configs: { file: EMBEDDED_PROJECTS_FILE }, reservoirRules: reservoirGiven ? serve.reservoirRules : true }, control: null, help: serve.help };
   }
 
   let base: ControlPlaneOptions;

@@ -111,6 +111,11 @@ describe('npm start arguments', () => {
 
   it('runs the server alone with --no-control or a configs source', () => {
     expect(parseStartArgs(['--no-control'], {})).toMatchObject({ control: null, serve: { configs: { file: EMBEDDED_PROJECTS_FILE } } });
+    // The embedded configs' reservoir rule is taken, unless said otherwise; other configs follow the flag.
+    expect(parseStartArgs(['--no-control'], {}).serve.reservoirRules).toBe(true);
+    expect(parseStartArgs(['--no-control', '--reservoir-rules=false'], {}).serve.reservoirRules).toBe(false);
+    expect(parseStartArgs(['--no-control'], { DS_RESERVOIR_RULES: '0' }).serve.reservoirRules).toBe(false);
+    expect(parseStartArgs(['--configs-file', 'p.json'], {}).serve.reservoirRules).toBe(false);
     expect(parseStartArgs([], { DS_NO_CONTROL: '1' }).control).toBeNull();
     expect(parseStartArgs([], { DS_NO_CONTROL: 'false' }).control).not.toBeNull();
     expect(parseStartArgs(['--configs-file', 'p.json'], {})).toMatchObject({ control: null, serve: { configs: { file: 'p.json' } } });
@@ -146,6 +151,8 @@ describe('npm start variants', () => {
     expect(running.output()).toMatch(/project configs: .*examples\/projects\.json/);
     expect(running.output()).toMatch(/shop-backend\s+http:\/\/abd0f232775f45feab79864e580d160b@127\.0\.0\.1:\d+\/42/);
     expect(running.output()).not.toContain('control plane');
+    // shop-backend's config, reservoir rule included, is in force (not rejected).
+    expect(running.output()).not.toContain('sampling config rejected');
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
   });
