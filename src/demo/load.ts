@@ -1,4 +1,4 @@
-// `npm run load`: autocannon against the ingestion server with realistic envelopes, then against two floors (node:http running only the engine and appending kept bodies; node:http only appending every body), same client and envelopes; prints requests/s, latency, CPU per request, memory and the ratios.
+// `npm run load`: autocannon against the ingestion server with realistic envelopes and against two floors (node:http running only the engine and appending kept bodies; node:http only appending every body), same client and envelopes, in turns (`--rounds N`); prints requests/s, latency, CPU per request, memory and the ratios (medians over the rounds).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -113,79 +113,120 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** One server under load: the ingestion server, or a floor. */
+interface Target {
+  name: string;
+  url: string;
+  child: ChildProcess | null;
+}
+
+/** One measured run against a target. */
+interface Measured {
+  result: autocannon.Result;
+  requests: number;
+  /** µs of CPU per request (null when the process is not ours or /proc is missing). */
+  cpu: number | null;
+}
+
+async function measure(target: Target, options: { duration: number; connections: number; corpus: LoadRequest[] }): Promise<Measured> {
+  const cpuBefore = cpuMs(target.child?.pid);
+  const result = await runLoad({ url: target.url, ...options });
+  return { result, requests: result.requests.average, cpu: cpuPerRequest(cpuBefore, cpuMs(target.child?.pid), result) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The median requests/s and CPU per request of a target's runs. */
+function medians(runs: Measured[]): { requests: number; cpu: number | null } {
+  const cpus = runs.map((r) => r.cpu).filter((c): c is number => c !== null);
+  return { requests: median(runs.map((r) => r.requests)), cpu: cpus.length === runs.length ? median(cpus) : null };
+}
+
 async function main(): Promise<void> {
   const duration = Number(flag('duration', '10'));
   const connections = Number(flag('connections', '32'));
+  const rounds = Number(flag('rounds', '1'));
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${flag('rounds', '1')}`);
   const workers = flag('workers', '1');
   const given = process.env.DS_URL ?? flag('url', '');
+  const withFloors = given === '' && !process.argv.includes('--no-bare');
   const corpus = loadCorpus();
   const bytes = corpus.reduce((n, r) => n + r.body.length, 0);
   process.stdout.write(`corpus: ${corpus.length} envelopes, ${(bytes / corpus.length / 1024).toFixed(1)} KiB average; warming up 2 s per server\n`);
   const dir = mkdtempSync(path.join(tmpdir(), 'ds-load-'));
 
-  let url = given;
-  let child: ChildProcess | null = null;
-  if (url === '') {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    const args = [path.join(__dirname, '..', 'main.js'), '--port', String(port), '--summary-interval', '0', '--workers', workers, '--sink', `file:${path.join(dir, 'kept.jsonl')}`];
-    child = await spawnServer(args, url);
-    process.stdout.write(`server: ${url} (${workers} worker${workers === '1' ? '' : 's'}), sink ${dir}/kept.jsonl\n`);
-  }
-  let server: autocannon.Result;
-  let serverCpu: number | null = null;
+  const targets: Target[] = [];
   try {
-    await runLoad({ url, duration: 2, connections, corpus });
-    const rssBefore = await serverMemory(url);
-    const cpuBefore = cpuMs(child?.pid);
-    server = await runLoad({ url, duration, connections, corpus });
-    serverCpu = cpuPerRequest(cpuBefore, cpuMs(child?.pid), server);
-    const rssAfter = await serverMemory(url);
-    const stats = (await (await fetch(`${url}/stats`)).json()) as { projects: Record<string, { envelopes: number; kept: number; dropped: number; errors: number }> };
+    if (given === '') {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const args = [path.join(__dirname, '..', 'main.js'), '--port', String(port), '--summary-interval', '0', '--workers', workers, '--sink', `file:${path.join(dir, 'kept.jsonl')}`];
+      targets.push({ name: 'server', url, child: await spawnServer(args, url) });
+      process.stdout.write(`server: ${url} (${workers} worker${workers === '1' ? '' : 's'}), sink ${dir}/kept.jsonl\n`);
+    } else {
+      targets.push({ name: 'server', url: given, child: null });
+    }
+    // The floors: the same client and envelopes against a server that only runs the engine and
+    // appends kept bodies, and against one that only appends every body.
+    if (withFloors) {
+      const floors = [
+        { name: 'engine floor (node:http, the engine on each body, kept bodies appended; nothing else)', script: 'engine-floor-server.js', file: 'floor.bin' },
+        { name: 'bare node:http server (read the body, append it to a file)', script: 'bare-server.js', file: 'bare.bin' },
+      ];
+      for (const floor of floors) {
+        const port = await freePort();
+        const url = `http://127.0.0.1:${port}`;
+        targets.push({ name: floor.name, url, child: await spawnServer([path.join(__dirname, floor.script), String(port), path.join(dir, floor.file)], url) });
+      }
+    }
+    for (const target of targets) await runLoad({ url: target.url, duration: 2, connections, corpus });
+
+    const server = targets[0];
+    const rssBefore = await serverMemory(server.url);
+    // With several rounds the targets take turns, so that a slow spell of the machine falls on all of them.
+    const runs: Measured[][] = targets.map(() => []);
+    for (let round = 1; round <= rounds; round++) {
+      for (let i = 0; i < targets.length; i++) runs[i].push(await measure(targets[i], { duration, connections, corpus }));
+      if (rounds > 1) {
+        const line = targets.map((t, i) => `${i === 0 ? 'server' : i === 1 ? 'engine floor' : 'bare'} ${runs[i][round - 1].requests.toFixed(0)} req/s ${runs[i][round - 1].cpu?.toFixed(1) ?? '?'} µs`);
+        process.stdout.write(`round ${round}: ${line.join('; ')}\n`);
+      }
+    }
+    const rssAfter = await serverMemory(server.url);
+    const stats = (await (await fetch(`${server.url}/stats`)).json()) as { projects: Record<string, { envelopes: number; kept: number; dropped: number; errors: number }> };
     const mib = (n: number | null) => (n === null ? '?' : `${(n / 1048576).toFixed(0)} MiB`);
+    const last = runs[0][rounds - 1].result;
+    const serverFigures = medians(runs[0]);
     process.stdout.write(
       [
-        ...summary(server, connections),
+        ...summary(last, connections),
         `server rss: ${mib(rssBefore)} before, ${mib(rssAfter)} after`,
-        ...(serverCpu === null ? [] : [`server CPU per request: ${serverCpu.toFixed(1)} µs`]),
+        ...(serverFigures.cpu === null ? [] : [`server CPU per request: ${serverFigures.cpu.toFixed(1)} µs`]),
         ...Object.entries(stats.projects).map(([id, p]) => `project ${id}: ${p.envelopes} envelopes, kept ${p.kept}, dropped ${p.dropped}, errors ${p.errors}`),
       ].join('\n') + '\n',
     );
-    if (server.errors > 0 || server.non2xx > 0) process.exitCode = 1;
-  } finally {
-    if (child !== null) await stop(child);
-  }
-  if (given !== '' || process.argv.includes('--no-bare')) return;
+    if (runs[0].some((r) => r.result.errors > 0 || r.result.non2xx > 0)) process.exitCode = 1;
+    if (!withFloors) return;
 
-  // The floors: the same client and envelopes against a server that only runs the engine and
-  // appends kept bodies, and against one that only appends every body.
-  const floors = [
-    { name: 'engine floor (node:http, the engine on each body, kept bodies appended; nothing else)', script: 'engine-floor-server.js', file: 'floor.bin' },
-    { name: 'bare node:http server (read the body, append it to a file)', script: 'bare-server.js', file: 'bare.bin' },
-  ];
-  const results: { requests: number; cpu: number | null }[] = [];
-  for (const floor of floors) {
-    const port = await freePort();
-    const floorUrl = `http://127.0.0.1:${port}`;
-    const child = await spawnServer([path.join(__dirname, floor.script), String(port), path.join(dir, floor.file)], floorUrl);
-    try {
-      await runLoad({ url: floorUrl, duration: 2, connections, corpus });
-      const cpuBefore = cpuMs(child.pid);
-      const result = await runLoad({ url: floorUrl, duration, connections, corpus });
-      const cpu = cpuPerRequest(cpuBefore, cpuMs(child.pid), result);
-      results.push({ requests: result.requests.average, cpu });
-      process.stdout.write([`${floor.name}:`, ...summary(result, connections), ...(cpu === null ? [] : [`CPU per request: ${cpu.toFixed(1)} µs`])].join('\n') + '\n');
-    } finally {
-      await stop(child);
+    const [, engineFloor, bare] = runs.map(medians);
+    for (let i = 1; i < targets.length; i++) {
+      const figures = medians(runs[i]);
+      process.stdout.write([`${targets[i].name}:`, ...summary(runs[i][rounds - 1].result, connections), ...(figures.cpu === null ? [] : [`CPU per request: ${figures.cpu.toFixed(1)} µs`])].join('\n') + '\n');
     }
-  }
-  const [engineFloor, bare] = results;
-  const ratio = server.requests.average / bare.requests;
-  process.stdout.write(`ratio: the server handles ${ratio.toFixed(2)}x the requests/s of the bare server (${server.requests.average.toFixed(0)} / ${bare.requests.toFixed(0)}); the engine floor ${(engineFloor.requests / bare.requests).toFixed(2)}x\n`);
-  // The same comparison in CPU time, steadier on a shared machine (the server started by this run only).
-  if (serverCpu !== null && bare.cpu !== null) {
-    const floorShare = engineFloor.cpu === null ? '' : `; the engine floor's is ${(bare.cpu / engineFloor.cpu).toFixed(2)}x (${engineFloor.cpu.toFixed(1)} µs)`;
-    process.stdout.write(`cpu: the bare server's CPU per request is ${(bare.cpu / serverCpu).toFixed(2)}x the server's (${bare.cpu.toFixed(1)} / ${serverCpu.toFixed(1)} µs)${floorShare}\n`);
+    const of = rounds > 1 ? ` (medians of ${rounds} rounds)` : '';
+    const ratio = serverFigures.requests / bare.requests;
+    process.stdout.write(`ratio: the server handles ${ratio.toFixed(2)}x the requests/s of the bare server (${serverFigures.requests.toFixed(0)} / ${bare.requests.toFixed(0)}); the engine floor ${(engineFloor.requests / bare.requests).toFixed(2)}x${of}\n`);
+    // The same comparison in CPU time, steadier on a shared machine (the servers started by this run only).
+    if (serverFigures.cpu !== null && bare.cpu !== null) {
+      const floorShare = engineFloor.cpu === null ? '' : `; the engine floor's is ${(bare.cpu / engineFloor.cpu).toFixed(2)}x (${engineFloor.cpu.toFixed(1)} µs)`;
+      process.stdout.write(`cpu: the bare server's CPU per request is ${(bare.cpu / serverFigures.cpu).toFixed(2)}x the server's (${bare.cpu.toFixed(1)} / ${serverFigures.cpu.toFixed(1)} µs)${floorShare}${of}\n`);
+    }
+  } finally {
+    for (const target of targets) if (target.child !== null) await stop(target.child);
   }
 }
 
