@@ -85,22 +85,8 @@ export class RootCounter {
       const projectId = count.rootProjectId ?? input.projectId;
       const dropped = final.code === DROP;
       const spansDropped = final.kind === 'transaction' ? final.spanDecision === 'drop' : dropped;
-      const record = (kind: RootKind, n: number, name: string | null, decision: CountedDecision): void => {
-        if (n === 0) return;
-        this.recorder.recordRoot({
-          orgId,
-          projectId,
-          transaction: parametrized(name),
-          decision,
-          kind,
-          count: n,
-          release: count.release,
-          environment: count.environment,
-        });
-        this.metrics?.roots.inc({ kind, decision }, n);
-      };
-      record('transaction', count.transactions, count.transactionName, dropped ? 'drop' : 'keep');
-      record('segment', count.segments, count.segmentName, spansDropped ? 'drop' : 'keep');
+      this.recordKind(orgId, projectId, count, 'transaction', count.transactions, count.transactionName, dropped ? 'drop' : 'keep');
+      this.recordKind(orgId, projectId, count, 'segment', count.segments, count.segmentName, spansDropped ? 'drop' : 'keep');
       for (const seen of count.releases) {
         this.recorder.observeRelease({ projectId: input.projectId, release: seen.release, environment: seen.environment });
       }
@@ -111,5 +97,20 @@ export class RootCounter {
         this.logger.warn({ err, projectId: input.projectId }, 'counting trace roots failed');
       }
     }
+  }
+
+  private recordKind(orgId: number, projectId: number, count: RootCount, kind: RootKind, n: number, name: string | null, decision: CountedDecision): void {
+    if (n === 0) return;
+    this.recorder.recordRoot({
+      orgId,
+      projectId,
+      transaction: parametrized(name),
+      decision,
+      kind,
+      count: n,
+      release: count.release,
+      environment: count.environment,
+    });
+    this.metrics?.roots.inc({ kind, decision }, n);
   }
 }

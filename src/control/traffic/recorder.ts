@@ -63,6 +63,11 @@ export interface CountingRecorderOptions {
   maxBufferedRecords?: number;
 }
 
+/** Whether a key field holds the recorder's separator (U+0000) or null marker (U+0001). */
+function holdsMarker(text: string | null): boolean {
+  return text !== null && (text.includes('\u0000') || text.includes('\u0001'));
+}
+
 /** Bound of the recently observed releases remembered in memory. */
 const MAX_RECENT_RELEASES = 10_000;
 
@@ -113,11 +118,18 @@ export class CountingTrafficRecorder implements TrafficRecorder {
     const kind = root.kind === 'segment' ? 'segment' : 'transaction';
     const release = root.release || null;
     const environment = root.environment || null;
-    // A joined key (JSON.stringify of the fields cost more than the rest of the call); fields holding the separator or the null marker take the JSON form.
-    const text = `${transaction}${release ?? ''}${environment ?? ''}`;
-    const id = /[\u0000\u0001]/.test(text)
-      ? JSON.stringify([bucket, root.decision, transaction, kind, release, environment])
-      : `${bucket}\u0000${root.decision}\u0000${transaction}\u0000${kind}\u0000${release ?? '\u0001'}\u0000${environment ?? '\u0001'}`;
+    // A joined key (JSON.stringify of the fields cost more than the rest of the call); fields
+    // holding the separator or the null marker take the JSON form.
+    const id =
+      holdsMarker(transaction) || holdsMarker(release) || holdsMarker(environment)
+        ? JSON.stringify([bucket, root.decision, transaction, kind, release, environment])
+        : `${bucket}\u0000${root.decision}\u0000${transaction}\u0000${kind}\u0000${release ?? '\u0001'}\u0000${environment ?? '\u0001'}`;
+    // Most roots add to a record of this minute: no record object for them.
+    const entry = this.buffer.get(id);
+    if (entry !== undefined) {
+      entry.count += count;
+      return;
+    }
     this.add(id, { orgId: root.orgId, projectId: root.projectId, transaction, decision: root.decision, count, at: minute * MINUTE_MS, kind, release, environment });
   }
 
