@@ -32,6 +32,14 @@ export function tagText(shape: number, sampled: boolean, comma: boolean): string
  * A view of the engine's plan memory. Valid until the engine's next `sampleEnvelope`: read what
  * you need, then call again.
  */
+/** Two lowercase hex digits per byte value (the event id is read for every request). */
+const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** A 32-bit word as 8 lowercase hex digits. */
+function hexWord(word: number): string {
+  return HEX_BYTES[word >>> 24] + HEX_BYTES[(word >>> 16) & 0xff] + HEX_BYTES[(word >>> 8) & 0xff] + HEX_BYTES[word & 0xff];
+}
+
 export class EnvelopePlanView {
   private words: Uint32Array;
   private bytes: Buffer;
@@ -61,9 +69,9 @@ export class EnvelopePlanView {
   /** The header's `event_id` as 32 lowercase hex digits, or null when it has no valid one. */
   eventId(): string | null {
     if (this.words[N.PLAN_HAS_EVENT_ID] !== 1) return null;
-    let id = '';
-    for (let i = 0; i < 4; i++) id += this.words[N.PLAN_EVENT_ID + i].toString(16).padStart(8, '0');
-    return id;
+    const w = this.words;
+    const at = N.PLAN_EVENT_ID;
+    return hexWord(w[at]) + hexWord(w[at + 1]) + hexWord(w[at + 2]) + hexWord(w[at + 3]);
   }
 
   private text(at: number): string | null {

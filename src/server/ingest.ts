@@ -70,9 +70,9 @@ export class EnvelopeIngestor {
 
   /** One engine call: decision and plan of `body` for `publicKey` (null: no project yet). */
   private decide(body: Buffer, publicKey: string | null): Decision {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const code = publicKey === null ? this.engine.sampleUnattributed(body) : this.sampler.sampleEnvelope(body, publicKey);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const seconds = (performance.now() - started) / 1000;
     this.calls++;
     this.last = { body, publicKey, calls: this.calls, decision: null };
     if (code < 0) throw BadEnvelopeError.fromEngineCode(-code);

@@ -250,19 +250,19 @@ const PLAIN_ENVELOPE_TARGET = /^\/api\/(\d{1,18})\/envelope\/?$/;
 /** The query of a target without one (only read). */
 const NO_QUERY = new URLSearchParams();
 
-function observeRequest(deps: RouteDeps, status: number, started: bigint): void {
+function observeRequest(deps: RouteDeps, status: number, started: number): void {
   deps.stats.recordResponse(status);
-  deps.metrics.requestSeconds.observe({ status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
+  deps.metrics.requestSeconds.observe({ status: String(status) }, (performance.now() - started) / 1000);
 }
 
 /** Routes one request. May throw, reject or call `fail`: `createRequestHandler` guards it. */
-function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint, fail: (error: unknown) => void): Promise<void> | void {
+function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: number, fail: (error: unknown) => void): Promise<void> | void {
   const plain = req.method === 'POST' && req.url !== undefined ? PLAIN_ENVELOPE_TARGET.exec(req.url) : null;
   if (plain === null) return routeParsed(deps, req, res, started);
   handleEnvelope(deps, req, res, plain[1], NO_QUERY, (status) => observeRequest(deps, status, started), fail);
 }
 
-async function routeParsed(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
+async function routeParsed(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, started: number): Promise<void> {
   const url = parseRequestTarget(req.url);
   if (url === null) {
     deps.metrics.rejected.inc({ status: '400', reason: 'request' });
@@ -322,7 +322,7 @@ async function routeParsed(deps: RouteDeps, req: IncomingMessage, res: ServerRes
 export function createRequestHandler(deps: RouteDeps): RequestListener {
   const log = new RepeatLimiter(deps.logger);
   return guardedListener(
-    (req, res, fail) => route(deps, req, res, process.hrtime.bigint(), fail),
+    (req, res, fail) => route(deps, req, res, performance.now(), fail),
     (error, req) => {
       log.log('error', 'request-failed', { err: error, url: req.url }, 'request failed');
       deps.stats.recordResponse(500);
