@@ -79,6 +79,16 @@ impl SlotMask {
     }
 }
 
+/// What the control plane counts of a transaction event: its top-level `contexts`,
+/// `transaction`, `release` and `environment` as written (null included).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountedFields<'a> {
+    pub contexts: Option<RawValue<'a>>,
+    pub name: Option<RawValue<'a>>,
+    pub release: Option<RawValue<'a>>,
+    pub environment: Option<RawValue<'a>>,
+}
+
 impl EventField {
     /// The top-level fields this field is read from.
     pub fn slots(&self) -> SlotMask {
@@ -175,6 +185,56 @@ impl<'a> EventView<'a> {
             }
         }
         Ok(EventView { slots })
+    }
+
+    /// `parse_slots(bytes, wanted)` and, in the same pass, what the control plane counts of a
+    /// transaction (`CountedFields`, read as `json::for_each_entry` would: the whole object,
+    /// the last of a repeated key): the pass goes on past the point where `wanted` is complete,
+    /// but the view stays as it was there, and an error past it only loses the counted fields
+    /// (`None`). An error before it is the view's, as for `parse_slots`.
+    pub fn parse_slots_counting(bytes: &'a [u8], wanted: SlotMask) -> Result<(EventView<'a>, Option<CountedFields<'a>>), JsonError> {
+        let mut slots = [None; SLOTS.len()];
+        let mut missing = wanted.0 & SlotMask::ALL.0;
+        let mut sdk_missing = if wanted.0 & NORMALIZED_NAME != 0 { NAME_SDK_INPUTS & !missing } else { 0 };
+        let mut name_reads_sdk = None;
+        let mut view_done = missing == 0 && sdk_missing == 0;
+        let mut counted = CountedFields::default();
+        let read = json::for_each_entry_until(bytes, |key, v| {
+            if let Some(slot) = slot_of(key) {
+                match slot {
+                    CONTEXTS => counted.contexts = Some(v),
+                    TRANSACTION => counted.name = Some(v),
+                    RELEASE => counted.release = Some(v),
+                    ENVIRONMENT => counted.environment = Some(v),
+                    _ => {}
+                }
+                if !view_done {
+                    slots[slot] = (!v.is_null()).then_some(v);
+                    missing &= !(1 << slot);
+                    sdk_missing &= !(1 << slot);
+                }
+            }
+            if !view_done {
+                view_done = missing == 0
+                    && (sdk_missing == 0
+                        || !*name_reads_sdk.get_or_insert_with(|| {
+                            crate::normalize::transaction_name::name_reads_sdk(slots[TYPE], slots[TRANSACTION], slots[TRANSACTION_INFO])
+                        }));
+            }
+            true
+        });
+        match read {
+            Ok(end) => {
+                let end = end.expect("never stopped early");
+                // Trailing bytes are the view's concern only when it needed the whole object.
+                if !view_done && json::skip_ws(bytes, end) != bytes.len() {
+                    return Err(JsonError { offset: end, reason: "trailing characters after the event" });
+                }
+                Ok((EventView { slots }, Some(counted)))
+            }
+            Err(_) if view_done => Ok((EventView { slots }, None)),
+            Err(e) => Err(e),
+        }
     }
 
     /// A view of no field: for a payload nothing needs to read.

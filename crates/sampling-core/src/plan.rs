@@ -3,6 +3,7 @@
 //! fields a server needs, and what the control plane counts. A server assembles what it forwards
 //! from this without reading any JSON itself.
 
+use crate::event::CountedFields;
 use crate::json::{self, RawValue};
 
 /// An absent text (`TextRange::start`).
@@ -182,6 +183,44 @@ pub struct EnvelopePlan {
     pub releases: Vec<ReleaseSeen>,
     /// Decoded strings the ranges point into.
     pub text: Vec<u8>,
+    /// What counting reads of the transaction, when the decision's pass over its payload read it
+    /// (`None`: not read there, counting reads the payload itself).
+    pub(crate) counted_transaction: Option<CountedRead>,
+}
+
+/// The counted fields of a transaction payload as ranges into it, or `Invalid` when the payload
+/// does not read as an object to its end (nothing is counted then).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CountedRead {
+    Invalid { payload_len: usize },
+    Fields { payload_len: usize, ranges: [Option<(u32, u32)>; 4] },
+}
+
+impl CountedRead {
+    /// Records what `EventView::parse_slots_counting` read of `payload`.
+    pub(crate) fn of(payload: &[u8], fields: Option<CountedFields<'_>>) -> CountedRead {
+        let range = |v: Option<RawValue<'_>>| {
+            v.map(|v| {
+                let start = v.0.as_ptr() as usize - payload.as_ptr() as usize;
+                (start as u32, (start + v.0.len()) as u32)
+            })
+        };
+        match fields {
+            None => CountedRead::Invalid { payload_len: payload.len() },
+            Some(f) => CountedRead::Fields { payload_len: payload.len(), ranges: [range(f.contexts), range(f.name), range(f.release), range(f.environment)] },
+        }
+    }
+
+    /// The fields again, for the same payload (`None` when `payload` is not the one read).
+    fn fields<'a>(&self, payload: &'a [u8]) -> Option<Option<CountedFields<'a>>> {
+        let value = |r: Option<(u32, u32)>| r.map(|(start, end)| RawValue(&payload[start as usize..end as usize]));
+        match *self {
+            CountedRead::Invalid { payload_len } => (payload_len == payload.len()).then_some(None),
+            CountedRead::Fields { payload_len, ranges } => (payload_len == payload.len()).then(|| {
+                Some(CountedFields { contexts: value(ranges[0]), name: value(ranges[1]), release: value(ranges[2]), environment: value(ranges[3]) })
+            }),
+        }
+    }
 }
 
 impl EnvelopePlan {
@@ -194,6 +233,7 @@ impl EnvelopePlan {
         self.counts = RootCounts::default();
         self.releases.clear();
         self.text.clear();
+        self.counted_transaction = None;
     }
 
     /// Appends a decoded string to the text.
@@ -327,7 +367,12 @@ pub fn tag_edit(envelope: &[u8], payload_start: usize, payload_end: usize) -> Ta
 
 /// The DSC's string `key` when present and not empty.
 fn dsc_string<'a>(dsc: Option<RawValue<'a>>, key: &str) -> Option<RawValue<'a>> {
-    dsc.and_then(|d| if d.is_object() { d.get(key) } else { None }).filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+    non_empty(dsc.and_then(|d| if d.is_object() { d.get(key) } else { None }))
+}
+
+/// A value that is a non-empty string (what counts as a DSC's name, release or environment).
+fn non_empty<'a>(value: Option<RawValue<'a>>) -> Option<RawValue<'a>> {
+    value.filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
 }
 
 /// `primary` when it is a string, else `fallback`.
@@ -366,44 +411,69 @@ impl EnvelopePlan {
         if self.counts.transactions == 0 && self.counts.segments == 0 {
             return;
         }
-        if dsc.is_some() {
-            let name = self.push_string(dsc_string(dsc, "transaction"));
-            self.counts.transaction_name = name;
-            self.counts.segment_name = name;
-        }
-        self.counts.release = self.push_string(dsc_string(dsc, "release"));
-        self.counts.environment = self.push_string(dsc_string(dsc, "environment"));
-    }
-
-    /// Counting for a transaction payload: every transaction event counts, root or not (Relay
-    /// counts each towards the trace's root project); one without a trace context is invalid and
-    /// does not. The release of a kept one is observed.
-    pub(crate) fn count_transaction(&mut self, payload: &[u8], dsc: Option<RawValue<'_>>, kept: bool) {
-        let (mut contexts, mut name, mut release, mut environment) = (None, None, None, None);
-        let read = json::for_each_entry(payload, |key, value| {
-            if key.eq_str("contexts") {
-                contexts = Some(value);
-            } else if key.eq_str("transaction") {
+        // One pass over the DSC for the three (each lookup would read all of it: the last of a
+        // repeated key wins).
+        let (mut name, mut release, mut environment) = (None, None, None);
+        for (key, value) in dsc.filter(|d| d.is_object()).into_iter().flat_map(|d| d.entries()) {
+            if key.eq_str("transaction") {
                 name = Some(value);
             } else if key.eq_str("release") {
                 release = Some(value);
             } else if key.eq_str("environment") {
                 environment = Some(value);
             }
-        });
-        if read.is_err() {
-            return;
         }
-        let Some(trace) = contexts.filter(|c| c.is_object()).and_then(|c| c.get("trace")).filter(|t| t.is_object()) else {
+        if dsc.is_some() {
+            let name = self.push_string(non_empty(name));
+            self.counts.transaction_name = name;
+            self.counts.segment_name = name;
+        }
+        self.counts.release = self.push_string(non_empty(release));
+        self.counts.environment = self.push_string(non_empty(environment));
+    }
+
+    /// Counting for a transaction payload: every transaction event counts, root or not (Relay
+    /// counts each towards the trace's root project); one without a trace context is invalid and
+    /// does not. The release of a kept one is observed.
+    pub(crate) fn count_transaction(&mut self, payload: &[u8], dsc: Option<RawValue<'_>>, kept: bool) {
+        let mut fields = CountedFields::default();
+        let read = json::for_each_entry(payload, |key, value| {
+            if key.eq_str("contexts") {
+                fields.contexts = Some(value);
+            } else if key.eq_str("transaction") {
+                fields.name = Some(value);
+            } else if key.eq_str("release") {
+                fields.release = Some(value);
+            } else if key.eq_str("environment") {
+                fields.environment = Some(value);
+            }
+        });
+        if read.is_ok() {
+            self.count_transaction_fields(fields, dsc, kept);
+        }
+    }
+
+    /// Counting for the transaction payload, from what the decision's pass read of it when it did.
+    pub(crate) fn count_transaction_item(&mut self, payload: &[u8], dsc: Option<RawValue<'_>>, kept: bool) {
+        match self.counted_transaction.and_then(|read| read.fields(payload)) {
+            Some(Some(fields)) => self.count_transaction_fields(fields, dsc, kept),
+            Some(None) => {}
+            None => self.count_transaction(payload, dsc, kept),
+        }
+    }
+
+    /// `count_transaction` with the fields already read (by the decision's pass over the event).
+    pub(crate) fn count_transaction_fields(&mut self, fields: CountedFields<'_>, dsc: Option<RawValue<'_>>, kept: bool) {
+        let Some(trace) = fields.contexts.filter(|c| c.is_object()).and_then(|c| c.get("trace")).filter(|t| t.is_object()) else {
             return;
         };
         self.counts.transactions += 1;
         if dsc.is_none() {
-            self.counts.transaction_name = self.push_string(name);
+            self.counts.transaction_name = self.push_string(fields.name);
         }
         if kept {
             let is_root = trace.get("parent_span_id").is_none_or(|p| p.is_null());
-            self.see_release(dsc, is_root, release, environment);
+            self.see_release(dsc, is_root, fields.release, fields.environment);
         }
     }
 
@@ -640,6 +710,73 @@ mod tests {
             assert_eq!(plan(CHILD, Some(ROOT), &single.repeat(2)).counts.segments, 2);
             // A span v2 container without a DSC is refused before sampling: Relay counts nothing.
             assert_eq!(plan(CHILD, None, &container(&spans)).counts.segments, 0);
+        }
+
+        /// Counting a transaction from the decision's pass over its payload counts what a pass of
+        /// its own counts, and counting never changes the decision.
+        #[test]
+        fn a_transaction_counted_in_the_decisions_pass_counts_as_a_pass_of_its_own() {
+            // Transaction rules that read the event, so that the decision's pass stops early.
+            let rules = r#"{"version":2,"rules":[
+                {"id":5,"type":"transaction","condition":{"op":"glob","name":"event.transaction","value":["/own*"]},"samplingValue":{"type":"sampleRate","value":0.5}},
+                {"id":6,"type":"transaction","condition":{"op":"eq","name":"event.environment","value":["prod"]},"samplingValue":{"type":"sampleRate","value":0.25}},
+                {"id":1,"type":"trace","condition":{"op":"and","inner":[]},"samplingValue":{"type":"sampleRate","value":0.75}}]}"#;
+            let stores: Vec<Store> = [false, true]
+                .iter()
+                .map(|&counting| {
+                    let store = Store::new();
+                    store.put(ROOT, 10, 1, Some(rules)).unwrap();
+                    store.put(CHILD, 20, 1, Some(rules)).unwrap();
+                    store.set_counting(counting);
+                    store
+                })
+                .collect();
+            let ctx = |parent: &str| format!(r#""contexts":{{"trace":{{"trace_id":"{TRACE}","span_id":"aaaaaaaaaaaaaaaa"{parent}}}}}"#);
+            let root = ctx("");
+            let child = ctx(r#","parent_span_id":"bbbbbbbbbbbbbbbb""#);
+            let payloads = [
+                format!(r#"{{"type":"transaction","transaction":"/own/1",{root},"release":"r@2","environment":"prod"}}"#),
+                format!(r#"{{{child},"spans":[{{"a":[1,{{"b":"}}"}}]}}],"transaction":"/own/2","type":"transaction","environment":"dev","release":"r@3"}}"#),
+                // Repeated keys: the last counts; the decision reads as it did.
+                format!(r#"{{"type":"transaction","transaction":"/own/3","transaction_info":{{"source":"route"}},"environment":"x","release":"a",{root},"release":"b","transaction":"/other","environment":"prod"}}"#),
+                // Broken after the fields the decision reads: not counted, decided as before.
+                format!(r#"{{"type":"transaction","transaction":"/own/4","transaction_info":{{"source":"route"}},"environment":"prod",{root},"release":[1,}}"#),
+                format!(r#"{{"type":"transaction","transaction":"/own/8","transaction_info":{{"source":"route"}},"environment":"prod",{root},"release":"r"}} trailing"#),
+                format!(r#"{{"type":"transaction","transaction":"/own/5",{root},"release":"r"}} trailing"#),
+                // No usable trace context, an escaped key, names that are not strings.
+                r#"{"type":"transaction","transaction":"/own/6","contexts":null,"release":"r"}"#.to_owned(),
+                format!(r#"{{"type":"transaction","transaction":null,{root},"rel\u0065ase":"escaped","environment":7}}"#),
+                format!(r#"{{"type":"transaction","transaction":42,{child}}}"#),
+                r#"[1,2]"#.to_owned(),
+                r#"{"type":"transaction","transaction":"/own/7""#.to_owned(),
+            ];
+            for payload in &payloads {
+                // With an event id (without one, the seed is random and so is the decision).
+                let id = r#""event_id":"0123456789abcdef0123456789abcdef""#;
+                for (own, header) in [(ROOT, format!(r#"{{{id},"trace":{}}}"#, dsc(ROOT))), (CHILD, format!("{{{id}}}")), (CHILD, format!(r#"{{{id},"trace":{}}}"#, dsc(ROOT)))] {
+                    let body = format!("{header}\n{}", tx_item(payload));
+                    let mut scratch = [Scratch::new(), Scratch::new()];
+                    let [off, on] = [0, 1].map(|i| stores[i].sample_envelope(own, body.as_bytes(), stores[i].now(), &mut scratch[i]));
+                    let (off, on) = (off.unwrap(), on.unwrap());
+                    let facts = |d: &crate::store::EnvelopeDecision| (d.outcome.decision, d.outcome.sample_rate, d.keep_reason, d.kind);
+                    assert_eq!(facts(&off), facts(&on), "decision changed by counting for {payload} / {header}");
+                    assert_eq!(scratch[0].matched_ids, scratch[1].matched_ids, "{payload}");
+                    // The reference: the payload read again by a pass of its own.
+                    let plan = &scratch[1].plan;
+                    let envelope = crate::envelope::Envelope::parse(body.as_bytes()).unwrap();
+                    let dsc = if on.invalid_dsc { None } else { envelope.trace() };
+                    let mut reference = EnvelopePlan::default();
+                    reference.count_transaction(payload.as_bytes(), dsc, on.outcome.decision != crate::evaluation::Decision::Drop);
+                    let seen = |p: &EnvelopePlan| -> Vec<(Option<String>, Option<String>)> {
+                        p.releases.iter().map(|r| (p.text_of(r.release).map(str::to_owned), p.text_of(r.environment).map(str::to_owned))).collect()
+                    };
+                    assert_eq!(plan.counts.transactions, reference.counts.transactions, "{payload} / {header}");
+                    assert_eq!(seen(plan), seen(&reference), "{payload} / {header}");
+                    if dsc.is_none() {
+                        assert_eq!(plan.text_of(plan.counts.transaction_name), reference.text_of(reference.counts.transaction_name), "{payload}");
+                    }
+                }
+            }
         }
 
         #[test]

@@ -14,7 +14,7 @@ use crate::decision::{decide, is_trace_fully_sampled, DecisionInput, ItemType, O
 use crate::dsc::{parse_project_key, Dsc};
 use crate::envelope::{Envelope, EnvelopeError, Item};
 use crate::event::{EventView, SlotMask};
-use crate::plan::{fate_of, item_type_code, tag_edit, EnvelopePlan, Fate, FateInput, ItemPlan, ITEM_TYPE_NAMES};
+use crate::plan::{fate_of, item_type_code, tag_edit, CountedRead, EnvelopePlan, Fate, FateInput, ItemPlan, ITEM_TYPE_NAMES};
 use crate::reservoir::ReservoirCounters;
 
 /// A project's sampling config as the store holds it.
@@ -427,7 +427,17 @@ impl Store {
         if dsc.is_none() || root.is_none() {
             wanted = wanted.union(SlotMask::DSC_SOURCE);
         }
-        let parsed = if wanted == SlotMask::default() { Ok(EventView::unread()) } else { EventView::parse_slots(transaction, wanted) };
+        // When counting, the same pass reads what counting needs (one pass over the payload, not two).
+        let parsed = if self.counting.load(Ordering::Relaxed) {
+            EventView::parse_slots_counting(transaction, wanted).map(|(view, counted)| {
+                scratch.plan.counted_transaction = Some(CountedRead::of(transaction, counted));
+                view
+            })
+        } else if wanted == SlotMask::default() {
+            Ok(EventView::unread())
+        } else {
+            EventView::parse_slots(transaction, wanted)
+        };
         let event = match parsed {
             Ok(view) => view,
             Err(_) => {
@@ -492,7 +502,7 @@ fn finish_plan(plan: &mut EnvelopePlan, bytes: &[u8], decision: &EnvelopeDecisio
         let item = plan.items[i];
         let payload = &bytes[item.payload_start as usize..item.payload_end as usize];
         if item.type_code == 1 && single_transaction {
-            plan.count_transaction(payload, dsc, kept);
+            plan.count_transaction_item(payload, dsc, kept);
         } else if item.type_code == 2 && matches!(item.fate, Fate::Forward | Fate::Sampled) {
             plan.count_spans(payload, dsc, spans_kept);
         }
