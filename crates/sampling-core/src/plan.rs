@@ -207,7 +207,10 @@ impl CountedRead {
         };
         match fields {
             None => CountedRead::Invalid { payload_len: payload.len() },
-            Some(f) => CountedRead::Fields { payload_len: payload.len(), ranges: [range(f.contexts), range(f.name), range(f.release), range(f.environment)] },
+            Some(f) => CountedRead::Fields {
+                payload_len: payload.len(),
+                ranges: [range(f.contexts), range(f.name), range(f.release), range(f.environment)],
+            },
         }
     }
 
@@ -217,7 +220,12 @@ impl CountedRead {
         match *self {
             CountedRead::Invalid { payload_len } => (payload_len == payload.len()).then_some(None),
             CountedRead::Fields { payload_len, ranges } => (payload_len == payload.len()).then(|| {
-                Some(CountedFields { contexts: value(ranges[0]), name: value(ranges[1]), release: value(ranges[2]), environment: value(ranges[3]) })
+                Some(CountedFields {
+                    contexts: value(ranges[0]),
+                    name: value(ranges[1]),
+                    release: value(ranges[2]),
+                    environment: value(ranges[3]),
+                })
             }),
         }
     }
@@ -736,12 +744,20 @@ mod tests {
             let child = ctx(r#","parent_span_id":"bbbbbbbbbbbbbbbb""#);
             let payloads = [
                 format!(r#"{{"type":"transaction","transaction":"/own/1",{root},"release":"r@2","environment":"prod"}}"#),
-                format!(r#"{{{child},"spans":[{{"a":[1,{{"b":"}}"}}]}}],"transaction":"/own/2","type":"transaction","environment":"dev","release":"r@3"}}"#),
+                format!(
+                    r#"{{{child},"spans":[{{"a":[1,{{"b":"}}"}}]}}],"transaction":"/own/2","type":"transaction","environment":"dev","release":"r@3"}}"#
+                ),
                 // Repeated keys: the last counts; the decision reads as it did.
-                format!(r#"{{"type":"transaction","transaction":"/own/3","transaction_info":{{"source":"route"}},"environment":"x","release":"a",{root},"release":"b","transaction":"/other","environment":"prod"}}"#),
+                format!(
+                    r#"{{"type":"transaction","transaction":"/own/3","transaction_info":{{"source":"route"}},"environment":"x","release":"a",{root},"release":"b","transaction":"/other","environment":"prod"}}"#
+                ),
                 // Broken after the fields the decision reads: not counted, decided as before.
-                format!(r#"{{"type":"transaction","transaction":"/own/4","transaction_info":{{"source":"route"}},"environment":"prod",{root},"release":[1,}}"#),
-                format!(r#"{{"type":"transaction","transaction":"/own/8","transaction_info":{{"source":"route"}},"environment":"prod",{root},"release":"r"}} trailing"#),
+                format!(
+                    r#"{{"type":"transaction","transaction":"/own/4","transaction_info":{{"source":"route"}},"environment":"prod",{root},"release":[1,}}"#
+                ),
+                format!(
+                    r#"{{"type":"transaction","transaction":"/own/8","transaction_info":{{"source":"route"}},"environment":"prod",{root},"release":"r"}} trailing"#
+                ),
                 format!(r#"{{"type":"transaction","transaction":"/own/5",{root},"release":"r"}} trailing"#),
                 // No usable trace context, an escaped key, names that are not strings.
                 r#"{"type":"transaction","transaction":"/own/6","contexts":null,"release":"r"}"#.to_owned(),
@@ -753,7 +769,11 @@ mod tests {
             for payload in &payloads {
                 // With an event id (without one, the seed is random and so is the decision).
                 let id = r#""event_id":"0123456789abcdef0123456789abcdef""#;
-                for (own, header) in [(ROOT, format!(r#"{{{id},"trace":{}}}"#, dsc(ROOT))), (CHILD, format!("{{{id}}}")), (CHILD, format!(r#"{{{id},"trace":{}}}"#, dsc(ROOT)))] {
+                for (own, header) in [
+                    (ROOT, format!(r#"{{{id},"trace":{}}}"#, dsc(ROOT))),
+                    (CHILD, format!("{{{id}}}")),
+                    (CHILD, format!(r#"{{{id},"trace":{}}}"#, dsc(ROOT))),
+                ] {
                     let body = format!("{header}\n{}", tx_item(payload));
                     let mut scratch = [Scratch::new(), Scratch::new()];
                     let [off, on] = [0, 1].map(|i| stores[i].sample_envelope(own, body.as_bytes(), stores[i].now(), &mut scratch[i]));
@@ -768,12 +788,19 @@ mod tests {
                     let mut reference = EnvelopePlan::default();
                     reference.count_transaction(payload.as_bytes(), dsc, on.outcome.decision != crate::evaluation::Decision::Drop);
                     let seen = |p: &EnvelopePlan| -> Vec<(Option<String>, Option<String>)> {
-                        p.releases.iter().map(|r| (p.text_of(r.release).map(str::to_owned), p.text_of(r.environment).map(str::to_owned))).collect()
+                        p.releases
+                            .iter()
+                            .map(|r| (p.text_of(r.release).map(str::to_owned), p.text_of(r.environment).map(str::to_owned)))
+                            .collect()
                     };
                     assert_eq!(plan.counts.transactions, reference.counts.transactions, "{payload} / {header}");
                     assert_eq!(seen(plan), seen(&reference), "{payload} / {header}");
                     if dsc.is_none() {
-                        assert_eq!(plan.text_of(plan.counts.transaction_name), reference.text_of(reference.counts.transaction_name), "{payload}");
+                        assert_eq!(
+                            plan.text_of(plan.counts.transaction_name),
+                            reference.text_of(reference.counts.transaction_name),
+                            "{payload}"
+                        );
                     }
                 }
             }
