@@ -72,7 +72,10 @@ export class ConfigSharing {
     const { publicKey } = slot;
     if (options.readShared && (await this.adoptShared(slot))) return;
     if (this.closed || this.host.slotOf(publicKey) !== slot) return;
-    const mine = await this.redis.claim(publicKey, this.options.fetchClaimMs);
+    // The claim of this process's last fetch of the key may not be given back yet (it goes once
+    // the entry is written): asking Redis again would fail against it, and the process would
+    // wait for a notice only it could send until the claim expires.
+    const mine = this.claimed.has(publicKey) || (await this.redis.claim(publicKey, this.options.fetchClaimMs));
     if (this.closed) return;
     if (mine) {
       this.claimed.add(publicKey);
