@@ -872,6 +872,18 @@ impl<'a> RawValue<'a> {
         found
     }
 
+    /// The values of `keys` in one pass over the object (as `get` of each: the last of a
+    /// repeated key; all `None` when it is not an object).
+    pub fn members<const N: usize>(&self, keys: [&str; N]) -> [Option<RawValue<'a>>; N] {
+        let mut found = [None; N];
+        for (k, v) in self.entries() {
+            if let Some(i) = keys.iter().position(|key| k.eq_str(key)) {
+                found[i] = Some(v);
+            }
+        }
+        found
+    }
+
     pub fn entries(&self) -> Entries<'a> {
         let start = if self.is_object() { skip_ws(self.0, 1) } else { self.0.len() };
         Entries { b: self.0, i: start }

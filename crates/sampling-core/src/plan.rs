@@ -421,16 +421,7 @@ impl EnvelopePlan {
         }
         // One pass over the DSC for the three (each lookup would read all of it: the last of a
         // repeated key wins).
-        let (mut name, mut release, mut environment) = (None, None, None);
-        for (key, value) in dsc.filter(|d| d.is_object()).into_iter().flat_map(|d| d.entries()) {
-            if key.eq_str("transaction") {
-                name = Some(value);
-            } else if key.eq_str("release") {
-                release = Some(value);
-            } else if key.eq_str("environment") {
-                environment = Some(value);
-            }
-        }
+        let [name, release, environment] = dsc.map_or([None; 3], |d| d.members(["transaction", "release", "environment"]));
         if dsc.is_some() {
             let name = self.push_string(non_empty(name));
             self.counts.transaction_name = name;
@@ -524,30 +515,14 @@ impl EnvelopePlan {
         if !span.is_object() || !holds_true_member(span.0, b"\"is_segment\"") {
             return;
         }
-        let (mut segment, mut parent, mut attributes) = (None, None, None);
-        for (key, value) in span.entries() {
-            if key.eq_str("is_segment") {
-                segment = Some(value);
-            } else if key.eq_str("parent_span_id") {
-                parent = Some(value);
-            } else if key.eq_str("attributes") {
-                attributes = Some(value);
-            }
-        }
+        let [segment, parent, attributes] = span.members(["is_segment", "parent_span_id", "attributes"]);
         if segment.and_then(|v| v.as_bool()) != Some(true) {
             return;
         }
         self.counts.segments = self.counts.segments.saturating_add(1);
         if kept {
             let is_root = parent.is_none_or(|p| p.is_null());
-            let (mut release, mut environment) = (None, None);
-            for (key, value) in attributes.filter(|a| a.is_object()).into_iter().flat_map(|a| a.entries()) {
-                if key.eq_str("sentry.release") {
-                    release = Some(value);
-                } else if key.eq_str("sentry.environment") {
-                    environment = Some(value);
-                }
-            }
+            let [release, environment] = attributes.map_or([None; 2], |a| a.members(["sentry.release", "sentry.environment"]));
             self.see_release(dsc, is_root, attribute_value(release), attribute_value(environment));
         }
     }
