@@ -36,11 +36,13 @@ describe('toJsonLine', () => {
       kept(Buffer.concat([every, every, Buffer.from([0xff, 0xfe])]), { decision: 'noMatch' as never }),
       kept(Buffer.from('x'), { sampleRate: 1e-7, randomValue: 0.9999999999999999, matchedRuleIds: [3007], traceFullySampled: false, keepReason: 'unknownProject' }),
       { ...kept(Buffer.from('y'), { sampleRate: 1, randomValue: 0 }), modified: false, receivedAt: Date.UTC(1999, 0, 1), eventId: 'quote " and \\ and \u2028' },
+      // Metadata beyond ASCII (Latin-1 and beyond): written as UTF-8, not copied as Latin-1.
+      { ...kept(Buffer.from('z')), publicKey: 'caf\u00e9', eventId: '\u{1F600}' },
     ];
     for (const k of cases) {
       const line = toJsonLine(k);
-      expect(line).toBe(`${JSON.stringify(toRecord(k))}\n`);
-      const [back] = parseJsonLines(line);
+      expect(line.equals(Buffer.from(`${JSON.stringify(toRecord(k))}\n`, 'utf8'))).toBe(true);
+      const [back] = parseJsonLines(line.toString('utf8'));
       expect(back.bytes.equals(k.envelope)).toBe(true);
       expect(back.decision.matchedRuleIds).toEqual(k.decision.matchedRuleIds);
     }

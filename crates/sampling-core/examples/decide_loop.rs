@@ -3,7 +3,8 @@
 //!
 //!   cargo run --release -p sampling-core --example decide_loop -- CONFIG.json tx-4kb 3000
 //!
-//! With `COUNTING=1` the plan also carries what the control plane counts (`Store::set_counting`).
+//! With `COUNTING=1` the plan also carries what the control plane counts (`Store::set_counting`);
+//! `DISTINCT=N` cycles through the first N envelopes only (N = 8: all in cache).
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
@@ -24,6 +25,9 @@ fn main() {
         let len = word(at);
         envelopes.push(&data[at + 4..at + 4 + len]);
         at += 4 + len;
+    }
+    if let Some(n) = std::env::var("DISTINCT").ok().and_then(|v| v.parse::<usize>().ok()) {
+        envelopes.truncate(n);
     }
     let store = Store::with_options(ParseOptions::WITH_RESERVOIR);
     let key = parse_key("abd0f232775f45feab79864e580d160b").unwrap();
