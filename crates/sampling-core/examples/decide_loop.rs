@@ -27,7 +27,7 @@ fn main() {
         at += 4 + len;
     }
     if let Some(n) = std::env::var("DISTINCT").ok().and_then(|v| v.parse::<usize>().ok()) {
-        envelopes.truncate(n);
+        envelopes.truncate(n.max(1));
     }
     let store = Store::with_options(ParseOptions::WITH_RESERVOIR);
     let key = parse_key("abd0f232775f45feab79864e580d160b").unwrap();
