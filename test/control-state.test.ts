@@ -9,7 +9,7 @@ import { ReleaseBoosts } from '../src/control/state/releases';
 import type { KeyValueStore } from '../src/control/store/kv';
 import { MemoryKeyValueStore } from '../src/control/store/memory-kv';
 import { RedisKeyValueStore } from '../src/control/store/redis-kv';
-import { lastWindow, TrafficCounts } from '../src/control/traffic/counts';
+import { lastWindow, TrafficCounts, type RootCount } from '../src/control/traffic/counts';
 import { CountingTrafficRecorder, OVERFLOW_TRANSACTION } from '../src/control/traffic/recorder';
 import { StoredStateError } from '../src/control/errors';
 import { TestClock } from './helpers/control';
@@ -185,5 +185,54 @@ describe('memory store', () => {
     expect(await kv.getset('a', '3')).toBe('2');
     expect(await kv.setnx('a', '4')).toBe(false);
     expect(kv.keys().sort()).toEqual(['a', 'forever']);
+  });
+});
+
+describe('traffic recorder', () => {
+  it('adds each root to the record of its name, decision, kind, release and environment, also after a failed write', async () => {
+    const clock = new TestClock(Date.UTC(2024, 4, 1, 10, 0, 0));
+    const written: RootCount[][] = [];
+    let down = true;
+    const counts = {
+      add: async (batch: readonly RootCount[]) => {
+        if (down) throw new Error('store down');
+        written.push(batch.map((record) => ({ ...record })));
+      },
+    } as unknown as TrafficCounts;
+    const recorder = new CountingTrafficRecorder({ counts, clock: clock.now, flushIntervalMs: 0 });
+    const root = { orgId: 1, projectId: 11, transaction: '/a', decision: 'keep' as const };
+    recorder.recordRoot(root);
+    recorder.recordRoot({ ...root, release: 'r1' });
+    recorder.recordRoot({ ...root, release: 'r1', environment: 'prod' });
+    recorder.recordRoot({ ...root, kind: 'segment' });
+    recorder.recordRoot({ ...root, decision: 'drop' });
+    recorder.recordRoot({ ...root, transaction: '/b' });
+    recorder.recordRoot({ ...root, projectId: 12 });
+    expect(recorder.bufferedRecords).toBe(7);
+    await recorder.flush();
+    // Kept for the next write, and found again by the roots that follow.
+    expect(recorder.bufferedRecords).toBe(7);
+    recorder.recordRoot({ ...root, count: 2 });
+    recorder.recordRoot({ ...root, release: 'r1', environment: 'prod' });
+    recorder.recordRoot({ ...root, decision: 'drop', count: 4 });
+    expect(recorder.bufferedRecords).toBe(7);
+    down = false;
+    await recorder.flush();
+    expect(recorder.bufferedRecords).toBe(0);
+    const summary = written.flat().map((r) => `${r.projectId} ${r.transaction} ${r.decision} ${r.kind} ${r.release} ${r.environment} ${r.count}`);
+    expect(summary.sort()).toEqual([
+      '11 /a drop transaction null null 5',
+      '11 /a keep segment null null 1',
+      '11 /a keep transaction null null 3',
+      '11 /a keep transaction r1 null 1',
+      '11 /a keep transaction r1 prod 2',
+      '11 /b keep transaction null null 1',
+      '12 /a keep transaction null null 1',
+    ]);
+    // The next minute starts new records.
+    clock.advance(60_000);
+    recorder.recordRoot(root);
+    await recorder.close();
+    expect(written.at(-1)).toEqual([{ ...root, count: 1, at: clock.now(), kind: 'transaction', release: null, environment: null }]);
   });
 });

@@ -71,13 +71,35 @@ function holdsMarker(text: string | null): boolean {
 /** Bound of the recently observed releases remembered in memory. */
 const MAX_RECENT_RELEASES = 10_000;
 
+/** Bound of the projects whose last bucket is remembered. */
+const MAX_RECENT_BUCKETS = 10_000;
+
 /**
  * Aggregates counts in memory and writes them to the store (memory or Redis) every second and on
  * `flush()`. With a Redis store, every process's recorder adds to the same buckets.
  */
+/** The key of one minute of one project's counts. */
+function bucketKey(minute: number, orgId: number, projectId: number): string {
+  return `${minute}:${orgId}:${projectId}`;
+}
+
+/** The bucket a project's roots went to last: its key and names, found again by project id. */
+interface RecentBucket {
+  minute: number;
+  orgId: number;
+  key: string;
+  names: Set<string>;
+}
+
 export class CountingTrafficRecorder implements TrafficRecorder {
   private buffer = new Map<string, RootCount>();
+  /**
+   * The records of `buffer` by bucket and transaction name: a root adding to a buffered record
+   * finds it without building and hashing its whole key (that cost more than the rest of the call).
+   */
+  private index = new Map<string, Map<string, RootCount[]>>();
   private readonly namesPerBucket = new Map<string, Set<string>>();
+  private readonly recentBuckets = new Map<number, RecentBucket>();
   private readonly clock: Clock;
   private readonly timer: NodeJS.Timeout | null;
   private pending: Promise<void>[] = [];
@@ -107,10 +129,9 @@ export class CountingTrafficRecorder implements TrafficRecorder {
     if (root.decision !== 'keep' && root.decision !== 'drop') return;
     const at = toMillis(root.at, this.clock);
     const minute = Math.floor(at / MINUTE_MS);
+    const bucket = this.bucketOf(minute, root.orgId, root.projectId);
     let transaction = root.transaction ?? '';
-    const bucket = `${minute}:${root.orgId}:${root.projectId}`;
-    let names = this.namesPerBucket.get(bucket);
-    if (!names) this.namesPerBucket.set(bucket, (names = new Set()));
+    const names = bucket.names;
     if (!names.has(transaction)) {
       if (names.size >= this.maxNames) transaction = OVERFLOW_TRANSACTION;
       else names.add(transaction);
@@ -118,27 +139,55 @@ export class CountingTrafficRecorder implements TrafficRecorder {
     const kind = root.kind === 'segment' ? 'segment' : 'transaction';
     const release = root.release || null;
     const environment = root.environment || null;
+    // Most roots add to a record of this minute: found by name, no key built, no record object.
+    const sameName = this.index.get(bucket.key)?.get(transaction);
+    if (sameName !== undefined) {
+      for (const entry of sameName) {
+        if (entry.decision === root.decision && entry.kind === kind && entry.release === release && entry.environment === environment) {
+          entry.count += count;
+          return;
+        }
+      }
+    }
     // A joined key (JSON.stringify of the fields cost more than the rest of the call); fields
     // holding the separator or the null marker take the JSON form.
     const id =
       holdsMarker(transaction) || holdsMarker(release) || holdsMarker(environment)
-        ? JSON.stringify([bucket, root.decision, transaction, kind, release, environment])
-        : `${bucket}\u0000${root.decision}\u0000${transaction}\u0000${kind}\u0000${release ?? '\u0001'}\u0000${environment ?? '\u0001'}`;
-    // Most roots add to a record of this minute: no record object for them.
-    const entry = this.buffer.get(id);
-    if (entry !== undefined) {
-      entry.count += count;
-      return;
-    }
+        ? JSON.stringify([bucket.key, root.decision, transaction, kind, release, environment])
+        : `${bucket.key}\u0000${root.decision}\u0000${transaction}\u0000${kind}\u0000${release ?? '\u0001'}\u0000${environment ?? '\u0001'}`;
     this.add(id, { orgId: root.orgId, projectId: root.projectId, transaction, decision: root.decision, count, at: minute * MINUTE_MS, kind, release, environment });
   }
 
-  /** Adds to the buffer; a new record beyond the bound is dropped and counted. */
+  /** The bucket of a project's minute: the one its last root went to when it is the same. */
+  private bucketOf(minute: number, orgId: number, projectId: number): RecentBucket {
+    const recent = this.recentBuckets.get(projectId);
+    if (recent !== undefined && recent.minute === minute && recent.orgId === orgId) return recent;
+    const key = bucketKey(minute, orgId, projectId);
+    let names = this.namesPerBucket.get(key);
+    if (!names) this.namesPerBucket.set(key, (names = new Set()));
+    const bucket = { minute, orgId, key, names };
+    if (this.recentBuckets.size >= MAX_RECENT_BUCKETS) this.recentBuckets.clear();
+    this.recentBuckets.set(projectId, bucket);
+    return bucket;
+  }
+
+  /** Adds to the buffer (and its index); a new record beyond the bound is dropped and counted. */
   private add(id: string, record: RootCount): void {
     const entry = this.buffer.get(id);
-    if (entry) entry.count += record.count;
-    else if (this.buffer.size < this.maxBuffered) this.buffer.set(id, { ...record });
-    else this.dropped += record.count;
+    if (entry) {
+      entry.count += record.count;
+    } else if (this.buffer.size < this.maxBuffered) {
+      const buffered = { ...record };
+      this.buffer.set(id, buffered);
+      const key = bucketKey(Math.floor(buffered.at / MINUTE_MS), buffered.orgId, buffered.projectId);
+      let byName = this.index.get(key);
+      if (!byName) this.index.set(key, (byName = new Map()));
+      const sameName = byName.get(buffered.transaction);
+      if (sameName) sameName.push(buffered);
+      else byName.set(buffered.transaction, [buffered]);
+    } else {
+      this.dropped += record.count;
+    }
   }
 
   /** Roots dropped because the buffer was full while the store could not be written. */
@@ -189,8 +238,10 @@ export class CountingTrafficRecorder implements TrafficRecorder {
     const written = this.buffer;
     const batch = [...written.values()];
     this.buffer = new Map();
+    this.index = new Map();
     const now = Math.floor(this.clock() / MINUTE_MS);
     for (const key of this.namesPerBucket.keys()) if (Number(key.slice(0, key.indexOf(':'))) < now - 1) this.namesPerBucket.delete(key);
+    for (const [projectId, bucket] of this.recentBuckets) if (bucket.minute < now - 1) this.recentBuckets.delete(projectId);
     if (batch.length === 0) return;
     try {
       await this.options.counts.add(batch);
@@ -202,6 +253,7 @@ export class CountingTrafficRecorder implements TrafficRecorder {
       // Kept for the next flush, merged with what was counted meanwhile.
       const meanwhile = this.buffer;
       this.buffer = new Map();
+      this.index = new Map();
       for (const [id, record] of written) this.add(id, record);
       for (const [id, record] of meanwhile) this.add(id, record);
       if (!this.failing) {
