@@ -74,10 +74,6 @@ const MAX_RECENT_RELEASES = 10_000;
 /** Bound of the projects whose last bucket is remembered. */
 const MAX_RECENT_BUCKETS = 10_000;
 
-/**
- * Aggregates counts in memory and writes them to the store (memory or Redis) every second and on
- * `flush()`. With a Redis store, every process's recorder adds to the same buckets.
- */
 /** The key of one minute of one project's counts. */
 function bucketKey(minute: number, orgId: number, projectId: number): string {
   return `${minute}:${orgId}:${projectId}`;
@@ -91,6 +87,10 @@ interface RecentBucket {
   names: Set<string>;
 }
 
+/**
+ * Aggregates counts in memory and writes them to the store (memory or Redis) every second and on
+ * `flush()`. With a Redis store, every process's recorder adds to the same buckets.
+ */
 export class CountingTrafficRecorder implements TrafficRecorder {
   private buffer = new Map<string, RootCount>();
   /**
